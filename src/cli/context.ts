@@ -1,0 +1,124 @@
+/**
+ * Resolves settings (flag → environment → --profile → current profile) into what every handler
+ * gets: a client, the output, and whether it may prompt. Handlers never read process.env or argv.
+ */
+import { CliError, ExitCode } from '../core/errors.js';
+import { GatewayClient } from '../client/gateway-client.js';
+import { startGateway, type RunningGateway } from '../gateway/start.js';
+import { Output } from './output.js';
+import { defaultDataDir } from './paths.js';
+import { LOCAL_PROFILE, ProfileStore, type Profile } from './profiles.js';
+
+export interface GlobalOptions {
+  profile?: string;
+  url?: string;
+  apiKey?: string;
+  adminToken?: string;
+  output?: string;
+  color: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  yes: boolean;
+  timeout?: number;
+  embedded?: boolean;
+  dataDir?: string;
+}
+
+export interface Settings {
+  profileName: string | undefined;
+  profile: Profile | undefined;
+  url: string | undefined;
+  apiKey: string | undefined;
+  adminToken: string | undefined;
+  model: string | undefined;
+  /** No URL anywhere and the profile (or the lack of one) says: run the gateway in-process. */
+  embedded: boolean;
+  dataDir: string;
+  timeoutMs: number;
+}
+
+export interface CliContext {
+  out: Output;
+  profiles: ProfileStore;
+  settings: Settings;
+  /** Prompts are allowed only on a terminal, outside CI. */
+  interactive: boolean;
+  yes: boolean;
+  env: NodeJS.ProcessEnv;
+  /** The gateway client, started lazily (an embedded gateway is only booted when a command needs it). */
+  client(): Promise<GatewayClient>;
+  close(): Promise<void>;
+}
+
+export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, profiles: ProfileStore): Settings {
+  const profileName = options.profile ?? env.EMBCTL_PROFILE ?? profiles.current ?? (profiles.get(LOCAL_PROFILE) ? LOCAL_PROFILE : undefined);
+  const profile = profileName ? profiles.get(profileName) : undefined;
+  if (profileName && !profile && (options.profile || env.EMBCTL_PROFILE)) {
+    throw new CliError(`no profile named '${profileName}'`, ExitCode.usage, 'list them with `embctl profile list`, or add one with `embctl profile add`');
+  }
+  const url = options.url ?? env.EMBCTL_URL ?? (options.embedded ? undefined : profile?.url);
+  const embedded = options.embedded === true || (url === undefined && (profile === undefined || profile.embedded === true));
+  return {
+    profileName,
+    profile,
+    url,
+    apiKey: options.apiKey ?? env.EMBCTL_API_KEY ?? profile?.apiKey,
+    adminToken: options.adminToken ?? env.EMBCTL_ADMIN_TOKEN ?? profile?.adminToken,
+    model: env.EMBCTL_MODEL ?? profile?.model,
+    embedded,
+    dataDir: options.dataDir ?? profile?.dataDir ?? defaultDataDir(env),
+    timeoutMs: options.timeout ?? 60_000,
+  };
+}
+
+/** Boots the gateway inside this process; on a first start, saves the secrets to the `local` profile. */
+async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Output): Promise<{ gateway: RunningGateway; settings: Settings }> {
+  const gateway = await startGateway({ host: '127.0.0.1', port: 0, dataDir: settings.dataDir });
+  if (gateway.bootstrap) {
+    const profile: Profile = { embedded: true, dataDir: settings.dataDir, apiKey: gateway.bootstrap.apiKey, adminToken: gateway.bootstrap.adminToken, model: gateway.bootstrap.model };
+    profiles.set(LOCAL_PROFILE, profile);
+    profiles.current ??= LOCAL_PROFILE;
+    out.info(`Initialised an embedded gateway in ${settings.dataDir}; its API key and admin token are saved in profile '${LOCAL_PROFILE}' (${profiles.path}).`);
+    return { gateway, settings: { ...settings, apiKey: settings.apiKey ?? profile.apiKey, adminToken: settings.adminToken ?? profile.adminToken, model: settings.model ?? profile.model } };
+  }
+  return { gateway, settings };
+}
+
+export function createContext(options: GlobalOptions, io: { env?: NodeJS.ProcessEnv; stdinIsTTY?: boolean; out?: Output } = {}): CliContext {
+  const env = io.env ?? process.env;
+  const out = io.out ?? new Output({ format: options.output, color: options.color, quiet: options.quiet, verbose: options.verbose });
+  const profiles = new ProfileStore();
+  const settings = resolveSettings(options, env, profiles);
+  const interactive = Boolean(io.stdinIsTTY ?? process.stdin.isTTY) && Boolean(out.stdout.isTTY) && !env.CI;
+  let embedded: RunningGateway | undefined;
+  let client: Promise<GatewayClient> | undefined;
+
+  const connect = async (): Promise<GatewayClient> => {
+    let effective = settings;
+    if (settings.embedded) {
+      const started = await startEmbedded(settings, profiles, out);
+      embedded = started.gateway;
+      effective = { ...started.settings, url: started.gateway.url };
+      Object.assign(settings, { apiKey: effective.apiKey, adminToken: effective.adminToken, model: effective.model });
+      out.debug(`embedded gateway on ${embedded.url} over ${settings.dataDir}`);
+    }
+    if (!effective.url) {
+      throw new CliError(`profile '${settings.profileName}' has no gateway URL`, ExitCode.usage, 'pass --url, set EMBCTL_URL, or `embctl profile set url URL`');
+    }
+    return new GatewayClient({ url: effective.url, apiKey: effective.apiKey, adminToken: effective.adminToken, timeoutMs: settings.timeoutMs });
+  };
+
+  return {
+    out,
+    profiles,
+    settings,
+    interactive,
+    yes: options.yes,
+    env,
+    client: () => (client ??= connect()),
+    async close() {
+      if (client) await (await client.catch(() => undefined))?.close();
+      await embedded?.close();
+    },
+  };
+}

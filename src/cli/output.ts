@@ -1,0 +1,159 @@
+/**
+ * The one output module: data to stdout as table | json | yaml | ndjson (table on a terminal, JSON
+ * when piped); notes, warnings, spinners and errors to stderr, so `embctl … | jq` always works.
+ */
+import Table from 'cli-table3';
+import ora, { type Ora } from 'ora';
+import { styleText } from 'node:util';
+import YAML from 'yaml';
+import { usageError } from '../core/errors.js';
+
+export const OUTPUT_FORMATS = ['table', 'json', 'yaml', 'ndjson'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface Column<T> {
+  header: string;
+  value: (row: T) => unknown;
+}
+
+export interface Writable {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface OutputOptions {
+  format?: string;
+  color: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  stdout?: Writable;
+  stderr?: Writable;
+}
+
+type Style = Parameters<typeof styleText>[0];
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Server-provided strings may hold escape sequences; a terminal must never execute them. */
+export function stripControl(text: string): string {
+  return text.replace(CONTROL, '');
+}
+
+function cell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return stripControl(String(value));
+}
+
+/** Indented JSON, with arrays of numbers kept on one line: a 1536-number vector is one line, not 1536. */
+export function prettyJson(value: unknown, indent = ''): string {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    if (value.every((v) => typeof v === 'number')) return JSON.stringify(value);
+    const inner = indent + '  ';
+    return `[\n${value.map((v) => inner + prettyJson(v, inner)).join(',\n')}\n${indent}]`;
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return '{}';
+    const inner = indent + '  ';
+    return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${prettyJson(v, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export class Output {
+  readonly format: OutputFormat;
+  readonly color: boolean;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+
+  constructor(options: OutputOptions) {
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    const format = options.format ?? (this.stdout.isTTY ? 'table' : 'json');
+    if (!(OUTPUT_FORMATS as readonly string[]).includes(format)) {
+      throw usageError(`unknown output format '${format}'`, `use one of: ${OUTPUT_FORMATS.join(', ')}`);
+    }
+    this.format = format as OutputFormat;
+    this.color = options.color && !process.env.NO_COLOR && Boolean(this.stderr.isTTY);
+    this.quiet = options.quiet;
+    this.verbose = options.verbose;
+  }
+
+  paint(style: Style, text: string): string {
+    return this.color ? styleText(style, text) : text;
+  }
+
+  /** A list of records: a table on a terminal, else every record in full. */
+  list<T>(rows: T[], columns: Column<T>[]): void {
+    if (this.format === 'table') {
+      const table = new Table({ head: columns.map((c) => c.header), style: { head: this.color ? ['cyan'] : [], border: [] } });
+      for (const row of rows) table.push(columns.map((c) => cell(c.value(row))));
+      this.stdout.write(rows.length ? `${table.toString()}\n` : '(none)\n');
+      return;
+    }
+    this.records(rows);
+  }
+
+  /** One record: key/value lines on a terminal. */
+  item(record: object, fields?: Column<object>[]): void {
+    if (this.format === 'table') {
+      const entries = fields ? fields.map((f) => [f.header, f.value(record)] as const) : Object.entries(record);
+      const table = new Table({ style: { head: [], border: [] } });
+      for (const [key, value] of entries) table.push({ [key]: cell(value) });
+      this.stdout.write(`${table.toString()}\n`);
+      return;
+    }
+    this.records([record], true);
+  }
+
+  /** Structured data with no table form (vectors, reports): JSON on a terminal too. */
+  records(values: unknown[], single = false): void {
+    switch (this.format) {
+      case 'ndjson':
+        for (const value of values) this.stdout.write(`${JSON.stringify(value)}\n`);
+        return;
+      case 'yaml':
+        this.stdout.write(YAML.stringify(single ? values[0] : values));
+        return;
+      default:
+        this.stdout.write(`${prettyJson(single ? values[0] : values)}\n`);
+    }
+  }
+
+  /** Plain text to stdout (completion scripts, a secret printed for a script). */
+  text(line: string): void {
+    this.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+  }
+
+  info(message: string): void {
+    if (!this.quiet) this.stderr.write(`${message}\n`);
+  }
+
+  success(message: string): void {
+    if (!this.quiet) this.stderr.write(`${this.paint('green', '✔')} ${message}\n`);
+  }
+
+  warn(message: string): void {
+    this.stderr.write(`${this.paint('yellow', 'warning:')} ${message}\n`);
+  }
+
+  debug(message: string): void {
+    if (this.verbose) this.stderr.write(`${this.paint('dim', message)}\n`);
+  }
+
+  error(message: string, hint?: string): void {
+    this.stderr.write(`${this.paint('red', 'error:')} ${message}\n`);
+    if (hint) this.stderr.write(`${this.paint('dim', 'hint:')} ${hint}\n`);
+  }
+
+  /** A spinner on a terminal's stderr; a no-op otherwise, so logs stay clean. */
+  spinner(text: string): Ora | undefined {
+    if (this.quiet || !this.stderr.isTTY) return undefined;
+    return ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true }).start();
+  }
+}

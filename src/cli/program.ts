@@ -1,0 +1,34 @@
+/** The commander program: global options and the command groups. */
+import { Command, Option } from 'commander';
+import { VERSION } from '../version.js';
+import { registerEmbedCommand } from './commands/embed.js';
+import { registerGatewayCommands } from './commands/gateway.js';
+import { createContext, type GlobalOptions } from './context.js';
+import { integer } from './command.js';
+import { OUTPUT_FORMATS } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('embctl')
+    .description('Operate an OpenAI-compatible embeddings gateway, and run one.')
+    .version(VERSION, '-V, --version')
+    .option('--profile <name>', 'profile to use (env EMBCTL_PROFILE)')
+    .option('--url <url>', 'gateway URL (env EMBCTL_URL)')
+    .option('--api-key <key>', 'API key for /v1/embeddings (env EMBCTL_API_KEY)')
+    .option('--admin-token <token>', 'admin token for admin commands (env EMBCTL_ADMIN_TOKEN)')
+    .addOption(new Option('-o, --output <format>', 'output format (default: table on a terminal, json when piped)').choices(OUTPUT_FORMATS))
+    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+    .option('-q, --quiet', 'print only data and errors', false)
+    .option('-v, --verbose', 'print request ids and HTTP details', false)
+    .option('-y, --yes', 'assume yes for confirmations (needed by destructive commands when not on a terminal)', false)
+    .option('--timeout <ms>', 'HTTP timeout in milliseconds', integer('--timeout', 1))
+    .option('--embedded', 'run the gateway inside this process over --data-dir instead of calling a URL')
+    .option('--data-dir <dir>', 'data dir of the embedded or started gateway (env EMBCTL_DATA_DIR)')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  const makeContext = (cmd: Command) => createContext(cmd.optsWithGlobals() as GlobalOptions);
+  registerGatewayCommands(program, makeContext);
+  registerEmbedCommand(program, makeContext);
+  return program;
+}
+

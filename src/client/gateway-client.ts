@@ -1,0 +1,137 @@
+/**
+ * The typed HTTP client the CLI uses for the gateway (or any OpenAI-compatible server). The one
+ * place where HTTP failures become typed CLI errors with exit codes and next steps.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { CliError, ExitCode, exitCodeForStatus, type OpenAIErrorBody } from '../core/errors.js';
+
+export interface EmbeddingsBody {
+  model: string;
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64';
+  dimensions?: number;
+  user?: string;
+}
+
+export interface EmbeddingsResponse {
+  object: 'list';
+  data: { object: 'embedding'; index: number; embedding: number[] | string }[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+export interface ModelInfo {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  dimensions?: number | null;
+  entity?: string;
+  model?: string;
+}
+
+export interface ClientOptions {
+  url: string;
+  apiKey?: string;
+  adminToken?: string;
+  timeoutMs?: number;
+}
+
+type Auth = 'api-key' | 'admin' | 'none';
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+const HINTS: Record<number, string> = {
+  401: 'check the key: --api-key / --admin-token, EMBCTL_API_KEY / EMBCTL_ADMIN_TOKEN, or the profile (`embctl profile show`)',
+  403: 'the credential is valid but not allowed here; see the message for the rule that refused it',
+  404: 'list what exists with `embctl models list`',
+  412: 'someone changed it since you read it: read it again and retry',
+  429: 'slow down or wait for the limit to reset (see retry-after)',
+  502: 'the gateway reached its upstream but the upstream failed; `embctl logs list --status 5xx` shows the details',
+  503: 'the gateway or its upstream is unavailable; retry shortly',
+};
+
+export class GatewayClient {
+  readonly url: string;
+  private readonly dispatcher: Dispatcher;
+
+  constructor(private readonly options: ClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    const timeout = options.timeoutMs ?? 60_000;
+    this.dispatcher = new Agent({ keepAliveTimeout: 10_000, connectTimeout: Math.min(timeout, 10_000), headersTimeout: timeout, bodyTimeout: timeout });
+  }
+
+  /** Sends a request and returns the parsed JSON body, or throws a CliError with the right exit code. */
+  async call<T>(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {}): Promise<T> {
+    const target = `${this.url}${path}`;
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    const token = options.auth === 'admin' ? this.options.adminToken : options.auth === 'none' ? undefined : this.options.apiKey;
+    if (options.auth === 'admin' && !token) {
+      throw new CliError('this command needs the admin token, and none is set', ExitCode.auth, 'pass --admin-token, set EMBCTL_ADMIN_TOKEN, or store it with `embctl profile set adminToken`');
+    }
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(target, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        dispatcher: this.dispatcher,
+      });
+    } catch (error) {
+      throw this.transportError(error, target);
+    }
+    const text = await response.body.text();
+    const requestId = String(response.headers['x-request-id'] ?? '');
+    if (response.statusCode >= 400) throw this.httpError(response.statusCode, text, target, method, requestId);
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      throw new CliError(`${target} answered ${response.statusCode} with a body that is not JSON`, ExitCode.failure, 'is --url pointing at an embeddings gateway?');
+    }
+  }
+
+  embeddings(body: EmbeddingsBody): Promise<EmbeddingsResponse> {
+    return this.call('POST', '/v1/embeddings', { body });
+  }
+
+  async models(): Promise<ModelInfo[]> {
+    return (await this.call<{ data: ModelInfo[] }>('GET', '/v1/models')).data;
+  }
+
+  health(): Promise<{ status: string; version: string; uptime_s: number }> {
+    return this.call('GET', '/healthz', { auth: 'none' });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private transportError(error: unknown, target: string): CliError {
+    const code = (error as { code?: string }).code ?? '';
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? '';
+    const reason = code || cause || (error as Error).message;
+    if (TIMEOUT_CODES.has(code)) {
+      return new CliError(`the gateway at ${this.url} did not answer in time (${reason})`, ExitCode.unreachable, 'raise --timeout, or check the gateway with `embctl doctor`');
+    }
+    if (UNREACHABLE_CODES.has(code) || UNREACHABLE_CODES.has(cause)) {
+      return new CliError(`cannot reach the gateway at ${this.url} (${reason})`, ExitCode.unreachable, 'start it with `embctl gateway start`, or check --url / EMBCTL_URL / the profile (`embctl profile show`)');
+    }
+    return new CliError(`request to ${target} failed: ${(error as Error).message}`, ExitCode.unreachable);
+  }
+
+  private httpError(status: number, text: string, target: string, method: string, requestId: string): CliError {
+    let body: Partial<OpenAIErrorBody> | undefined;
+    try {
+      body = JSON.parse(text) as Partial<OpenAIErrorBody>;
+    } catch {
+      body = undefined;
+    }
+    const apiError = body?.error;
+    const message = apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+    const exitCode = apiError?.code === 'duplicate_id' ? ExitCode.conflict : exitCodeForStatus(status);
+    return new CliError(message, exitCode, HINTS[status], { status, requestId, method, url: target, code: apiError?.code ?? null, param: apiError?.param ?? null });
+  }
+}

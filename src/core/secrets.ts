@@ -1,0 +1,68 @@
+/** Secret handling shared by gateway and CLI: redaction for every read path, hashing, comparison. */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const ENV_REFERENCE = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+export function isEnvReference(value: string): boolean {
+  return ENV_REFERENCE.test(value.trim());
+}
+
+/** `sk-…3f9a`: enough to tell two secrets apart, not enough to use one. `${env:X}` references are not secrets. */
+export function redactSecret(secret: string): string {
+  return secret
+    .split(',')
+    .map((part) => {
+      const token = part.trim();
+      if (token === '' || isEnvReference(token)) return token;
+      if (token.length < 12) return '…';
+      return `${token.slice(0, 3)}…${token.slice(-4)}`;
+    })
+    .join(',');
+}
+
+/** True when `value` is what `redactSecret(original)` printed: a client sent back a redacted read. */
+export function isRedactionOf(value: string, original: string): boolean {
+  return value.includes('…') && redactSecret(original) === value;
+}
+
+/**
+ * Resolves `${env:NAME}` references at call time, so the store keeps the reference and the secret
+ * stays in the environment. A missing variable is an error naming it, never an empty credential.
+ */
+export function resolveEnvReferences(value: string, env: NodeJS.ProcessEnv = process.env): string {
+  return value
+    .split(',')
+    .map((part) => {
+      const match = ENV_REFERENCE.exec(part.trim());
+      if (!match) return part.trim();
+      const resolved = env[match[1]!];
+      if (resolved === undefined || resolved === '') {
+        throw new Error(`environment variable ${match[1]} is not set (referenced as \${env:${match[1]}})`);
+      }
+      return resolved;
+    })
+    .join(',');
+}
+
+/** Keys and tokens are 256-bit random, so a fast SHA-256 is a sound at-rest hash (no dictionary to attack). */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** Constant-time equality of a presented secret against a stored SHA-256 hex digest. */
+export function secretMatchesHash(presented: string, storedHashHex: string): boolean {
+  const presentedDigest = createHash('sha256').update(presented, 'utf8').digest();
+  const stored = Buffer.from(storedHashHex, 'hex');
+  return stored.length === presentedDigest.length && timingSafeEqual(presentedDigest, stored);
+}
+
+export function randomSecret(prefix: string): string {
+  return `${prefix}${randomBytes(32).toString('base64url')}`;
+}
+
+export function randomId(prefix: string, bytes = 8): string {
+  return `${prefix}${randomBytes(bytes).toString('hex')}`;
+}
+
+/** Header names whose values are credentials, redacted wherever a custom header map is shown. */
+export const SENSITIVE_HEADER = /auth|key|token|secret|cookie|signature/i;

@@ -1,0 +1,12 @@
+import type { Store } from '../store/store.js';
+import type { CatalogueCache } from './catalogue.js';
+
+/** What every route handler may use: no globals, so tests can build as many gateways as they like. */
+export interface GatewayContext {
+  store: Store;
+  catalogue: CatalogueCache;
+  /** SHA-256 of the admin token, checked in constant time. */
+  adminTokenHash: string;
+  version: string;
+  startedAt: number;
+}

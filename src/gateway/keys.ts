@@ -1,0 +1,23 @@
+/** Minting API keys: the one place a secret exists in clear, before only its hash is stored. */
+import { API_KEY_PREFIX, type ApiKeyInput, type ApiKeyRecord } from '../core/api-key.js';
+import { hashSecret, randomId, randomSecret, redactSecret } from '../core/secrets.js';
+import type { Store } from '../store/store.js';
+
+export async function mintApiKey(store: Store, input: ApiKeyInput): Promise<{ record: ApiKeyRecord; secret: string }> {
+  const secret = randomSecret(API_KEY_PREFIX);
+  const now = new Date().toISOString();
+  const record: ApiKeyRecord = {
+    id: randomId('key_'),
+    name: input.name,
+    hash: hashSecret(secret),
+    redacted: redactSecret(secret),
+    enabled: input.enabled,
+    expires_at: input.expires_at,
+    revoked_at: null,
+    metadata: input.metadata as Record<string, string>,
+    created_at: now,
+    updated_at: now,
+  };
+  await store.apiKeys.create(record);
+  return { record, secret };
+}

@@ -1,0 +1,152 @@
+/**
+ * Model resolution and constraints: pure functions of the catalogue, the caller's key and the
+ * requested model. Never a silent fallback: a vector from the wrong model corrupts a vector store
+ * without any error, so anything ambiguous or unknown is refused.
+ */
+import { splitPatterns, type ApiKeyRecord } from '../core/api-key.js';
+import { defaultModelOf, slugify, type EmbeddingModelEntity } from '../core/entity.js';
+import { ApiError, invalidRequest } from '../core/errors.js';
+
+export interface RoutableEntity {
+  entity: EmbeddingModelEntity;
+  slug: string;
+  /** The model sent upstream when a request names only the entity. */
+  defaultModel: string;
+  include: Pattern[];
+  exclude: Pattern[];
+}
+
+/** A constraint as written (for messages) and compiled (for matching). */
+export interface Pattern {
+  source: string;
+  re: RegExp;
+}
+
+export interface Catalogue {
+  entities: RoutableEntity[];
+  /** Entity by id, then slug, then name: the first claim on a string wins. */
+  byName: Map<string, RoutableEntity>;
+}
+
+export interface Route {
+  target: RoutableEntity;
+  model: string;
+}
+
+/** Full-match regexes, compiled once per catalogue load. */
+export function compilePatterns(patterns: readonly string[]): Pattern[] {
+  return patterns.map((source) => ({ source, re: new RegExp(`^(?:${source})$`, 'u') }));
+}
+
+export function buildCatalogue(entities: readonly EmbeddingModelEntity[], providerDefaultModel: (entity: EmbeddingModelEntity) => string): Catalogue {
+  const routable = entities.map<RoutableEntity>((entity) => ({
+    entity,
+    slug: slugify(entity.name),
+    defaultModel: defaultModelOf(entity) ?? providerDefaultModel(entity),
+    include: compilePatterns(entity.models.include),
+    exclude: compilePatterns(entity.models.exclude),
+  }));
+  const byName = new Map<string, RoutableEntity>();
+  for (const pick of [(r: RoutableEntity) => r.entity.id, (r: RoutableEntity) => r.slug, (r: RoutableEntity) => r.entity.name]) {
+    for (const r of routable) if (!byName.has(pick(r))) byName.set(pick(r), r);
+  }
+  return { entities: routable, byName };
+}
+
+/** The names a caller can use for this entity's default model. */
+export function qualifiedName(target: RoutableEntity, model = target.defaultModel): string {
+  return `${target.slug || target.entity.id}/${model}`;
+}
+
+function enabledNames(catalogue: Catalogue): string {
+  const names = catalogue.entities.filter((r) => r.entity.enabled).map((r) => qualifiedName(r));
+  return names.length ? names.join(', ') : '(none: enable one with `embctl models enable ID`)';
+}
+
+function notFound(catalogue: Catalogue, requested: string, detail: string): ApiError {
+  return new ApiError('not_found', `The model '${requested}' does not exist: ${detail}. Enabled models: ${enabledNames(catalogue)}.`, {
+    param: 'model',
+    code: 'model_not_found',
+  });
+}
+
+function locate(catalogue: Catalogue, requested: string): Route {
+  const hashes = requested.indexOf('###');
+  if (hashes !== -1) {
+    const target = catalogue.byName.get(requested.slice(0, hashes));
+    const model = requested.slice(hashes + 3);
+    if (!target) throw notFound(catalogue, requested, `no embedding model entity has id '${requested.slice(0, hashes)}'`);
+    return { target, model: model || target.defaultModel };
+  }
+  const slash = requested.indexOf('/');
+  if (slash !== -1) {
+    const target = catalogue.byName.get(requested.slice(0, slash));
+    // A model name may itself hold a slash (BAAI/bge-small-en): only an entity prefix splits it.
+    if (target) return { target, model: requested.slice(slash + 1) || target.defaultModel };
+  }
+  const named = catalogue.byName.get(requested);
+  if (named) return { target: named, model: named.defaultModel };
+
+  const serving = catalogue.entities.filter((r) => r.defaultModel === requested);
+  const enabled = serving.filter((r) => r.entity.enabled);
+  if (enabled.length > 1) {
+    throw invalidRequest(
+      `The model '${requested}' is served by ${enabled.length} embedding models; name one: ${enabled.map((r) => qualifiedName(r)).join(', ')}.`,
+      'model',
+      'ambiguous_model',
+    );
+  }
+  const only = enabled[0] ?? serving[0];
+  if (only) return { target: only, model: requested };
+  throw notFound(catalogue, requested, 'no embedding model entity has that id, name or slug, or serves that model');
+}
+
+function patternBlocking(model: string, include: Pattern[], exclude: Pattern[]): string | undefined {
+  const excluded = exclude.find((p) => p.re.test(model));
+  if (excluded) return `it matches the exclude pattern '${excluded.source}'`;
+  if (include.length > 0 && !include.some((p) => p.re.test(model))) {
+    return `it matches none of the include patterns ${include.map((p) => `'${p.source}'`).join(', ')}`;
+  }
+  return undefined;
+}
+
+export interface KeyConstraints {
+  keyName: string;
+  include: Pattern[];
+  exclude: Pattern[];
+}
+
+export function keyConstraintsOf(key: ApiKeyRecord): KeyConstraints {
+  return {
+    keyName: key.name,
+    include: compilePatterns(splitPatterns(key.metadata.ai_models_include)),
+    exclude: compilePatterns(splitPatterns(key.metadata.ai_models_exclude)),
+  };
+}
+
+/** Resolves and checks: every level (entity, key) must allow the model. */
+export function routeRequest(catalogue: Catalogue, requested: string, key: KeyConstraints): Route {
+  const route = locate(catalogue, requested);
+  const { entity } = route.target;
+  if (!entity.enabled) {
+    throw new ApiError('permission', `The embedding model '${entity.id}' is disabled; an operator can enable it with \`embctl models enable ${entity.id}\`.`, {
+      param: 'model',
+      code: 'model_disabled',
+    });
+  }
+  const byEntity = patternBlocking(route.model, route.target.include, route.target.exclude);
+  if (byEntity) {
+    throw new ApiError('permission', `The model '${route.model}' is not allowed by embedding model '${entity.id}': ${byEntity}.`, {
+      param: 'model',
+      code: 'model_not_allowed',
+    });
+  }
+  const byKey = patternBlocking(route.model, key.include, key.exclude);
+  if (byKey) {
+    throw new ApiError('permission', `The model '${route.model}' is not allowed for API key '${key.keyName}': ${byKey} (ai_models_include/ai_models_exclude).`, {
+      param: 'model',
+      code: 'model_not_allowed',
+    });
+  }
+  return route;
+}

@@ -1,0 +1,72 @@
+/** Builds the gateway's HTTP app: parsing, error shape, request ids, and the routes. Nothing else. */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import { ApiError, invalidRequest } from '../core/errors.js';
+import type { GatewayContext } from './context.js';
+import { toApiError, unsupportedContentType } from './http-errors.js';
+import { registerEmbeddingsRoutes } from './routes/embeddings.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerModelRoutes } from './routes/models.js';
+
+export interface ServerOptions {
+  /** Largest accepted request body in bytes. */
+  bodyLimit: number;
+  /** Where internal failures are reported (never to the caller). */
+  logError: (message: string) => void;
+}
+
+/** 300 000 tokens of text or token ids fit in well under this. */
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+
+function parseJsonBody(body: Buffer): unknown {
+  if (!isUtf8(body)) throw invalidRequest('The request body is not valid UTF-8; JSON must be encoded as UTF-8.', null, 'invalid_encoding');
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw invalidRequest(`The request body is not valid JSON (${(error as Error).message}).`, null, 'invalid_json');
+  }
+}
+
+export function buildServer(ctx: GatewayContext, options: ServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    // Lets in-flight requests finish on shutdown while new ones are told to go elsewhere.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer));
+    } catch (error) {
+      done(error as Error);
+    }
+  });
+  app.addContentTypeParser('*', (req, _payload, done) => done(unsupportedContentType(req.headers['content-type'])));
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.setErrorHandler((error, req, reply) => {
+    const apiError = toApiError(error);
+    if (apiError.kind === 'internal') options.logError(`${req.id} ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+    void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody());
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const error = new ApiError('not_found', `Unknown request URL: ${req.method} ${req.url.split('?')[0]}. The gateway serves POST /v1/embeddings, GET /v1/models and the admin API under /v1.`, {
+      code: 'unknown_url',
+    });
+    void reply.code(error.status).send(error.toBody());
+  });
+
+  registerHealthRoutes(app, ctx);
+  registerModelRoutes(app, ctx);
+  registerEmbeddingsRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,64 @@
+/** Starts a gateway over a data dir: opens the store, bootstraps it if empty, listens. */
+import { openSqliteStore } from '../store/sqlite/index.js';
+import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
+import { CatalogueCache } from './catalogue.js';
+import { providerDefaultModel } from './providers/index.js';
+import { buildServer, DEFAULT_BODY_LIMIT } from './server.js';
+
+export interface GatewayOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  dataDir: string;
+  adminToken?: string;
+  bodyLimit?: number;
+  logError?: (message: string) => void;
+}
+
+export interface RunningGateway {
+  url: string;
+  store: Store;
+  /** Set on the first start over an empty data dir: the only time the secrets are known in clear. */
+  bootstrap: BootstrapSecrets | undefined;
+  /** Stops accepting, lets in-flight requests finish, closes the store. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const store = openSqliteStore(options.dataDir);
+  try {
+    const bootstrap = await bootstrapStore(store, options.adminToken);
+    const adminTokenHash = (await store.settings.get(ADMIN_TOKEN_SETTING))!;
+    const ctx = {
+      store,
+      catalogue: new CatalogueCache(store, providerDefaultModel),
+      adminTokenHash,
+      version: VERSION,
+      startedAt: Date.now(),
+    };
+    const app = buildServer(ctx, {
+      bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      logError: options.logError ?? ((message) => process.stderr.write(`embctl gateway: ${message}\n`)),
+    });
+    await app.listen({ host: options.host, port: options.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      store,
+      bootstrap,
+      close: () =>
+        (closing ??= (async () => {
+          await app.close();
+          await store.close();
+        })()),
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}

@@ -1,0 +1,154 @@
+/** The embedded default store: one SQLite file in the data dir, WAL mode, safe to share between processes. */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ApiKeyRecord } from '../../core/api-key.js';
+import type { EmbeddingModelEntity, StoredEntity } from '../../core/entity.js';
+import { StoreConflict, type ApiKeyStore, type EntityStore, type SettingsStore, type Store } from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+export const SQLITE_FILE = 'embctl.db';
+
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new Error(`the store at ${db.name} has schema version ${current}, newer than this embctl knows (${MIGRATIONS.length}); upgrade embctl`);
+    }
+    for (let version = current; version < MIGRATIONS.length; version++) {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }
+  }).immediate();
+}
+
+interface EntityRow {
+  id: string;
+  body: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const toStored = (row: EntityRow): StoredEntity => ({
+  ...(JSON.parse(row.body) as EmbeddingModelEntity),
+  version: row.version,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+export function openSqliteStore(dataDir: string): Store {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const path = join(dataDir, SQLITE_FILE);
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+
+  const bumpCatalogue = db.prepare("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'catalogue_version'");
+  const q = {
+    listEntities: db.prepare<[], EntityRow>('SELECT * FROM entities ORDER BY id'),
+    getEntity: db.prepare<[string], EntityRow>('SELECT * FROM entities WHERE id = ?'),
+    insertEntity: db.prepare('INSERT INTO entities (id, body, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)'),
+    updateEntity: db.prepare('UPDATE entities SET body = ?, version = version + 1, updated_at = ? WHERE id = ?'),
+    deleteEntity: db.prepare('DELETE FROM entities WHERE id = ?'),
+    listKeys: db.prepare<[], { body: string }>('SELECT body FROM api_keys ORDER BY id'),
+    getKey: db.prepare<[string], { body: string }>('SELECT body FROM api_keys WHERE id = ?'),
+    insertKey: db.prepare('INSERT INTO api_keys (id, hash, body) VALUES (?, ?, ?)'),
+    updateKey: db.prepare('UPDATE api_keys SET hash = ?, body = ? WHERE id = ?'),
+    deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
+    getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
+    setSetting: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
+  };
+
+  /** Checks the expected version and runs the write in one immediate transaction: no lost update between replicas. */
+  const guardedWrite = db.transaction((id: string, expectedVersion: number | undefined, write: () => void) => {
+    const row = q.getEntity.get(id);
+    if (!row) throw new StoreConflict('missing', id);
+    if (expectedVersion !== undefined && row.version !== expectedVersion) throw new StoreConflict('stale', id, row.version);
+    write();
+    bumpCatalogue.run();
+  });
+
+  const entities: EntityStore = {
+    async list() {
+      return q.listEntities.all().map(toStored);
+    },
+    async get(id) {
+      const row = q.getEntity.get(id);
+      return row ? toStored(row) : undefined;
+    },
+    async create(entity) {
+      const now = new Date().toISOString();
+      db.transaction(() => {
+        if (q.getEntity.get(entity.id)) throw new StoreConflict('exists', entity.id);
+        q.insertEntity.run(entity.id, JSON.stringify(entity), now, now);
+        bumpCatalogue.run();
+      }).immediate();
+      return toStored(q.getEntity.get(entity.id)!);
+    },
+    async replace(id, entity, expectedVersion) {
+      guardedWrite.immediate(id, expectedVersion, () => q.updateEntity.run(JSON.stringify({ ...entity, id }), new Date().toISOString(), id));
+      return toStored(q.getEntity.get(id)!);
+    },
+    async delete(id, expectedVersion) {
+      guardedWrite.immediate(id, expectedVersion, () => q.deleteEntity.run(id));
+    },
+  };
+
+  const apiKeys: ApiKeyStore = {
+    async list() {
+      return q.listKeys.all().map((row) => JSON.parse(row.body) as ApiKeyRecord);
+    },
+    async get(id) {
+      const row = q.getKey.get(id);
+      return row ? (JSON.parse(row.body) as ApiKeyRecord) : undefined;
+    },
+    async create(record) {
+      db.transaction(() => {
+        q.insertKey.run(record.id, record.hash, JSON.stringify(record));
+        bumpCatalogue.run();
+      })();
+      return record;
+    },
+    async replace(record) {
+      db.transaction(() => {
+        if (q.updateKey.run(record.hash, JSON.stringify(record), record.id).changes === 0) throw new StoreConflict('missing', record.id);
+        bumpCatalogue.run();
+      })();
+      return record;
+    },
+    async delete(id) {
+      db.transaction(() => {
+        if (q.deleteKey.run(id).changes === 0) throw new StoreConflict('missing', id);
+        bumpCatalogue.run();
+      })();
+    },
+  };
+
+  const settings: SettingsStore = {
+    async get(name) {
+      return q.getSetting.get(name)?.value;
+    },
+    async set(name, value) {
+      q.setSetting.run(name, value);
+    },
+  };
+
+  return {
+    kind: 'sqlite',
+    location: path,
+    entities,
+    apiKeys,
+    settings,
+    async catalogueVersion() {
+      return Number(q.getSetting.get('catalogue_version')?.value ?? 0);
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The store interface: everything the gateway persists. Routes and the router see only this, so a
+ * PostgreSQL implementation can sit beside `sqlite/` without touching them. Methods are async for
+ * that reason, even though SQLite answers synchronously.
+ */
+import type { ApiKeyRecord } from '../core/api-key.js';
+import type { EmbeddingModelEntity, StoredEntity } from '../core/entity.js';
+
+export interface EntityStore {
+  list(): Promise<StoredEntity[]>;
+  get(id: string): Promise<StoredEntity | undefined>;
+  /** Throws `StoreConflict('exists')` when the id is taken. */
+  create(entity: EmbeddingModelEntity): Promise<StoredEntity>;
+  /** Replaces the entity; with `expectedVersion`, throws `StoreConflict('stale')` if it moved on. */
+  replace(id: string, entity: EmbeddingModelEntity, expectedVersion?: number): Promise<StoredEntity>;
+  delete(id: string, expectedVersion?: number): Promise<void>;
+}
+
+export interface ApiKeyStore {
+  list(): Promise<ApiKeyRecord[]>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  create(record: ApiKeyRecord): Promise<ApiKeyRecord>;
+  replace(record: ApiKeyRecord): Promise<ApiKeyRecord>;
+  delete(id: string): Promise<void>;
+}
+
+export interface SettingsStore {
+  get(name: string): Promise<string | undefined>;
+  set(name: string, value: string): Promise<void>;
+}
+
+export interface Store {
+  readonly kind: string;
+  /** Where the data lives, for `gateway status` and start-up lines. Never includes a password. */
+  readonly location: string;
+  entities: EntityStore;
+  apiKeys: ApiKeyStore;
+  settings: SettingsStore;
+  /**
+   * Bumped by every write to entities or keys, from any process sharing the store: the gateway
+   * polls it to drop its in-memory catalogue when another replica changed something.
+   */
+  catalogueVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type StoreConflictReason = 'exists' | 'stale' | 'missing';
+
+export class StoreConflict extends Error {
+  constructor(
+    readonly reason: StoreConflictReason,
+    readonly id: string,
+    readonly currentVersion?: number,
+  ) {
+    super(`${reason}: ${id}`);
+    this.name = 'StoreConflict';
+  }
+}
