@@ -9,4 +9,6 @@ export interface GatewayContext {
   adminTokenHash: string;
   version: string;
   startedAt: number;
+  /** Set when shutdown begins: responses then close their connection so the process can exit. */
+  closing: boolean;
 }

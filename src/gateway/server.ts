@@ -51,6 +51,10 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  app.addHook('onSend', async (_req, reply) => {
+    // Without this, a keep-alive connection that was busy when shutdown began holds the process open.
+    if (ctx.closing) reply.header('connection', 'close');
+  });
 
   app.setErrorHandler((error, req, reply) => {
     const apiError = toApiError(error);

@@ -37,6 +37,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       adminTokenHash,
       version: VERSION,
       startedAt: Date.now(),
+      closing: false,
     };
     const app = buildServer(ctx, {
       bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -53,6 +54,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       bootstrap,
       close: () =>
         (closing ??= (async () => {
+          ctx.closing = true;
           await app.close();
           await store.close();
         })()),

@@ -20,9 +20,6 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
   const { out, profiles } = ctx;
   const gateway = await startGateway({ host: options.host, port: options.port, dataDir: options.dataDir, adminToken: options.adminToken, bodyLimit: options.bodyLimit });
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
-  out.text(`embctl gateway listening on ${gateway.url}`);
-  out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
-
   const local = profiles.get(LOCAL_PROFILE);
   if (gateway.bootstrap) {
     const { apiKey, adminToken, model } = gateway.bootstrap;
@@ -46,6 +43,10 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
     profiles.set(LOCAL_PROFILE, { ...local, url: profileUrl, embedded: false });
     out.info(`profile '${LOCAL_PROFILE}' now points at ${profileUrl}`);
   }
+
+  // Announced last: whoever waits for this line finds the profile already written.
+  out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
+  out.text(`embctl gateway listening on ${gateway.url}`);
 
   const signal = await stopped;
   out.info(`${signal}: finishing in-flight requests…`);
