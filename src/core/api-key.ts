@@ -53,16 +53,22 @@ const patternList = z.string().refine(compilesAll, { message: 'holds a pattern t
 
 const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z' });
 
-export const apiKeyInputSchema = z.strictObject({
+const keyFields = {
   name: z.string().min(1).max(200),
-  enabled: z.boolean().default(true),
-  expires_at: isoTime.nullable().default(null),
-  metadata: z
-    .looseObject({ ai_models_include: patternList.optional(), ai_models_exclude: patternList.optional() })
-    .default({}),
+  enabled: z.boolean(),
+  expires_at: isoTime.nullable(),
+  metadata: z.looseObject({ ai_models_include: patternList.optional(), ai_models_exclude: patternList.optional() }),
+};
+
+export const apiKeyInputSchema = z.strictObject({
+  name: keyFields.name,
+  enabled: keyFields.enabled.default(true),
+  expires_at: keyFields.expires_at.default(null),
+  metadata: keyFields.metadata.default({}),
 });
 
-export const apiKeyPatchSchema = apiKeyInputSchema.partial();
+/** No defaults here: a PATCH changes only what it names. */
+export const apiKeyPatchSchema = z.strictObject(keyFields).partial();
 
 export type ApiKeyInput = z.output<typeof apiKeyInputSchema>;
 export type ApiKeyPatch = z.output<typeof apiKeyPatchSchema>;

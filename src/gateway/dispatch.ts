@@ -73,7 +73,9 @@ export async function dispatch(route: Route, request: EmbeddingsRequest): Promis
       code: 'upstream_count_mismatch',
     });
   }
-  checkLengths(vectors, request.dimensions ?? entity.dimensions, entity.id);
+  // The entity's `dimensions` describes its default model; another model it allows may differ.
+  const declared = route.model === route.target.defaultModel ? entity.dimensions : undefined;
+  checkLengths(vectors, request.dimensions ?? declared, entity.id);
   const reported = results.every((r) => r.promptTokens !== undefined);
   return {
     vectors,

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { ApiError, invalidRequest } from '../core/errors.js';
 import type { GatewayContext } from './context.js';
 import { toApiError, unsupportedContentType } from './http-errors.js';
+import { registerAdminKeyRoutes } from './routes/admin-keys.js';
+import { registerAdminModelRoutes } from './routes/admin-models.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -72,5 +74,7 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   registerHealthRoutes(app, ctx);
   registerModelRoutes(app, ctx);
   registerEmbeddingsRoutes(app, ctx);
+  registerAdminModelRoutes(app, ctx);
+  registerAdminKeyRoutes(app, ctx);
   return app;
 }

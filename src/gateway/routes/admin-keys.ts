@@ -1,0 +1,60 @@
+/** The API-key admin API: the secret is returned once, at creation; reads never show more than `emb_…x9Fa`. */
+import type { FastifyInstance } from 'fastify';
+import { apiKeyInputSchema, apiKeyPatchSchema, parseApiKeyInput, viewOf, type ApiKeyRecord } from '../../core/api-key.js';
+import type { GatewayContext } from '../context.js';
+import { mintApiKey } from '../keys.js';
+import { adminScope, notFound, pageOf, storeWrite } from './admin-scope.js';
+
+type IdParams = { Params: { id: string } };
+
+export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const { store } = ctx;
+  const load = async (id: string) => {
+    const record = await store.apiKeys.get(id);
+    if (!record) throw notFound('API key', id, 'List them with GET /v1/api-keys (`embctl keys list`).');
+    return record;
+  };
+  const save = async (record: ApiKeyRecord) => {
+    const saved = await storeWrite('API key', store.apiKeys.replace({ ...record, updated_at: new Date().toISOString() }));
+    ctx.catalogue.invalidate();
+    return viewOf(saved);
+  };
+
+  adminScope(app, ctx, ['/v1/api-keys'], (scope) => {
+    scope.get<{ Querystring: Record<string, string | undefined> }>('/', async (req, reply) => {
+      const { offset, limit } = pageOf(req.query);
+      const all = await store.apiKeys.list();
+      void reply.header('x-total-count', String(all.length));
+      return all.slice(offset, offset + limit).map(viewOf);
+    });
+
+    scope.post('/', async (req, reply) => {
+      const input = parseApiKeyInput(apiKeyInputSchema, req.body);
+      const { record, secret } = await mintApiKey(store, input);
+      ctx.catalogue.invalidate();
+      void reply.code(201).header('location', `/v1/api-keys/${record.id}`);
+      return { ...viewOf(record), secret };
+    });
+
+    scope.get<IdParams>('/:id', async (req) => viewOf(await load(req.params.id)));
+
+    const update = async (id: string, body: unknown) => {
+      const current = await load(id);
+      const patch = parseApiKeyInput(apiKeyPatchSchema, body);
+      return save({ ...current, ...patch, metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata });
+    };
+    scope.patch<IdParams>('/:id', async (req) => update(req.params.id, req.body));
+    scope.put<IdParams>('/:id', async (req) => update(req.params.id, parseApiKeyInput(apiKeyInputSchema, req.body)));
+
+    scope.post<IdParams>('/:id/revoke', async (req) => {
+      const current = await load(req.params.id);
+      return save({ ...current, enabled: false, revoked_at: current.revoked_at ?? new Date().toISOString() });
+    });
+
+    scope.delete<IdParams>('/:id', async (req) => {
+      await storeWrite('API key', store.apiKeys.delete(req.params.id));
+      ctx.catalogue.invalidate();
+      return { deleted: true, id: req.params.id };
+    });
+  });
+}

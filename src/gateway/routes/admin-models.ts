@@ -1,0 +1,117 @@
+/**
+ * The embedding-model admin API, under `/v1/embedding-models` and the reference gateway's path, so
+ * that its clients work unchanged. Every read is redacted; every write validated, atomic, and
+ * guarded by `If-Match` when given.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parseEntityOrThrow, redactEntity, keepRedactedSecrets, slugify, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import { invalidRequest } from '../../core/errors.js';
+import { mergePatch } from '../../core/merge-patch.js';
+import { listPrice } from '../../core/prices.js';
+import { randomId } from '../../core/secrets.js';
+import type { GatewayContext } from '../context.js';
+import { etagOf, expectedVersion } from '../etag.js';
+import { adapterFor } from '../providers/index.js';
+import { adminScope, notFound, pageOf, storeWrite } from './admin-scope.js';
+
+export const ENTITY_PREFIXES = ['/v1/embedding-models', '/apis/ai-gateway.extensions.cloud-apim.com/v1/embedding-models'];
+
+type IdParams = { Params: { id: string } };
+
+function view(stored: StoredEntity) {
+  const { version, ...rest } = redactEntity(stored);
+  void version;
+  return rest;
+}
+
+function send(reply: FastifyReply, stored: StoredEntity) {
+  void reply.header('etag', etagOf(stored.version));
+  return view(stored);
+}
+
+/** A new entity without a price gets the list price of its model, when known. */
+function withListPrice(entity: EmbeddingModelEntity): EmbeddingModelEntity {
+  if (entity.pricing) return entity;
+  const price = listPrice(entity.config.options.model ?? adapterFor(entity.provider)?.defaultModel);
+  return price === undefined ? entity : { ...entity, pricing: { input_per_million_tokens: price, currency: 'USD' } };
+}
+
+function withGeneratedId(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || 'id' in body) return body;
+  const name = (body as { name?: unknown }).name;
+  return { ...body, id: (typeof name === 'string' && slugify(name)) || randomId('model_') };
+}
+
+function matchesFilters(entity: StoredEntity, query: Record<string, string | undefined>): boolean {
+  if (query.provider && entity.provider !== query.provider) return false;
+  if (query.enabled !== undefined && String(entity.enabled) !== query.enabled) return false;
+  if (query.tag && !entity.tags.includes(query.tag)) return false;
+  return true;
+}
+
+export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const { store } = ctx;
+  const load = async (id: string) => {
+    const stored = await store.entities.get(id);
+    if (!stored) throw notFound('Embedding model', id, 'List them with GET /v1/embedding-models (`embctl models list`).');
+    return stored;
+  };
+  const written = <T>(result: T): T => {
+    ctx.catalogue.invalidate();
+    return result;
+  };
+
+  adminScope(app, ctx, ENTITY_PREFIXES, (scope) => {
+    scope.get<{ Querystring: Record<string, string | undefined> }>('/', async (req, reply) => {
+      if (req.query.enabled !== undefined && req.query.enabled !== 'true' && req.query.enabled !== 'false') {
+        throw invalidRequest(`'enabled' must be true or false; got '${req.query.enabled}'.`, 'enabled', 'invalid_value');
+      }
+      const { offset, limit } = pageOf(req.query);
+      const all = (await store.entities.list()).filter((e) => matchesFilters(e, req.query));
+      void reply.header('x-total-count', String(all.length));
+      return all.slice(offset, offset + limit).map(view);
+    });
+
+    scope.post('/', async (req, reply) => {
+      const entity = withListPrice(parseEntityOrThrow(withGeneratedId(req.body)));
+      const stored = written(await storeWrite('Embedding model', store.entities.create(entity)));
+      void reply.code(201).header('location', `${req.url.replace(/\/?(\?.*)?$/, '')}/${encodeURIComponent(stored.id)}`);
+      return send(reply, stored);
+    });
+
+    scope.get<IdParams>('/:id', async (req, reply) => send(reply, await load(req.params.id)));
+
+    const replace = async (id: string, ifMatch: string | string[] | undefined, next: (current: StoredEntity) => unknown, reply: FastifyReply) => {
+      const current = await load(id);
+      const version = expectedVersion(ifMatch, current.version);
+      const candidate = next(current);
+      if (candidate !== null && typeof candidate === 'object' && 'id' in candidate && (candidate as { id: unknown }).id !== id) {
+        throw invalidRequest(`The body's id '${String((candidate as { id: unknown }).id)}' differs from the URL's '${id}'; ids cannot be changed.`, 'id', 'id_mismatch');
+      }
+      const entity = keepRedactedSecrets(parseEntityOrThrow({ ...(candidate as object), id }), current);
+      const stored = written(await storeWrite('Embedding model', store.entities.replace(id, entity, version ?? current.version)));
+      return send(reply, stored);
+    };
+
+    scope.put<IdParams>('/:id', async (req, reply) => replace(req.params.id, req.headers['if-match'], () => req.body, reply));
+
+    scope.patch<IdParams>('/:id', async (req, reply) => {
+      if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+        throw invalidRequest('A PATCH body must be a JSON object (JSON Merge Patch: null deletes a field).', null, 'invalid_body');
+      }
+      return replace(req.params.id, req.headers['if-match'], (current) => {
+        const { version, created_at, updated_at, ...entity } = current;
+        void version, void created_at, void updated_at;
+        return mergePatch(entity, req.body);
+      }, reply);
+    });
+
+    scope.delete<IdParams>('/:id', async (req) => {
+      const current = await load(req.params.id);
+      const version = expectedVersion(req.headers['if-match'], current.version);
+      await storeWrite('Embedding model', store.entities.delete(req.params.id, version ?? current.version));
+      written(undefined);
+      return { deleted: true, id: req.params.id };
+    });
+  });
+}

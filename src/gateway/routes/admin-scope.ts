@@ -1,0 +1,61 @@
+/** Shared by the admin routes: the admin-token check and the store's conflicts mapped to HTTP. */
+import type { FastifyInstance } from 'fastify';
+import { ApiError, invalidRequest } from '../../core/errors.js';
+import { StoreConflict } from '../../store/store.js';
+import { authenticateAdmin } from '../auth.js';
+import type { GatewayContext } from '../context.js';
+
+/** Registers `routes` under each prefix, behind the admin token. */
+export function adminScope(app: FastifyInstance, ctx: GatewayContext, prefixes: string[], routes: (scope: FastifyInstance) => void): void {
+  for (const prefix of prefixes) {
+    void app.register(
+      async (scope) => {
+        scope.addHook('preHandler', async (req) => authenticateAdmin(req.headers, ctx.adminTokenHash));
+        routes(scope);
+      },
+      { prefix },
+    );
+  }
+}
+
+/** Runs a store write, turning its conflicts into HTTP errors about `what`. */
+export async function storeWrite<T>(what: string, write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    throw storeError(error, what);
+  }
+}
+
+function storeError(error: unknown, what: string): unknown {
+  if (!(error instanceof StoreConflict)) return error;
+  switch (error.reason) {
+    case 'exists':
+      return invalidRequest(`${what} '${error.id}' already exists: choose another id, or update it with PUT/PATCH.`, 'id', 'duplicate_id');
+    case 'missing':
+      return new ApiError('not_found', `${what} '${error.id}' does not exist.`, { code: 'not_found' });
+    case 'stale':
+      return new ApiError('precondition_failed', `${what} '${error.id}' was changed by someone else (now at version ${error.currentVersion}). Read it again and retry.`, {
+        code: 'etag_mismatch',
+      });
+  }
+}
+
+/** `?limit=&offset=` or the reference gateway's `?page=&pageSize=` (1-based). */
+export function pageOf(query: Record<string, string | undefined>): { offset: number; limit: number } {
+  const number = (name: string, value: string | undefined, fallback: number, min: number, max: number) => {
+    if (value === undefined || value === '') return fallback;
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw invalidRequest(`'${name}' must be a whole number from ${min} to ${max}; got '${value}'.`, name, 'invalid_value');
+    return parsed;
+  };
+  if (query.page !== undefined || query.pageSize !== undefined) {
+    const pageSize = number('pageSize', query.pageSize, 100, 1, 1000);
+    return { offset: (number('page', query.page, 1, 1, 1_000_000) - 1) * pageSize, limit: pageSize };
+  }
+  return { offset: number('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit: number('limit', query.limit, 100, 1, 1000) };
+}
+
+export function notFound(what: string, id: string, hint: string): ApiError {
+  return new ApiError('not_found', `${what} '${id}' does not exist. ${hint}`, { code: 'not_found' });
+}
