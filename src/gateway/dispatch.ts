@@ -1,13 +1,15 @@
 /**
  * From a routed, validated request to vectors: checks what the provider supports, splits the
- * inputs to its per-call limit, calls it, reassembles in order, checks every vector's length and
+ * inputs to its per-call limit, sends the parts with bounded concurrency (one failure fails the
+ * whole request: never partial `data`), reassembles in order, checks every vector's length and
  * fills usage (the provider's own count, or the tokenizer's, flagged as estimated).
  */
 import type { EmbeddingsRequest } from '../core/embeddings-request.js';
 import { ApiError, invalidRequest } from '../core/errors.js';
 import { adapterFor } from './providers/index.js';
-import type { EmbedResult } from './providers/types.js';
+import type { EmbedCall, EmbedResult, ProviderAdapter } from './providers/types.js';
 import type { Route } from './router.js';
+import { callUpstream, CredentialRotation, type UpstreamDeps } from './upstream.js';
 
 export interface DispatchResult {
   vectors: Float32Array[];
@@ -18,9 +20,13 @@ export interface DispatchResult {
   upstreamMs: number;
 }
 
-/** Consecutive parts of at most `size` inputs, each with its token count. */
-function split(request: EmbeddingsRequest, size: number): { inputs: EmbeddingsRequest['inputs']; tokenCount: number }[] {
-  const parts = [];
+/** Parts of one request in flight at once: enough to hide latency, few enough not to trip rate limits. */
+export const PART_CONCURRENCY = 4;
+
+type Part = Pick<EmbedCall, 'inputs' | 'tokenCount'>;
+
+function split(request: EmbeddingsRequest, size: number): Part[] {
+  const parts: Part[] = [];
   for (let start = 0; start < request.inputs.length; start += size) {
     const end = Math.min(start + size, request.inputs.length);
     let tokenCount = 0;
@@ -37,20 +43,14 @@ function checkLengths(vectors: Float32Array[], expected: number | undefined, ent
     throw new ApiError(
       'upstream',
       `The upstream of '${entityId}' returned a vector of ${vectors[bad]!.length} dimensions at index ${bad}, expected ${want}. ` +
-        'Check the entity\'s dimensions against the model it serves.',
+        "Check the entity's dimensions against the model it serves.",
       { code: 'upstream_dimension_mismatch' },
     );
   }
 }
 
-export async function dispatch(route: Route, request: EmbeddingsRequest): Promise<DispatchResult> {
+function checkSupport(adapter: ProviderAdapter, route: Route, request: EmbeddingsRequest): void {
   const { entity } = route.target;
-  const adapter = adapterFor(entity.provider);
-  if (!adapter) {
-    throw new ApiError('unavailable', `The provider '${entity.provider}' of embedding model '${entity.id}' is not available in this build.`, {
-      code: 'provider_unavailable',
-    });
-  }
   if (request.tokenInputs && !adapter.acceptsTokenInputs) {
     throw invalidRequest(
       `The provider '${entity.provider}' does not take token-id inputs (they are cl100k_base ids, meaningless to its tokenizer); send text instead.`,
@@ -60,28 +60,75 @@ export async function dispatch(route: Route, request: EmbeddingsRequest): Promis
   }
   const refusal = adapter.checkModel(route.model, request.dimensions);
   if (refusal) throw invalidRequest(`Cannot serve '${route.model}' through '${entity.id}': ${refusal}.`, request.dimensions ? 'dimensions' : 'model', 'unsupported_model');
+}
 
-  const started = performance.now();
-  const results: EmbedResult[] = split(request, adapter.maxInputsPerCall).map((part) =>
-    adapter.embed({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user }),
+/** Runs `task` over `items` with at most `limit` in flight, results in input order; the first failure aborts the rest. */
+async function mapBounded<T, R>(items: T[], limit: number, task: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const abort = new AbortController();
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !abort.signal.aborted) {
+      const index = next++;
+      results[index] = await task(items[index]!, abort.signal);
+    }
+  };
+  const workers = Array.from({ length: Math.min(limit, items.length) }, () =>
+    worker().catch((error: unknown) => {
+      abort.abort(error);
+      throw error;
+    }),
   );
-  const upstreamMs = performance.now() - started;
+  const settled = await Promise.allSettled(workers);
+  if (abort.signal.aborted) throw abort.signal.reason;
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results;
+}
 
-  const vectors = results.flatMap((r) => r.vectors);
-  if (vectors.length !== request.inputs.length) {
-    throw new ApiError('upstream', `The upstream of '${entity.id}' returned ${vectors.length} vectors for ${request.inputs.length} inputs.`, {
-      code: 'upstream_count_mismatch',
-    });
-  }
-  // The entity's `dimensions` describes its default model; another model it allows may differ.
-  const declared = route.model === route.target.defaultModel ? entity.dimensions : undefined;
-  checkLengths(vectors, request.dimensions ?? declared, entity.id);
-  const reported = results.every((r) => r.promptTokens !== undefined);
-  return {
-    vectors,
-    model: results[0]!.model,
-    promptTokens: reported ? results.reduce((sum, r) => sum + r.promptTokens!, 0) : request.totalTokens,
-    usageEstimated: !reported,
-    upstreamMs,
+export type Dispatch = (route: Route, request: EmbeddingsRequest) => Promise<DispatchResult>;
+
+export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRotation()): Dispatch {
+  return async (route, request) => {
+    const { entity } = route.target;
+    const adapter = adapterFor(entity.provider);
+    checkSupport(adapter, route, request);
+    const call = (part: Part): EmbedCall => ({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user });
+
+    const started = performance.now();
+    const parts = split(request, adapter.maxInputsPerCall);
+    let results: EmbedResult[];
+    if (adapter.kind === 'in-process') {
+      results = parts.map((part) => adapter.embed(call(part)));
+    } else {
+      const deadline = Date.now() + entity.config.connection.timeout;
+      results = await mapBounded(parts, PART_CONCURRENCY, (part, signal) => callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal));
+    }
+    const upstreamMs = performance.now() - started;
+
+    const vectors = results.flatMap((r) => r.vectors);
+    if (vectors.length !== request.inputs.length) {
+      throw new ApiError('upstream', `The upstream of '${entity.id}' returned ${vectors.length} vectors for ${request.inputs.length} inputs.`, {
+        code: 'upstream_count_mismatch',
+      });
+    }
+    for (const [i, r] of results.entries()) {
+      if (r.vectors.length !== parts[i]!.inputs.length) {
+        throw new ApiError('upstream', `The upstream of '${entity.id}' returned ${r.vectors.length} vectors for a batch of ${parts[i]!.inputs.length}.`, {
+          code: 'upstream_count_mismatch',
+        });
+      }
+    }
+    // The entity's `dimensions` describes its default model; another model it allows may differ.
+    const declared = route.model === route.target.defaultModel ? entity.dimensions : undefined;
+    checkLengths(vectors, request.dimensions ?? declared, entity.id);
+    const reported = results.every((r) => r.promptTokens !== undefined);
+    return {
+      vectors,
+      model: results[0]!.model,
+      promptTokens: reported ? results.reduce((sum, r) => sum + r.promptTokens!, 0) : request.totalTokens,
+      usageEstimated: !reported,
+      upstreamMs,
+    };
   };
 }

@@ -4,8 +4,10 @@ import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
 import { CatalogueCache } from './catalogue.js';
+import { createDispatch } from './dispatch.js';
 import { providerDefaultModel } from './providers/index.js';
 import { buildServer, DEFAULT_BODY_LIMIT } from './server.js';
+import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
 
 export interface GatewayOptions {
   host: string;
@@ -14,6 +16,7 @@ export interface GatewayOptions {
   dataDir: string;
   adminToken?: string;
   bodyLimit?: number;
+  retry?: RetryPolicy;
   logError?: (message: string) => void;
 }
 
@@ -31,9 +34,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   try {
     const bootstrap = await bootstrapStore(store, options.adminToken);
     const adminTokenHash = (await store.settings.get(ADMIN_TOKEN_SETTING))!;
+    const pool = createUpstreamPool();
     const ctx = {
       store,
       catalogue: new CatalogueCache(store, providerDefaultModel),
+      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }),
       adminTokenHash,
       version: VERSION,
       startedAt: Date.now(),
@@ -56,6 +61,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         (closing ??= (async () => {
           ctx.closing = true;
           await app.close();
+          await pool.close();
           await store.close();
         })()),
     };

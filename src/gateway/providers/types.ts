@@ -1,4 +1,8 @@
-/** The one small interface every provider adapter implements. */
+/**
+ * The one small interface every provider adapter implements. Adapters only translate (request
+ * out, response and errors in) and state their limits; the transport, retries, splitting and
+ * error statuses are shared (`upstream.ts`, `dispatch.ts`), so no adapter repeats them.
+ */
 import type { EmbeddingInput } from '../../core/embeddings-request.js';
 import type { EmbeddingModelEntity } from '../../core/entity.js';
 import type { ProviderId } from '../../core/providers.js';
@@ -20,7 +24,7 @@ export interface EmbedResult {
   /** The model the upstream says it served; the gateway reports this, not what was asked. */
   model: string;
   /** Absent when the provider reports no usage: the gateway then estimates it with the tokenizer. */
-  promptTokens?: number;
+  promptTokens?: number | undefined;
 }
 
 interface AdapterBase {
@@ -40,4 +44,30 @@ export interface InProcessAdapter extends AdapterBase {
   embed(call: EmbedCall): EmbedResult;
 }
 
-export type ProviderAdapter = InProcessAdapter;
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** Reached over HTTP: the adapter builds the request and reads the answers. */
+export interface HttpAdapter extends AdapterBase {
+  kind: 'http';
+  /** Where calls go: the entity's `base_url`, else the provider's default; undefined when neither exists. */
+  baseUrl(connection: EmbeddingModelEntity['config']['connection']): string | undefined;
+  /** `credential` is one token of the entity's (rotated), already resolved from `${env:…}`. */
+  buildRequest(call: EmbedCall, baseUrl: string, credential: string | undefined): UpstreamRequest;
+  /** Reads a 2xx body; throws `UpstreamShapeError` when it is not what the provider sends. */
+  parseResponse(body: unknown, headers: ResponseHeaders, call: EmbedCall): EmbedResult;
+  /** The human message inside the provider's error body, if any. */
+  errorMessage(body: unknown): string | undefined;
+}
+
+export type ProviderAdapter = InProcessAdapter | HttpAdapter;
+
+/** A 2xx answer that does not have the provider's shape. */
+export class UpstreamShapeError extends Error {
+  override name = 'UpstreamShapeError';
+}

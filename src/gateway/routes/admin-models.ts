@@ -32,7 +32,7 @@ function send(reply: FastifyReply, stored: StoredEntity) {
 /** A new entity without a price gets the list price of its model, when known. */
 function withListPrice(entity: EmbeddingModelEntity): EmbeddingModelEntity {
   if (entity.pricing) return entity;
-  const price = listPrice(entity.config.options.model ?? adapterFor(entity.provider)?.defaultModel);
+  const price = listPrice(entity.config.options.model ?? adapterFor(entity.provider).defaultModel);
   return price === undefined ? entity : { ...entity, pricing: { input_per_million_tokens: price, currency: 'USD' } };
 }
 

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { parseEmbeddingsRequest } from '../../core/embeddings-request.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { dispatch } from '../dispatch.js';
 import { routeRequest } from '../router.js';
 import { serializeEmbeddings } from '../serialize.js';
 
@@ -13,7 +12,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
     const request = parseEmbeddingsRequest(req.body);
     const { catalogue } = await ctx.catalogue.current();
     const route = routeRequest(catalogue, request.model, key.constraints);
-    const result = await dispatch(route, request);
+    const result = await ctx.dispatch(route, request);
     reply.type('application/json');
     return serializeEmbeddings(result.vectors, request.encodingFormat, result.model, result.promptTokens);
   });

@@ -1,0 +1,14 @@
+/** Jina AI: OpenAI-shaped `/v1/embeddings`; `dimensions` from jina-embeddings-v3 on, `task` via options. */
+import { dimensionsFor, numberAt, openAIStyleAdapter } from './shared.js';
+
+export const jinaAdapter = openAIStyleAdapter({
+  id: 'jina',
+  defaultBaseUrl: 'https://api.jina.ai/v1',
+  defaultModel: 'jina-embeddings-v3',
+  maxInputsPerCall: 2048,
+  acceptsTokenInputs: false,
+  dimensionsField: 'dimensions',
+  checkModel: dimensionsFor(/^jina-(embeddings-v[3-9]|clip-v2)/, 'Jina'),
+  askBase64: false,
+  tokens: (body) => numberAt(body, 'usage', 'prompt_tokens') ?? numberAt(body, 'usage', 'total_tokens'),
+});

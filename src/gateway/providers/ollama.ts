@@ -1,0 +1,26 @@
+/** Ollama: `POST {base}/api/embed` (default http://localhost:11434), `embeddings` out, `prompt_eval_count` as usage. */
+import { bearer, commonErrorMessage, extraOptions, joinUrl, numberAt, readVectors, stringAt, texts } from './shared.js';
+import type { HttpAdapter } from './types.js';
+
+export const ollamaAdapter: HttpAdapter = {
+  kind: 'http',
+  id: 'ollama',
+  baseUrl: (connection) => connection.base_url ?? 'http://localhost:11434',
+  defaultModel: 'nomic-embed-text',
+  maxInputsPerCall: 512,
+  acceptsTokenInputs: false,
+  checkModel: () => undefined,
+  buildRequest(call, baseUrl, credential) {
+    const body: Record<string, unknown> = { ...extraOptions(call.entity), model: call.model, input: texts(call) };
+    if (call.dimensions !== undefined) body.dimensions = call.dimensions;
+    return { url: joinUrl(baseUrl, 'api/embed'), headers: { ...bearer(credential), ...call.entity.config.connection.headers }, body };
+  },
+  parseResponse(body, _headers, call) {
+    return {
+      vectors: readVectors((body as { embeddings?: unknown } | null)?.embeddings, 'embeddings'),
+      model: stringAt(body, 'model') ?? call.model,
+      promptTokens: numberAt(body, 'prompt_eval_count'),
+    };
+  },
+  errorMessage: commonErrorMessage,
+};

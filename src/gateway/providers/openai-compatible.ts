@@ -1,0 +1,18 @@
+/**
+ * Any server with an OpenAI-shaped `/embeddings` (vLLM, LM Studio, llama.cpp, LocalAI, TEI's OpenAI
+ * route, another gateway): `base_url` required, Bearer optional, custom headers allowed. Its
+ * tokenizer is unknown, so token-id inputs are refused; `dimensions` is forwarded for the server to judge.
+ */
+import { numberAt, openAIStyleAdapter } from './shared.js';
+
+export const openaiCompatibleAdapter = openAIStyleAdapter({
+  id: 'openai-compatible',
+  defaultBaseUrl: undefined,
+  defaultModel: 'default',
+  maxInputsPerCall: 2048,
+  acceptsTokenInputs: false,
+  dimensionsField: 'dimensions',
+  checkModel: () => undefined,
+  askBase64: false,
+  tokens: (body) => numberAt(body, 'usage', 'prompt_tokens') ?? numberAt(body, 'usage', 'total_tokens'),
+});

@@ -1,0 +1,18 @@
+/** OpenAI: `POST https://api.openai.com/v1/embeddings`, Bearer token, cl100k token inputs accepted. */
+import { numberAt, openAIStyleAdapter } from './shared.js';
+
+/** `dimensions` exists from text-embedding-3 on; ada-002 answers 400 to it. */
+const FIXED_SIZE = /^text-embedding-ada-002$/;
+
+export const openaiAdapter = openAIStyleAdapter({
+  id: 'openai',
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  defaultModel: 'text-embedding-3-small',
+  maxInputsPerCall: 2048,
+  acceptsTokenInputs: true,
+  dimensionsField: 'dimensions',
+  checkModel: (model, dimensions) =>
+    dimensions !== undefined && FIXED_SIZE.test(model) ? `OpenAI's '${model}' has a fixed size of 1536; 'dimensions' needs text-embedding-3-* or later` : undefined,
+  askBase64: true,
+  tokens: (body) => numberAt(body, 'usage', 'prompt_tokens'),
+});

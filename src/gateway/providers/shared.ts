@@ -1,0 +1,127 @@
+/** Pieces the HTTP adapters share: URL joining, vector reading, OpenAI-shaped bodies, option forwarding. */
+import type { EmbeddingModelEntity } from '../../core/entity.js';
+import { base64ToFloat32 } from '../../core/vectors.js';
+import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter, type ResponseHeaders } from './types.js';
+
+export function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
+}
+
+/** The entity's options minus `model`: forwarded to the provider as-is. */
+export function extraOptions(entity: EmbeddingModelEntity): Record<string, unknown> {
+  const { model, ...rest } = entity.config.options;
+  void model;
+  return rest;
+}
+
+/** Text inputs only: token arrays were refused before dispatch for providers that cannot take them. */
+export function texts(call: EmbedCall): string[] {
+  return call.inputs.map((input) => (typeof input === 'string' ? input : String(input)));
+}
+
+export function bearer(credential: string | undefined): Record<string, string> {
+  return credential ? { authorization: `Bearer ${credential}` } : {};
+}
+
+/** A vector as floats or as base64 little-endian float32, whatever the upstream chose to send. */
+export function readVector(value: unknown, where: string): Float32Array {
+  if (typeof value === 'string') {
+    try {
+      return base64ToFloat32(value);
+    } catch {
+      throw new UpstreamShapeError(`${where} is a string that is not base64 float32`);
+    }
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw new UpstreamShapeError(`${where} is not a non-empty array of finite numbers`);
+  }
+  return Float32Array.from(value as number[]);
+}
+
+export function readVectors(list: unknown, where: string): Float32Array[] {
+  if (!Array.isArray(list)) throw new UpstreamShapeError(`${where} is missing or not an array`);
+  return list.map((value, i) => readVector(value, `${where}[${i}]`));
+}
+
+function field(body: unknown, key: string): unknown {
+  return body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[key] : undefined;
+}
+
+export function numberAt(body: unknown, ...path: string[]): number | undefined {
+  const value = path.reduce<unknown>((node, key) => field(node, key), body);
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+export function stringAt(body: unknown, ...path: string[]): string | undefined {
+  const value = path.reduce<unknown>((node, key) => field(node, key), body);
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** `{data:[{index, embedding}], model, usage}`: OpenAI and the many servers that copy it. */
+export function parseOpenAIShape(body: unknown, call: EmbedCall, tokens: (body: unknown) => number | undefined): EmbedResult {
+  const data = field(body, 'data');
+  if (!Array.isArray(data)) throw new UpstreamShapeError("the body has no 'data' array");
+  const ordered = data.every((item) => typeof field(item, 'index') === 'number')
+    ? [...data].sort((a, b) => (field(a, 'index') as number) - (field(b, 'index') as number))
+    : data;
+  return {
+    vectors: ordered.map((item, i) => readVector(field(item, 'embedding'), `data[${i}].embedding`)),
+    model: stringAt(body, 'model') || call.model,
+    promptTokens: tokens(body),
+  };
+}
+
+/** The message inside the error bodies providers send: `{error:{message}}`, `{error:"…"}`, `{message}`, `{detail}`. */
+export function commonErrorMessage(body: unknown): string | undefined {
+  const error = field(body, 'error');
+  if (typeof error === 'string') return error;
+  const nested = stringAt(error, 'message');
+  if (nested) return nested;
+  const message = stringAt(body, 'message') ?? stringAt(body, 'detail');
+  if (message) return message;
+  const detail = field(body, 'detail');
+  return Array.isArray(detail) ? JSON.stringify(detail).slice(0, 300) : undefined;
+}
+
+/** `dimensions` supported by the models matching `pattern`, refused with a reason for the others. */
+export function dimensionsFor(pattern: RegExp, provider: string) {
+  return (model: string, dimensions?: number): string | undefined =>
+    dimensions === undefined || pattern.test(model) ? undefined : `${provider} cannot shorten '${model}' vectors: 'dimensions' is not supported for this model`;
+}
+
+export interface OpenAIStyleSpec {
+  id: HttpAdapter['id'];
+  defaultBaseUrl: string | undefined;
+  defaultModel: string;
+  maxInputsPerCall: number;
+  acceptsTokenInputs: boolean;
+  /** Name of the dimensions field on this provider's wire, or undefined when there is none. */
+  dimensionsField: string | undefined;
+  checkModel: HttpAdapter['checkModel'];
+  /** Ask the upstream for base64 (fewer bytes, faster parsing) where it is known to support it. */
+  askBase64: boolean;
+  tokens: (body: unknown) => number | undefined;
+}
+
+/** An adapter for an OpenAI-shaped `POST {base}/embeddings`: only the spec's facts differ. */
+export function openAIStyleAdapter(spec: OpenAIStyleSpec): HttpAdapter {
+  return {
+    kind: 'http',
+    id: spec.id,
+    baseUrl: (connection) => connection.base_url ?? spec.defaultBaseUrl,
+    defaultModel: spec.defaultModel,
+    maxInputsPerCall: spec.maxInputsPerCall,
+    acceptsTokenInputs: spec.acceptsTokenInputs,
+    checkModel: spec.checkModel,
+    buildRequest(call, baseUrl, credential) {
+      const headers = { ...bearer(credential), ...call.entity.config.connection.headers };
+      const body: Record<string, unknown> = { model: call.model, input: spec.acceptsTokenInputs ? call.inputs : texts(call), ...extraOptions(call.entity) };
+      if (spec.askBase64) body.encoding_format = 'base64';
+      if (call.dimensions !== undefined && spec.dimensionsField) body[spec.dimensionsField] = call.dimensions;
+      if (call.user !== undefined && spec.id === 'openai') body.user = call.user;
+      return { url: joinUrl(baseUrl, 'embeddings'), headers, body };
+    },
+    parseResponse: (body, _headers: ResponseHeaders, call) => parseOpenAIShape(body, call, spec.tokens),
+    errorMessage: commonErrorMessage,
+  };
+}

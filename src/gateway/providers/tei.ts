@@ -1,0 +1,26 @@
+/**
+ * Hugging Face Text Embeddings Inference, native route: `POST {base}/embed` with `inputs`, a bare
+ * `[[…]]` back and the token count in the `x-compute-tokens` header; 32 inputs per call by default
+ * (`--max-client-batch-size`; set `max_inputs_per_call` in options if yours differs). No `dimensions`.
+ */
+import { bearer, commonErrorMessage, extraOptions, joinUrl, readVectors, texts } from './shared.js';
+import type { HttpAdapter } from './types.js';
+
+export const teiAdapter: HttpAdapter = {
+  kind: 'http',
+  id: 'huggingface-tei',
+  baseUrl: (connection) => connection.base_url,
+  defaultModel: 'tei',
+  maxInputsPerCall: 32,
+  acceptsTokenInputs: false,
+  checkModel: (_model, dimensions) => (dimensions === undefined ? undefined : "TEI's /embed cannot shorten vectors ('dimensions'); serve a model of the size you need"),
+  buildRequest(call, baseUrl, credential) {
+    const body = { truncate: false, ...extraOptions(call.entity), inputs: texts(call) };
+    return { url: joinUrl(baseUrl, 'embed'), headers: { ...bearer(credential), ...call.entity.config.connection.headers }, body };
+  },
+  parseResponse(body, headers, call) {
+    const computed = Number(headers['x-compute-tokens']);
+    return { vectors: readVectors(body, 'the body'), model: call.model, promptTokens: Number.isFinite(computed) && computed > 0 ? computed : undefined };
+  },
+  errorMessage: commonErrorMessage,
+};

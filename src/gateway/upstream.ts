@@ -1,0 +1,188 @@
+/**
+ * Calls one provider over HTTP for one part of a request: keep-alive pools per origin (undici),
+ * the entity's timeout as a hard deadline for all attempts, bounded retries with exponential
+ * backoff and jitter on connection errors, 408, 429 and 5xx, honouring `retry-after-ms` and
+ * `retry-after`. Failures come back as OpenAI-shaped errors with an honest status, and never carry
+ * the upstream's raw body, a stack or a credential.
+ */
+import { Agent, request, type Dispatcher } from 'undici';
+import { ApiError } from '../core/errors.js';
+import type { EmbeddingModelEntity } from '../core/entity.js';
+import { resolveEnvReferences } from '../core/secrets.js';
+import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter } from './providers/types.js';
+
+export interface RetryPolicy {
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 4000 };
+
+const RETRIABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ABORT_ERR', 'TimeoutError']);
+
+export function createUpstreamPool(): Agent {
+  return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 256 });
+}
+
+/** Round-robin over an entity's comma-separated tokens, one counter per entity. */
+export class CredentialRotation {
+  private readonly counters = new Map<string, number>();
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  next(entity: EmbeddingModelEntity): string | undefined {
+    const { token, api_key: apiKey } = entity.config.connection;
+    const configured = token ?? apiKey;
+    if (!configured) return undefined;
+    let resolved: string;
+    try {
+      resolved = resolveEnvReferences(configured, this.env);
+    } catch (error) {
+      throw new ApiError('unavailable', `The embedding model '${entity.id}' cannot call its provider: ${(error as Error).message} in the gateway's environment.`, {
+        code: 'provider_misconfigured',
+      });
+    }
+    const tokens = resolved.split(',').map((t) => t.trim()).filter(Boolean);
+    if (tokens.length <= 1) return tokens[0];
+    const turn = this.counters.get(entity.id) ?? 0;
+    this.counters.set(entity.id, turn + 1);
+    return tokens[turn % tokens.length];
+  }
+}
+
+/** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date. */
+export function retryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+  const ms = Number(headers['retry-after-ms']);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const value = headers['retry-after'];
+  if (typeof value !== 'string' || value === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function backoff(attempt: number, policy: RetryPolicy): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function scrub(message: string, credential: string | undefined): string {
+  const clean = message.replace(/[\u0000-\u001f]/g, ' ').slice(0, 500);
+  return credential ? clean.split(credential).join('[redacted]') : clean;
+}
+
+function describeUpstream(entity: EmbeddingModelEntity): string {
+  return `the ${entity.provider} upstream of '${entity.id}'`;
+}
+
+export function upstreamStatusError(entity: EmbeddingModelEntity, status: number, message: string | undefined, headers: Record<string, string | string[] | undefined>): ApiError {
+  const who = describeUpstream(entity);
+  const detail = message ? `: ${message}` : '';
+  if (status === 401 || status === 403) {
+    return new ApiError('upstream', `${who} refused the gateway's credentials (HTTP ${status}${detail}). Your API key was accepted; an operator must fix the entity's token.`, {
+      code: 'upstream_auth_failed',
+    });
+  }
+  if (status === 429) {
+    const wait = retryAfterMs(headers);
+    const quota = /quota|billing|insufficient/i.test(message ?? '');
+    return new ApiError('rate_limited', `${who} is rate limiting the gateway (HTTP 429${detail}).${wait !== undefined ? ` Retry after ${Math.ceil(wait / 1000)} s.` : ''}`, {
+      code: quota ? 'insufficient_quota' : 'rate_limit_exceeded',
+      headers: wait !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) } : {},
+    });
+  }
+  if (status === 413) return new ApiError('payload_too_large', `${who} refused the request as too large (HTTP 413${detail}). Send fewer or shorter inputs.`, { code: 'upstream_request_too_large' });
+  if (status === 404) {
+    return new ApiError('upstream', `${who} answered 404${detail}. Check the entity's base_url and model name.`, { code: 'upstream_not_found' });
+  }
+  if (status >= 400 && status < 500) return new ApiError('invalid_request', `${who} rejected the request (HTTP ${status})${detail}`, { code: 'upstream_invalid_request' });
+  if (status === 503) return new ApiError('unavailable', `${who} is unavailable (HTTP 503${detail}) after retries.`, { code: 'upstream_unavailable' });
+  return new ApiError('upstream', `${who} failed (HTTP ${status}${detail}) after retries.`, { code: 'upstream_error' });
+}
+
+export interface UpstreamDeps {
+  pool: Dispatcher;
+  retry: RetryPolicy;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason as Error)), { once: true });
+  });
+
+/** One part, with retries, within the deadline. `signal` aborts it when a sibling part failed. */
+export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, credential: string | undefined, deps: UpstreamDeps, deadline: number, signal: AbortSignal): Promise<EmbedResult> {
+  const { entity } = call;
+  const baseUrl = adapter.baseUrl(entity.config.connection);
+  if (!baseUrl) {
+    throw new ApiError('unavailable', `The embedding model '${entity.id}' has no base_url, which provider '${entity.provider}' needs.`, { code: 'provider_misconfigured' });
+  }
+  const outgoing = adapter.buildRequest(call, baseUrl, credential);
+  const payload = JSON.stringify(outgoing.body);
+  const timedOut = () => new ApiError('timeout', `${describeUpstream(entity)} did not answer within its timeout of ${entity.config.connection.timeout} ms.`, { code: 'upstream_timeout' });
+
+  for (let attempt = 0; ; attempt++) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw timedOut();
+    let response: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      response = await request(outgoing.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...outgoing.headers },
+        body: payload,
+        dispatcher: deps.pool,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(remaining)]),
+        headersTimeout: remaining,
+        bodyTimeout: remaining,
+      });
+      text = await response.body.text();
+    } catch (error) {
+      if (signal.aborted) throw signal.reason as Error;
+      const code = (error as { code?: string; name?: string }).code ?? (error as Error).name;
+      if (TIMEOUT_CODES.has(code) || deadline - Date.now() <= 0) throw timedOut();
+      const wait = backoff(attempt, deps.retry);
+      if (attempt < deps.retry.maxRetries && Date.now() + wait < deadline) {
+        await sleep(wait, signal);
+        continue;
+      }
+      throw new ApiError('upstream', `${describeUpstream(entity)} could not be reached (${code || 'connection failed'}) after ${attempt + 1} attempt(s).`, { code: 'upstream_unreachable' });
+    }
+
+    const status = response.statusCode;
+    const parsed = parseJson(text);
+    if (status >= 200 && status < 300) {
+      if (parsed === undefined) throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, { code: 'upstream_bad_response' });
+      try {
+        return adapter.parseResponse(parsed, response.headers, call);
+      } catch (error) {
+        if (error instanceof UpstreamShapeError) {
+          throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} in an unexpected shape: ${error.message}.`, { code: 'upstream_bad_response' });
+        }
+        throw error;
+      }
+    }
+    const advised = retryAfterMs(response.headers);
+    const wait = advised ?? backoff(attempt, deps.retry);
+    const shouldRetry = RETRIABLE_STATUS.has(status) && response.headers['x-should-retry'] !== 'false';
+    if (shouldRetry && attempt < deps.retry.maxRetries && Date.now() + wait < deadline) {
+      await sleep(wait, signal);
+      continue;
+    }
+    const message = parsed === undefined ? undefined : adapter.errorMessage(parsed);
+    throw upstreamStatusError(entity, status, message === undefined ? undefined : scrub(message, credential), response.headers);
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
