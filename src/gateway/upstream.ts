@@ -69,9 +69,14 @@ function backoff(attempt: number, policy: RetryPolicy): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
+/** Key-shaped strings: `sk-…`-style prefixes, or long unbroken runs of token characters. */
+const KEY_LIKE = /\b(?:sk|rk|pk|key|tok)[-_][A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{32,}/g;
+
+/** An upstream's message may echo a credential, ours or another: none reaches the caller. */
 function scrub(message: string, credential: string | undefined): string {
-  const clean = message.replace(/[\u0000-\u001f]/g, ' ').slice(0, 500);
-  return credential ? clean.split(credential).join('[redacted]') : clean;
+  let clean = message.replace(/[\u0000-\u001f]/g, ' ').slice(0, 500);
+  if (credential) clean = clean.split(credential).join('[redacted]');
+  return clean.replace(KEY_LIKE, '[redacted]');
 }
 
 function describeUpstream(entity: EmbeddingModelEntity): string {

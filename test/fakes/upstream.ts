@@ -1,0 +1,119 @@
+/**
+ * A fake upstream on 127.0.0.1: speaks one provider's wire format (see formats.ts), records every
+ * request, and plays scripted faults (status, delay, reset, malformed body, wrong vector length).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Recorded {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: any;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** One scripted behaviour, consumed by the next request; unscripted requests get the normal answer. */
+export interface Fault {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait before answering (ms). */
+  delayMs?: number;
+  /** Destroy the socket without answering. */
+  reset?: boolean;
+  /** Answer 200 with this raw, non-JSON text. */
+  raw?: string;
+  /** Answer normally but with vectors of this length. */
+  vectorLength?: number;
+}
+
+export interface WireFormat {
+  name: string;
+  /** Checks method, path and auth; returns an error reply in the provider's own shape, or undefined. */
+  accept(req: Recorded): Reply | undefined;
+  /** The texts in a request body, in order. */
+  texts(body: any): string[];
+  maxBatch: number;
+  /** The provider's own answer to a batch over its limit. */
+  overLimit(count: number): Reply;
+  /** The provider's success body for these vectors. */
+  respond(vectors: number[][], req: Recorded): Reply;
+  /** The provider's error body shape. */
+  error(status: number, message: string): Reply;
+}
+
+/** Deterministic vectors: the test can compute what the gateway must return. */
+export function fakeVector(text: string, dims = 8): number[] {
+  const out: number[] = [];
+  let h = 2166136261;
+  for (let i = 0; i < dims; i++) {
+    for (const ch of text) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+    h = Math.imul(h ^ i, 16777619);
+    out.push(Math.fround(((h >>> 0) % 2000) / 1000 - 1));
+  }
+  return out;
+}
+
+export interface FakeUpstream {
+  url: string;
+  requests: Recorded[];
+  script(...faults: Fault[]): void;
+  close(): Promise<void>;
+}
+
+export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstream> {
+  const requests: Recorded[] = [];
+  const faults: Fault[] = [];
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d: Buffer) => (raw += d.toString()));
+    req.on('end', () => {
+      let body: unknown;
+      try {
+        body = raw ? JSON.parse(raw) : undefined;
+      } catch {
+        body = raw;
+      }
+      const recorded: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      requests.push(recorded);
+      const fault = faults.shift();
+      const send = (reply: Reply) => {
+        res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+        res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+      };
+      const answer = () => {
+        if (fault?.reset) return req.socket.destroy();
+        if (fault?.raw !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(fault.raw);
+        }
+        if (fault?.status) return send({ status: fault.status, body: fault.body ?? format.error(fault.status, `scripted ${fault.status}`).body, headers: fault.headers });
+        const refused = format.accept(recorded);
+        if (refused) return send(refused);
+        const texts = format.texts(body);
+        if (texts.length > format.maxBatch) return send(format.overLimit(texts.length));
+        send(format.respond(texts.map((t) => fakeVector(typeof t === 'string' ? t : JSON.stringify(t), fault?.vectorLength ?? dims)), recorded));
+      };
+      if (fault?.delayMs) setTimeout(answer, fault.delayMs);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    script: (...more) => faults.push(...more),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
