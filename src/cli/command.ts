@@ -1,5 +1,6 @@
 /** Glue between commander and the pure handlers: option parsers and the action wrapper. */
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseDurationMs } from '../core/request-log.js';
 import type { CliContext } from './context.js';
 
 /** A whole-number option, checked while parsing so a bad value is a usage error (exit 2). */
@@ -10,6 +11,15 @@ export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER
       throw new InvalidArgumentError(`${flag} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}; got '${value}'.`);
     }
     return parsed;
+  };
+}
+
+/** A duration option (`30s`, `15m`, `30d`), checked while parsing. */
+export function duration(flag: string) {
+  return (value: string): number => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms <= 0) throw new InvalidArgumentError(`${flag} must be a duration like 30s, 15m, 12h or 30d; got '${value}'.`);
+    return ms;
   };
 }
 

@@ -166,19 +166,21 @@ export function slugify(name: string): string {
     .replace(/^-+|-+$/g, '');
 }
 
-function redactHeaders(headers: Record<string, string> | undefined): Record<string, string> | undefined {
-  if (!headers) return headers;
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? redactSecret(v) : v]));
+/** Applies `transform` to every credential an entity holds: tokens, Azure keys, credential headers. */
+export function mapSecrets<T extends EmbeddingModelEntity>(entity: T, transform: (secret: string) => string): T {
+  const { connection } = entity.config;
+  const next = { ...connection };
+  if (connection.token !== undefined) next.token = transform(connection.token);
+  if (connection.api_key !== undefined) next.api_key = transform(connection.api_key);
+  if (connection.headers !== undefined) {
+    next.headers = Object.fromEntries(Object.entries(connection.headers).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? transform(v) : v]));
+  }
+  return { ...entity, config: { ...entity.config, connection: next } };
 }
 
 /** Every read path goes through this: tokens, Azure keys and credential headers are never echoed. */
 export function redactEntity<T extends EmbeddingModelEntity>(entity: T): T {
-  const { connection } = entity.config;
-  const redacted = { ...connection };
-  if (connection.token !== undefined) redacted.token = redactSecret(connection.token);
-  if (connection.api_key !== undefined) redacted.api_key = redactSecret(connection.api_key);
-  if (connection.headers !== undefined) redacted.headers = redactHeaders(connection.headers);
-  return { ...entity, config: { ...entity.config, connection: redacted } };
+  return mapSecrets(entity, redactSecret);
 }
 
 /**

@@ -1,12 +1,16 @@
 import type { Store } from '../store/store.js';
 import type { CatalogueCache } from './catalogue.js';
 import type { Dispatch } from './dispatch.js';
+import type { GatewayMetrics } from './metrics.js';
+import type { RequestLogPipeline } from './request-log.js';
 
 /** What every route handler may use: no globals, so tests can build as many gateways as they like. */
 export interface GatewayContext {
   store: Store;
   catalogue: CatalogueCache;
   dispatch: Dispatch;
+  logs: RequestLogPipeline;
+  metrics: GatewayMetrics;
   /** SHA-256 of the admin token, checked in constant time. */
   adminTokenHash: string;
   version: string;

@@ -9,7 +9,15 @@ import { registerAdminKeyRoutes } from './routes/admin-keys.js';
 import { registerAdminModelRoutes } from './routes/admin-models.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerRequestLogRoutes } from './routes/request-logs.js';
 import { registerModelRoutes } from './routes/models.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The `code` of the error this request was answered with, for the request log. */
+    errorCode: string | null;
+  }
+}
 
 export interface ServerOptions {
   /** Largest accepted request body in bytes. */
@@ -58,8 +66,10 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
     if (ctx.closing) reply.header('connection', 'close');
   });
 
+  app.decorateRequest('errorCode', null);
   app.setErrorHandler((error, req, reply) => {
     const apiError = toApiError(error);
+    req.errorCode = apiError.code;
     if (apiError.kind === 'internal') options.logError(`${req.id} ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody());
   });
@@ -76,5 +86,6 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   registerEmbeddingsRoutes(app, ctx);
   registerAdminModelRoutes(app, ctx);
   registerAdminKeyRoutes(app, ctx);
+  registerRequestLogRoutes(app, ctx);
   return app;
 }

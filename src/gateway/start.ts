@@ -5,9 +5,14 @@ import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
 import { CatalogueCache } from './catalogue.js';
 import { createDispatch } from './dispatch.js';
+import { GatewayMetrics } from './metrics.js';
+import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
 import { buildServer, DEFAULT_BODY_LIMIT } from './server.js';
 import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
+
+export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
+export const DEFAULT_MAX_LOG_ROWS = 1_000_000;
 
 export interface GatewayOptions {
   host: string;
@@ -17,6 +22,10 @@ export interface GatewayOptions {
   adminToken?: string;
   bodyLimit?: number;
   retry?: RetryPolicy;
+  /** Request logs older than this are deleted (default 30 days). */
+  logRetentionMs?: number;
+  /** At most this many request-log rows are kept (default 1 000 000). */
+  logMaxRows?: number;
   logError?: (message: string) => void;
 }
 
@@ -35,10 +44,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const bootstrap = await bootstrapStore(store, options.adminToken);
     const adminTokenHash = (await store.settings.get(ADMIN_TOKEN_SETTING))!;
     const pool = createUpstreamPool();
+    const logError = options.logError ?? ((message: string) => process.stderr.write(`embctl gateway: ${message}\n`));
+    const logs = new RequestLogPipeline(store.logs, { ...DEFAULT_PIPELINE, onError: logError });
+    const stopRetention = startRetention(store.logs, { maxAgeMs: options.logRetentionMs ?? DEFAULT_RETENTION_MS, maxRows: options.logMaxRows ?? DEFAULT_MAX_LOG_ROWS, everyMs: 60_000 }, logError);
     const ctx = {
       store,
       catalogue: new CatalogueCache(store, providerDefaultModel),
       dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }),
+      logs,
+      metrics: new GatewayMetrics(),
       adminTokenHash,
       version: VERSION,
       startedAt: Date.now(),
@@ -46,7 +60,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     };
     const app = buildServer(ctx, {
       bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-      logError: options.logError ?? ((message) => process.stderr.write(`embctl gateway: ${message}\n`)),
+      logError,
     });
     await app.listen({ host: options.host, port: options.port });
     const address = app.server.address();
@@ -60,7 +74,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       close: () =>
         (closing ??= (async () => {
           ctx.closing = true;
+          stopRetention();
+          // Live log streams would hold the server open: end them, then let requests finish.
+          logs.endStreams();
           await app.close();
+          await logs.close();
           await pool.close();
           await store.close();
         })()),

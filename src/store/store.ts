@@ -5,6 +5,7 @@
  */
 import type { ApiKeyRecord } from '../core/api-key.js';
 import type { EmbeddingModelEntity, StoredEntity } from '../core/entity.js';
+import type { LogFilter, RequestLogRow, StoredLogRow, UsageGroup, UsageRow } from '../core/request-log.js';
 
 export interface EntityStore {
   list(): Promise<StoredEntity[]>;
@@ -29,6 +30,25 @@ export interface SettingsStore {
   set(name: string, value: string): Promise<void>;
 }
 
+export interface LogPage {
+  rows: StoredLogRow[];
+  /** Pass back as `before` for the next (older) page; undefined on the last page. */
+  nextCursor: number | undefined;
+}
+
+export interface RequestLogStore {
+  /** Appends in one transaction; returns the rows with their `seq`, in order. */
+  append(rows: RequestLogRow[]): Promise<StoredLogRow[]>;
+  /** Newest first; `before` is a `seq` cursor. */
+  page(filter: LogFilter, limit: number, before?: number): Promise<LogPage>;
+  /** Oldest first, after `seq` (for a stream that resumes). */
+  after(filter: LogFilter, seq: number, limit: number): Promise<StoredLogRow[]>;
+  get(id: string): Promise<StoredLogRow | undefined>;
+  usage(filter: LogFilter, groupBy: UsageGroup[]): Promise<UsageRow[]>;
+  /** Deletes rows older than `olderThan` (epoch ms) and beyond the newest `maxRows`; returns how many. */
+  prune(olderThan: number, maxRows: number): Promise<number>;
+}
+
 export interface Store {
   readonly kind: string;
   /** Where the data lives, for `gateway status` and start-up lines. Never includes a password. */
@@ -36,6 +56,7 @@ export interface Store {
   entities: EntityStore;
   apiKeys: ApiKeyStore;
   settings: SettingsStore;
+  logs: RequestLogStore;
   /**
    * Bumped by every write to entities or keys, from any process sharing the store: the gateway
    * polls it to drop its in-memory catalogue when another replica changed something.

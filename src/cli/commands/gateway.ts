@@ -4,7 +4,7 @@ import { usageError } from '../../core/errors.js';
 import { startGateway } from '../../gateway/start.js';
 import type { CliContext } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
-import { action, integer } from '../command.js';
+import { action, duration, integer } from '../command.js';
 
 export interface GatewayStartOptions {
   host: string;
@@ -12,13 +12,15 @@ export interface GatewayStartOptions {
   dataDir: string;
   adminToken?: string;
   bodyLimit?: number;
+  logRetentionMs?: number;
+  logMaxRows?: number;
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext, stopped: Promise<string>): Promise<void> {
   const { out, profiles } = ctx;
-  const gateway = await startGateway({ host: options.host, port: options.port, dataDir: options.dataDir, adminToken: options.adminToken, bodyLimit: options.bodyLimit });
+  const gateway = await startGateway(options);
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
   const local = profiles.get(LOCAL_PROFILE);
   if (gateway.bootstrap) {
@@ -62,14 +64,25 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), 8080)
     .option('--body-limit <bytes>', 'largest request body accepted', integer('--body-limit', 1024))
+    .option('--log-retention <duration>', 'delete request logs older than this (default 30d)', duration('--log-retention'))
+    .option('--log-max-rows <n>', 'keep at most this many request-log rows (default 1000000)', integer('--log-max-rows', 1))
     .action(
-      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string }, ctx) => {
+      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number }, ctx) => {
         if (!opts.host) throw usageError('--host is empty');
         const stopped = new Promise<string>((resolve) => {
           process.once('SIGINT', () => resolve('SIGINT'));
           process.once('SIGTERM', () => resolve('SIGTERM'));
         });
-        await gatewayStart({ host: opts.host, port: opts.port, dataDir: ctx.settings.dataDir, adminToken: opts.adminToken ?? ctx.env.EMBCTL_ADMIN_TOKEN, bodyLimit: opts.bodyLimit }, ctx, stopped);
+        const settings: GatewayStartOptions = {
+          host: opts.host,
+          port: opts.port,
+          dataDir: ctx.settings.dataDir,
+          adminToken: opts.adminToken ?? ctx.env.EMBCTL_ADMIN_TOKEN,
+          bodyLimit: opts.bodyLimit,
+          logRetentionMs: opts.logRetention,
+          logMaxRows: opts.logMaxRows,
+        };
+        await gatewayStart(settings, ctx, stopped);
       }),
     );
 }

@@ -1,19 +1,96 @@
-import type { FastifyInstance } from 'fastify';
-import { parseEmbeddingsRequest } from '../../core/embeddings-request.js';
+/** `POST /v1/embeddings`, and the one Request Log row each call leaves, success or failure. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KnownKey } from '../catalogue.js';
+import { parseEmbeddingsRequest, type EmbeddingsRequest } from '../../core/embeddings-request.js';
+import { costOf, listPrice } from '../../core/prices.js';
+import { sameModel, type RequestLogRow } from '../../core/request-log.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import { routeRequest } from '../router.js';
+import type { DispatchResult } from '../dispatch.js';
+import { routeRequest, type Route } from '../router.js';
 import { serializeEmbeddings } from '../serialize.js';
 
+/** What a call has learnt by the time it ends, however far it got. */
+interface CallTrace {
+  startedAt: number;
+  key?: KnownKey;
+  request?: EmbeddingsRequest;
+  route?: Route;
+  result?: DispatchResult;
+  upstreamMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    trace: CallTrace | null;
+  }
+}
+
+const MAX_LOGGED_MODEL = 200;
+
+/** The requested model even when the body failed validation, as long as it is a string. */
+function requestedModel(req: FastifyRequest, trace: CallTrace): string | null {
+  if (trace.request) return trace.request.model;
+  const model = (req.body as { model?: unknown } | undefined)?.model;
+  return typeof model === 'string' ? model.slice(0, MAX_LOGGED_MODEL) : null;
+}
+
+function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): RequestLogRow {
+  const { key, request, route, result } = trace;
+  const entity = route?.target.entity;
+  const ok = reply.statusCode < 400 && result !== undefined;
+  const price = entity?.pricing?.input_per_million_tokens ?? listPrice(route?.model);
+  const tokens = ok ? result.promptTokens : 0;
+  return {
+    id: req.id,
+    created_at: new Date(trace.startedAt).toISOString(),
+    key_id: key?.record.id ?? null,
+    key_name: key?.record.name ?? null,
+    requested_model: requestedModel(req, trace),
+    resolved_model: result?.model ?? null,
+    entity_id: entity?.id ?? null,
+    provider: entity?.provider ?? null,
+    input_count: request?.inputs.length ?? 0,
+    prompt_tokens: tokens,
+    usage_estimated: result?.usageEstimated ?? false,
+    dimensions: result?.vectors[0]?.length ?? request?.dimensions ?? null,
+    encoding: request?.encodingFormat ?? null,
+    status: reply.statusCode,
+    error_code: reply.statusCode >= 400 ? (req.errorCode ?? null) : null,
+    latency_ms: Math.round(reply.elapsedTime * 1000) / 1000,
+    upstream_ms: trace.upstreamMs === undefined ? null : Math.round(trace.upstreamMs * 1000) / 1000,
+    cost_usd: ok ? costOf(tokens, price) : 0,
+    model_mismatch: route !== undefined && result !== undefined && !sameModel(route.model, result.model),
+  };
+}
+
 export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.post('/v1/embeddings', async (req, reply) => {
-    // OpenAI's order: who is asking, then what they asked.
-    const key = await authenticateConsumer(req.headers, ctx.catalogue);
-    const request = parseEmbeddingsRequest(req.body);
-    const { catalogue } = await ctx.catalogue.current();
-    const route = routeRequest(catalogue, request.model, key.constraints);
-    const result = await ctx.dispatch(route, request);
-    reply.type('application/json');
-    return serializeEmbeddings(result.vectors, request.encodingFormat, result.model, result.promptTokens);
+  app.decorateRequest('trace', null);
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', async (req) => {
+      req.trace = { startedAt: Date.now() };
+    });
+    scope.addHook('onResponse', async (req, reply) => {
+      const row = logRow(req, reply, req.trace!);
+      ctx.logs.record(row);
+      ctx.metrics.observe(row, req.trace!.route ? `${req.trace!.route.target.entity.id}/${req.trace!.route.model}` : undefined);
+    });
+
+    scope.post('/v1/embeddings', async (req, reply) => {
+      const trace = req.trace!;
+      // OpenAI's order: who is asking, then what they asked.
+      trace.key = await authenticateConsumer(req.headers, ctx.catalogue);
+      trace.request = parseEmbeddingsRequest(req.body);
+      const { catalogue } = await ctx.catalogue.current();
+      trace.route = routeRequest(catalogue, trace.request.model, trace.key.constraints);
+      const started = performance.now();
+      try {
+        trace.result = await ctx.dispatch(trace.route, trace.request);
+      } finally {
+        trace.upstreamMs = performance.now() - started;
+      }
+      reply.type('application/json');
+      return serializeEmbeddings(trace.result.vectors, trace.request.encodingFormat, trace.result.model, trace.result.promptTokens);
+    });
   });
 }

@@ -3,9 +3,11 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiKeyRecord } from '../../core/api-key.js';
-import type { EmbeddingModelEntity, StoredEntity } from '../../core/entity.js';
+import { mapSecrets, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import { openSecretBox, type SecretBox } from '../secret-box.js';
 import { StoreConflict, type ApiKeyStore, type EntityStore, type SettingsStore, type Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
+import { sqliteRequestLogs } from './request-logs.js';
 
 export const SQLITE_FILE = 'embctl.db';
 
@@ -30,8 +32,8 @@ interface EntityRow {
   updated_at: string;
 }
 
-const toStored = (row: EntityRow): StoredEntity => ({
-  ...(JSON.parse(row.body) as EmbeddingModelEntity),
+const toStored = (row: EntityRow, box: SecretBox): StoredEntity => ({
+  ...mapSecrets(JSON.parse(row.body) as EmbeddingModelEntity, box.open),
   version: row.version,
   created_at: row.created_at,
   updated_at: row.updated_at,
@@ -47,6 +49,9 @@ export function openSqliteStore(dataDir: string): Store {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrate(db);
+  const box = openSecretBox(dataDir);
+  const sealed = (entity: EmbeddingModelEntity) => JSON.stringify(mapSecrets(entity, box.seal));
+  const stored = (row: EntityRow) => toStored(row, box);
 
   const bumpCatalogue = db.prepare("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'catalogue_version'");
   const q = {
@@ -75,24 +80,24 @@ export function openSqliteStore(dataDir: string): Store {
 
   const entities: EntityStore = {
     async list() {
-      return q.listEntities.all().map(toStored);
+      return q.listEntities.all().map(stored);
     },
     async get(id) {
       const row = q.getEntity.get(id);
-      return row ? toStored(row) : undefined;
+      return row ? stored(row) : undefined;
     },
     async create(entity) {
       const now = new Date().toISOString();
       db.transaction(() => {
         if (q.getEntity.get(entity.id)) throw new StoreConflict('exists', entity.id);
-        q.insertEntity.run(entity.id, JSON.stringify(entity), now, now);
+        q.insertEntity.run(entity.id, sealed(entity), now, now);
         bumpCatalogue.run();
       }).immediate();
-      return toStored(q.getEntity.get(entity.id)!);
+      return stored(q.getEntity.get(entity.id)!);
     },
     async replace(id, entity, expectedVersion) {
-      guardedWrite.immediate(id, expectedVersion, () => q.updateEntity.run(JSON.stringify({ ...entity, id }), new Date().toISOString(), id));
-      return toStored(q.getEntity.get(id)!);
+      guardedWrite.immediate(id, expectedVersion, () => q.updateEntity.run(sealed({ ...entity, id }), new Date().toISOString(), id));
+      return stored(q.getEntity.get(id)!);
     },
     async delete(id, expectedVersion) {
       guardedWrite.immediate(id, expectedVersion, () => q.deleteEntity.run(id));
@@ -144,6 +149,7 @@ export function openSqliteStore(dataDir: string): Store {
     entities,
     apiKeys,
     settings,
+    logs: sqliteRequestLogs(db),
     async catalogueVersion() {
       return Number(q.getSetting.get('catalogue_version')?.value ?? 0);
     },

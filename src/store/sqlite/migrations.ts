@@ -25,4 +25,32 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO settings (name, value) VALUES ('catalogue_version', '0');
   `,
+  // 2: request logs. `seq` orders rows and resumes streams; times are epoch milliseconds so that
+  // ranges use the index and days group with strftime.
+  `
+  CREATE TABLE request_logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    key_id TEXT,
+    key_name TEXT,
+    requested_model TEXT,
+    resolved_model TEXT,
+    entity_id TEXT,
+    provider TEXT,
+    input_count INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    usage_estimated INTEGER NOT NULL,
+    dimensions INTEGER,
+    encoding TEXT,
+    status INTEGER NOT NULL,
+    error_code TEXT,
+    latency_ms REAL NOT NULL,
+    upstream_ms REAL,
+    cost_usd REAL NOT NULL,
+    model_mismatch INTEGER NOT NULL
+  );
+  CREATE INDEX request_logs_created_at ON request_logs (created_at);
+  CREATE INDEX request_logs_key ON request_logs (key_id);
+  `,
 ];

@@ -1,0 +1,39 @@
+/**
+ * Prometheus metrics for `GET /metrics`. Labels use the routed model (`entity/model`), never the
+ * raw requested string, so a caller cannot explode label cardinality with made-up model names.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestLogRow } from '../core/request-log.js';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({ name: 'embctl_requests_total', help: 'Embeddings requests by routed model and status class', labelNames: ['model', 'status_class'], registers: [this.registry] });
+  private readonly errors = new Counter({ name: 'embctl_errors_total', help: 'Failed embeddings requests by routed model and error code', labelNames: ['model', 'code'], registers: [this.registry] });
+  private readonly inputs = new Counter({ name: 'embctl_inputs_total', help: 'Inputs embedded', labelNames: ['model'], registers: [this.registry] });
+  private readonly tokens = new Counter({ name: 'embctl_prompt_tokens_total', help: 'Prompt tokens billed', labelNames: ['model', 'estimated'], registers: [this.registry] });
+  private readonly cost = new Counter({ name: 'embctl_cost_usd_total', help: 'Cost in USD', labelNames: ['model'], registers: [this.registry] });
+  private readonly latency = new Histogram({ name: 'embctl_request_duration_seconds', help: 'Gateway latency of embeddings requests', labelNames: ['model', 'status_class'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly upstreamLatency = new Histogram({ name: 'embctl_upstream_duration_seconds', help: 'Time spent in the provider', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly mismatches = new Counter({ name: 'embctl_model_mismatch_total', help: 'Calls where the upstream reported another model than the one routed to', labelNames: ['model', 'reported'], registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });
+  }
+
+  observe(row: RequestLogRow, routedModel: string | undefined): void {
+    const model = routedModel ?? 'unrouted';
+    const statusClass = `${Math.floor(row.status / 100)}xx`;
+    this.requests.inc({ model, status_class: statusClass });
+    this.latency.observe({ model, status_class: statusClass }, row.latency_ms / 1000);
+    if (row.status >= 400) this.errors.inc({ model, code: row.error_code ?? 'unknown' });
+    if (row.status < 400) {
+      this.inputs.inc({ model }, row.input_count);
+      this.tokens.inc({ model, estimated: String(row.usage_estimated) }, row.prompt_tokens);
+      this.cost.inc({ model }, row.cost_usd);
+    }
+    if (row.upstream_ms !== null) this.upstreamLatency.observe({ model }, row.upstream_ms / 1000);
+    if (row.model_mismatch) this.mismatches.inc({ model, reported: row.resolved_model ?? '' });
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Upstream credentials sealed at rest with AES-256-GCM, so a copy of the database (a backup, a
+ * shared volume) does not hand out provider tokens. The key is EMBCTL_SECRET_KEY (base64, 32 bytes:
+ * what replicas sharing one store must all be given), else `secret.key` in the data dir, created
+ * once with mode 0600. `${env:NAME}` references are stored as written: they hold no secret.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isEnvReference } from '../core/secrets.js';
+
+const PREFIX = 'enc:v1:';
+export const SECRET_KEY_FILE = 'secret.key';
+
+export interface SecretBox {
+  seal(plain: string): string;
+  open(stored: string): string;
+}
+
+function loadKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
+  if (env.EMBCTL_SECRET_KEY) {
+    const key = Buffer.from(env.EMBCTL_SECRET_KEY, 'base64');
+    if (key.length !== 32) throw new Error('EMBCTL_SECRET_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
+    return key;
+  }
+  const path = join(dataDir, SECRET_KEY_FILE);
+  try {
+    writeFileSync(path, randomBytes(32), { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    // Another gateway on this data dir made it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const key = readFileSync(path);
+  if (key.length !== 32) throw new Error(`${path} is not a 32-byte key; restore it from a backup (sealed tokens cannot be read without it)`);
+  return key;
+}
+
+export function openSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
+  const key = loadKey(dataDir, env);
+  return {
+    seal(plain) {
+      if (plain.startsWith(PREFIX) || isEnvReference(plain)) return plain;
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const sealed = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+      return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64');
+    },
+    open(stored) {
+      if (!stored.startsWith(PREFIX)) return stored;
+      const raw = Buffer.from(stored.slice(PREFIX.length), 'base64');
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      try {
+        return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      } catch {
+        throw new Error('a stored credential cannot be decrypted: the secret key differs from the one that sealed it (check EMBCTL_SECRET_KEY or secret.key)');
+      }
+    },
+  };
+}
