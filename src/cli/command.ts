@@ -1,5 +1,6 @@
 /** Glue between commander and the pure handlers: option parsers and the action wrapper. */
 import { InvalidArgumentError, type Command } from 'commander';
+import { CliError, ExitCode, usageError } from '../core/errors.js';
 import { parseDurationMs } from '../core/request-log.js';
 import type { CliContext } from './context.js';
 
@@ -34,16 +35,61 @@ export function collect(value: string, previous: string[] = []): string[] {
  */
 export function action<O, A extends unknown[]>(
   makeContext: (cmd: Command) => CliContext,
-  handler: (options: O, ctx: CliContext, ...args: A) => Promise<void>,
+  handler: (options: O, ctx: CliContext, ...args: A) => Promise<void | number>,
 ) {
   return async (...params: unknown[]): Promise<void> => {
     const cmd = params[params.length - 1] as Command;
     const args = params.slice(0, -2) as A;
     const ctx = makeContext(cmd);
     try {
-      await handler(cmd.optsWithGlobals() as O, ctx, ...args);
+      const code = await handler(cmd.optsWithGlobals() as O, ctx, ...args);
+      if (typeof code === 'number') requestedExitCode = code;
     } finally {
       await ctx.close();
     }
   };
+}
+
+/** A handler may end with a non-zero code that is not a failure (`models diff` found differences). */
+let requestedExitCode: number | undefined;
+export const takeRequestedExitCode = (): number | undefined => requestedExitCode;
+
+/**
+ * Destructive verbs: `--yes` proceeds; on a terminal, ask; otherwise refuse, so a script never
+ * deletes by accident and never hangs on a prompt.
+ */
+export async function confirmDestructive(ctx: CliContext, what: string): Promise<void> {
+  if (ctx.yes) return;
+  if (!ctx.interactive) throw usageError(`refusing to ${what} without confirmation`, 'pass --yes (prompts only run on a terminal, outside CI)');
+  if (!(await ctx.prompt.confirm({ message: `${what[0]!.toUpperCase()}${what.slice(1)}?`, default: false }))) {
+    throw new CliError('cancelled', ExitCode.failure);
+  }
+}
+
+/** A secret piped on stdin (`--api-key-stdin`), so it never enters shell history or `ps`. */
+export async function readStdinSecret(stdin: NodeJS.ReadableStream & { isTTY?: boolean }, flag: string): Promise<string> {
+  if (stdin.isTTY) throw usageError(`${flag} reads the secret from piped stdin, and stdin is a terminal`, `e.g. printenv MY_KEY | embctl … ${flag}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  const secret = Buffer.concat(chunks).toString('utf8').trim();
+  if (!secret) throw usageError(`${flag} read nothing from stdin`);
+  return secret;
+}
+
+/** `key=value` pairs; values that parse as JSON (numbers, booleans, arrays) are taken as such. */
+export function keyValues(pairs: string[], flag: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usageError(`${flag} takes key=value; got '${pair}'`);
+    const raw = pair.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    out[pair.slice(0, eq)] = value;
+  }
+  return out;
 }

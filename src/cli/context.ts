@@ -3,10 +3,11 @@
  * gets: a client, the output, and whether it may prompt. Handlers never read process.env or argv.
  */
 import { CliError, ExitCode } from '../core/errors.js';
-import { GatewayClient } from '../client/gateway-client.js';
+import { GatewayClient, type ClientOptions } from '../client/gateway-client.js';
 import { startGateway, type RunningGateway } from '../gateway/start.js';
 import { Output } from './output.js';
-import { defaultDataDir } from './paths.js';
+import { refusingPrompter, terminalPrompter, type Prompter } from './prompt.js';
+import { defaultConfigDir, defaultDataDir } from './paths.js';
 import { LOCAL_PROFILE, ProfileStore, type Profile } from './profiles.js';
 
 export interface GlobalOptions {
@@ -43,8 +44,10 @@ export interface CliContext {
   settings: Settings;
   /** Prompts are allowed only on a terminal, outside CI. */
   interactive: boolean;
+  prompt: Prompter;
   yes: boolean;
   env: NodeJS.ProcessEnv;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   /** The gateway client, started lazily (an embedded gateway is only booted when a command needs it). */
   client(): Promise<GatewayClient>;
   close(): Promise<void>;
@@ -84,12 +87,26 @@ async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Ou
   return { gateway, settings };
 }
 
-export function createContext(options: GlobalOptions, io: { env?: NodeJS.ProcessEnv; stdinIsTTY?: boolean; out?: Output } = {}): CliContext {
-  const env = io.env ?? process.env;
-  const out = io.out ?? new Output({ format: options.output, color: options.color, quiet: options.quiet, verbose: options.verbose });
-  const profiles = new ProfileStore();
+/** What a context is built from; tests replace any of it. */
+export interface ContextDeps {
+  env?: NodeJS.ProcessEnv;
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
+  out?: Output;
+  profiles?: ProfileStore;
+  prompt?: Prompter;
+  /** Builds the client for a resolved URL and credentials; tests inject a mocked transport here. */
+  client?: (options: ClientOptions) => GatewayClient;
+}
+
+export function createContext(options: GlobalOptions, deps: ContextDeps = {}): CliContext {
+  const env = deps.env ?? process.env;
+  const stdin = deps.stdin ?? process.stdin;
+  const out = deps.out ?? new Output({ format: options.output, color: options.color, quiet: options.quiet, verbose: options.verbose });
+  const profiles = deps.profiles ?? new ProfileStore(defaultConfigDir(env));
   const settings = resolveSettings(options, env, profiles);
-  const interactive = Boolean(io.stdinIsTTY ?? process.stdin.isTTY) && Boolean(out.stdout.isTTY) && !env.CI;
+  const interactive = Boolean(stdin.isTTY) && Boolean(out.stdout.isTTY) && !env.CI;
+  const prompt = deps.prompt ?? (interactive ? terminalPrompter : refusingPrompter(() => 'the matching flag (see --help)'));
+  const makeClient = deps.client ?? ((clientOptions: ClientOptions) => new GatewayClient(clientOptions));
   let embedded: RunningGateway | undefined;
   let client: Promise<GatewayClient> | undefined;
 
@@ -105,7 +122,7 @@ export function createContext(options: GlobalOptions, io: { env?: NodeJS.Process
     if (!effective.url) {
       throw new CliError(`profile '${settings.profileName}' has no gateway URL`, ExitCode.usage, 'pass --url, set EMBCTL_URL, or `embctl profile set url URL`');
     }
-    return new GatewayClient({ url: effective.url, apiKey: effective.apiKey, adminToken: effective.adminToken, timeoutMs: settings.timeoutMs });
+    return makeClient({ url: effective.url, apiKey: effective.apiKey, adminToken: effective.adminToken, timeoutMs: settings.timeoutMs });
   };
 
   return {
@@ -113,8 +130,10 @@ export function createContext(options: GlobalOptions, io: { env?: NodeJS.Process
     profiles,
     settings,
     interactive,
+    prompt,
     yes: options.yes,
     env,
+    stdin,
     client: () => (client ??= connect()),
     async close() {
       if (client) await (await client.catch(() => undefined))?.close();

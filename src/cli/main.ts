@@ -2,6 +2,7 @@
 import { CommanderError } from 'commander';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/errors.js';
 import { Output } from './output.js';
+import { takeRequestedExitCode } from './command.js';
 import { buildProgram } from './program.js';
 
 function report(error: unknown, verbose: boolean): ExitCodeValue {
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
   let code: ExitCodeValue = ExitCode.ok;
   try {
     await buildProgram().parseAsync(process.argv);
+    code = (takeRequestedExitCode() ?? ExitCode.ok) as ExitCodeValue;
   } catch (error) {
     code = report(error, process.argv.includes('-v') || process.argv.includes('--verbose'));
   }

@@ -3,6 +3,9 @@ import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { registerEmbedCommand } from './commands/embed.js';
 import { registerGatewayCommands } from './commands/gateway.js';
+import { registerKeyCommands } from './commands/keys.js';
+import { registerModelCommands } from './commands/models.js';
+import { registerProfileCommands } from './commands/profile.js';
 import { createContext, type GlobalOptions } from './context.js';
 import { integer } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
@@ -27,8 +30,11 @@ export function buildProgram(): Command {
     .exitOverride();
 
   const makeContext = (cmd: Command) => createContext(cmd.optsWithGlobals() as GlobalOptions);
-  registerGatewayCommands(program, makeContext);
+  registerProfileCommands(program, makeContext);
+  registerModelCommands(program, makeContext);
+  registerKeyCommands(program, makeContext);
   registerEmbedCommand(program, makeContext);
+  registerGatewayCommands(program, makeContext);
   return program;
 }
 

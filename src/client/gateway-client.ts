@@ -3,7 +3,12 @@
  * place where HTTP failures become typed CLI errors with exit codes and next steps.
  */
 import { Agent, request, type Dispatcher } from 'undici';
+import type { ApiKeyView } from '../core/api-key.js';
+import type { EmbeddingModelEntity } from '../core/entity.js';
 import { CliError, ExitCode, exitCodeForStatus, type OpenAIErrorBody } from '../core/errors.js';
+
+/** An entity as the admin API returns it: redacted, with its timestamps. */
+export type StoredEntityView = EmbeddingModelEntity & { created_at: string; updated_at: string };
 
 export interface EmbeddingsBody {
   model: string;
@@ -32,9 +37,23 @@ export interface ModelInfo {
 
 export interface ClientOptions {
   url: string;
-  apiKey?: string;
-  adminToken?: string;
+  apiKey?: string | undefined;
+  adminToken?: string | undefined;
   timeoutMs?: number;
+  /** The transport; tests pass undici's MockAgent. */
+  dispatcher?: Dispatcher;
+}
+
+export interface Sent<T> {
+  body: T;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+function queryString(query: Query | undefined): string {
+  const pairs = Object.entries(query ?? {}).filter(([, v]) => v !== undefined && v !== '');
+  return pairs.length ? `?${new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, String(v)])).toString()}` : '';
 }
 
 type Auth = 'api-key' | 'admin' | 'none';
@@ -59,11 +78,16 @@ export class GatewayClient {
   constructor(private readonly options: ClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
     const timeout = options.timeoutMs ?? 60_000;
-    this.dispatcher = new Agent({ keepAliveTimeout: 10_000, connectTimeout: Math.min(timeout, 10_000), headersTimeout: timeout, bodyTimeout: timeout });
+    this.dispatcher =
+      options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, connectTimeout: Math.min(timeout, 10_000), headersTimeout: timeout, bodyTimeout: timeout });
   }
 
-  /** Sends a request and returns the parsed JSON body, or throws a CliError with the right exit code. */
   async call<T>(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {}): Promise<T> {
+    return (await this.send<T>(method, path, options)).body;
+  }
+
+  /** Sends a request and returns the parsed JSON body and headers, or throws a CliError with the right exit code. */
+  async send<T>(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {}): Promise<Sent<T>> {
     const target = `${this.url}${path}`;
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     const token = options.auth === 'admin' ? this.options.adminToken : options.auth === 'none' ? undefined : this.options.apiKey;
@@ -87,7 +111,7 @@ export class GatewayClient {
     const requestId = String(response.headers['x-request-id'] ?? '');
     if (response.statusCode >= 400) throw this.httpError(response.statusCode, text, target, method, requestId);
     try {
-      return (text ? JSON.parse(text) : undefined) as T;
+      return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
     } catch {
       throw new CliError(`${target} answered ${response.statusCode} with a body that is not JSON`, ExitCode.failure, 'is --url pointing at an embeddings gateway?');
     }
@@ -103,6 +127,57 @@ export class GatewayClient {
 
   health(): Promise<{ status: string; version: string; uptime_s: number }> {
     return this.call('GET', '/healthz', { auth: 'none' });
+  }
+
+  // The admin API: embedding models, API keys, request logs, usage.
+
+  listEntities(query?: Query): Promise<StoredEntityView[]> {
+    return this.call('GET', `/v1/embedding-models${queryString({ limit: 1000, ...query })}`, { auth: 'admin' });
+  }
+
+  async getEntity(id: string): Promise<{ entity: StoredEntityView; etag: string | undefined }> {
+    const sent = await this.send<StoredEntityView>('GET', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin' });
+    return { entity: sent.body, etag: typeof sent.headers.etag === 'string' ? sent.headers.etag : undefined };
+  }
+
+  createEntity(entity: unknown): Promise<StoredEntityView> {
+    return this.call('POST', '/v1/embedding-models', { auth: 'admin', body: entity });
+  }
+
+  replaceEntity(id: string, entity: unknown, etag?: string): Promise<StoredEntityView> {
+    return this.call('PUT', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin', body: entity, headers: etag ? { 'if-match': etag } : {} });
+  }
+
+  patchEntity(id: string, patch: unknown, etag?: string): Promise<StoredEntityView> {
+    return this.call('PATCH', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin', body: patch, headers: etag ? { 'if-match': etag } : {} });
+  }
+
+  deleteEntity(id: string): Promise<{ deleted: boolean; id: string }> {
+    return this.call('DELETE', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin' });
+  }
+
+  listKeys(): Promise<ApiKeyView[]> {
+    return this.call('GET', '/v1/api-keys?limit=1000', { auth: 'admin' });
+  }
+
+  getKey(id: string): Promise<ApiKeyView> {
+    return this.call('GET', `/v1/api-keys/${encodeURIComponent(id)}`, { auth: 'admin' });
+  }
+
+  createKey(body: unknown): Promise<ApiKeyView & { secret: string }> {
+    return this.call('POST', '/v1/api-keys', { auth: 'admin', body });
+  }
+
+  patchKey(id: string, patch: unknown): Promise<ApiKeyView> {
+    return this.call('PATCH', `/v1/api-keys/${encodeURIComponent(id)}`, { auth: 'admin', body: patch });
+  }
+
+  revokeKey(id: string): Promise<ApiKeyView> {
+    return this.call('POST', `/v1/api-keys/${encodeURIComponent(id)}/revoke`, { auth: 'admin' });
+  }
+
+  deleteKey(id: string): Promise<{ deleted: boolean; id: string }> {
+    return this.call('DELETE', `/v1/api-keys/${encodeURIComponent(id)}`, { auth: 'admin' });
   }
 
   async close(): Promise<void> {

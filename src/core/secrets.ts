@@ -15,7 +15,9 @@ export function redactSecret(secret: string): string {
       const token = part.trim();
       if (token === '' || isEnvReference(token)) return token;
       if (token.length < 12) return '…';
-      return `${token.slice(0, 3)}…${token.slice(-4)}`;
+      // Keep the type prefix (`emb_`, `embadm_`, `sk-`) so a redacted admin token is not taken for a key.
+      const prefix = /^[A-Za-z]{1,8}[-_]/.exec(token)?.[0] ?? token.slice(0, 3);
+      return `${prefix}…${token.slice(-4)}`;
     })
     .join(',');
 }

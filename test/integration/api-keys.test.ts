@@ -24,7 +24,7 @@ describe('API keys', () => {
     expect(created.headers.location).toBe(`/v1/api-keys/${created.body.id}`);
     const { secret, id } = created.body;
     expect(secret).toMatch(/^emb_[A-Za-z0-9_-]{43}$/);
-    expect(created.body.redacted).toBe(`emb…${secret.slice(-4)}`);
+    expect(created.body.redacted).toBe(`emb_…${secret.slice(-4)}`);
     expect(created.body).not.toHaveProperty('hash');
 
     const read = await admin('GET', `/${id}`);

@@ -98,7 +98,7 @@ export function registerEmbedCommand(program: Command, makeContext: (cmd: Comman
         if (options.encodingFormat !== 'float' && options.encodingFormat !== 'base64') {
           throw usageError(`--encoding-format must be float or base64; got '${options.encodingFormat}'`);
         }
-        await embed(texts, options, ctx, process.stdin);
+        await embed(texts, options, ctx, ctx.stdin);
       }),
     );
 }

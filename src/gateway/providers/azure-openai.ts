@@ -5,6 +5,7 @@
  * - v1: `{base}/openai/v1/embeddings` with `model` = the deployment name, otherwise.
  * `{base}` is `base_url`, else `https://{resource_name}.openai.azure.com`. Auth: `api-key` header.
  */
+import { PROVIDERS } from '../../core/providers.js';
 import { bearer, commonErrorMessage, extraOptions, joinUrl, numberAt, parseOpenAIShape } from './shared.js';
 import type { HttpAdapter } from './types.js';
 
@@ -14,7 +15,7 @@ export const azureOpenaiAdapter: HttpAdapter = {
   kind: 'http',
   id: 'azure-openai',
   baseUrl: (connection) => connection.base_url ?? (connection.resource_name ? `https://${connection.resource_name}.openai.azure.com` : undefined),
-  defaultModel: 'text-embedding-3-small',
+  defaultModel: PROVIDERS['azure-openai'].defaultModel,
   maxInputsPerCall: 2048,
   acceptsTokenInputs: true,
   checkModel: (model, dimensions) =>

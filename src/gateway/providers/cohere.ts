@@ -2,14 +2,15 @@
  * Cohere v2: `POST {base}/v2/embed` with `texts`, the required `input_type` (from options, default
  * `search_document`: what a corpus is embedded as), `embedding_types: ["float"]`; 96 texts per call.
  */
+import { PROVIDERS } from '../../core/providers.js';
 import { bearer, commonErrorMessage, dimensionsFor, extraOptions, joinUrl, numberAt, readVectors, stringAt, texts } from './shared.js';
 import type { HttpAdapter } from './types.js';
 
 export const cohereAdapter: HttpAdapter = {
   kind: 'http',
   id: 'cohere',
-  baseUrl: (connection) => connection.base_url ?? 'https://api.cohere.com',
-  defaultModel: 'embed-v4.0',
+  baseUrl: (connection) => connection.base_url ?? PROVIDERS['cohere'].defaultBaseUrl,
+  defaultModel: PROVIDERS['cohere'].defaultModel,
   maxInputsPerCall: 96,
   acceptsTokenInputs: false,
   // Only embed-v4.0 offers output_dimension (256, 512, 1024, 1536).

@@ -3,14 +3,15 @@
  * `x-goog-api-key` auth, 100 requests per call. Options (`taskType`, `title`, …) go into each request;
  * `dimensions` becomes `outputDimensionality`. Gemini reports no usage: the gateway estimates it.
  */
+import { PROVIDERS } from '../../core/providers.js';
 import { commonErrorMessage, extraOptions, joinUrl, readVector, texts } from './shared.js';
 import { UpstreamShapeError, type HttpAdapter } from './types.js';
 
 export const geminiAdapter: HttpAdapter = {
   kind: 'http',
   id: 'gemini',
-  baseUrl: (connection) => connection.base_url ?? 'https://generativelanguage.googleapis.com/v1beta',
-  defaultModel: 'gemini-embedding-001',
+  baseUrl: (connection) => connection.base_url ?? PROVIDERS['gemini'].defaultBaseUrl,
+  defaultModel: PROVIDERS['gemini'].defaultModel,
   maxInputsPerCall: 100,
   acceptsTokenInputs: false,
   checkModel: () => undefined,

@@ -3,8 +3,6 @@ import { dimensionsFor, numberAt, openAIStyleAdapter } from './shared.js';
 
 export const jinaAdapter = openAIStyleAdapter({
   id: 'jina',
-  defaultBaseUrl: 'https://api.jina.ai/v1',
-  defaultModel: 'jina-embeddings-v3',
   maxInputsPerCall: 2048,
   acceptsTokenInputs: false,
   dimensionsField: 'dimensions',

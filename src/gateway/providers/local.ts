@@ -7,6 +7,7 @@
  * every machine and run (integer hashing over UTF-16 code units, no randomness, no floats until the
  * final sum). Token-id inputs are decoded with cl100k_base and embedded as that text.
  */
+import { PROVIDERS } from '../../core/providers.js';
 import { decodeTokens } from '../../core/tokenizer.js';
 import type { EmbeddingInput } from '../../core/embeddings-request.js';
 import type { EmbedCall, EmbedResult, InProcessAdapter } from './types.js';
@@ -90,7 +91,7 @@ function textOf(input: EmbeddingInput): string {
 export const localAdapter: InProcessAdapter = {
   kind: 'in-process',
   id: 'local',
-  defaultModel: `hash-${LOCAL_DEFAULT_DIMENSIONS}-v1`,
+  defaultModel: PROVIDERS['local'].defaultModel,
   maxInputsPerCall: Number.POSITIVE_INFINITY,
   acceptsTokenInputs: true,
   checkModel(model, dimensions) {

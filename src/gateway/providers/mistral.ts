@@ -3,8 +3,6 @@ import { dimensionsFor, numberAt, openAIStyleAdapter } from './shared.js';
 
 export const mistralAdapter = openAIStyleAdapter({
   id: 'mistral',
-  defaultBaseUrl: 'https://api.mistral.ai/v1',
-  defaultModel: 'mistral-embed',
   maxInputsPerCall: 512,
   acceptsTokenInputs: false,
   dimensionsField: 'output_dimension',

@@ -1,12 +1,13 @@
 /** Ollama: `POST {base}/api/embed` (default http://localhost:11434), `embeddings` out, `prompt_eval_count` as usage. */
+import { PROVIDERS } from '../../core/providers.js';
 import { bearer, commonErrorMessage, extraOptions, joinUrl, numberAt, readVectors, stringAt, texts } from './shared.js';
 import type { HttpAdapter } from './types.js';
 
 export const ollamaAdapter: HttpAdapter = {
   kind: 'http',
   id: 'ollama',
-  baseUrl: (connection) => connection.base_url ?? 'http://localhost:11434',
-  defaultModel: 'nomic-embed-text',
+  baseUrl: (connection) => connection.base_url ?? PROVIDERS['ollama'].defaultBaseUrl,
+  defaultModel: PROVIDERS['ollama'].defaultModel,
   maxInputsPerCall: 512,
   acceptsTokenInputs: false,
   checkModel: () => undefined,

@@ -7,8 +7,6 @@ import { numberAt, openAIStyleAdapter } from './shared.js';
 
 export const openaiCompatibleAdapter = openAIStyleAdapter({
   id: 'openai-compatible',
-  defaultBaseUrl: undefined,
-  defaultModel: 'default',
   maxInputsPerCall: 2048,
   acceptsTokenInputs: false,
   dimensionsField: 'dimensions',

@@ -6,8 +6,6 @@ const FIXED_SIZE = /^text-embedding-ada-002$/;
 
 export const openaiAdapter = openAIStyleAdapter({
   id: 'openai',
-  defaultBaseUrl: 'https://api.openai.com/v1',
-  defaultModel: 'text-embedding-3-small',
   maxInputsPerCall: 2048,
   acceptsTokenInputs: true,
   dimensionsField: 'dimensions',

@@ -1,5 +1,6 @@
 /** Pieces the HTTP adapters share: URL joining, vector reading, OpenAI-shaped bodies, option forwarding. */
 import type { EmbeddingModelEntity } from '../../core/entity.js';
+import { PROVIDERS } from '../../core/providers.js';
 import { base64ToFloat32 } from '../../core/vectors.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter, type ResponseHeaders } from './types.js';
 
@@ -91,8 +92,6 @@ export function dimensionsFor(pattern: RegExp, provider: string) {
 
 export interface OpenAIStyleSpec {
   id: HttpAdapter['id'];
-  defaultBaseUrl: string | undefined;
-  defaultModel: string;
   maxInputsPerCall: number;
   acceptsTokenInputs: boolean;
   /** Name of the dimensions field on this provider's wire, or undefined when there is none. */
@@ -108,8 +107,8 @@ export function openAIStyleAdapter(spec: OpenAIStyleSpec): HttpAdapter {
   return {
     kind: 'http',
     id: spec.id,
-    baseUrl: (connection) => connection.base_url ?? spec.defaultBaseUrl,
-    defaultModel: spec.defaultModel,
+    baseUrl: (connection) => connection.base_url ?? PROVIDERS[spec.id].defaultBaseUrl,
+    defaultModel: PROVIDERS[spec.id].defaultModel,
     maxInputsPerCall: spec.maxInputsPerCall,
     acceptsTokenInputs: spec.acceptsTokenInputs,
     checkModel: spec.checkModel,

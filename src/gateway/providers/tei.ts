@@ -1,8 +1,9 @@
 /**
  * Hugging Face Text Embeddings Inference, native route: `POST {base}/embed` with `inputs`, a bare
- * `[[…]]` back and the token count in the `x-compute-tokens` header; 32 inputs per call by default
- * (`--max-client-batch-size`; set `max_inputs_per_call` in options if yours differs). No `dimensions`.
+ * `[[…]]` back and the token count in the `x-compute-tokens` header; 32 inputs per call (TEI's
+ * default `--max-client-batch-size`). No `dimensions`.
  */
+import { PROVIDERS } from '../../core/providers.js';
 import { bearer, commonErrorMessage, extraOptions, joinUrl, readVectors, texts } from './shared.js';
 import type { HttpAdapter } from './types.js';
 
@@ -10,7 +11,7 @@ export const teiAdapter: HttpAdapter = {
   kind: 'http',
   id: 'huggingface-tei',
   baseUrl: (connection) => connection.base_url,
-  defaultModel: 'tei',
+  defaultModel: PROVIDERS['huggingface-tei'].defaultModel,
   maxInputsPerCall: 32,
   acceptsTokenInputs: false,
   checkModel: (_model, dimensions) => (dimensions === undefined ? undefined : "TEI's /embed cannot shorten vectors ('dimensions'); serve a model of the size you need"),

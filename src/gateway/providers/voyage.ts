@@ -3,8 +3,6 @@ import { dimensionsFor, numberAt, openAIStyleAdapter } from './shared.js';
 
 export const voyageAdapter = openAIStyleAdapter({
   id: 'voyage',
-  defaultBaseUrl: 'https://api.voyageai.com/v1',
-  defaultModel: 'voyage-3.5',
   maxInputsPerCall: 1000,
   acceptsTokenInputs: false,
   dimensionsField: 'output_dimension',

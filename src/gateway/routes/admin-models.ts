@@ -88,7 +88,7 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
       if (candidate !== null && typeof candidate === 'object' && 'id' in candidate && (candidate as { id: unknown }).id !== id) {
         throw invalidRequest(`The body's id '${String((candidate as { id: unknown }).id)}' differs from the URL's '${id}'; ids cannot be changed.`, 'id', 'id_mismatch');
       }
-      const entity = keepRedactedSecrets(parseEntityOrThrow({ ...(candidate as object), id }), current);
+      const entity = withListPrice(keepRedactedSecrets(parseEntityOrThrow({ ...(candidate as object), id }), current));
       const stored = written(await storeWrite('Embedding model', store.entities.replace(id, entity, version ?? current.version)));
       return send(reply, stored);
     };

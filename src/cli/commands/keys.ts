@@ -1,0 +1,167 @@
+/** `embctl keys …`: the gateway's API keys. The secret is printed once, at creation. */
+import type { Command } from 'commander';
+import { splitPatterns, unusableReason, type ApiKeyRecord, type ApiKeyView } from '../../core/api-key.js';
+import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { parseDurationMs, parseTime } from '../../core/request-log.js';
+import { action, collect, confirmDestructive } from '../command.js';
+import type { CliContext } from '../context.js';
+import type { Column } from '../output.js';
+import { constrainedLists, type ConstrainOptions } from './models.js';
+
+const statusOf = (key: ApiKeyView) => {
+  const reason = unusableReason({ ...key, hash: '' } as ApiKeyRecord);
+  if (!reason) return 'active';
+  return key.revoked_at ? 'revoked' : !key.enabled ? 'disabled' : 'expired';
+};
+
+const COLUMNS: Column<ApiKeyView>[] = [
+  { header: 'id', value: (k) => k.id },
+  { header: 'name', value: (k) => k.name },
+  { header: 'key', value: (k) => k.redacted },
+  { header: 'status', value: statusOf },
+  { header: 'expires', value: (k) => k.expires_at ?? 'never' },
+  { header: 'include', value: (k) => k.metadata.ai_models_include ?? '' },
+  { header: 'exclude', value: (k) => k.metadata.ai_models_exclude ?? '' },
+  { header: 'created', value: (k) => k.created_at },
+];
+
+/** `30d` from now, or an ISO time. */
+function expiryOf(value: string | undefined): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'never') return null;
+  const ahead = parseDurationMs(value);
+  const at = ahead !== undefined ? Date.now() + ahead : parseTime(value);
+  if (at === undefined) throw usageError(`--expires takes a duration like 30d, an ISO time, or never; got '${value}'`);
+  return new Date(at).toISOString();
+}
+
+/** A key by id, or by name when exactly one has it. */
+async function resolveKey(ctx: CliContext, idOrName: string): Promise<ApiKeyView> {
+  const client = await ctx.client();
+  if (idOrName.startsWith('key_')) return client.getKey(idOrName);
+  const named = (await client.listKeys()).filter((k) => k.name === idOrName);
+  if (named.length === 1) return named[0]!;
+  throw new CliError(
+    named.length ? `${named.length} keys are named '${idOrName}'` : `no API key has the id or name '${idOrName}'`,
+    named.length ? ExitCode.failure : ExitCode.notFound,
+    named.length ? `use the id: ${named.map((k) => k.id).join(', ')}` : 'list them with `embctl keys list`',
+  );
+}
+
+export interface KeyCreateOptions {
+  name?: string;
+  expires?: string;
+  include: string[];
+  exclude: string[];
+  disabled?: boolean;
+}
+
+export async function keysCreate(nameArg: string | undefined, options: KeyCreateOptions, ctx: CliContext): Promise<void> {
+  const name = nameArg ?? options.name ?? (await ctx.prompt.input({ message: 'Key name:', validate: (v) => v.trim() !== '' || 'required' }));
+  const models = constrainedLists({ include: [], exclude: [] }, { include: options.include, exclude: options.exclude, clear: true });
+  const metadata: Record<string, string> = {};
+  if (models.include.length) metadata.ai_models_include = models.include.join(',');
+  if (models.exclude.length) metadata.ai_models_exclude = models.exclude.join(',');
+  const expires = expiryOf(options.expires);
+  const created = await (await ctx.client()).createKey({ name, enabled: !options.disabled, metadata, ...(expires !== undefined ? { expires_at: expires } : {}) });
+  const { out } = ctx;
+  if (out.quiet) {
+    out.text(created.secret);
+    return;
+  }
+  if (out.format === 'table') {
+    out.item({ ...created, secret: created.secret }, [...COLUMNS.slice(0, 2), { header: 'secret', value: () => created.secret }, ...COLUMNS.slice(3)] as Column<object>[]);
+  } else {
+    out.item(created);
+  }
+  out.warn('this is the only time the secret is shown: store it now (only its hash is kept)');
+}
+
+export async function keysList(ctx: CliContext): Promise<void> {
+  ctx.out.list(await (await ctx.client()).listKeys(), COLUMNS);
+}
+
+export async function keysGet(idOrName: string, ctx: CliContext): Promise<void> {
+  ctx.out.item(await resolveKey(ctx, idOrName), ctx.out.format === 'table' ? (COLUMNS as Column<object>[]) : undefined);
+}
+
+export async function keysRevoke(idOrName: string, ctx: CliContext): Promise<void> {
+  const key = await resolveKey(ctx, idOrName);
+  await confirmDestructive(ctx, `revoke API key '${key.name}' (${key.id}); callers using it get 401 at once`);
+  const revoked = await (await ctx.client()).revokeKey(key.id);
+  ctx.out.success(`revoked ${key.id} (${key.name})`);
+  if (ctx.out.format !== 'table') ctx.out.item(revoked);
+}
+
+export async function keysDelete(idOrName: string, ctx: CliContext): Promise<void> {
+  const key = await resolveKey(ctx, idOrName);
+  await confirmDestructive(ctx, `delete API key '${key.name}' (${key.id})`);
+  await (await ctx.client()).deleteKey(key.id);
+  ctx.out.success(`deleted ${key.id} (${key.name})`);
+}
+
+export async function keysConstrain(idOrName: string, options: ConstrainOptions, ctx: CliContext): Promise<void> {
+  const key = await resolveKey(ctx, idOrName);
+  const current = { include: splitPatterns(key.metadata.ai_models_include), exclude: splitPatterns(key.metadata.ai_models_exclude) };
+  const models = constrainedLists(current, options);
+  const metadata = { ...key.metadata, ai_models_include: models.include.join(','), ai_models_exclude: models.exclude.join(',') };
+  const updated = await (await ctx.client()).patchKey(key.id, { metadata });
+  ctx.out.success(`${key.id}: include ${JSON.stringify(models.include)}, exclude ${JSON.stringify(models.exclude)}`);
+  if (ctx.out.format !== 'table') ctx.out.item(updated);
+}
+
+export interface KeyUpdateOptions {
+  name?: string;
+  expires?: string;
+  enable?: boolean;
+  disable?: boolean;
+}
+
+export async function keysUpdate(idOrName: string, options: KeyUpdateOptions, ctx: CliContext): Promise<void> {
+  const key = await resolveKey(ctx, idOrName);
+  const patch: Record<string, unknown> = {};
+  if (options.name) patch.name = options.name;
+  if (options.enable) patch.enabled = true;
+  if (options.disable) patch.enabled = false;
+  const expires = expiryOf(options.expires);
+  if (expires !== undefined) patch.expires_at = expires;
+  if (Object.keys(patch).length === 0) throw usageError('nothing to update', 'pass --name, --expires, --enable or --disable');
+  const updated = await (await ctx.client()).patchKey(key.id, patch);
+  ctx.out.success(`updated ${key.id}`);
+  ctx.out.item(updated, ctx.out.format === 'table' ? (COLUMNS as Column<object>[]) : undefined);
+}
+
+export function registerKeyCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+  const keys = program.command('keys').description('manage API keys');
+  keys
+    .command('create')
+    .argument('[name]', 'a name for the key (who or what uses it)')
+    .description('create a key; the secret is printed once (only the secret with -q)')
+    .option('--name <name>', 'the key name')
+    .option('--expires <when>', 'a duration from now (30d) or an ISO time')
+    .option('--include <regex>', 'models it may use, full match (repeatable)', collect, [])
+    .option('--exclude <regex>', 'models it may not use, full match (repeatable)', collect, [])
+    .option('--disabled', 'create it disabled')
+    .action(action(makeContext, (o: KeyCreateOptions, ctx, name: string | undefined) => keysCreate(name, o, ctx)));
+  keys.command('list').alias('ls').description('list keys (never their secrets)').action(action(makeContext, (_o: unknown, ctx) => keysList(ctx)));
+  keys.command('get').argument('<key>', 'id or name').description('show one key').action(action(makeContext, (_o: unknown, ctx, key: string) => keysGet(key, ctx)));
+  keys
+    .command('update')
+    .argument('<key>', 'id or name')
+    .description('rename, re-date, enable or disable a key')
+    .option('--name <name>', 'new name')
+    .option('--expires <when>', 'a duration from now, an ISO time, or never')
+    .option('--enable', 'enable it')
+    .option('--disable', 'disable it')
+    .action(action(makeContext, (o: KeyUpdateOptions, ctx, key: string) => keysUpdate(key, o, ctx)));
+  keys.command('revoke').argument('<key>', 'id or name').description('revoke a key at once (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, key: string) => keysRevoke(key, ctx)));
+  keys.command('delete').alias('rm').argument('<key>', 'id or name').description('delete a key (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, key: string) => keysDelete(key, ctx)));
+  keys
+    .command('constrain')
+    .argument('<key>', 'id or name')
+    .description("add patterns to the key's ai_models_include / ai_models_exclude")
+    .option('--include <regex>', 'allow (repeatable)', collect, [])
+    .option('--exclude <regex>', 'refuse (repeatable)', collect, [])
+    .option('--clear', 'drop the existing patterns first')
+    .action(action(makeContext, (o: ConstrainOptions, ctx, key: string) => keysConstrain(key, o, ctx)));
+}

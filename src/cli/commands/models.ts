@@ -1,0 +1,288 @@
+/** `embctl models …`: the embedding-model entities of the gateway, through its admin API. */
+import { Option, type Command } from 'commander';
+import { compilePatterns } from '../../gateway/router.js';
+import { usageError } from '../../core/errors.js';
+import { mergePatch } from '../../core/merge-patch.js';
+import type { StoredEntityView } from '../../client/gateway-client.js';
+import { describePlan, planApply, type PlanItem } from '../apply.js';
+import { action, collect, confirmDestructive, integer } from '../command.js';
+import type { CliContext } from '../context.js';
+import { entityFromFlags, entityWizard, loadEntities, validated, type EntityFlags } from '../entity-input.js';
+import type { Column } from '../output.js';
+
+const modelOf = (e: StoredEntityView) => e.config.options.model ?? '(default)';
+const price = (e: StoredEntityView) => (e.pricing ? `$${e.pricing.input_per_million_tokens}/1M` : '');
+
+const COLUMNS: Column<StoredEntityView>[] = [
+  { header: 'id', value: (e) => e.id },
+  { header: 'name', value: (e) => e.name },
+  { header: 'provider', value: (e) => e.provider },
+  { header: 'model', value: modelOf },
+  { header: 'dims', value: (e) => e.dimensions ?? '' },
+  { header: 'status', value: (e) => (e.enabled ? 'enabled' : 'disabled') },
+  { header: 'price', value: price },
+];
+
+const WIDE: Column<StoredEntityView>[] = [
+  ...COLUMNS,
+  { header: 'base url', value: (e) => e.config.connection.base_url ?? '' },
+  { header: 'include', value: (e) => e.models.include.join(' ') },
+  { header: 'exclude', value: (e) => e.models.exclude.join(' ') },
+  { header: 'tags', value: (e) => e.tags.join(',') },
+  { header: 'updated', value: (e) => e.updated_at },
+];
+
+/** One entity on a terminal: the fields a person looks for, flattened. */
+const DETAIL: Column<StoredEntityView>[] = [
+  ...COLUMNS.slice(0, 4),
+  { header: 'description', value: (e) => e.description },
+  { header: 'base url', value: (e) => e.config.connection.base_url ?? '(provider default)' },
+  { header: 'token', value: (e) => e.config.connection.token ?? e.config.connection.api_key ?? '' },
+  { header: 'timeout', value: (e) => `${e.config.connection.timeout} ms` },
+  { header: 'options', value: (e) => {
+    const { model, ...rest } = e.config.options;
+    void model;
+    return Object.keys(rest).length ? rest : '';
+  } },
+  ...COLUMNS.slice(4),
+  { header: 'include', value: (e) => e.models.include.join(' ') },
+  { header: 'exclude', value: (e) => e.models.exclude.join(' ') },
+  { header: 'tags', value: (e) => e.tags.join(', ') },
+  { header: 'created', value: (e) => e.created_at },
+  { header: 'updated', value: (e) => e.updated_at },
+];
+
+function showEntity(ctx: CliContext, entity: StoredEntityView): void {
+  if (ctx.out.format === 'table') ctx.out.item(entity, DETAIL as Column<object>[]);
+  else ctx.out.item(entity);
+}
+
+export interface ListOptions {
+  provider?: string;
+  enabled?: boolean;
+  tag?: string;
+  wide?: boolean;
+}
+
+export async function modelsList(options: ListOptions, ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  const entities = await client.listEntities({ provider: options.provider, enabled: options.enabled, tag: options.tag });
+  ctx.out.list(entities, options.wide ? WIDE : COLUMNS);
+}
+
+export async function modelsGet(id: string, ctx: CliContext): Promise<void> {
+  showEntity(ctx, (await (await ctx.client()).getEntity(id)).entity);
+}
+
+export async function modelsCreate(flags: EntityFlags & { file?: string[] }, ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  if (flags.file?.length) {
+    for (const entity of await loadEntities(flags.file, ctx)) {
+      showEntity(ctx, await client.createEntity(entity));
+      ctx.out.success(`created ${entity.id}`);
+    }
+    return;
+  }
+  const fromFlags = await entityFromFlags(flags, ctx);
+  const candidate = flags.provider ? fromFlags : ctx.interactive ? { ...(await entityWizard(ctx)), ...fromFlags } : undefined;
+  if (!candidate) throw usageError('missing --provider (and the rest of the entity)', 'pass --provider and --id (see --help), -f FILE, or run on a terminal for the wizard');
+  const entity = validated(candidate, 'the entity');
+  showEntity(ctx, await client.createEntity(entity));
+  ctx.out.success(`created ${entity.id}`);
+}
+
+export async function modelsUpdate(id: string, flags: EntityFlags & { file?: string[] }, ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  if (flags.file?.length) {
+    const entities = await loadEntities(flags.file, ctx);
+    const entity = entities.find((e) => e.id === id);
+    if (!entity || entities.length !== 1) throw usageError(`the file must hold exactly the entity '${id}'`, 'or use `embctl models apply -f` for several');
+    showEntity(ctx, await client.replaceEntity(id, entity));
+  } else {
+    const patch = await entityFromFlags(flags, ctx);
+    if (Object.keys(patch).length === 0) throw usageError('nothing to update', 'pass the fields to change as flags (see --help), or -f FILE');
+    const { entity, etag } = await client.getEntity(id);
+    // Validate the result locally, as the gateway will, before sending.
+    const { created_at, updated_at, ...current } = entity;
+    void created_at, void updated_at;
+    validated(mergePatch(current, patch), `'${id}' after the update`);
+    showEntity(ctx, await client.patchEntity(id, patch, etag));
+  }
+  ctx.out.success(`updated ${id}`);
+}
+
+export async function modelsDelete(id: string, ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  await client.getEntity(id);
+  await confirmDestructive(ctx, `delete embedding model '${id}'`);
+  await client.deleteEntity(id);
+  ctx.out.success(`deleted ${id}`);
+  if (ctx.out.format !== 'table') ctx.out.item({ deleted: true, id });
+}
+
+export async function modelsSetEnabled(id: string, enabled: boolean, ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  const { etag } = await client.getEntity(id);
+  const entity = await client.patchEntity(id, { enabled }, etag);
+  ctx.out.success(`${id} ${enabled ? 'enabled' : 'disabled'}`);
+  if (ctx.out.format !== 'table') ctx.out.item(entity);
+}
+
+export interface ConstrainOptions {
+  include: string[];
+  exclude: string[];
+  clear?: boolean;
+}
+
+/** Regexes are checked to compile here, with the gateway's own full-match compiler, before sending. */
+function checkPatterns(patterns: string[], flag: string): void {
+  for (const pattern of patterns) {
+    try {
+      compilePatterns([pattern]);
+    } catch (error) {
+      throw usageError(`${flag} '${pattern}' is not a valid regular expression: ${(error as Error).message}`);
+    }
+  }
+}
+
+export function constrainedLists(current: { include: string[]; exclude: string[] }, options: ConstrainOptions) {
+  checkPatterns(options.include, '--include');
+  checkPatterns(options.exclude, '--exclude');
+  if (!options.clear && options.include.length === 0 && options.exclude.length === 0) {
+    throw usageError('nothing to change', 'pass --include RE, --exclude RE, or --clear');
+  }
+  const base = options.clear ? { include: [], exclude: [] } : current;
+  const merge = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+  return { include: merge(base.include, options.include), exclude: merge(base.exclude, options.exclude) };
+}
+
+export async function modelsConstrain(id: string, options: ConstrainOptions, ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  const { entity, etag } = await client.getEntity(id);
+  const models = constrainedLists(entity.models, options);
+  const updated = await client.patchEntity(id, { models }, etag);
+  ctx.out.success(`${id}: include ${JSON.stringify(models.include)}, exclude ${JSON.stringify(models.exclude)}`);
+  if (ctx.out.format !== 'table') ctx.out.item(updated);
+}
+
+function reportPlan(ctx: CliContext, plan: PlanItem[]): void {
+  if (ctx.out.format === 'table') {
+    for (const line of describePlan(plan)) ctx.out.text(line);
+  } else {
+    ctx.out.records(plan.map(({ desired, ...item }) => (void desired, item)));
+  }
+}
+
+export interface ApplyOptions {
+  file: string[];
+  dryRun?: boolean;
+  prune?: boolean;
+}
+
+export async function modelsApply(options: ApplyOptions, ctx: CliContext): Promise<void> {
+  const desired = await loadEntities(options.file, ctx);
+  const client = await ctx.client();
+  const plan = planApply(desired, await client.listEntities(), Boolean(options.prune));
+  reportPlan(ctx, plan);
+  const work = plan.filter((item) => item.action !== 'unchanged');
+  if (options.dryRun || work.length === 0) {
+    ctx.out.info(options.dryRun ? `dry run: ${work.length} change(s) not applied` : 'nothing to change');
+    return;
+  }
+  const deletes = work.filter((item) => item.action === 'delete');
+  if (deletes.length) await confirmDestructive(ctx, `delete ${deletes.length} embedding model(s) not in the files (${deletes.map((d) => d.id).join(', ')})`);
+  for (const item of work) {
+    if (item.action === 'create') await client.createEntity(item.desired);
+    if (item.action === 'update') await client.replaceEntity(item.id, item.desired);
+    if (item.action === 'delete') await client.deleteEntity(item.id);
+  }
+  const count = (action: string) => work.filter((w) => w.action === action).length;
+  ctx.out.success(`applied: ${count('create')} created, ${count('update')} updated, ${count('delete')} deleted`);
+}
+
+/** Exit 0 when the gateway matches the files, 1 when it does not (like diff(1)). */
+export async function modelsDiff(options: ApplyOptions, ctx: CliContext): Promise<number> {
+  const desired = await loadEntities(options.file, ctx);
+  const client = await ctx.client();
+  const plan = planApply(desired, await client.listEntities(), Boolean(options.prune)).filter((item) => item.action !== 'unchanged');
+  reportPlan(ctx, plan);
+  if (plan.length === 0) ctx.out.info('no differences');
+  return plan.length === 0 ? 0 : 1;
+}
+
+function entityFlags(command: Command): Command {
+  return command
+    .option('--id <id>', 'entity id (letters, digits, _ . : -)')
+    .option('--name <name>', 'display name (also usable in requests, as a slug)')
+    .option('--description <text>', 'description')
+    .option('--provider <provider>', 'local, openai, azure-openai, openai-compatible, ollama, mistral, cohere, gemini, voyage, jina, huggingface-tei')
+    .option('--base-url <url>', "the provider's base URL")
+    .option('--token <token>', 'token or ${env:NAME}; comma-separated tokens rotate (prefer --token-stdin or ${env:…})')
+    .option('--token-stdin', 'read the token from stdin')
+    .option('--upstream-timeout <ms>', 'upstream timeout in ms (default 180000)', integer('--upstream-timeout', 1))
+    .option('--model <model>', 'the model it serves')
+    .option('--option <key=value>', 'provider option forwarded as-is (repeatable)', collect, [])
+    .option('--header <key=value>', 'extra HTTP header for the upstream (repeatable)', collect, [])
+    .option('--dimensions <n>', 'vector size it produces', integer('--dimensions', 1))
+    .addOption(new Option('--price <usd>', 'USD per million input tokens').argParser((v) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw usageError(`--price must be a number ≥ 0; got '${v}'`);
+      return n;
+    }))
+    .option('--tag <tag>', 'tag (repeatable)', collect, [])
+    .option('--include <regex>', 'allowed model names, full match (repeatable)', collect, [])
+    .option('--exclude <regex>', 'refused model names, full match (repeatable)', collect, [])
+    .option('--resource-name <name>', 'Azure: resource name')
+    .option('--deployment-id <id>', 'Azure: deployment (legacy URL form)')
+    .option('--api-version <version>', 'Azure: api-version')
+    .option('-f, --file <path>', 'JSON or YAML file(s); - for stdin (repeatable)', collect, []);
+}
+
+export function registerModelCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+  const models = program.command('models').description('manage embedding models (entities) on the gateway');
+  models
+    .command('list')
+    .alias('ls')
+    .description('list embedding models')
+    .option('--provider <provider>', 'only this provider')
+    .option('--enabled', 'only enabled ones')
+    .option('--disabled', 'only disabled ones')
+    .option('--tag <tag>', 'only those with this tag')
+    .option('--wide', 'more columns on a terminal (same as -o wide)')
+    .action(
+      action(makeContext, (o: ListOptions & { disabled?: boolean }, ctx) =>
+        modelsList({ ...o, enabled: o.disabled ? false : o.enabled, wide: o.wide || ctx.out.wide }, ctx),
+      ),
+    );
+  models.command('get').argument('<id>').description('show one embedding model, secrets redacted').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsGet(id, ctx)));
+  entityFlags(models.command('create').description('create an embedding model from flags, -f FILE, or a wizard on a terminal')).option('--disabled', 'create it disabled').action(
+    action(makeContext, (o: EntityFlags & { disabled?: boolean; file: string[] }, ctx) => modelsCreate({ ...o, enabled: o.disabled ? false : undefined }, ctx)),
+  );
+  entityFlags(models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)')).action(
+    action(makeContext, (o: EntityFlags & { file: string[] }, ctx, id: string) => modelsUpdate(id, o, ctx)),
+  );
+  models.command('delete').alias('rm').argument('<id>').description('delete an embedding model (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsDelete(id, ctx)));
+  models.command('enable').argument('<id>').description('make it reachable').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsSetEnabled(id, true, ctx)));
+  models.command('disable').argument('<id>').description('make it unreachable (requests get 403 model_disabled)').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsSetEnabled(id, false, ctx)));
+  models
+    .command('constrain')
+    .argument('<id>')
+    .description('add allowed/refused model-name patterns (full-match regexes)')
+    .option('--include <regex>', 'allow (repeatable)', collect, [])
+    .option('--exclude <regex>', 'refuse (repeatable)', collect, [])
+    .option('--clear', 'drop the existing patterns first')
+    .action(action(makeContext, (o: ConstrainOptions, ctx, id: string) => modelsConstrain(id, o, ctx)));
+  models
+    .command('apply')
+    .description('create or update the gateway to match files (kubectl-style)')
+    .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
+    .option('--dry-run', 'print the plan only')
+    .option('--prune', 'also delete entities not in the files (asks, or needs --yes)')
+    .action(action(makeContext, (o: ApplyOptions, ctx) => modelsApply(o, ctx)));
+  models
+    .command('diff')
+    .description('print how the gateway differs from files; exit 0 when equal, 1 when not')
+    .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
+    .option('--prune', 'also report entities not in the files')
+    .action(action(makeContext, (o: ApplyOptions, ctx) => modelsDiff(o, ctx)));
+}

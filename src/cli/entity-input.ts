@@ -1,0 +1,175 @@
+/**
+ * Entities from the command line: flags to a (partial) entity, files (JSON or YAML, one entity or
+ * a list, several documents, a directory of them, `-` for stdin), and the interactive wizard.
+ * Everything is validated with the gateway's own schema before anything is sent.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import YAML from 'yaml';
+import { formatIssues, slugify, validateEntity, type EmbeddingModelEntity } from '../core/entity.js';
+import { CliError, ExitCode, usageError } from '../core/errors.js';
+import { PROVIDER_IDS, PROVIDERS, isProviderId, type ProviderId } from '../core/providers.js';
+import { keyValues, readStdinSecret } from './command.js';
+import type { CliContext } from './context.js';
+
+export interface EntityFlags {
+  id?: string;
+  name?: string;
+  description?: string;
+  provider?: string;
+  baseUrl?: string;
+  token?: string;
+  tokenStdin?: boolean;
+  upstreamTimeout?: number;
+  model?: string;
+  option?: string[];
+  header?: string[];
+  dimensions?: number;
+  price?: number;
+  tag?: string[];
+  include?: string[];
+  exclude?: string[];
+  enabled?: boolean;
+  resourceName?: string;
+  deploymentId?: string;
+  apiVersion?: string;
+}
+
+/** Only what the flags name: a create body when complete, a merge patch for `update`. */
+export async function entityFromFlags(flags: EntityFlags, ctx: CliContext): Promise<Record<string, unknown>> {
+  const connection: Record<string, unknown> = {};
+  if (flags.baseUrl !== undefined) connection.base_url = flags.baseUrl;
+  if (flags.tokenStdin) connection.token = await readStdinSecret(ctx.stdin, '--token-stdin');
+  else if (flags.token !== undefined) connection.token = flags.token;
+  if (flags.upstreamTimeout !== undefined) connection.timeout = flags.upstreamTimeout;
+  if (flags.header?.length) connection.headers = keyValues(flags.header, '--header');
+  if (flags.resourceName !== undefined) connection.resource_name = flags.resourceName;
+  if (flags.deploymentId !== undefined) connection.deployment_id = flags.deploymentId;
+  if (flags.apiVersion !== undefined) connection.api_version = flags.apiVersion;
+  const options: Record<string, unknown> = flags.option?.length ? keyValues(flags.option, '--option') : {};
+  if (flags.model !== undefined) options.model = flags.model;
+
+  const entity: Record<string, unknown> = {};
+  for (const [key, value] of [['id', flags.id], ['name', flags.name], ['description', flags.description], ['provider', flags.provider], ['dimensions', flags.dimensions], ['enabled', flags.enabled]] as const) {
+    if (value !== undefined) entity[key] = value;
+  }
+  const config: Record<string, unknown> = {};
+  if (Object.keys(connection).length) config.connection = connection;
+  if (Object.keys(options).length) config.options = options;
+  if (Object.keys(config).length) entity.config = config;
+  if (flags.price !== undefined) entity.pricing = { input_per_million_tokens: flags.price };
+  if (flags.tag?.length) entity.tags = flags.tag;
+  if (flags.include?.length || flags.exclude?.length) entity.models = { include: flags.include ?? [], exclude: flags.exclude ?? [] };
+  return entity;
+}
+
+/** Local validation with the gateway's schema: every issue listed, nothing sent. */
+export function validated(candidate: unknown, source: string): EmbeddingModelEntity {
+  const result = validateEntity(candidate);
+  if (!result.ok) throw new CliError(`${source} is not a valid embedding model: ${formatIssues(result.issues)}`, ExitCode.failure, 'fix the fields named above; `embctl models create --help` lists the flags');
+  return result.value;
+}
+
+export interface EntityDocument {
+  source: string;
+  entity: unknown;
+}
+
+function documentsOf(text: string, source: string): EntityDocument[] {
+  let parsed: unknown[];
+  try {
+    parsed = extname(source) === '.json' ? [JSON.parse(text)] : YAML.parseAllDocuments(text).map((doc) => {
+      if (doc.errors.length) throw doc.errors[0];
+      return doc.toJSON() as unknown;
+    });
+  } catch (error) {
+    throw new CliError(`cannot parse ${source}: ${(error as Error).message.split('\n')[0]}`, ExitCode.failure);
+  }
+  return parsed
+    .filter((doc) => doc !== null && doc !== undefined)
+    .flatMap((doc) => (Array.isArray(doc) ? doc : [doc]))
+    .map((entity, i) => ({ source: `${source}#${i + 1}`, entity }));
+}
+
+async function filesUnder(path: string): Promise<string[]> {
+  const info = await stat(path).catch(() => {
+    throw new CliError(`cannot read '${path}': no such file or directory`, ExitCode.notFound, 'check the path given to -f');
+  });
+  if (!info.isDirectory()) return [path];
+  const entries = await readdir(path, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries
+      .filter((e) => e.isDirectory() || ['.json', '.yaml', '.yml'].includes(extname(e.name)))
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((e) => filesUnder(join(path, e.name))),
+  );
+  return nested.flat();
+}
+
+/** Every entity in the given files, directories or stdin, validated; duplicate ids refused. */
+export async function loadEntities(paths: string[], ctx: CliContext): Promise<EmbeddingModelEntity[]> {
+  if (paths.length === 0) throw usageError('no file given', 'pass -f FILE, -f DIR or -f - (stdin)');
+  const documents: EntityDocument[] = [];
+  for (const path of paths) {
+    if (path === '-') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of ctx.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+      documents.push(...documentsOf(Buffer.concat(chunks).toString('utf8'), 'stdin'));
+      continue;
+    }
+    for (const file of await filesUnder(path)) documents.push(...documentsOf(await readFile(file, 'utf8'), file));
+  }
+  const entities = documents.map((doc) => validated(doc.entity, doc.source));
+  const seen = new Set<string>();
+  for (const entity of entities) {
+    if (seen.has(entity.id)) throw new CliError(`the id '${entity.id}' appears twice in the given files`, ExitCode.failure, 'each entity needs its own id');
+    seen.add(entity.id);
+  }
+  return entities;
+}
+
+/** provider → connection → model → options, with defaults from the provider catalogue. */
+export async function entityWizard(ctx: CliContext): Promise<Record<string, unknown>> {
+  const { prompt } = ctx;
+  const provider = await prompt.select<ProviderId>({
+    message: 'Provider:',
+    choices: PROVIDER_IDS.map((id) => ({ value: id, name: id, description: PROVIDERS[id].label })),
+  });
+  const info = PROVIDERS[provider];
+  const connection: Record<string, unknown> = {};
+  if (provider === 'azure-openai') {
+    connection.resource_name = await prompt.input({ message: 'Azure resource name (https://NAME.openai.azure.com):', validate: (v) => v.trim() !== '' || 'required' });
+    const deployment = await prompt.input({ message: 'Deployment id (empty for the v1 API, where the model is the deployment):' });
+    if (deployment) connection.deployment_id = deployment;
+  } else if (provider !== 'local') {
+    const baseUrl = await prompt.input({
+      message: 'Base URL:',
+      ...(info.defaultBaseUrl ? { default: info.defaultBaseUrl } : {}),
+      validate: (v) => (v.trim() === '' && !info.defaultBaseUrl ? 'this provider needs a base URL' : true),
+    });
+    if (baseUrl && baseUrl !== info.defaultBaseUrl) connection.base_url = baseUrl;
+  }
+  if (info.credential !== 'none') {
+    const how = await prompt.select({
+      message: 'Credential:',
+      choices: [
+        { value: 'env', name: 'an environment variable of the gateway (recommended: the secret never enters the store)' },
+        { value: 'paste', name: 'paste the token (stored sealed in the gateway)' },
+        ...(info.credential === 'optional' ? [{ value: 'none', name: 'none' }] : []),
+      ],
+    });
+    if (how === 'env') connection.token = `\${env:${await prompt.input({ message: 'Variable name:', default: info.tokenEnv ?? 'EMBEDDINGS_API_KEY' })}}`;
+    if (how === 'paste') connection.token = await prompt.secret({ message: 'Token:', validate: (v) => v.trim() !== '' || 'required' });
+  }
+  const model = await prompt.input({ message: 'Model:', default: info.defaultModel });
+  const dimensions = await prompt.input({ message: 'Dimensions (empty if unknown):', validate: (v) => v === '' || /^[1-9]\d*$/.test(v) || 'a positive whole number' });
+  const extra = await prompt.input({ message: 'Extra options as key=value, comma-separated (empty for none):' });
+  const id = await prompt.input({ message: 'Id:', default: slugify(`${provider === 'local' ? 'local' : provider}-${model}`) });
+  if (!isProviderId(provider)) throw usageError(`unknown provider '${provider}'`);
+  return {
+    id,
+    provider,
+    config: { connection, options: { ...(extra ? keyValues(extra.split(',').map((p) => p.trim()), 'options') : {}), model } },
+    ...(dimensions ? { dimensions: Number(dimensions) } : {}),
+  };
+}

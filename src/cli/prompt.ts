@@ -1,0 +1,40 @@
+/**
+ * Prompts, behind a small interface so handlers can be tested with scripted answers and so that a
+ * prompt outside a terminal is impossible: it is an error naming the flag that supplies the value.
+ */
+import { confirm, input, password, select } from '@inquirer/prompts';
+import { usageError } from '../core/errors.js';
+
+export interface Choice<T extends string> {
+  value: T;
+  name?: string;
+  description?: string;
+}
+
+export interface Prompter {
+  input(options: { message: string; default?: string; validate?: (value: string) => true | string }): Promise<string>;
+  secret(options: { message: string; validate?: (value: string) => true | string }): Promise<string>;
+  select<T extends string>(options: { message: string; choices: Choice<T>[]; default?: T }): Promise<T>;
+  confirm(options: { message: string; default?: boolean }): Promise<boolean>;
+}
+
+/** The real prompts, on the terminal's stdin/stdout. */
+export const terminalPrompter: Prompter = {
+  input: (options) => input(options),
+  secret: (options) => password({ ...options, mask: '•' }),
+  select: (options) => select(options),
+  confirm: (options) => confirm(options),
+};
+
+/** Used when stdin or stdout is not a terminal, or CI is set: every prompt is a usage error. */
+export function refusingPrompter(flagFor: (message: string) => string): Prompter {
+  const refuse = (message: string): never => {
+    throw usageError(`missing value: ${message.replace(/[:?]\s*$/, '')}`, `pass ${flagFor(message)} (prompts only run on a terminal, outside CI)`);
+  };
+  return {
+    input: async ({ message }) => refuse(message),
+    secret: async ({ message }) => refuse(message),
+    select: async ({ message }) => refuse(message),
+    confirm: async ({ message }) => refuse(message),
+  };
+}
