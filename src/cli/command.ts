@@ -52,7 +52,11 @@ export function action<O, A extends unknown[]>(
 
 /** A handler may end with a non-zero code that is not a failure (`models diff` found differences). */
 let requestedExitCode: number | undefined;
-export const takeRequestedExitCode = (): number | undefined => requestedExitCode;
+export const takeRequestedExitCode = (): number | undefined => {
+  const code = requestedExitCode;
+  requestedExitCode = undefined;
+  return code;
+};
 
 /**
  * Destructive verbs: `--yes` proceeds; on a terminal, ask; otherwise refuse, so a script never

@@ -4,8 +4,8 @@
  */
 import { CliError, ExitCode } from '../core/errors.js';
 import { GatewayClient, type ClientOptions } from '../client/gateway-client.js';
-import { startGateway, type RunningGateway } from '../gateway/start.js';
-import { Output } from './output.js';
+import type { RunningGateway } from '../gateway/start.js';
+import { Output, type Writable } from './output.js';
 import { refusingPrompter, terminalPrompter, type Prompter } from './prompt.js';
 import { defaultConfigDir, defaultDataDir } from './paths.js';
 import { LOCAL_PROFILE, ProfileStore, type Profile } from './profiles.js';
@@ -76,6 +76,8 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
 
 /** Boots the gateway inside this process; on a first start, saves the secrets to the `local` profile. */
 async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Output): Promise<{ gateway: RunningGateway; settings: Settings }> {
+  // Loaded on demand: most commands never need the gateway's server, store and tokenizer.
+  const { startGateway } = await import('../gateway/start.js');
   const gateway = await startGateway({ host: '127.0.0.1', port: 0, dataDir: settings.dataDir });
   if (gateway.bootstrap) {
     const profile: Profile = { embedded: true, dataDir: settings.dataDir, apiKey: gateway.bootstrap.apiKey, adminToken: gateway.bootstrap.adminToken, model: gateway.bootstrap.model };
@@ -91,7 +93,8 @@ async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Ou
 export interface ContextDeps {
   env?: NodeJS.ProcessEnv;
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
-  out?: Output;
+  stdout?: Writable;
+  stderr?: Writable;
   profiles?: ProfileStore;
   prompt?: Prompter;
   /** Builds the client for a resolved URL and credentials; tests inject a mocked transport here. */
@@ -101,7 +104,7 @@ export interface ContextDeps {
 export function createContext(options: GlobalOptions, deps: ContextDeps = {}): CliContext {
   const env = deps.env ?? process.env;
   const stdin = deps.stdin ?? process.stdin;
-  const out = deps.out ?? new Output({ format: options.output, color: options.color, quiet: options.quiet, verbose: options.verbose });
+  const out = new Output({ format: options.output, color: options.color && !env.NO_COLOR, quiet: options.quiet, verbose: options.verbose, stdout: deps.stdout, stderr: deps.stderr });
   const profiles = deps.profiles ?? new ProfileStore(defaultConfigDir(env));
   const settings = resolveSettings(options, env, profiles);
   const interactive = Boolean(stdin.isTTY) && Boolean(out.stdout.isTTY) && !env.CI;

@@ -3,7 +3,7 @@
  * when piped); notes, warnings, spinners and errors to stderr, so `embctl … | jq` always works.
  */
 import Table from 'cli-table3';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { styleText } from 'node:util';
 import YAML from 'yaml';
 import { usageError } from '../core/errors.js';
@@ -24,6 +24,7 @@ export interface Writable {
 
 export interface OutputOptions {
   format?: string;
+  /** False for --no-color or NO_COLOR. */
   color: boolean;
   quiet: boolean;
   verbose: boolean;
@@ -70,7 +71,9 @@ export function prettyJson(value: unknown, indent = ''): string {
 export class Output {
   readonly format: OutputFormat;
   readonly wide: boolean;
+  /** Colours on stderr (notes, errors) and on stdout (table heads), each only on a terminal. */
   readonly color: boolean;
+  private readonly colorData: boolean;
   readonly quiet: boolean;
   readonly verbose: boolean;
   readonly stdout: Writable;
@@ -85,7 +88,8 @@ export class Output {
     }
     this.wide = format === 'wide';
     this.format = this.wide ? 'table' : (format as OutputFormat);
-    this.color = options.color && !process.env.NO_COLOR && Boolean(this.stderr.isTTY);
+    this.color = options.color && Boolean(this.stderr.isTTY);
+    this.colorData = options.color && Boolean(this.stdout.isTTY);
     this.quiet = options.quiet;
     this.verbose = options.verbose;
   }
@@ -97,7 +101,7 @@ export class Output {
   /** A list of records: a table on a terminal, else every record in full. */
   list<T>(rows: T[], columns: Column<T>[]): void {
     if (this.format === 'table') {
-      const table = new Table({ head: columns.map((c) => c.header), chars: TABLE_CHARS, style: { head: this.color ? ['cyan'] : [], border: [] } });
+      const table = new Table({ head: columns.map((c) => c.header), chars: TABLE_CHARS, style: { head: this.colorData ? ['cyan'] : [], border: [] } });
       for (const row of rows) table.push(columns.map((c) => cell(c.value(row))));
       this.stdout.write(rows.length ? `${table.toString()}\n` : '(none)\n');
       return;
@@ -157,9 +161,10 @@ export class Output {
     if (hint) this.stderr.write(`${this.paint('dim', 'hint:')} ${hint}\n`);
   }
 
-  /** A spinner on a terminal's stderr; a no-op otherwise, so logs stay clean. */
-  spinner(text: string): Ora | undefined {
+  /** A spinner on a terminal's stderr; none otherwise, so logs stay clean (and ora is not even loaded). */
+  async spinner(text: string): Promise<Ora | undefined> {
     if (this.quiet || !this.stderr.isTTY) return undefined;
+    const { default: ora } = await import('ora');
     return ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true }).start();
   }
 }

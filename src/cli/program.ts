@@ -6,11 +6,12 @@ import { registerGatewayCommands } from './commands/gateway.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerProfileCommands } from './commands/profile.js';
-import { createContext, type GlobalOptions } from './context.js';
+import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { integer } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
 
-export function buildProgram(): Command {
+/** `deps` replace the process's env, streams, profile store, prompts or transport (tests run argv in-process). */
+export function buildProgram(deps: ContextDeps = {}): Command {
   const program = new Command('embctl')
     .description('Operate an OpenAI-compatible embeddings gateway, and run one.')
     .version(VERSION, '-V, --version')
@@ -27,9 +28,14 @@ export function buildProgram(): Command {
     .option('--embedded', 'run the gateway inside this process over --data-dir instead of calling a URL')
     .option('--data-dir <dir>', 'data dir of the embedded or started gateway (env EMBCTL_DATA_DIR)')
     .showSuggestionAfterError(true)
+    // Set before the subcommands are added: they inherit both.
+    .configureOutput({
+      writeOut: (text) => void (deps.stdout ?? process.stdout).write(text),
+      writeErr: (text) => void (deps.stderr ?? process.stderr).write(text),
+    })
     .exitOverride();
 
-  const makeContext = (cmd: Command) => createContext(cmd.optsWithGlobals() as GlobalOptions);
+  const makeContext = (cmd: Command) => createContext(cmd.optsWithGlobals() as GlobalOptions, deps);
   registerProfileCommands(program, makeContext);
   registerModelCommands(program, makeContext);
   registerKeyCommands(program, makeContext);

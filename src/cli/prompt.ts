@@ -2,7 +2,6 @@
  * Prompts, behind a small interface so handlers can be tested with scripted answers and so that a
  * prompt outside a terminal is impossible: it is an error naming the flag that supplies the value.
  */
-import { confirm, input, password, select } from '@inquirer/prompts';
 import { usageError } from '../core/errors.js';
 
 export interface Choice<T extends string> {
@@ -18,12 +17,15 @@ export interface Prompter {
   confirm(options: { message: string; default?: boolean }): Promise<boolean>;
 }
 
+// Loaded on the first prompt: scripts never prompt and should not pay for it at start-up.
+const prompts = () => import('@inquirer/prompts');
+
 /** The real prompts, on the terminal's stdin/stdout. */
 export const terminalPrompter: Prompter = {
-  input: (options) => input(options),
-  secret: (options) => password({ ...options, mask: '•' }),
-  select: (options) => select(options),
-  confirm: (options) => confirm(options),
+  input: async (options) => (await prompts()).input(options),
+  secret: async (options) => (await prompts()).password({ ...options, mask: '•' }),
+  select: async (options) => (await prompts()).select(options),
+  confirm: async (options) => (await prompts()).confirm(options),
 };
 
 /** Used when stdin or stdout is not a terminal, or CI is set: every prompt is a usage error. */

@@ -2,7 +2,7 @@
  * The typed HTTP client the CLI uses for the gateway (or any OpenAI-compatible server). The one
  * place where HTTP failures become typed CLI errors with exit codes and next steps.
  */
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ApiKeyView } from '../core/api-key.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { CliError, ExitCode, exitCodeForStatus, type OpenAIErrorBody } from '../core/errors.js';
@@ -71,15 +71,25 @@ const HINTS: Record<number, string> = {
   503: 'the gateway or its upstream is unavailable; retry shortly',
 };
 
+// Loaded on the first request: `--help`, `profile` and completion never pay for it.
+const undici = () => import('undici');
+
 export class GatewayClient {
   readonly url: string;
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Dispatcher | undefined;
 
   constructor(private readonly options: ClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    const timeout = options.timeoutMs ?? 60_000;
-    this.dispatcher =
-      options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, connectTimeout: Math.min(timeout, 10_000), headersTimeout: timeout, bodyTimeout: timeout });
+    this.dispatcher = options.dispatcher;
+  }
+
+  private async transport(): Promise<Dispatcher> {
+    if (!this.dispatcher) {
+      const { Agent } = await undici();
+      const timeout = this.options.timeoutMs ?? 60_000;
+      this.dispatcher = new Agent({ keepAliveTimeout: 10_000, connectTimeout: Math.min(timeout, 10_000), headersTimeout: timeout, bodyTimeout: timeout });
+    }
+    return this.dispatcher;
   }
 
   async call<T>(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {}): Promise<T> {
@@ -98,11 +108,12 @@ export class GatewayClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Dispatcher.ResponseData;
     try {
+      const { request } = await undici();
       response = await request(target, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        dispatcher: this.dispatcher,
+        dispatcher: await this.transport(),
       });
     } catch (error) {
       throw this.transportError(error, target);
@@ -181,7 +192,7 @@ export class GatewayClient {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    await this.dispatcher?.close();
   }
 
   private transportError(error: unknown, target: string): CliError {

@@ -43,7 +43,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   const client = await ctx.client();
   const model = await chooseModel(options.model, ctx, client);
 
-  const spinner = out.spinner(`embedding ${inputs.length} input(s) with ${model}`);
+  const spinner = await out.spinner(`embedding ${inputs.length} input(s) with ${model}`);
   const results: EmbeddedRecord[] = [];
   let tokens = 0;
   let servedBy = '';

@@ -1,7 +1,6 @@
 /** `embctl gateway start`: the gateway in the foreground, stopped cleanly by SIGINT/SIGTERM. */
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
-import { startGateway } from '../../gateway/start.js';
 import type { CliContext } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
 import { action, duration, integer } from '../command.js';
@@ -20,6 +19,7 @@ const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext, stopped: Promise<string>): Promise<void> {
   const { out, profiles } = ctx;
+  const { startGateway } = await import('../../gateway/start.js');
   const gateway = await startGateway(options);
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
   const local = profiles.get(LOCAL_PROFILE);

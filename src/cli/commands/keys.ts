@@ -6,7 +6,7 @@ import { parseDurationMs, parseTime } from '../../core/request-log.js';
 import { action, collect, confirmDestructive } from '../command.js';
 import type { CliContext } from '../context.js';
 import type { Column } from '../output.js';
-import { constrainedLists, type ConstrainOptions } from './models.js';
+import { checkConstrainOptions, constrainedLists, type ConstrainOptions } from './models.js';
 
 const statusOf = (key: ApiKeyView) => {
   const reason = unusableReason({ ...key, hash: '' } as ApiKeyRecord);
@@ -57,8 +57,10 @@ export interface KeyCreateOptions {
 }
 
 export async function keysCreate(nameArg: string | undefined, options: KeyCreateOptions, ctx: CliContext): Promise<void> {
+  const constraints = { include: options.include, exclude: options.exclude, clear: true };
+  checkConstrainOptions(constraints);
   const name = nameArg ?? options.name ?? (await ctx.prompt.input({ message: 'Key name:', validate: (v) => v.trim() !== '' || 'required' }));
-  const models = constrainedLists({ include: [], exclude: [] }, { include: options.include, exclude: options.exclude, clear: true });
+  const models = constrainedLists({ include: [], exclude: [] }, constraints);
   const metadata: Record<string, string> = {};
   if (models.include.length) metadata.ai_models_include = models.include.join(',');
   if (models.exclude.length) metadata.ai_models_exclude = models.exclude.join(',');
@@ -101,6 +103,7 @@ export async function keysDelete(idOrName: string, ctx: CliContext): Promise<voi
 }
 
 export async function keysConstrain(idOrName: string, options: ConstrainOptions, ctx: CliContext): Promise<void> {
+  checkConstrainOptions(options);
   const key = await resolveKey(ctx, idOrName);
   const current = { include: splitPatterns(key.metadata.ai_models_include), exclude: splitPatterns(key.metadata.ai_models_exclude) };
   const models = constrainedLists(current, options);

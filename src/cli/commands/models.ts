@@ -145,18 +145,23 @@ function checkPatterns(patterns: string[], flag: string): void {
   }
 }
 
-export function constrainedLists(current: { include: string[]; exclude: string[] }, options: ConstrainOptions) {
+/** Checked before any request, so a bad pattern is a usage error whatever the gateway's state. */
+export function checkConstrainOptions(options: ConstrainOptions): void {
   checkPatterns(options.include, '--include');
   checkPatterns(options.exclude, '--exclude');
   if (!options.clear && options.include.length === 0 && options.exclude.length === 0) {
     throw usageError('nothing to change', 'pass --include RE, --exclude RE, or --clear');
   }
+}
+
+export function constrainedLists(current: { include: string[]; exclude: string[] }, options: ConstrainOptions) {
   const base = options.clear ? { include: [], exclude: [] } : current;
   const merge = (a: string[], b: string[]) => [...new Set([...a, ...b])];
   return { include: merge(base.include, options.include), exclude: merge(base.exclude, options.exclude) };
 }
 
 export async function modelsConstrain(id: string, options: ConstrainOptions, ctx: CliContext): Promise<void> {
+  checkConstrainOptions(options);
   const client = await ctx.client();
   const { entity, etag } = await client.getEntity(id);
   const models = constrainedLists(entity.models, options);

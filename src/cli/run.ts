@@ -1,0 +1,34 @@
+/** Runs one command line to an exit code: parse, handle, report failures. Everything but process.exit. */
+import { CommanderError } from 'commander';
+import { CliError, ExitCode, type ExitCodeValue } from '../core/errors.js';
+import { takeRequestedExitCode } from './command.js';
+import type { ContextDeps } from './context.js';
+import { Output } from './output.js';
+import { buildProgram } from './program.js';
+
+function report(error: unknown, out: Output): ExitCodeValue {
+  if (error instanceof CommanderError) {
+    // commander already printed its message; help and --version end here too.
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (error instanceof CliError) {
+    out.error(error.message, error.hint);
+    if (error.details) out.debug(JSON.stringify(error.details));
+    return error.exitCode;
+  }
+  out.error(`unexpected failure: ${(error as Error).message ?? String(error)}`, 'run again with --verbose, and report it if it persists');
+  out.debug((error as Error).stack ?? '');
+  return ExitCode.failure;
+}
+
+export async function run(argv: string[], deps: ContextDeps = {}): Promise<ExitCodeValue> {
+  const program = buildProgram(deps);
+  try {
+    await program.parseAsync(argv);
+    return (takeRequestedExitCode() ?? ExitCode.ok) as ExitCodeValue;
+  } catch (error) {
+    const verbose = argv.includes('-v') || argv.includes('--verbose');
+    const out = new Output({ color: !argv.includes('--no-color') && !(deps.env ?? process.env).NO_COLOR, quiet: false, verbose, format: 'json', stdout: deps.stdout, stderr: deps.stderr });
+    return report(error, out);
+  }
+}
