@@ -42,8 +42,15 @@ export function stripControl(text: string): string {
   return text.replace(CONTROL, '');
 }
 
-/** Box drawing without a rule between rows: denser, still aligned. */
-const TABLE_CHARS = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+/** Borderless, columns two spaces apart, as kubectl and docker print: easy to read, easy to grep. */
+const TABLE_CHARS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+const TABLE_STYLE = { 'padding-left': 0, 'padding-right': 0, border: [] as string[] };
+
+const trimLines = (text: string) => text.split('\n').map((line) => line.trimEnd()).join('\n');
 
 function cell(value: unknown): string {
   if (value === undefined || value === null) return '';
@@ -101,9 +108,9 @@ export class Output {
   /** A list of records: a table on a terminal, else every record in full. */
   list<T>(rows: T[], columns: Column<T>[]): void {
     if (this.format === 'table') {
-      const table = new Table({ head: columns.map((c) => c.header), chars: TABLE_CHARS, style: { head: this.colorData ? ['cyan'] : [], border: [] } });
+      const table = new Table({ head: columns.map((c) => c.header.toUpperCase()), chars: TABLE_CHARS, style: { ...TABLE_STYLE, head: this.colorData ? ['cyan'] : [] } });
       for (const row of rows) table.push(columns.map((c) => cell(c.value(row))));
-      this.stdout.write(rows.length ? `${table.toString()}\n` : '(none)\n');
+      this.stdout.write(rows.length ? `${trimLines(table.toString())}\n` : '(none)\n');
       return;
     }
     this.records(rows);
@@ -113,9 +120,9 @@ export class Output {
   item(record: object, fields?: Column<object>[]): void {
     if (this.format === 'table') {
       const entries = fields ? fields.map((f) => [f.header, f.value(record)] as const) : Object.entries(record);
-      const table = new Table({ chars: TABLE_CHARS, style: { head: [], border: [] } });
-      for (const [key, value] of entries) table.push({ [key]: cell(value) });
-      this.stdout.write(`${table.toString()}\n`);
+      const table = new Table({ chars: TABLE_CHARS, style: { ...TABLE_STYLE, head: [] } });
+      for (const [key, value] of entries) table.push([this.colorData ? styleText('bold', `${key}:`) : `${key}:`, cell(value)]);
+      this.stdout.write(`${trimLines(table.toString())}\n`);
       return;
     }
     this.records([record], true);

@@ -6,6 +6,7 @@ import { registerGatewayCommands } from './commands/gateway.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerProfileCommands } from './commands/profile.js';
+import { registerSearchCommand } from './commands/search.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { integer } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
@@ -40,6 +41,7 @@ export function buildProgram(deps: ContextDeps = {}): Command {
   registerModelCommands(program, makeContext);
   registerKeyCommands(program, makeContext);
   registerEmbedCommand(program, makeContext);
+  registerSearchCommand(program, makeContext);
   registerGatewayCommands(program, makeContext);
   return program;
 }

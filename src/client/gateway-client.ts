@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { ApiKeyView } from '../core/api-key.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { CliError, ExitCode, exitCodeForStatus, type OpenAIErrorBody } from '../core/errors.js';
+import { retryAfterMs } from '../core/retry.js';
 
 /** An entity as the admin API returns it: redacted, with its timestamps. */
 export type StoredEntityView = EmbeddingModelEntity & { created_at: string; updated_at: string };
@@ -79,7 +80,8 @@ export class GatewayClient {
   private dispatcher: Dispatcher | undefined;
 
   constructor(private readonly options: ClientOptions) {
-    this.url = options.url.replace(/\/+$/, '');
+    // `https://api.openai.com/v1` and `http://localhost:11434/v1` are how people write such URLs.
+    this.url = options.url.replace(/\/+$/, '').replace(/\/v1$/, '');
     this.dispatcher = options.dispatcher;
   }
 
@@ -120,7 +122,7 @@ export class GatewayClient {
     }
     const text = await response.body.text();
     const requestId = String(response.headers['x-request-id'] ?? '');
-    if (response.statusCode >= 400) throw this.httpError(response.statusCode, text, target, method, requestId);
+    if (response.statusCode >= 400) throw this.httpError(response.statusCode, text, target, method, requestId, retryAfterMs(response.headers));
     try {
       return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
     } catch {
@@ -208,7 +210,7 @@ export class GatewayClient {
     return new CliError(`request to ${target} failed: ${(error as Error).message}`, ExitCode.unreachable);
   }
 
-  private httpError(status: number, text: string, target: string, method: string, requestId: string): CliError {
+  private httpError(status: number, text: string, target: string, method: string, requestId: string, retryAfter: number | undefined): CliError {
     let body: Partial<OpenAIErrorBody> | undefined;
     try {
       body = JSON.parse(text) as Partial<OpenAIErrorBody>;
@@ -218,6 +220,14 @@ export class GatewayClient {
     const apiError = body?.error;
     const message = apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     const exitCode = apiError?.code === 'duplicate_id' ? ExitCode.conflict : exitCodeForStatus(status);
-    return new CliError(message, exitCode, HINTS[status], { status, requestId, method, url: target, code: apiError?.code ?? null, param: apiError?.param ?? null });
+    return new CliError(message, exitCode, HINTS[status], {
+      status,
+      requestId,
+      method,
+      url: target,
+      code: apiError?.code ?? null,
+      param: apiError?.param ?? null,
+      ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+    });
   }
 }

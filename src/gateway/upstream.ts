@@ -7,6 +7,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { ApiError } from '../core/errors.js';
+import { backoffMs, RETRIABLE_STATUS, retryAfterMs } from '../core/retry.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { resolveEnvReferences } from '../core/secrets.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter } from './providers/types.js';
@@ -19,7 +20,6 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 4000 };
 
-const RETRIABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ABORT_ERR', 'TimeoutError']);
 
 export function createUpstreamPool(): Agent {
@@ -52,22 +52,7 @@ export class CredentialRotation {
   }
 }
 
-/** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date. */
-export function retryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
-  const ms = Number(headers['retry-after-ms']);
-  if (Number.isFinite(ms) && ms >= 0) return ms;
-  const value = headers['retry-after'];
-  if (typeof value !== 'string' || value === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function backoff(attempt: number, policy: RetryPolicy): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
+const backoff = (attempt: number, policy: RetryPolicy) => backoffMs(attempt, policy.baseDelayMs, policy.maxDelayMs);
 
 /** Key-shaped strings: `sk-…`-style prefixes, or long unbroken runs of token characters. */
 const KEY_LIKE = /\b(?:sk|rk|pk|key|tok)[-_][A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{32,}/g;

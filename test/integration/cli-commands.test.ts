@@ -32,7 +32,7 @@ describe('profile', () => {
     expect(listed.map((p: { name: string }) => p.name).sort()).toEqual(['local', 'ops']);
     expect(JSON.stringify(listed)).not.toContain(gateway.adminToken);
     const table = await cli(['profile', 'list', '-o', 'table']);
-    expect(table.stdout).toMatch(/\*\s+│ local/);
+    expect(table.stdout).toMatch(/^\*\s+local\s/m);
 
     expect((await cli(['profile', 'use', 'ops'])).code).toBe(0);
     expect(await json(['profile', 'show'])).toMatchObject({ name: 'ops', current: true, url: gateway.url });
@@ -62,13 +62,14 @@ describe('models', () => {
     expect(created).toMatchObject({ id: 'cli-small', name: 'CLI small', dimensions: 32, tags: ['cli'] });
     expect((await json(['models', 'get', 'cli-small'])).config.options.model).toBe('hash-32-v1');
     const getTable = await cli(['models', 'get', 'cli-small', '-o', 'table']);
-    expect(getTable.stdout).toMatch(/│ model\s+│ hash-32-v1/);
+    expect(getTable.stdout).toMatch(/^model:\s+hash-32-v1$/m);
 
     const listed = await json(['models', 'list', '--tag', 'cli']);
     expect(listed.map((e: { id: string }) => e.id)).toEqual(['cli-small']);
     const table = await cli(['models', 'list', '-o', 'table']);
-    expect(table.stdout).toMatch(/│ cli-small\s+│ CLI small\s+│ local\s+│ hash-32-v1\s+│ 32\s+│ enabled\s+│ \$0\/1M/);
-    expect((await cli(['models', 'list', '-o', 'wide'])).stdout).toContain('updated');
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+PROVIDER\s+MODEL\s+DIMS\s+STATUS\s+PRICE$/m);
+    expect(table.stdout).toMatch(/^cli-small\s+CLI small\s+local\s+hash-32-v1\s+32\s+enabled\s+\$0\/1M$/m);
+    expect((await cli(['models', 'list', '-o', 'wide'])).stdout).toContain('UPDATED');
 
     expect((await json(['models', 'update', 'cli-small', '--description', 'updated by the CLI'])).description).toBe('updated by the CLI');
     expect((await json(['models', 'disable', 'cli-small'])).enabled).toBe(false);
@@ -155,7 +156,7 @@ describe('keys', () => {
     const key = listed.find((k: { name: string }) => k.name === 'pipeline');
     expect(key).toMatchObject({ redacted: `emb_…${secret.slice(-4)}` });
     expect(JSON.stringify(listed)).not.toContain(secret);
-    expect((await cli(['keys', 'list', '-o', 'table'])).stdout).toMatch(/│ pipeline\s+│ emb_…/);
+    expect((await cli(['keys', 'list', '-o', 'table'])).stdout).toMatch(/^key_\w+\s+pipeline\s+emb_…/m);
     expect(await json(['keys', 'get', 'pipeline'])).toMatchObject({ id: key.id });
 
     const constrained = await json(['keys', 'constrain', 'pipeline', '--include', 'hash-.*']);
@@ -174,7 +175,7 @@ describe('keys', () => {
 
   it('create prints the secret once in a table, with a warning', async () => {
     const created = await cli(['keys', 'create', 'shown-once', '-o', 'table']);
-    expect(created.stdout).toMatch(/│ secret\s+│ emb_/);
+    expect(created.stdout).toMatch(/^secret:\s+emb_/m);
     expect(created.stderr).toContain('only time the secret is shown');
   });
 });

@@ -80,10 +80,10 @@ describe('output', () => {
     const piped = await runInProcess(['models', 'list'], { agent: serve() });
     expect(JSON.parse(piped.stdout).map((e: { id: string }) => e.id)).toEqual(['a', 'b']);
     const table = await runInProcess(['models', 'list'], { agent: serve(), tty: true, env: { CI: 'true' } });
-    expect(table.stdout).toMatch(/id\s+│ name\s+│ provider/);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+PROVIDER/m);
     expect(table.stdout).toContain('disabled');
     const wide = await runInProcess(['models', 'list', '-o', 'wide'], { agent: serve() });
-    expect(wide.stdout).toContain('base url');
+    expect(wide.stdout).toContain('BASE URL');
     const ndjson = await runInProcess(['models', 'list', '-o', 'ndjson'], { agent: serve() });
     expect(ndjson.stdout.trim().split('\n')).toHaveLength(2);
     const yaml = await runInProcess(['models', 'list', '-o', 'yaml'], { agent: serve() });

@@ -1,27 +1,50 @@
-/** `embctl embed`: texts, files or stdin → vectors, printed or summarised. */
+/**
+ * `embctl embed`: texts, files, trees or stdin → vectors, printed, or written to a resumable JSONL
+ * index (`--out`) that records the model that made it and refuses to mix in another.
+ */
 import type { Command } from 'commander';
+import { createHash, type Hash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
-import { base64ToFloat32 } from '../../core/vectors.js';
+import { isPinnedModel } from '../../core/pinning.js';
+import { costOf, listPrice } from '../../core/prices.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
 import { action, collect, integer } from '../command.js';
 import type { CliContext } from '../context.js';
-import { collectInputs, type InputRecord } from '../inputs.js';
+import { chunk, plan, textHash } from '../embed/batches.js';
+import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
+import { runEmbedding, type RunStats, type VectorFormat } from '../embed/runner.js';
+import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
+import { allRecords, FORMATS, type InputRecord, type InputSpec, type SourceFormat, type SourceOptions } from '../embed/sources.js';
 
 export interface EmbedOptions {
   file: string[];
+  files?: string;
+  glob: string;
+  format?: SourceFormat;
+  split: 'line' | 'paragraph';
+  textField: string;
+  idField?: string;
+  textColumn: string;
+  idColumn?: string;
+  chunkTokens?: number;
+  chunkOverlap: number;
   model?: string;
   dimensions?: number;
-  encodingFormat: 'float' | 'base64';
+  encodingFormat: VectorFormat;
+  vectorFormat: VectorFormat;
+  text: boolean;
+  out?: string;
+  force?: boolean;
   batchSize: number;
+  maxBatchTokens: number;
+  concurrency: number;
+  retries: number;
 }
 
-export interface EmbeddedRecord extends InputRecord {
-  embedding: Float32Array;
-}
-
-/** The model to use: --model, else the profile's pinned model, else the only model the gateway serves. */
-export async function chooseModel(requested: string | undefined, ctx: CliContext, client: GatewayClient): Promise<string> {
-  const pinned = requested ?? ctx.settings.model;
+/** The model to use: --model, the profile's pinned model, the index's own, else the only one served. */
+export async function chooseModel(requested: string | undefined, ctx: CliContext, client: GatewayClient, fromIndex?: string): Promise<string> {
+  const pinned = requested ?? ctx.settings.model ?? fromIndex;
   if (pinned) return pinned;
   const models = await client.models();
   if (models.length === 1) return models[0]!.id;
@@ -32,73 +55,197 @@ export async function chooseModel(requested: string | undefined, ctx: CliContext
   );
 }
 
-function decode(embedding: number[] | string): Float32Array {
-  return typeof embedding === 'string' ? base64ToFloat32(embedding) : Float32Array.from(embedding);
+function checkOptions(options: EmbedOptions): void {
+  for (const [flag, value] of [['--encoding-format', options.encodingFormat], ['--vector-format', options.vectorFormat]] as const) {
+    if (value !== 'float' && value !== 'base64') throw usageError(`${flag} must be float or base64; got '${value}'`);
+  }
+  if (options.split !== 'line' && options.split !== 'paragraph') throw usageError(`--split must be line or paragraph; got '${options.split}'`);
+  if (options.format && !(FORMATS as readonly string[]).includes(options.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}; got '${options.format}'`);
+  if (options.chunkTokens !== undefined && options.chunkOverlap >= options.chunkTokens) {
+    throw usageError(`--chunk-overlap (${options.chunkOverlap}) must be smaller than --chunk-tokens (${options.chunkTokens})`);
+  }
+  if (options.force && !options.out) throw usageError('--force only applies with --out');
 }
 
-export async function embed(texts: string[], options: EmbedOptions, ctx: CliContext, stdin: NodeJS.ReadableStream & { isTTY?: boolean }): Promise<void> {
-  const { out } = ctx;
-  const inputs = await collectInputs(texts, options.file, stdin);
-  if (inputs.length === 0) throw usageError('nothing to embed', 'pass texts as arguments, -f FILE, or pipe text on stdin');
-  const client = await ctx.client();
-  const model = await chooseModel(options.model, ctx, client);
+/** What makes two runs "the same command": their sources and every option that shapes records. */
+function fingerprintOf(texts: string[], options: EmbedOptions, model: string): string {
+  const { file, files, glob, format, split, textField, idField, textColumn, idColumn, chunkTokens, chunkOverlap, dimensions, vectorFormat, text } = options;
+  const spec = { texts: createHash('sha256').update(JSON.stringify(texts)).digest('hex'), file, files, glob: files ? glob : undefined, format, split, textField, idField, textColumn, idColumn, chunkTokens, chunkOverlap, model, dimensions, vectorFormat, text };
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+}
 
-  const spinner = await out.spinner(`embedding ${inputs.length} input(s) with ${model}`);
-  const results: EmbeddedRecord[] = [];
-  let tokens = 0;
-  let servedBy = '';
-  try {
-    for (let start = 0; start < inputs.length; start += options.batchSize) {
-      const batch = inputs.slice(start, start + options.batchSize);
-      const response = await client.embeddings({
-        model,
-        input: batch.map((r) => r.text),
-        encoding_format: options.encodingFormat,
-        ...(options.dimensions ? { dimensions: options.dimensions } : {}),
-      });
-      servedBy ||= response.model;
-      tokens += response.usage.prompt_tokens;
-      for (const item of response.data) results.push({ ...batch[item.index]!, embedding: decode(item.embedding) });
-      if (spinner) spinner.text = `embedded ${results.length}/${inputs.length}`;
+async function* chunked(records: AsyncIterable<InputRecord>, options: EmbedOptions): AsyncGenerator<InputRecord> {
+  for await (const record of records) {
+    if (options.chunkTokens) yield* chunk(record, options.chunkTokens, options.chunkOverlap);
+    else yield record;
+  }
+}
+
+/**
+ * A resumed run passes over the records it already wrote: it hashes them to prove the input is the
+ * same, and remembers their texts so that copies of them are reused, then yields the rest.
+ */
+async function* skipWritten(records: AsyncIterable<InputRecord>, count: number, expectedSha: string, hasher: Hash, seen: Map<string, number>, firstPosition: number): AsyncGenerator<InputRecord> {
+  let skipped = 0;
+  const mismatch = () =>
+    new CliError(`the input differs from the interrupted run that wrote the first ${count} records`, ExitCode.failure, 'rerun with the same input, write to another --out, or pass --force to start over');
+  for await (const record of records) {
+    if (skipped < count) {
+      hashRecord(hasher, record.id, record.text);
+      if (!seen.has(textHash(record.text))) seen.set(textHash(record.text), firstPosition + skipped);
+      skipped++;
+      if (skipped === count && hasher.copy().digest('hex') !== expectedSha) throw mismatch();
+      continue;
     }
-  } finally {
-    spinner?.stop();
+    yield record;
   }
+  if (skipped < count) throw mismatch();
+}
 
-  const dimensions = results[0]?.embedding.length ?? 0;
-  if (out.format === 'table') {
-    out.list(results, [
-      { header: 'id', value: (r) => r.id },
-      { header: 'text', value: (r) => (r.text.length > 48 ? `${r.text.slice(0, 47)}…` : r.text) },
-      { header: 'first values', value: (r) => Array.from(r.embedding.slice(0, 4), (v) => v.toFixed(4)).join(' ') + ' …' },
-    ]);
-  } else if (out.format === 'ndjson') {
-    out.records(results.map((r) => ({ id: r.id, text: r.text, embedding: Array.from(r.embedding) })));
-  } else {
-    out.records(
-      [{ model: servedBy, dimensions, usage: { prompt_tokens: tokens }, data: results.map((r) => ({ id: r.id, text: r.text, embedding: Array.from(r.embedding) })) }],
-      true,
-    );
+interface Prepared {
+  sink: FileSink | StdoutSink;
+  writer?: IndexWriter;
+  records: AsyncIterable<InputRecord>;
+  seen: Map<string, number>;
+  firstPosition: number;
+  skipped: number;
+  meta?: IndexMeta;
+}
+
+function prepareFile(out: string, records: AsyncIterable<InputRecord>, options: EmbedOptions, fingerprint: string, model: string): Prepared {
+  if (options.force) removeIndex(out);
+  const meta = readMeta(out);
+  if (existsSync(out) && !meta) {
+    throw new CliError(`${out} exists and is not an embctl output (no ${out}.meta.json)`, ExitCode.conflict, 'write to another --out, or pass --force to replace it');
   }
-  out.success(`${results.length} input(s) → ${dimensions}-dimension vectors with ${servedBy} (${tokens} tokens)`);
+  if (meta && options.dimensions !== undefined && options.dimensions !== meta.dimensions) {
+    throw new CliError(`${out} holds ${meta.dimensions}-dimension vectors; --dimensions ${options.dimensions} cannot be added to it`, ExitCode.conflict, 'write to another --out, or pass --force to replace it');
+  }
+  const checkpoint = readCheckpoint(out);
+  const resuming = checkpoint?.fingerprint === fingerprint;
+  // Whatever ran last, nothing past its checkpoint was acknowledged: a partial tail goes.
+  const writer = new IndexWriter(out, checkpoint?.bytes);
+  const hasher = createHash('sha256');
+  const seen = new Map<string, number>();
+  const base = resuming ? { records: checkpoint.base_records, bytes: checkpoint.base_bytes } : { records: writer.records, bytes: writer.bytes };
+  const skipped = resuming ? checkpoint.records : 0;
+  const firstPosition = base.records;
+  const sink = new FileSink(writer, meta, { requestedModel: model, requestedDimensions: options.dimensions, vectorFormat: options.vectorFormat, includeText: options.text, fingerprint, base, skipped }, hasher);
+  const rest = resuming ? skipWritten(records, skipped, checkpoint.input_sha256, hasher, seen, firstPosition) : records;
+  return { sink, writer, records: rest, seen, firstPosition: firstPosition + skipped, skipped, ...(meta ? { meta } : {}) };
+}
+
+function rate(count: number, ms: number): string {
+  return ms > 0 ? `${Math.round((count * 1000) / ms).toLocaleString('en-US')}/s` : '';
+}
+
+export async function embed(texts: string[], options: EmbedOptions, ctx: CliContext): Promise<void> {
+  checkOptions(options);
+  const { out } = ctx;
+  const spec: InputSpec = { texts, files: options.file, stdinFallback: true, ...(options.files ? { tree: { dir: options.files, glob: options.glob } } : {}) };
+  if (texts.length === 0 && options.file.length === 0 && !options.files && ctx.stdin.isTTY) {
+    throw usageError('nothing to embed', 'pass texts as arguments, -f FILE, --files DIR, or pipe text on stdin');
+  }
+  const sources: SourceOptions = { split: options.split, textField: options.textField, textColumn: options.textColumn, ...(options.format ? { format: options.format } : {}), ...(options.idField ? { idField: options.idField } : {}), ...(options.idColumn ? { idColumn: options.idColumn } : {}) };
+  const records = chunked(allRecords(spec, ctx.stdin, sources), options);
+  const client = await ctx.client();
+  const indexModel = options.out && !options.force ? readMeta(options.out)?.requested_model : undefined;
+  const model = await chooseModel(options.model, ctx, client, indexModel);
+
+  const prepared: Prepared = options.out
+    ? prepareFile(options.out, records, options, fingerprintOf(texts, options, model), model)
+    : { sink: new StdoutSink(out, options.text), records, seen: new Map(), firstPosition: 0, skipped: 0 };
+  if (prepared.skipped) out.info(`resuming: ${prepared.skipped} record(s) already in ${options.out}`);
+
+  const started = performance.now();
+  const spinner = await out.spinner(`embedding with ${model}`);
+  const costText = (stats: RunStats) => {
+    const price = stats.model ? listPrice(stats.model) : undefined;
+    return price === undefined ? undefined : `$${costOf(stats.tokens, price).toFixed(6)}`;
+  };
+  const progress = (stats: RunStats) => {
+    const cost = costText(stats) ? ` · ${costText(stats)}` : '';
+    if (spinner) spinner.text = `${stats.records.toLocaleString('en-US')} records · ${rate(stats.records, performance.now() - started)} · ${stats.tokens.toLocaleString('en-US')} tokens${cost}`;
+  };
+  let stats: RunStats;
+  try {
+    stats = await runEmbedding(plan(prepared.records, options, prepared.seen, prepared.firstPosition), client, prepared.sink, {
+      model,
+      ...(options.dimensions ? { dimensions: options.dimensions } : {}),
+      wire: options.encodingFormat,
+      vectorFormat: options.vectorFormat,
+      concurrency: options.concurrency,
+      retries: options.retries,
+      ...(prepared.meta ? { expectModel: prepared.meta.model } : {}),
+      onProgress: progress,
+      onRetry: ({ batch, attempt, waitMs, reason }) => {
+        if (spinner) spinner.text = `batch ${batch}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s (${reason})`;
+        else out.debug(`batch ${batch}: retry ${attempt} in ${Math.round(waitMs)} ms: ${reason}`);
+      },
+    });
+  } catch (error) {
+    spinner?.stop();
+    const transient = error instanceof CliError && (error.exitCode === ExitCode.unreachable || error.exitCode === ExitCode.rateLimited || Number(error.details?.status) >= 500);
+    if (options.out && transient) {
+      throw new CliError(error.message, error.exitCode, `${error.hint ? `${error.hint}; ` : ''}what was written is kept: rerun the same command to resume`, error.details);
+    }
+    throw error;
+  } finally {
+    prepared.writer?.close();
+  }
+  spinner?.stop();
+
+  const elapsed = performance.now() - started;
+  if (stats.records === 0) {
+    out.info(prepared.skipped ? `nothing new to embed: ${options.out} already holds every record` : 'nothing to embed: the input holds no text');
+    return;
+  }
+  if (prepared.sink instanceof StdoutSink) prepared.sink.finish(stats.tokens);
+  else prepared.sink.finish();
+  if (stats.model && !isPinnedModel(stats.model)) {
+    out.warn(`'${stats.model}' is not a versioned model name: if the provider moves it to a new version, new vectors will not match old ones. Pin a versioned model with --model (or \`embctl profile set model\`).`);
+  }
+  const cost = costText(stats);
+  const reused = stats.records - stats.embedded;
+  out.success(
+    [
+      `${stats.records.toLocaleString('en-US')} record(s)${reused ? ` (${reused} reused from identical texts)` : ''}`,
+      `${stats.batches} batch(es)`,
+      `${stats.tokens.toLocaleString('en-US')} tokens`,
+      ...(cost ? [cost] : []),
+      `${(elapsed / 1000).toFixed(1)} s`,
+      rate(stats.records, elapsed),
+      ...(stats.retries ? [`${stats.retries} retries`] : []),
+    ].join(' · ') + (stats.model ? ` → ${stats.dimensions}-dimension vectors from ${stats.model}` : '') + (options.out ? ` in ${options.out}` : ''),
+  );
 }
 
 export function registerEmbedCommand(program: Command, makeContext: (cmd: Command) => CliContext): void {
   program
     .command('embed')
-    .description('embed texts given as arguments, in files (one per line), or piped on stdin')
+    .description('embed texts, files, document trees or stdin; print the vectors or write a resumable JSONL index')
     .argument('[text...]', 'texts to embed')
-    .option('-f, --file <path>', 'read inputs from a file, one per line; - for stdin (repeatable)', collect, [])
-    .option('-m, --model <model>', 'model to use (default: the profile\'s pinned model, or the only one served)')
+    .option('-f, --file <path>', 'input file (repeatable); - for stdin. Format from the extension: .txt/.md lines, .jsonl, .json, .csv, .tsv', collect, [])
+    .option('--files <dir>', 'embed every file under DIR matching --glob, one input each (id = relative path)')
+    .option('--glob <pattern>', 'files to take under --files', '**/*.{md,txt}')
+    .option('--format <format>', `input format, overriding the extension: ${FORMATS.join(', ')}`)
+    .option('--split <unit>', 'text files: one input per line or per paragraph', 'line')
+    .option('--text-field <field>', 'JSON/JSONL: the field holding the text', 'text')
+    .option('--id-field <field>', 'JSON/JSONL: the field holding the id (default: file:line)')
+    .option('--text-column <column>', 'CSV/TSV: the column holding the text', 'text')
+    .option('--id-column <column>', 'CSV/TSV: the column holding the id (default: file:row)')
+    .option('--chunk-tokens <n>', 'split texts longer than n tokens into chunks (ids get #0, #1, …)', integer('--chunk-tokens', 16, 8192))
+    .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks', integer('--chunk-overlap', 0), 0)
+    .option('-m, --model <model>', "model (default: the profile's pinned model, the --out index's, or the only one served)")
     .option('--dimensions <n>', 'shorten vectors to n dimensions (models that support it)', integer('--dimensions', 1))
     .option('--encoding-format <format>', 'wire encoding asked of the gateway: float or base64', 'base64')
+    .option('--vector-format <format>', 'how vectors are written: float (numbers) or base64 (little-endian float32)', 'float')
+    .option('--no-text', 'leave the text out of the output records')
+    .option('-O, --out <file>', 'write JSONL records here (with <file>.meta.json); rerunning resumes an interrupted run')
+    .option('--force', 'replace an --out made by another model, dimension or input instead of refusing')
     .option('--batch-size <n>', 'inputs per request', integer('--batch-size', 1, 2048), 128)
-    .action(
-      action(makeContext, async (options: EmbedOptions, ctx, texts: string[]) => {
-        if (options.encodingFormat !== 'float' && options.encodingFormat !== 'base64') {
-          throw usageError(`--encoding-format must be float or base64; got '${options.encodingFormat}'`);
-        }
-        await embed(texts, options, ctx, ctx.stdin);
-      }),
-    );
+    .option('--max-batch-tokens <n>', 'tokens per request', integer('--max-batch-tokens', 1, 300_000), 100_000)
+    .option('-c, --concurrency <n>', 'requests in flight', integer('--concurrency', 1, 64), 4)
+    .option('--retries <n>', 'retries of a batch on 429, 5xx or network errors (honouring retry-after)', integer('--retries', 0, 100), 6)
+    .action(action(makeContext, (options: EmbedOptions, ctx, texts: string[]) => embed(texts, options, ctx)));
 }

@@ -1,0 +1,179 @@
+/**
+ * Sends planned batches with at most `concurrency` in flight, retries what may succeed on a second
+ * try, and hands results to the sink strictly in input order. Every response's model is checked
+ * against the first: vectors from two models must never share an output.
+ */
+import { CliError, ExitCode } from '../../core/errors.js';
+import { backoffMs, RETRIABLE_STATUS } from '../../core/retry.js';
+import { base64ToFloat32, float32ToBase64 } from '../../core/vectors.js';
+import type { EmbeddingsResponse, GatewayClient } from '../../client/gateway-client.js';
+import type { Batch, PlannedRecord } from './batches.js';
+
+export type VectorFormat = 'float' | 'base64';
+
+export interface OutputRecord {
+  position: number;
+  id: string;
+  text: string;
+  /** The `embedding` value as JSON text: an array of numbers, or a base64 string in quotes. */
+  embedding: string;
+}
+
+/** Where ordered results go: the JSONL index file, or stdout. */
+export interface RecordSink {
+  /** Called with the first response's model and size, before anything is written. */
+  begin(model: string, dimensions: number): void;
+  write(records: OutputRecord[], batch: Batch): void;
+  /** The serialized embedding of an earlier record (for copies no longer in the cache). */
+  embeddingAt(position: number): string;
+}
+
+export interface RunnerOptions {
+  model: string;
+  dimensions?: number;
+  /** What to ask the gateway for: base64 is a quarter of the bytes. */
+  wire: VectorFormat;
+  vectorFormat: VectorFormat;
+  concurrency: number;
+  retries: number;
+  /** The model the output already holds (resume, append): responses must match it. */
+  expectModel?: string;
+  onRetry?: (info: { batch: number; attempt: number; waitMs: number; reason: string }) => void;
+  onProgress?: (stats: RunStats) => void;
+}
+
+export interface RunStats {
+  records: number;
+  embedded: number;
+  batches: number;
+  tokens: number;
+  retries: number;
+  model: string | undefined;
+  dimensions: number | undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isRetriable(error: unknown): boolean {
+  if (!(error instanceof CliError)) return false;
+  const status = error.details?.status;
+  if (typeof status === 'number') return RETRIABLE_STATUS.has(status);
+  return error.exitCode === ExitCode.unreachable;
+}
+
+/** One embedding, serialized in the output's format straight from the wire's: no round trip when they agree. */
+function serialize(embedding: number[] | string, format: VectorFormat): { text: string; dimensions: number } {
+  if (typeof embedding === 'string') {
+    if (format === 'base64') return { text: JSON.stringify(embedding), dimensions: Buffer.byteLength(embedding, 'base64') / 4 };
+    const vector = base64ToFloat32(embedding);
+    let out = '[';
+    for (let i = 0; i < vector.length; i++) out += (i ? ',' : '') + vector[i];
+    return { text: `${out}]`, dimensions: vector.length };
+  }
+  if (format === 'float') return { text: JSON.stringify(embedding), dimensions: embedding.length };
+  return { text: JSON.stringify(float32ToBase64(Float32Array.from(embedding))), dimensions: embedding.length };
+}
+
+/** Keeps the embeddings of recent records for copies of them, within a bound. */
+class RecentEmbeddings {
+  private readonly map = new Map<number, string>();
+  constructor(private readonly limit: number) {}
+  get(position: number): string | undefined {
+    return this.map.get(position);
+  }
+  set(position: number, embedding: string): void {
+    this.map.set(position, embedding);
+    if (this.map.size > this.limit) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+export async function runEmbedding(batches: AsyncIterable<Batch>, client: GatewayClient, sink: RecordSink, options: RunnerOptions): Promise<RunStats> {
+  const stats: RunStats = { records: 0, embedded: 0, batches: 0, tokens: 0, retries: 0, model: options.expectModel, dimensions: undefined };
+  const recent = new RecentEmbeddings(8192);
+  let begun = false;
+
+  const send = async (batch: Batch): Promise<EmbeddingsResponse | undefined> => {
+    if (batch.unique.length === 0) return undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await client.embeddings({
+          model: options.model,
+          input: batch.unique.map((r) => r.text),
+          encoding_format: options.wire,
+          ...(options.dimensions ? { dimensions: options.dimensions } : {}),
+        });
+      } catch (error) {
+        if (!isRetriable(error) || attempt >= options.retries) throw error;
+        const advised = (error as CliError).details?.retryAfterMs;
+        const waitMs = typeof advised === 'number' ? advised : backoffMs(attempt, 500, 30_000);
+        stats.retries++;
+        options.onRetry?.({ batch: batch.index, attempt: attempt + 1, waitMs, reason: (error as Error).message });
+        await sleep(waitMs);
+      }
+    }
+  };
+
+  const write = (batch: Batch, response: EmbeddingsResponse | undefined) => {
+    const vectors = new Map<number, string>();
+    if (response) {
+      if (response.data.length !== batch.unique.length) {
+        throw new CliError(`the gateway returned ${response.data.length} vectors for ${batch.unique.length} inputs`, ExitCode.failure);
+      }
+      if (stats.model !== undefined && response.model !== stats.model) {
+        throw new CliError(
+          `the gateway answered with model '${response.model}' after '${stats.model}' (batch ${batch.index}, from record ${batch.records[0]!.position}): ` +
+            'vectors of two models cannot share an output, so the run stopped before writing any of them',
+          ExitCode.failure,
+          'pin a versioned model (--model entity/model), check the routing (`embctl logs list --resolved-model …`), then rerun: it resumes where it stopped',
+        );
+      }
+      for (const item of response.data) {
+        const { text, dimensions } = serialize(item.embedding, options.vectorFormat);
+        if (stats.dimensions !== undefined && dimensions !== stats.dimensions) {
+          throw new CliError(`the gateway returned a ${dimensions}-dimension vector after ${stats.dimensions}-dimension ones`, ExitCode.failure);
+        }
+        stats.dimensions ??= dimensions;
+        vectors.set(batch.unique[item.index]!.position, text);
+      }
+      if (!begun) {
+        sink.begin(response.model, stats.dimensions!);
+        begun = true;
+      }
+      stats.model = response.model;
+      stats.tokens += response.usage.prompt_tokens;
+      stats.embedded += batch.unique.length;
+    }
+    const records = batch.records.map((record: PlannedRecord): OutputRecord => {
+      const embedding = vectors.get(record.position) ?? recent.get(record.copyOf!) ?? sink.embeddingAt(record.copyOf!);
+      recent.set(record.position, embedding);
+      return { position: record.position, id: record.id, text: record.text, embedding };
+    });
+    sink.write(records, batch);
+    stats.records += records.length;
+    stats.batches++;
+    options.onProgress?.(stats);
+  };
+
+  // In flight, by batch index; written strictly in index order.
+  const inFlight = new Map<number, Promise<EmbeddingsResponse | undefined>>();
+  let nextToWrite = 0;
+  const writeNext = async () => {
+    const pending = inFlight.get(nextToWrite)!;
+    inFlight.delete(nextToWrite);
+    const batch = batchByIndex.get(nextToWrite)!;
+    batchByIndex.delete(nextToWrite);
+    nextToWrite++;
+    write(batch, await pending);
+  };
+  const batchByIndex = new Map<number, Batch>();
+  for await (const batch of batches) {
+    const sending = send(batch);
+    // Awaited in order below; until then a failure must not surface as an unhandled rejection.
+    sending.catch(() => undefined);
+    inFlight.set(batch.index, sending);
+    batchByIndex.set(batch.index, batch);
+    while (inFlight.size >= options.concurrency) await writeNext();
+  }
+  while (inFlight.size > 0) await writeNext();
+  return stats;
+}

@@ -1,0 +1,136 @@
+/** The two places `embed` writes: the resumable JSONL index file, and stdout. */
+import type { Hash } from 'node:crypto';
+import { CliError, ExitCode } from '../../core/errors.js';
+import { VERSION } from '../../version.js';
+import type { Output } from '../output.js';
+import type { Batch } from './batches.js';
+import type { IndexMeta, IndexWriter } from './index-file.js';
+import type { OutputRecord, RecordSink, VectorFormat } from './runner.js';
+
+export function recordLine(record: OutputRecord, includeText: boolean): string {
+  return `{"id":${JSON.stringify(record.id)},${includeText ? `"text":${JSON.stringify(record.text)},` : ''}"embedding":${record.embedding}}\n`;
+}
+
+/** Adds records to hasher in the same form on write and on resume, so the two digests can agree. */
+export function hashRecord(hasher: Hash, id: string, text: string): void {
+  hasher.update(id).update('\u0000').update(text).update('\n');
+}
+
+export class FileSink implements RecordSink {
+  private runRecords = 0;
+
+  constructor(
+    private readonly writer: IndexWriter,
+    private meta: IndexMeta | undefined,
+    private readonly settings: { requestedModel: string; requestedDimensions: number | undefined; vectorFormat: VectorFormat; includeText: boolean; fingerprint: string; base: { records: number; bytes: number }; skipped: number },
+    private readonly hasher: Hash,
+  ) {
+    this.runRecords = settings.skipped;
+  }
+
+  begin(model: string, dimensions: number): void {
+    const meta = this.meta;
+    if (meta && (meta.model !== model || meta.dimensions !== dimensions)) {
+      throw new CliError(
+        `${this.writer.path} holds ${meta.dimensions}-dimension vectors from '${meta.model}', and the gateway now answers with ${dimensions}-dimension vectors from '${model}': they cannot share an index`,
+        ExitCode.failure,
+        'use the model the file was made with (see its .meta.json), write to another --out, or pass --force to replace the file',
+      );
+    }
+    if (meta && meta.vector_format !== this.settings.vectorFormat) {
+      throw new CliError(`${this.writer.path} stores vectors as ${meta.vector_format}; this run would write ${this.settings.vectorFormat}`, ExitCode.failure, `pass --vector-format ${meta.vector_format}`);
+    }
+    const now = new Date().toISOString();
+    this.meta = meta ?? {
+      format: 'embctl-embeddings',
+      version: 1,
+      model,
+      requested_model: this.settings.requestedModel,
+      ...(this.settings.requestedDimensions !== undefined ? { requested_dimensions: this.settings.requestedDimensions } : {}),
+      dimensions,
+      vector_format: this.settings.vectorFormat,
+      text: this.settings.includeText,
+      records: this.writer.records,
+      created_at: now,
+      updated_at: now,
+      embctl_version: VERSION,
+    };
+    this.writer.saveMeta(this.meta);
+  }
+
+  write(records: OutputRecord[], _batch: Batch): void {
+    this.writer.append(records.map((record) => recordLine(record, this.settings.includeText)));
+    for (const record of records) hashRecord(this.hasher, record.id, record.text);
+    this.runRecords += records.length;
+    this.writer.saveCheckpoint({
+      fingerprint: this.settings.fingerprint,
+      base_records: this.settings.base.records,
+      base_bytes: this.settings.base.bytes,
+      records: this.runRecords,
+      bytes: this.writer.bytes,
+      input_sha256: this.hasher.copy().digest('hex'),
+    });
+  }
+
+  embeddingAt(position: number): string {
+    return this.writer.embeddingAt(position);
+  }
+
+  finish(): IndexMeta | undefined {
+    if (this.meta) {
+      this.meta = { ...this.meta, records: this.writer.records, updated_at: new Date().toISOString() };
+      this.writer.saveMeta(this.meta);
+    }
+    return this.meta;
+  }
+}
+
+/** No --out: NDJSON streams as it comes; JSON, YAML and the terminal summary are printed at the end. */
+export class StdoutSink implements RecordSink {
+  private readonly records: OutputRecord[] = [];
+  private readonly embeddings = new Map<number, string>();
+  model = '';
+  dimensions = 0;
+
+  constructor(
+    private readonly out: Output,
+    private readonly includeText: boolean,
+  ) {}
+
+  begin(model: string, dimensions: number): void {
+    this.model = model;
+    this.dimensions = dimensions;
+  }
+
+  write(records: OutputRecord[]): void {
+    for (const record of records) {
+      this.embeddings.set(record.position, record.embedding);
+      if (this.out.format === 'ndjson') this.out.text(recordLine(record, this.includeText));
+      else this.records.push(record);
+    }
+  }
+
+  embeddingAt(position: number): string {
+    return this.embeddings.get(position)!;
+  }
+
+  finish(tokens: number): void {
+    const { out } = this;
+    if (out.format === 'ndjson') return;
+    if (out.format === 'table') {
+      out.list(this.records, [
+        { header: 'id', value: (r) => r.id },
+        { header: 'text', value: (r) => (r.text.length > 48 ? `${r.text.slice(0, 47)}…` : r.text) },
+        { header: 'first values', value: (r) => firstValues(r.embedding) },
+      ]);
+      return;
+    }
+    const data = this.records.map((r) => ({ id: r.id, ...(this.includeText ? { text: r.text } : {}), embedding: JSON.parse(r.embedding) as unknown }));
+    out.records([{ model: this.model, dimensions: this.dimensions, usage: { prompt_tokens: tokens }, data }], true);
+  }
+}
+
+function firstValues(embedding: string): string {
+  if (embedding.startsWith('"')) return `${embedding.slice(1, 25)}…`;
+  return (JSON.parse(embedding) as number[]).slice(0, 4).map((v) => v.toFixed(4)).join(' ') + ' …';
+}
