@@ -6,7 +6,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import YAML from 'yaml';
-import { formatIssues, slugify, validateEntity, type EmbeddingModelEntity } from '../core/entity.js';
+import { formatIssues, slugify, type EmbeddingModelEntity } from '../core/entity.js';
+import { validateEntity } from '../core/entity-schema.js';
 import { CliError, ExitCode, usageError } from '../core/errors.js';
 import { PROVIDER_IDS, PROVIDERS, isProviderId, type ProviderId } from '../core/providers.js';
 import { keyValues, readStdinSecret } from './command.js';

@@ -5,8 +5,11 @@
 import Table from 'cli-table3';
 import type { Ora } from 'ora';
 import { styleText } from 'node:util';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import { usageError } from '../core/errors.js';
+
+// YAML is loaded the first time -o yaml asks for it (its CommonJS build, so this stays synchronous).
+const yaml = () => createRequire(import.meta.url)('yaml') as typeof import('yaml');
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml', 'ndjson'] as const;
 /** `wide` is a table with more columns where a command has them. */
@@ -135,7 +138,7 @@ export class Output {
         for (const value of values) this.stdout.write(`${JSON.stringify(value)}\n`);
         return;
       case 'yaml':
-        this.stdout.write(YAML.stringify(single ? values[0] : values));
+        this.stdout.write(yaml().stringify(single ? values[0] : values));
         return;
       default:
         this.stdout.write(`${prettyJson(single ? values[0] : values)}\n`);

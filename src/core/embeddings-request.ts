@@ -6,13 +6,10 @@
  * generic issues do not give.
  */
 import { invalidRequest } from './errors.js';
+import { EMBEDDINGS_LIMITS } from './limits.js';
 import { CL100K_VOCAB_SIZE, countTextTokens } from './tokenizer.js';
 
-export const EMBEDDINGS_LIMITS = {
-  maxInputs: 2048,
-  maxTokensPerInput: 8192,
-  maxTokensPerRequest: 300_000,
-} as const;
+export { EMBEDDINGS_LIMITS };
 
 export type EncodingFormat = 'float' | 'base64';
 /** One input: text, or a pre-tokenized cl100k token array. */

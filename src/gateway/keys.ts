@@ -1,5 +1,6 @@
 /** Minting API keys: the one place a secret exists in clear, before only its hash is stored. */
-import { API_KEY_PREFIX, type ApiKeyInput, type ApiKeyRecord } from '../core/api-key.js';
+import { API_KEY_PREFIX, type ApiKeyRecord } from '../core/api-key.js';
+import type { ApiKeyInput } from '../core/api-key-schema.js';
 import { hashSecret, randomId, randomSecret, redactSecret } from '../core/secrets.js';
 import type { Store } from '../store/store.js';
 

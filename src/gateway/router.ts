@@ -6,6 +6,7 @@
 import { splitPatterns, type ApiKeyRecord } from '../core/api-key.js';
 import { defaultModelOf, slugify, type EmbeddingModelEntity } from '../core/entity.js';
 import { ApiError, invalidRequest } from '../core/errors.js';
+import { compilePatterns, type Pattern } from '../core/patterns.js';
 
 export interface RoutableEntity {
   entity: EmbeddingModelEntity;
@@ -16,11 +17,6 @@ export interface RoutableEntity {
   exclude: Pattern[];
 }
 
-/** A constraint as written (for messages) and compiled (for matching). */
-export interface Pattern {
-  source: string;
-  re: RegExp;
-}
 
 export interface Catalogue {
   entities: RoutableEntity[];
@@ -33,10 +29,6 @@ export interface Route {
   model: string;
 }
 
-/** Full-match regexes, compiled once per catalogue load. */
-export function compilePatterns(patterns: readonly string[]): Pattern[] {
-  return patterns.map((source) => ({ source, re: new RegExp(`^(?:${source})$`, 'u') }));
-}
 
 export function buildCatalogue(entities: readonly EmbeddingModelEntity[], providerDefaultModel: (entity: EmbeddingModelEntity) => string): Catalogue {
   const routable = entities.map<RoutableEntity>((entity) => ({

@@ -31,6 +31,8 @@ export interface Fault {
   raw?: string;
   /** Answer normally but with vectors of this length. */
   vectorLength?: number;
+  /** Answer normally but say this model served it. */
+  model?: string;
 }
 
 export interface WireFormat {
@@ -64,12 +66,15 @@ export interface FakeUpstream {
   url: string;
   requests: Recorded[];
   script(...faults: Fault[]): void;
+  /** Delay every unscripted answer by this much (a slow upstream). */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstream> {
   const requests: Recorded[] = [];
   const faults: Fault[] = [];
+  let delayMs = 0;
   const server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (d: Buffer) => (raw += d.toString()));
@@ -98,9 +103,12 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
         if (refused) return send(refused);
         const texts = format.texts(body);
         if (texts.length > format.maxBatch) return send(format.overLimit(texts.length));
-        send(format.respond(texts.map((t) => fakeVector(typeof t === 'string' ? t : JSON.stringify(t), fault?.vectorLength ?? dims)), recorded));
+        const reply = format.respond(texts.map((t) => fakeVector(typeof t === 'string' ? t : JSON.stringify(t), fault?.vectorLength ?? dims)), recorded);
+        if (fault?.model) (reply.body as { model: string }).model = fault.model;
+        send(reply);
       };
-      if (fault?.delayMs) setTimeout(answer, fault.delayMs);
+      const wait = fault?.delayMs ?? delayMs;
+      if (wait) setTimeout(answer, wait);
       else answer();
     });
   });
@@ -110,6 +118,9 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
     url: `http://127.0.0.1:${port}`,
     requests,
     script: (...more) => faults.push(...more),
+    setDelay: (ms) => {
+      delayMs = ms;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

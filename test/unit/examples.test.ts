@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { validateEntity } from '../../src/core/entity.js';
+import { validateEntity } from '../../src/core/entity-schema.js';
 import { PROVIDER_IDS } from '../../src/core/providers.js';
 
 describe('examples/models.yaml', () => {

@@ -11,7 +11,8 @@ import { costOf, listPrice } from '../../core/prices.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
 import { action, collect, integer } from '../command.js';
 import type { CliContext } from '../context.js';
-import { chunk, plan, textHash } from '../embed/batches.js';
+import { chunk, loadTokenizer, plan } from '../embed/batches.js';
+import { DedupIndex } from '../embed/dedup.js';
 import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
 import { runEmbedding, type RunStats, type VectorFormat } from '../embed/runner.js';
 import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
@@ -75,24 +76,23 @@ function fingerprintOf(texts: string[], options: EmbedOptions, model: string): s
 }
 
 async function* chunked(records: AsyncIterable<InputRecord>, options: EmbedOptions): AsyncGenerator<InputRecord> {
-  for await (const record of records) {
-    if (options.chunkTokens) yield* chunk(record, options.chunkTokens, options.chunkOverlap);
-    else yield record;
-  }
+  if (!options.chunkTokens) return yield* records;
+  const tokenizer = await loadTokenizer();
+  for await (const record of records) yield* chunk(tokenizer, record, options.chunkTokens, options.chunkOverlap);
 }
 
 /**
  * A resumed run passes over the records it already wrote: it hashes them to prove the input is the
  * same, and remembers their texts so that copies of them are reused, then yields the rest.
  */
-async function* skipWritten(records: AsyncIterable<InputRecord>, count: number, expectedSha: string, hasher: Hash, seen: Map<string, number>, firstPosition: number): AsyncGenerator<InputRecord> {
+async function* skipWritten(records: AsyncIterable<InputRecord>, count: number, expectedSha: string, hasher: Hash, seen: DedupIndex, firstPosition: number): AsyncGenerator<InputRecord> {
   let skipped = 0;
   const mismatch = () =>
     new CliError(`the input differs from the interrupted run that wrote the first ${count} records`, ExitCode.failure, 'rerun with the same input, write to another --out, or pass --force to start over');
   for await (const record of records) {
     if (skipped < count) {
       hashRecord(hasher, record.id, record.text);
-      if (!seen.has(textHash(record.text))) seen.set(textHash(record.text), firstPosition + skipped);
+      seen.firstOrRemember(record.text, firstPosition + skipped);
       skipped++;
       if (skipped === count && hasher.copy().digest('hex') !== expectedSha) throw mismatch();
       continue;
@@ -106,7 +106,7 @@ interface Prepared {
   sink: FileSink | StdoutSink;
   writer?: IndexWriter;
   records: AsyncIterable<InputRecord>;
-  seen: Map<string, number>;
+  seen: DedupIndex;
   firstPosition: number;
   skipped: number;
   meta?: IndexMeta;
@@ -126,7 +126,7 @@ function prepareFile(out: string, records: AsyncIterable<InputRecord>, options: 
   // Whatever ran last, nothing past its checkpoint was acknowledged: a partial tail goes.
   const writer = new IndexWriter(out, checkpoint?.bytes);
   const hasher = createHash('sha256');
-  const seen = new Map<string, number>();
+  const seen = new DedupIndex();
   const base = resuming ? { records: checkpoint.base_records, bytes: checkpoint.base_bytes } : { records: writer.records, bytes: writer.bytes };
   const skipped = resuming ? checkpoint.records : 0;
   const firstPosition = base.records;
@@ -154,7 +154,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
 
   const prepared: Prepared = options.out
     ? prepareFile(options.out, records, options, fingerprintOf(texts, options, model), model)
-    : { sink: new StdoutSink(out, options.text), records, seen: new Map(), firstPosition: 0, skipped: 0 };
+    : { sink: new StdoutSink(out, options.text), records, seen: new DedupIndex(), firstPosition: 0, skipped: 0 };
   if (prepared.skipped) out.info(`resuming: ${prepared.skipped} record(s) already in ${options.out}`);
 
   const started = performance.now();
@@ -185,6 +185,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
     });
   } catch (error) {
     spinner?.stop();
+    if (prepared.sink instanceof FileSink) prepared.sink.finish();
     const transient = error instanceof CliError && (error.exitCode === ExitCode.unreachable || error.exitCode === ExitCode.rateLimited || Number(error.details?.status) >= 500);
     if (options.out && transient) {
       throw new CliError(error.message, error.exitCode, `${error.hint ? `${error.hint}; ` : ''}what was written is kept: rerun the same command to resume`, error.details);

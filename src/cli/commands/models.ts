@@ -1,13 +1,17 @@
 /** `embctl models …`: the embedding-model entities of the gateway, through its admin API. */
 import { Option, type Command } from 'commander';
-import { compilePatterns } from '../../gateway/router.js';
+import { compilePatterns } from '../../core/patterns.js';
 import { usageError } from '../../core/errors.js';
 import { mergePatch } from '../../core/merge-patch.js';
 import type { StoredEntityView } from '../../client/gateway-client.js';
-import { describePlan, planApply, type PlanItem } from '../apply.js';
+import type { PlanItem } from '../apply.js';
 import { action, collect, confirmDestructive, integer } from '../command.js';
 import type { CliContext } from '../context.js';
-import { entityFromFlags, entityWizard, loadEntities, validated, type EntityFlags } from '../entity-input.js';
+import type { EntityFlags } from '../entity-input.js';
+
+// Writing entities needs their schema (zod) and YAML; reading them does not: loaded on demand.
+const entityInput = () => import('../entity-input.js');
+const applyPlanner = () => import('../apply.js');
 import type { Column } from '../output.js';
 
 const modelOf = (e: StoredEntityView) => e.config.options.model ?? '(default)';
@@ -75,6 +79,7 @@ export async function modelsGet(id: string, ctx: CliContext): Promise<void> {
 }
 
 export async function modelsCreate(flags: EntityFlags & { file?: string[] }, ctx: CliContext): Promise<void> {
+  const { entityFromFlags, entityWizard, loadEntities, validated } = await entityInput();
   const client = await ctx.client();
   if (flags.file?.length) {
     for (const entity of await loadEntities(flags.file, ctx)) {
@@ -92,6 +97,7 @@ export async function modelsCreate(flags: EntityFlags & { file?: string[] }, ctx
 }
 
 export async function modelsUpdate(id: string, flags: EntityFlags & { file?: string[] }, ctx: CliContext): Promise<void> {
+  const { entityFromFlags, loadEntities, validated } = await entityInput();
   const client = await ctx.client();
   if (flags.file?.length) {
     const entities = await loadEntities(flags.file, ctx);
@@ -170,8 +176,9 @@ export async function modelsConstrain(id: string, options: ConstrainOptions, ctx
   if (ctx.out.format !== 'table') ctx.out.item(updated);
 }
 
-function reportPlan(ctx: CliContext, plan: PlanItem[]): void {
+async function reportPlan(ctx: CliContext, plan: PlanItem[]): Promise<void> {
   if (ctx.out.format === 'table') {
+    const { describePlan } = await applyPlanner();
     for (const line of describePlan(plan)) ctx.out.text(line);
   } else {
     ctx.out.records(plan.map(({ desired, ...item }) => (void desired, item)));
@@ -185,10 +192,11 @@ export interface ApplyOptions {
 }
 
 export async function modelsApply(options: ApplyOptions, ctx: CliContext): Promise<void> {
+  const [{ loadEntities }, { planApply }] = await Promise.all([entityInput(), applyPlanner()]);
   const desired = await loadEntities(options.file, ctx);
   const client = await ctx.client();
   const plan = planApply(desired, await client.listEntities(), Boolean(options.prune));
-  reportPlan(ctx, plan);
+  await reportPlan(ctx, plan);
   const work = plan.filter((item) => item.action !== 'unchanged');
   if (options.dryRun || work.length === 0) {
     ctx.out.info(options.dryRun ? `dry run: ${work.length} change(s) not applied` : 'nothing to change');
@@ -207,10 +215,11 @@ export async function modelsApply(options: ApplyOptions, ctx: CliContext): Promi
 
 /** Exit 0 when the gateway matches the files, 1 when it does not (like diff(1)). */
 export async function modelsDiff(options: ApplyOptions, ctx: CliContext): Promise<number> {
+  const [{ loadEntities }, { planApply }] = await Promise.all([entityInput(), applyPlanner()]);
   const desired = await loadEntities(options.file, ctx);
   const client = await ctx.client();
   const plan = planApply(desired, await client.listEntities(), Boolean(options.prune)).filter((item) => item.action !== 'unchanged');
-  reportPlan(ctx, plan);
+  await reportPlan(ctx, plan);
   if (plan.length === 0) ctx.out.info('no differences');
   return plan.length === 0 ? 0 : 1;
 }

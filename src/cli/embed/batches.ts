@@ -2,10 +2,19 @@
  * Records → batches: content-hash dedup (an identical text is embedded once; later copies point at
  * the first) and batches bounded by input count and by tokens. Token chunking of long texts too.
  */
-import { createHash } from 'node:crypto';
 import { CliError, ExitCode } from '../../core/errors.js';
-import { EMBEDDINGS_LIMITS } from '../../core/embeddings-request.js';
-import { countTextTokens, decodeTokens, encodeText } from '../../core/tokenizer.js';
+import { EMBEDDINGS_LIMITS } from '../../core/limits.js';
+
+/**
+ * The cl100k tokenizer holds ~30 MB of vocabulary, and V8 sizes the heap as a multiple of what is
+ * live: loaded only when a text is long enough to need an exact count, or for chunking.
+ */
+type Tokenizer = typeof import('../../core/tokenizer.js');
+let tokenizer: Tokenizer | undefined;
+export async function loadTokenizer(): Promise<Tokenizer> {
+  return (tokenizer ??= await import('../../core/tokenizer.js'));
+}
+import type { DedupIndex } from './dedup.js';
 import type { InputRecord } from './sources.js';
 
 export interface PlannedRecord extends InputRecord {
@@ -13,6 +22,7 @@ export interface PlannedRecord extends InputRecord {
   position: number;
   /** Position of the earlier record with the same text, whose vector this one reuses. */
   copyOf?: number;
+  /** An upper bound of its tokens (exact when near a limit). */
   tokens: number;
 }
 
@@ -30,7 +40,7 @@ export interface BatchOptions {
 }
 
 /** Long texts → windows of `size` tokens overlapping by `overlap`; ids suffixed `#0`, `#1`, … */
-export function* chunk(record: InputRecord, size: number, overlap: number): Generator<InputRecord> {
+export function* chunk({ encodeText, decodeTokens }: Tokenizer, record: InputRecord, size: number, overlap: number): Generator<InputRecord> {
   const tokens = encodeText(record.text);
   if (tokens.length <= size) {
     yield record;
@@ -43,13 +53,21 @@ export function* chunk(record: InputRecord, size: number, overlap: number): Gene
   }
 }
 
-export const textHash = (text: string) => createHash('sha256').update(text, 'utf8').digest('base64');
+/**
+ * A token count good enough to bound a batch: a cl100k token is at least one UTF-8 byte and a UTF-16
+ * unit is at most three, so `3 × length` is an upper bound; the tokenizer runs only when that bound
+ * could cross `limit`. Most texts are far from every limit, and this keeps the tokenizer off the hot path.
+ */
+export async function tokensAtMost(text: string, limit: number): Promise<number> {
+  const bound = text.length * 3;
+  return bound <= limit ? bound : (await loadTokenizer()).countTextTokens(text);
+}
 
 /**
- * Plans the batches. `seen` maps a text hash to the position that first held it; a resumed run
- * passes the hashes of the records it skipped, so copies of those are reused too.
+ * Plans the batches. `seen` knows the position that first held each text; a resumed run passes
+ * the texts of the records it skipped, so copies of those are reused too.
  */
-export async function* plan(records: AsyncIterable<InputRecord>, options: BatchOptions, seen: Map<string, number>, firstPosition = 0): AsyncGenerator<Batch> {
+export async function* plan(records: AsyncIterable<InputRecord>, options: BatchOptions, seen: DedupIndex, firstPosition = 0): AsyncGenerator<Batch> {
   let position = firstPosition;
   let index = 0;
   let current: Batch = { index, records: [], unique: [], tokens: 0 };
@@ -58,15 +76,14 @@ export async function* plan(records: AsyncIterable<InputRecord>, options: BatchO
     current = { index: ++index, records: [], unique: [], tokens: 0 };
   };
   for await (const record of records) {
-    const hash = textHash(record.text);
-    const first = seen.get(hash);
+    const first = seen.firstOrRemember(record.text, position);
     if (first !== undefined) {
-      current.records.push({ ...record, position: position++, copyOf: first, tokens: 0 });
+      current.records.push({ id: record.id, text: record.text, position: position++, copyOf: first, tokens: 0 });
       // A long run of copies still flushes, so memory stays bounded.
       if (current.records.length >= options.batchSize * 4) yield* flush();
       continue;
     }
-    const tokens = countTextTokens(record.text);
+    const tokens = await tokensAtMost(record.text, Math.min(EMBEDDINGS_LIMITS.maxTokensPerInput, options.maxBatchTokens - current.tokens));
     if (tokens > EMBEDDINGS_LIMITS.maxTokensPerInput) {
       throw new CliError(
         `input '${record.id}' has ${tokens} tokens; embedding models take at most ${EMBEDDINGS_LIMITS.maxTokensPerInput}`,
@@ -75,8 +92,7 @@ export async function* plan(records: AsyncIterable<InputRecord>, options: BatchO
       );
     }
     if (current.unique.length >= options.batchSize || (current.unique.length > 0 && current.tokens + tokens > options.maxBatchTokens)) yield* flush();
-    const planned = { ...record, position: position++, tokens };
-    seen.set(hash, planned.position);
+    const planned: PlannedRecord = { id: record.id, text: record.text, position: position++, tokens };
     current.records.push(planned);
     current.unique.push(planned);
     current.tokens += tokens;

@@ -111,17 +111,15 @@ export class IndexWriter {
     return this.size;
   }
 
-  /** Appends whole lines with one write; `position`s must follow on from `records`. */
-  append(lines: string[]): void {
-    const chunk = Buffer.from(lines.join(''), 'utf8');
-    let at = this.size;
-    for (const line of lines) {
-      this.offsets.push(at);
-      at += Buffer.byteLength(line, 'utf8');
+  /** Appends whole lines with one write; `bytes[i]` is the UTF-8 length of `lines[i]`. */
+  append(lines: string[], bytes: number[]): void {
+    const start = this.size;
+    for (const length of bytes) {
+      this.offsets.push(this.size);
+      this.size += length;
     }
-    let written = 0;
-    while (written < chunk.length) written += writeSync(this.fd, chunk, written, chunk.length - written, this.size + written);
-    this.size += chunk.length;
+    const written = writeSync(this.fd, lines.join(''), start, 'utf8');
+    if (written !== this.size - start) throw new Error(`write to ${this.path} took ${written} bytes, ${this.size - start} expected`);
   }
 
   /** The serialized `embedding` value of record `position`, read back from the file. */

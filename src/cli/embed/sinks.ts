@@ -8,16 +8,26 @@ import type { IndexMeta, IndexWriter } from './index-file.js';
 import type { OutputRecord, RecordSink, VectorFormat } from './runner.js';
 
 export function recordLine(record: OutputRecord, includeText: boolean): string {
-  return `{"id":${JSON.stringify(record.id)},${includeText ? `"text":${JSON.stringify(record.text)},` : ''}"embedding":${record.embedding}}\n`;
+  return `${recordHead(record, includeText)}${record.embedding}}\n`;
 }
 
-/** Adds records to hasher in the same form on write and on resume, so the two digests can agree. */
-export function hashRecord(hasher: Hash, id: string, text: string): void {
-  hasher.update(id).update('\u0000').update(text).update('\n');
+function recordHead(record: OutputRecord, includeText: boolean): string {
+  return `{"id":${JSON.stringify(record.id)},${includeText ? `"text":${JSON.stringify(record.text)},` : ''}"embedding":`;
 }
+
+/** What a record contributes to the run's input digest, on write and on resume alike. */
+const recordDigestInput = (id: string, text: string) => `${id}\u0000${text}\n`;
+
+export function hashRecord(hasher: Hash, id: string, text: string): void {
+  hasher.update(recordDigestInput(id, text));
+}
+
+/** Checkpoints at most this often: resuming from an older one is still exact, just re-embeds a little. */
+const CHECKPOINT_EVERY_MS = 250;
 
 export class FileSink implements RecordSink {
   private runRecords = 0;
+  private checkpointedAt = 0;
 
   constructor(
     private readonly writer: IndexWriter,
@@ -59,9 +69,25 @@ export class FileSink implements RecordSink {
   }
 
   write(records: OutputRecord[], _batch: Batch): void {
-    this.writer.append(records.map((record) => recordLine(record, this.settings.includeText)));
-    for (const record of records) hashRecord(this.hasher, record.id, record.text);
+    const lines = new Array<string>(records.length);
+    const bytes = new Array<number>(records.length);
+    let hashed = '';
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const head = recordHead(record, this.settings.includeText);
+      lines[i] = `${head}${record.embedding}}\n`;
+      // The embedding JSON is ASCII (digits, or base64): only the head needs a UTF-8 count.
+      bytes[i] = Buffer.byteLength(head, 'utf8') + record.embedding.length + 2;
+      hashed += recordDigestInput(record.id, record.text);
+    }
+    this.writer.append(lines, bytes);
+    this.hasher.update(hashed);
     this.runRecords += records.length;
+    if (Date.now() - this.checkpointedAt >= CHECKPOINT_EVERY_MS) this.checkpoint();
+  }
+
+  private checkpoint(): void {
+    this.checkpointedAt = Date.now();
     this.writer.saveCheckpoint({
       fingerprint: this.settings.fingerprint,
       base_records: this.settings.base.records,
@@ -76,7 +102,9 @@ export class FileSink implements RecordSink {
     return this.writer.embeddingAt(position);
   }
 
+  /** Also called when a run fails: what was written stays resumable. */
   finish(): IndexMeta | undefined {
+    if (this.runRecords > this.settings.skipped || this.checkpointedAt > 0) this.checkpoint();
     if (this.meta) {
       this.meta = { ...this.meta, records: this.writer.records, updated_at: new Date().toISOString() };
       this.writer.saveMeta(this.meta);

@@ -1,6 +1,7 @@
 /** The API-key admin API: the secret is returned once, at creation; reads never show more than `emb_…x9Fa`. */
 import type { FastifyInstance } from 'fastify';
-import { apiKeyInputSchema, apiKeyPatchSchema, parseApiKeyInput, viewOf, type ApiKeyRecord } from '../../core/api-key.js';
+import { viewOf, type ApiKeyRecord } from '../../core/api-key.js';
+import { apiKeyInputSchema, apiKeyPatchSchema, parseApiKeyInput } from '../../core/api-key-schema.js';
 import type { GatewayContext } from '../context.js';
 import { mintApiKey } from '../keys.js';
 import { adminScope, notFound, pageOf, storeWrite } from './admin-scope.js';

@@ -4,7 +4,8 @@
  * guarded by `If-Match` when given.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { parseEntityOrThrow, redactEntity, keepRedactedSecrets, slugify, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import { redactEntity, keepRedactedSecrets, slugify, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import { parseEntityOrThrow } from '../../core/entity-schema.js';
 import { invalidRequest } from '../../core/errors.js';
 import { mergePatch } from '../../core/merge-patch.js';
 import { listPrice } from '../../core/prices.js';
