@@ -50,6 +50,8 @@ export interface CliContext {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   /** The gateway client, started lazily (an embedded gateway is only booted when a command needs it). */
   client(): Promise<GatewayClient>;
+  /** Aborted by Ctrl-C or SIGTERM: long-running commands (tail, gateway start) stop cleanly on it. */
+  interrupted(): AbortSignal;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
   const makeClient = deps.client ?? ((clientOptions: ClientOptions) => new GatewayClient(clientOptions));
   let embedded: RunningGateway | undefined;
   let client: Promise<GatewayClient> | undefined;
+  let interruption: AbortController | undefined;
 
   const connect = async (): Promise<GatewayClient> => {
     let effective = settings;
@@ -138,6 +141,16 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
     env,
     stdin,
     client: () => (client ??= connect()),
+    interrupted() {
+      if (!interruption) {
+        const controller = new AbortController();
+        interruption = controller;
+        const stop = (signal: NodeJS.Signals) => controller.abort(signal);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      }
+      return interruption.signal;
+    },
     async close() {
       if (client) await (await client.catch(() => undefined))?.close();
       await embedded?.close();

@@ -108,6 +108,11 @@ export class Output {
     return this.color ? styleText(style, text) : text;
   }
 
+  /** Colour for data on stdout (charts), only when stdout is a terminal. */
+  paintData(style: Style, text: string): string {
+    return this.colorData ? styleText(style, text) : text;
+  }
+
   /** A list of records: a table on a terminal, else every record in full. */
   list<T>(rows: T[], columns: Column<T>[]): void {
     if (this.format === 'table') {

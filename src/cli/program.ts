@@ -1,11 +1,14 @@
 /** The commander program: global options and the command groups. */
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEmbedCommand } from './commands/embed.js';
 import { registerGatewayCommands } from './commands/gateway.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerModelCommands } from './commands/models.js';
+import { registerLogCommands } from './commands/logs.js';
 import { registerProfileCommands } from './commands/profile.js';
+import { registerUsageCommand } from './commands/usage.js';
 import { registerSearchCommand } from './commands/search.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { integer } from './command.js';
@@ -42,7 +45,10 @@ export function buildProgram(deps: ContextDeps = {}): Command {
   registerKeyCommands(program, makeContext);
   registerEmbedCommand(program, makeContext);
   registerSearchCommand(program, makeContext);
+  registerLogCommands(program, makeContext);
+  registerUsageCommand(program, makeContext);
   registerGatewayCommands(program, makeContext);
+  registerDoctorCommand(program, makeContext);
   return program;
 }
 

@@ -2,8 +2,9 @@
 import { CommanderError } from 'commander';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/errors.js';
 import { takeRequestedExitCode } from './command.js';
-import type { ContextDeps } from './context.js';
 import { Output } from './output.js';
+import { installCompletion, completionData } from './completion.js';
+import { createContext, type ContextDeps } from './context.js';
 import { buildProgram } from './program.js';
 
 function report(error: unknown, out: Output): ExitCodeValue {
@@ -24,6 +25,9 @@ function report(error: unknown, out: Output): ExitCodeValue {
 export async function run(argv: string[], deps: ContextDeps = {}): Promise<ExitCodeValue> {
   const program = buildProgram(deps);
   try {
+    // `complete` is what the shell scripts call on TAB: dynamic values are fetched first.
+    const completing = argv[2] === 'complete';
+    await installCompletion(program, completing ? await completionData(createContext({ color: false, quiet: true, verbose: false, yes: false }, deps)) : undefined);
     await program.parseAsync(argv);
     return (takeRequestedExitCode() ?? ExitCode.ok) as ExitCodeValue;
   } catch (error) {

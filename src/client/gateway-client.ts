@@ -5,8 +5,28 @@
 import type { Dispatcher } from 'undici';
 import type { ApiKeyView } from '../core/api-key.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
+import type { StoredLogRow, UsageRow } from '../core/request-log.js';
 import { CliError, ExitCode, exitCodeForStatus, type OpenAIErrorBody } from '../core/errors.js';
 import { retryAfterMs } from '../core/retry.js';
+
+export interface UsageReport {
+  object: 'usage';
+  since: string | null;
+  until: string;
+  group_by: string[];
+  data: UsageRow[];
+  totals: Omit<UsageRow, 'model' | 'key' | 'day' | 'provider' | 'entity'>;
+}
+
+export interface GatewayStatus {
+  version: string;
+  uptime_s: number;
+  started_at: string;
+  store: { kind: string; location: string };
+  entities: { total: number; enabled: number };
+  keys: { total: number; active: number };
+  pid: number;
+}
 
 /** An entity as the admin API returns it: redacted, with its timestamps. */
 export type StoredEntityView = EmbeddingModelEntity & { created_at: string; updated_at: string };
@@ -193,11 +213,70 @@ export class GatewayClient {
     return this.call('DELETE', `/v1/api-keys/${encodeURIComponent(id)}`, { auth: 'admin' });
   }
 
+  logs(query: Query): Promise<{ object: 'list'; data: StoredLogRow[]; next_cursor: string | null; has_more: boolean }> {
+    return this.call('GET', `/v1/request-logs${queryString(query)}`, { auth: 'admin' });
+  }
+
+  log(id: string): Promise<StoredLogRow> {
+    return this.call('GET', `/v1/request-logs/${encodeURIComponent(id)}`, { auth: 'admin' });
+  }
+
+  usage(query: Query): Promise<UsageReport> {
+    return this.call('GET', `/v1/usage${queryString(query)}`, { auth: 'admin' });
+  }
+
+  status(): Promise<GatewayStatus> {
+    return this.call('GET', '/v1/status', { auth: 'admin' });
+  }
+
+  /**
+   * The live log stream (Server-Sent Events), resuming after `lastEventId`. Yields rows until the
+   * stream ends or `signal` aborts; transport failures throw the usual typed errors.
+   */
+  async *streamLogs(query: Query, lastEventId: string | undefined, signal: AbortSignal): AsyncGenerator<StoredLogRow & { eventId: string }> {
+    const { request } = await undici();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(`${this.url}/v1/request-logs/stream${queryString(query)}`, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream', authorization: `Bearer ${this.options.adminToken ?? ''}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+        dispatcher: await this.transport(),
+        signal,
+        bodyTimeout: 0,
+      });
+    } catch (error) {
+      if (signal.aborted) return;
+      throw this.transportError(error, `${this.url}/v1/request-logs/stream`);
+    }
+    if (response.statusCode >= 400) throw this.httpError(response.statusCode, await response.body.text(), `${this.url}/v1/request-logs/stream`, 'GET', String(response.headers['x-request-id'] ?? ''), undefined);
+    let buffer = '';
+    try {
+      for await (const chunk of response.body) {
+        buffer += chunk.toString();
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) !== -1) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let id: string | undefined;
+          let data = '';
+          for (const line of block.split('\n')) {
+            if (line.startsWith('id: ')) id = line.slice(4);
+            else if (line.startsWith('data: ')) data += line.slice(6);
+          }
+          if (data && id) yield { ...(JSON.parse(data) as StoredLogRow), eventId: id };
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw this.transportError(error, `${this.url}/v1/request-logs/stream`);
+    }
+  }
+
   async close(): Promise<void> {
     await this.dispatcher?.close();
   }
 
-  private transportError(error: unknown, target: string): CliError {
+  transportError(error: unknown, target: string): CliError {
     const code = (error as { code?: string }).code ?? '';
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? '';
     const reason = code || cause || (error as Error).message;
@@ -210,7 +289,7 @@ export class GatewayClient {
     return new CliError(`request to ${target} failed: ${(error as Error).message}`, ExitCode.unreachable);
   }
 
-  private httpError(status: number, text: string, target: string, method: string, requestId: string, retryAfter: number | undefined): CliError {
+  httpError(status: number, text: string, target: string, method: string, requestId: string, retryAfter: number | undefined): CliError {
     let body: Partial<OpenAIErrorBody> | undefined;
     try {
       body = JSON.parse(text) as Partial<OpenAIErrorBody>;

@@ -1,6 +1,9 @@
 /** `embctl gateway start`: the gateway in the foreground, stopped cleanly by SIGINT/SIGTERM. */
 import type { Command } from 'commander';
-import { usageError } from '../../core/errors.js';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
 import { action, duration, integer } from '../command.js';
@@ -46,6 +49,8 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
     out.info(`profile '${LOCAL_PROFILE}' now points at ${profileUrl}`);
   }
 
+  const pidFile = join(options.dataDir, PID_FILE);
+  writeFileSync(pidFile, `${process.pid}\n`);
   // Announced last: whoever waits for this line finds the profile already written.
   out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
   out.text(`embctl gateway listening on ${gateway.url}`);
@@ -53,11 +58,94 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
   const signal = await stopped;
   out.info(`${signal}: finishing in-flight requests…`);
   await gateway.close();
+  if (readPid(options.dataDir) === process.pid) rmSync(pidFile, { force: true });
   out.info('gateway stopped');
+}
+
+export const PID_FILE = 'gateway.pid';
+export const LOG_FILE = 'gateway.log';
+
+function readPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(dataDir, PID_FILE), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts `gateway start` (without --detach) in the background, logging to the data dir; returns once it listens. */
+export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliContext): Promise<void> {
+  const running = readPid(dataDir);
+  if (running && alive(running)) throw new CliError(`a gateway is already running over ${dataDir} (pid ${running})`, ExitCode.conflict, 'stop it with `embctl gateway stop`');
+  const logPath = join(dataDir, LOG_FILE);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const log = openSync(logPath, 'a', 0o600);
+  const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir], { detached: true, stdio: ['ignore', log, log], env: ctx.env });
+  child.unref();
+  closeSync(log);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const text = existsSync(logPath) ? readFileSync(logPath, 'utf8') : '';
+    const match = /listening on (http:\/\/\S+)/g;
+    let url: string | undefined;
+    for (const m of text.matchAll(match)) url = m[1];
+    if (url && readPid(dataDir) === child.pid) {
+      ctx.out.text(url);
+      ctx.out.success(`gateway running in the background (pid ${child.pid}); log: ${logPath}; stop it with \`embctl gateway stop\``);
+      return;
+    }
+    if (child.exitCode !== null) break;
+    await sleep(100);
+  }
+  throw new CliError(`the gateway did not start; see ${logPath}`, ExitCode.failure);
+}
+
+export async function gatewayStop(dataDir: string, ctx: CliContext): Promise<void> {
+  const pid = readPid(dataDir);
+  if (!pid || !alive(pid)) {
+    rmSync(join(dataDir, PID_FILE), { force: true });
+    throw new CliError(`no gateway is running over ${dataDir}`, ExitCode.notFound, 'a gateway started in the foreground stops with Ctrl-C; --data-dir picks another data dir');
+  }
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (alive(pid)) throw new CliError(`the gateway (pid ${pid}) is still finishing requests after 30 s`, ExitCode.failure, `wait, or kill ${pid}`);
+  ctx.out.success(`gateway stopped (pid ${pid})`);
+}
+
+export async function gatewayStatus(ctx: CliContext): Promise<void> {
+  const client = await ctx.client();
+  const status = await client.status();
+  const pid = readPid(ctx.settings.dataDir);
+  ctx.out.item({
+    url: client.url,
+    version: status.version,
+    uptime: `${status.uptime_s} s`,
+    started: status.started_at,
+    pid: status.pid,
+    store: `${status.store.kind} ${status.store.location}`,
+    models: `${status.entities.enabled} enabled of ${status.entities.total}`,
+    keys: `${status.keys.active} active of ${status.keys.total}`,
+    ...(pid ? { 'pid file': `${join(ctx.settings.dataDir, PID_FILE)} (${pid})` } : {}),
+  });
 }
 
 export function registerGatewayCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
   const gateway = program.command('gateway').description('run the embeddings gateway');
+  gateway.command('status').description('version, uptime, store, models and keys of the gateway').action(action(makeContext, (_o: unknown, ctx) => gatewayStatus(ctx)));
+  gateway.command('stop').description('stop a gateway started with --detach over the data dir').action(action(makeContext, (_o: unknown, ctx) => gatewayStop(ctx.settings.dataDir, ctx)));
   gateway
     .command('start')
     .description('start the gateway in the foreground (Ctrl-C stops it after in-flight requests finish)')
@@ -66,13 +154,13 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
     .option('--body-limit <bytes>', 'largest request body accepted', integer('--body-limit', 1024))
     .option('--log-retention <duration>', 'delete request logs older than this (default 30d)', duration('--log-retention'))
     .option('--log-max-rows <n>', 'keep at most this many request-log rows (default 1000000)', integer('--log-max-rows', 1))
+    .option('--detach', `run in the background, with ${PID_FILE} and ${LOG_FILE} in the data dir`)
     .action(
-      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number }, ctx) => {
+      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number; detach?: boolean }, ctx) => {
         if (!opts.host) throw usageError('--host is empty');
-        const stopped = new Promise<string>((resolve) => {
-          process.once('SIGINT', () => resolve('SIGINT'));
-          process.once('SIGTERM', () => resolve('SIGTERM'));
-        });
+        if (opts.detach) return gatewayDetach(process.argv.slice(2), ctx.settings.dataDir, ctx);
+        const signal = ctx.interrupted();
+        const stopped = new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }));
         const settings: GatewayStartOptions = {
           host: opts.host,
           port: opts.port,
