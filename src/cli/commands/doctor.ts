@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { CliError, ExitCode } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
+import { redactSecret } from '../../core/secrets.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
 import { action } from '../command.js';
 import type { CliContext } from '../context.js';
@@ -63,7 +64,7 @@ export async function doctor(ctx: CliContext): Promise<number> {
     await run('API key', async (c) => {
       if (!settings.apiKey) return { ok: false, detail: 'none set', hint: 'set one: `embctl profile set apiKey -` (reads stdin), or EMBCTL_API_KEY' };
       models = await c!.models();
-      return { ok: true, detail: `accepted (${settings.apiKey.slice(0, 4)}…)` };
+      return { ok: true, detail: `accepted (${redactSecret(settings.apiKey)})` };
     }, client);
     await run('admin token', async (c) => {
       if (!settings.adminToken) return { ok: false, detail: 'none set', hint: 'set it: `embctl profile set adminToken -` (reads stdin), or EMBCTL_ADMIN_TOKEN' };
