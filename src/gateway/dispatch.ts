@@ -102,7 +102,10 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
       results = parts.map((part) => adapter.embed(call(part)));
     } else {
       const deadline = Date.now() + entity.config.connection.timeout;
-      results = await mapBounded(parts, PART_CONCURRENCY, (part, signal) => callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal));
+      results =
+        parts.length === 1
+          ? [await callUpstream(adapter, call(parts[0]!), rotation.next(entity), deps, deadline)]
+          : await mapBounded(parts, PART_CONCURRENCY, (part, signal) => callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal));
     }
     const upstreamMs = performance.now() - started;
 

@@ -29,6 +29,12 @@ export interface ServerOptions {
 /** 300 000 tokens of text or token ids fit in well under this. */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 
+// Request ids: a random per-process prefix and a counter, unique across restarts and replicas without
+// asking the entropy pool on every request. Always 24 hex digits after `req_`.
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCounter = 0;
+const nextRequestId = () => `req_${ID_PREFIX}${(idCounter++ % 0x1000000000000).toString(16).padStart(12, '0')}`;
+
 function parseJsonBody(body: Buffer): unknown {
   if (!isUtf8(body)) throw invalidRequest('The request body is not valid UTF-8; JSON must be encoded as UTF-8.', null, 'invalid_encoding');
   try {
@@ -42,7 +48,7 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit,
-    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    genReqId: nextRequestId,
     // Lets in-flight requests finish on shutdown while new ones are told to go elsewhere.
     return503OnClosing: true,
     forceCloseConnections: 'idle',

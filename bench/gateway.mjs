@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Gateway overhead on embedding traffic, measured side by side: autocannon drives the same requests
+// at a fast fake upstream directly and through the gateway (an openai-compatible entity pointing at
+// it), alternately, in one run. Also: p50 added latency at a fixed 200 req/s, the gateway's peak
+// RSS, and the local provider's throughput. Prints a table and writes bench/results/gateway.json.
+// Usage: npm run bench:gateway [-- --duration 6 --rounds 2]
+import autocannon from 'autocannon';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BIN, ROOT, machine, printTable, startServer, stop } from './lib.mjs';
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const DURATION = arg('duration', 6);
+const ROUNDS = arg('rounds', 2);
+const CONNECTIONS = 32;
+
+const dir = mkdtempSync(join(tmpdir(), 'embctl-bench-gw-'));
+const env = { ...process.env, EMBCTL_CONFIG_DIR: join(dir, 'config'), EMBCTL_DATA_DIR: join(dir, 'data'), CI: 'true' };
+const upstream = await startServer(['bench/fake-upstream.mjs', '1536'], env);
+const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0'], env);
+const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
+const created = await fetch(`${gateway.url}/v1/embedding-models`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
+  body: JSON.stringify({ id: 'bench', provider: 'openai-compatible', config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: 'bench-v1' } }, dimensions: 1536 }),
+});
+if (created.status !== 201) throw new Error(`creating the bench entity failed: ${await created.text()}`);
+
+const sentences = (n) => Array.from({ length: n }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`);
+const WORKLOADS = [
+  { name: '1 input, float', inputs: 1, body: { input: sentences(1)[0], encoding_format: 'float' } },
+  { name: '16 × 1536 base64 (SDK default)', inputs: 16, body: { input: sentences(16), encoding_format: 'base64' } },
+  { name: '256 × 1536 float', inputs: 256, body: { input: sentences(256), encoding_format: 'float' } },
+];
+const target = (who, body) => ({
+  url: `${who === 'direct' ? upstream.url : gateway.url}/v1/embeddings`,
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${who === 'direct' ? 'bench' : profile.apiKey}` },
+  body: JSON.stringify({ ...body, model: who === 'direct' ? 'bench-v1' : 'bench' }),
+});
+const load = async (options) => {
+  const result = await autocannon({ ...options, duration: options.duration ?? DURATION });
+  if (result.non2xx || result.errors) throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result;
+};
+const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+const rows = [];
+const results = { machine: machine(), duration_s: DURATION, rounds: ROUNDS, connections: CONNECTIONS, workloads: [] };
+for (const workload of WORKLOADS) {
+  const runs = { direct: [], gateway: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const who of round % 2 ? ['gateway', 'direct'] : ['direct', 'gateway']) {
+      runs[who].push(await load({ ...target(who, workload.body), connections: CONNECTIONS }));
+    }
+  }
+  const summary = (list) => ({
+    rps: list.reduce((n, r) => n + r.requests.average, 0) / list.length,
+    p50: list.reduce((n, r) => n + r.latency.p50, 0) / list.length,
+    p99: list.reduce((n, r) => n + r.latency.p99, 0) / list.length,
+  });
+  const direct = summary(runs.direct);
+  const through = summary(runs.gateway);
+  results.workloads.push({ name: workload.name, inputs: workload.inputs, direct, gateway: through, ratio: through.rps / direct.rps });
+  rows.push(
+    { workload: workload.name, target: 'direct', 'req/s': Math.round(direct.rps), 'inputs/s': Math.round(direct.rps * workload.inputs), 'p50 ms': direct.p50.toFixed(1), 'p99 ms': direct.p99.toFixed(1), 'gateway/direct': '' },
+    { workload: '', target: 'gateway', 'req/s': Math.round(through.rps), 'inputs/s': Math.round(through.rps * workload.inputs), 'p50 ms': through.p50.toFixed(1), 'p99 ms': through.p99.toFixed(1), 'gateway/direct': (through.rps / direct.rps).toFixed(2) },
+  );
+}
+
+// Added latency at a moderate fixed rate, where neither side queues.
+const fixed = {};
+for (const who of ['direct', 'gateway', 'direct', 'gateway']) {
+  const result = await load({ ...target(who, WORKLOADS[1].body), connections: 8, overallRate: 200 });
+  (fixed[who] ??= []).push(result.latency.p50);
+}
+const p50 = (who) => fixed[who].reduce((a, b) => a + b, 0) / fixed[who].length;
+results.fixed_rate = { rate: 200, direct_p50_ms: p50('direct'), gateway_p50_ms: p50('gateway'), added_p50_ms: p50('gateway') - p50('direct') };
+results.gateway_peak_rss_mb = peakRss(gateway.child.pid);
+
+// The local provider: in-process, one core, then through the gateway.
+const { hashEmbed } = await import(join(ROOT, 'dist/gateway/providers/local.js'));
+const { countTextTokens } = await import(join(ROOT, 'dist/core/tokenizer.js'));
+const short = sentences(10_000);
+let started = performance.now();
+for (let round = 0; round < 5; round++) for (const s of short) (countTextTokens(s), hashEmbed(s, 384));
+const localInProcess = (5 * short.length * 1000) / (performance.now() - started);
+const localThrough = await load({ ...target('gateway', { input: sentences(64), encoding_format: 'base64' }), body: JSON.stringify({ model: 'local', input: sentences(64), encoding_format: 'base64' }), connections: 8 });
+results.local = { in_process_inputs_per_s: localInProcess, through_gateway_inputs_per_s: localThrough.requests.average * 64 };
+
+await Promise.all([stop(gateway.child), stop(upstream.child)]);
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
+
+console.log(`gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating rounds per target\n`);
+printTable(rows);
+console.log(`\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms)`);
+console.log(`gateway peak RSS: ${Math.round(results.gateway_peak_rss_mb)} MB (target ≤ 150 MB)`);
+console.log(`local provider (384 dims, short sentences, tokens counted): ${Math.round(localInProcess).toLocaleString('en-US')} inputs/s in-process on one core; ${Math.round(results.local.through_gateway_inputs_per_s).toLocaleString('en-US')} inputs/s through the gateway (target ≥ 20 000)`);
+console.log('\nwritten: bench/results/gateway.json');
