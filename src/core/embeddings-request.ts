@@ -7,7 +7,7 @@
  */
 import { invalidRequest } from './errors.js';
 import { EMBEDDINGS_LIMITS } from './limits.js';
-import { CL100K_VOCAB_SIZE, countTextTokens } from './tokenizer.js';
+import { CL100K_VOCAB_SIZE, countTextTokens, tokenBound } from './tokenizer.js';
 
 export { EMBEDDINGS_LIMITS };
 
@@ -23,9 +23,9 @@ export interface EmbeddingsRequest {
   encodingFormat: EncodingFormat;
   dimensions?: number;
   user?: string;
-  /** cl100k_base token count of each input, in order. */
-  tokenCounts: number[];
-  totalTokens: number;
+  /** cl100k_base token count of each input, in order: counted on first read (most calls never need it). */
+  readonly tokenCounts: number[];
+  readonly totalTokens: number;
 }
 
 const KNOWN_FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
@@ -91,30 +91,62 @@ function parseInputs(input: unknown): { inputs: EmbeddingInput[]; tokenInputs: b
   throw invalidRequest(`'input[0]' is ${describe(first)}; 'input' must be ${INPUT_SHAPES}.`, 'input', 'invalid_type');
 }
 
-function countAndCheckTokens(inputs: EmbeddingInput[]): { tokenCounts: number[]; totalTokens: number } {
-  const tokenCounts = new Array<number>(inputs.length);
-  let totalTokens = 0;
+const exactCount = (item: EmbeddingInput) => (typeof item === 'string' ? countTextTokens(item) : item.length);
+
+function tooLong(index: number, count: number) {
+  return invalidRequest(
+    `'input[${index}]' has ${count} tokens; the maximum context length is ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens per input. Shorten or chunk it.`,
+    'input',
+    'context_length_exceeded',
+  );
+}
+
+/**
+ * OpenAI's token limits, checked with the tokenizer only where a cheap upper bound cannot prove
+ * them met: a batch of short texts (the common case) is never tokenized here.
+ */
+function checkTokenLimits(inputs: EmbeddingInput[]): void {
+  let bounded = 0;
   for (let i = 0; i < inputs.length; i++) {
     const item = inputs[i]!;
-    const count = typeof item === 'string' ? countTextTokens(item) : item.length;
+    let count = typeof item === 'string' ? tokenBound(item) : item.length;
     if (count > EMBEDDINGS_LIMITS.maxTokensPerInput) {
-      throw invalidRequest(
-        `'input[${i}]' has ${count} tokens; the maximum context length is ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens per input. Shorten or chunk it.`,
-        'input',
-        'context_length_exceeded',
-      );
+      count = exactCount(item);
+      if (count > EMBEDDINGS_LIMITS.maxTokensPerInput) throw tooLong(i, count);
     }
-    tokenCounts[i] = count;
-    totalTokens += count;
+    bounded += count;
   }
-  if (totalTokens > EMBEDDINGS_LIMITS.maxTokensPerRequest) {
+  if (bounded <= EMBEDDINGS_LIMITS.maxTokensPerRequest) return;
+  const total = inputs.reduce((sum, item) => sum + exactCount(item), 0);
+  if (total > EMBEDDINGS_LIMITS.maxTokensPerRequest) {
     throw invalidRequest(
-      `The request has ${totalTokens} tokens in all; at most ${EMBEDDINGS_LIMITS.maxTokensPerRequest} are allowed in one request. Send fewer inputs per request.`,
+      `The request has ${total} tokens in all; at most ${EMBEDDINGS_LIMITS.maxTokensPerRequest} are allowed in one request. Send fewer inputs per request.`,
       'input',
       'max_tokens_per_request',
     );
   }
-  return { tokenCounts, totalTokens };
+}
+
+/** A validated request whose token counts are computed when first asked for. */
+class ParsedRequest implements EmbeddingsRequest {
+  private counts: number[] | undefined;
+  dimensions?: number;
+  user?: string;
+
+  constructor(
+    readonly model: string,
+    readonly inputs: EmbeddingInput[],
+    readonly tokenInputs: boolean,
+    readonly encodingFormat: EncodingFormat,
+  ) {}
+
+  get tokenCounts(): number[] {
+    return (this.counts ??= this.inputs.map(exactCount));
+  }
+
+  get totalTokens(): number {
+    return this.tokenCounts.reduce((sum, n) => sum + n, 0);
+  }
 }
 
 export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
@@ -144,15 +176,8 @@ export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
     throw invalidRequest(`'user' must be a string; got ${describe(user)}.`, 'user', 'invalid_type');
   }
   const { inputs, tokenInputs } = parseInputs(fields.input);
-  const { tokenCounts, totalTokens } = countAndCheckTokens(inputs);
-  const request: EmbeddingsRequest = {
-    model,
-    inputs,
-    tokenInputs,
-    encodingFormat: encodingFormat === 'base64' ? 'base64' : 'float',
-    tokenCounts,
-    totalTokens,
-  };
+  checkTokenLimits(inputs);
+  const request = new ParsedRequest(model, inputs, tokenInputs, encodingFormat === 'base64' ? 'base64' : 'float');
   if (typeof dimensions === 'number') request.dimensions = dimensions;
   if (typeof user === 'string') request.user = user;
   return request;

@@ -51,3 +51,37 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
   const denominator = norm(a) * norm(b);
   return denominator === 0 ? 0 : dot(a, b) / denominator;
 }
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * One embedding as the gateway carries it: floats, or the base64 an upstream sent. Kept in the
+ * form it arrived in and converted only if the caller asked for the other: the SDKs' default
+ * (base64) then passes through a base64 upstream without being decoded and encoded again.
+ */
+export class Embedding {
+  private constructor(
+    private floats: Float32Array | undefined,
+    private base64: string | undefined,
+    readonly length: number,
+  ) {}
+
+  static ofFloats(vector: Float32Array): Embedding {
+    return new Embedding(vector, undefined, vector.length);
+  }
+
+  /** Throws a RangeError when the text is not base64 of whole float32 values. */
+  static ofBase64(text: string): Embedding {
+    const bytes = Buffer.byteLength(text, 'base64');
+    if (bytes === 0 || bytes % 4 !== 0 || !BASE64.test(text)) throw new RangeError('not base64 of whole float32 values');
+    return new Embedding(undefined, text, bytes / 4);
+  }
+
+  toFloat32(): Float32Array {
+    return (this.floats ??= base64ToFloat32(this.base64!));
+  }
+
+  toBase64(): string {
+    return (this.base64 ??= float32ToBase64(this.floats!));
+  }
+}

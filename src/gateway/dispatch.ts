@@ -6,13 +6,14 @@
  */
 import type { EmbeddingsRequest } from '../core/embeddings-request.js';
 import { ApiError, invalidRequest } from '../core/errors.js';
+import type { Embedding } from '../core/vectors.js';
 import { adapterFor } from './providers/index.js';
 import type { EmbedCall, EmbedResult, ProviderAdapter } from './providers/types.js';
 import type { Route } from './router.js';
 import { callUpstream, CredentialRotation, type UpstreamDeps } from './upstream.js';
 
 export interface DispatchResult {
-  vectors: Float32Array[];
+  vectors: Embedding[];
   /** What the upstream says it served. */
   model: string;
   promptTokens: number;
@@ -25,18 +26,19 @@ export const PART_CONCURRENCY = 4;
 
 type Part = Pick<EmbedCall, 'inputs' | 'tokenCount'>;
 
-function split(request: EmbeddingsRequest, size: number): Part[] {
+/** Consecutive parts of at most `size` inputs; token counts only for adapters that report them (local). */
+function split(request: EmbeddingsRequest, size: number, counted: boolean): Part[] {
   const parts: Part[] = [];
   for (let start = 0; start < request.inputs.length; start += size) {
     const end = Math.min(start + size, request.inputs.length);
     let tokenCount = 0;
-    for (let i = start; i < end; i++) tokenCount += request.tokenCounts[i]!;
+    if (counted) for (let i = start; i < end; i++) tokenCount += request.tokenCounts[i]!;
     parts.push({ inputs: request.inputs.slice(start, end), tokenCount });
   }
   return parts;
 }
 
-function checkLengths(vectors: Float32Array[], expected: number | undefined, entityId: string): void {
+function checkLengths(vectors: Embedding[], expected: number | undefined, entityId: string): void {
   const want = expected ?? vectors[0]?.length;
   const bad = vectors.findIndex((v) => v.length !== want);
   if (bad !== -1) {
@@ -96,7 +98,7 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
     const call = (part: Part): EmbedCall => ({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user });
 
     const started = performance.now();
-    const parts = split(request, adapter.maxInputsPerCall);
+    const parts = split(request, adapter.maxInputsPerCall, adapter.kind === 'in-process');
     let results: EmbedResult[];
     if (adapter.kind === 'in-process') {
       results = parts.map((part) => adapter.embed(call(part)));

@@ -5,21 +5,21 @@
  */
 import { Readable } from 'node:stream';
 import type { EncodingFormat } from '../core/embeddings-request.js';
-import { float32ToBase64 } from '../core/vectors.js';
+import type { Embedding } from '../core/vectors.js';
 
 /** Above this many numbers a response is streamed rather than built as one string. */
 const STREAM_ABOVE_VALUES = 64 * 1024;
 
 /** Each float32 printed as its exact double value (parsing gives back the same bits); join makes one flat string. */
-const embeddingText = (vector: Float32Array, encoding: EncodingFormat) => (encoding === 'base64' ? `"${float32ToBase64(vector)}"` : `[${vector.join(',')}]`);
+const embeddingText = (vector: Embedding, encoding: EncodingFormat) => (encoding === 'base64' ? `"${vector.toBase64()}"` : `[${vector.toFloat32().join(',')}]`);
 
-function* parts(vectors: Float32Array[], encoding: EncodingFormat, model: string, promptTokens: number): Generator<string> {
+function* parts(vectors: Embedding[], encoding: EncodingFormat, model: string, promptTokens: number): Generator<string> {
   yield '{"object":"list","data":[';
   for (let i = 0; i < vectors.length; i++) yield `${i === 0 ? '' : ','}{"object":"embedding","index":${i},"embedding":${embeddingText(vectors[i]!, encoding)}}`;
   yield `],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
 }
 
-export function serializeEmbeddings(vectors: Float32Array[], encoding: EncodingFormat, model: string, promptTokens: number): string | Readable {
+export function serializeEmbeddings(vectors: Embedding[], encoding: EncodingFormat, model: string, promptTokens: number): string | Readable {
   const values = vectors.length * (vectors[0]?.length ?? 0);
   if (encoding === 'float' && values > STREAM_ABOVE_VALUES) return Readable.from(parts(vectors, encoding, model, promptTokens), { objectMode: false });
   const items = new Array<string>(vectors.length);

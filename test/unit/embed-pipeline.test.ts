@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { countTextTokens } from '../../src/core/tokenizer.js';
-import { chunk, loadTokenizer, plan, type Batch } from '../../src/cli/embed/batches.js';
+import { chunk, plan, type Batch } from '../../src/cli/embed/batches.js';
 import { DedupIndex } from '../../src/cli/embed/dedup.js';
 import { IndexWriter } from '../../src/cli/embed/index-file.js';
 import { allRecords, type InputRecord, type SourceOptions } from '../../src/cli/embed/sources.js';
@@ -62,13 +62,12 @@ describe('sources', () => {
 
 describe('chunking', () => {
   it('splits long texts into overlapping token windows with suffixed ids', async () => {
-    const tokenizer = await loadTokenizer();
     const text = Array.from({ length: 100 }, (_, i) => `w${i}`).join(' ');
-    const pieces = [...chunk(tokenizer, { id: 'doc', text }, 40, 10)];
+    const pieces = [...chunk({ id: 'doc', text }, 40, 10)];
     expect(pieces.map((p) => p.id)).toEqual(pieces.map((_, i) => `doc#${i}`));
     expect(pieces.length).toBeGreaterThan(2);
     for (const piece of pieces) expect(countTextTokens(piece.text)).toBeLessThanOrEqual(40);
-    expect([...chunk(tokenizer, { id: 'short', text: 'tiny' }, 40, 10)]).toEqual([{ id: 'short', text: 'tiny' }]);
+    expect([...chunk({ id: 'short', text: 'tiny' }, 40, 10)]).toEqual([{ id: 'short', text: 'tiny' }]);
   });
 });
 

@@ -36,7 +36,7 @@ describe('local provider (feature hashing)', () => {
     const call = { entity: SEED_ENTITY, model: 'hash-384-v1', tokenCount: 4 };
     const fromTokens = localAdapter.embed({ ...call, inputs: [encodeText('hello there world')] });
     const fromText = localAdapter.embed({ ...call, inputs: ['hello there world'] });
-    expect(Array.from(fromTokens.vectors[0]!)).toEqual(Array.from(fromText.vectors[0]!));
+    expect(Array.from(fromTokens.vectors[0]!.toFloat32())).toEqual(Array.from(fromText.vectors[0]!.toFloat32()));
     expect(fromText.promptTokens).toBe(4);
   });
 

@@ -11,7 +11,7 @@ import { costOf, listPrice } from '../../core/prices.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
 import { action, collect, integer } from '../command.js';
 import type { CliContext } from '../context.js';
-import { chunk, loadTokenizer, plan } from '../embed/batches.js';
+import { chunk, plan } from '../embed/batches.js';
 import { DedupIndex } from '../embed/dedup.js';
 import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
 import { runEmbedding, type RunStats, type VectorFormat } from '../embed/runner.js';
@@ -77,8 +77,7 @@ function fingerprintOf(texts: string[], options: EmbedOptions, model: string): s
 
 async function* chunked(records: AsyncIterable<InputRecord>, options: EmbedOptions): AsyncGenerator<InputRecord> {
   if (!options.chunkTokens) return yield* records;
-  const tokenizer = await loadTokenizer();
-  for await (const record of records) yield* chunk(tokenizer, record, options.chunkTokens, options.chunkOverlap);
+  for await (const record of records) yield* chunk(record, options.chunkTokens, options.chunkOverlap);
 }
 
 /**

@@ -4,16 +4,7 @@
  */
 import { CliError, ExitCode } from '../../core/errors.js';
 import { EMBEDDINGS_LIMITS } from '../../core/limits.js';
-
-/**
- * The cl100k tokenizer holds ~30 MB of vocabulary, and V8 sizes the heap as a multiple of what is
- * live: loaded only when a text is long enough to need an exact count, or for chunking.
- */
-type Tokenizer = typeof import('../../core/tokenizer.js');
-let tokenizer: Tokenizer | undefined;
-export async function loadTokenizer(): Promise<Tokenizer> {
-  return (tokenizer ??= await import('../../core/tokenizer.js'));
-}
+import { countTextTokens, decodeTokens, encodeText, tokenBound } from '../../core/tokenizer.js';
 import type { DedupIndex } from './dedup.js';
 import type { InputRecord } from './sources.js';
 
@@ -40,7 +31,7 @@ export interface BatchOptions {
 }
 
 /** Long texts → windows of `size` tokens overlapping by `overlap`; ids suffixed `#0`, `#1`, … */
-export function* chunk({ encodeText, decodeTokens }: Tokenizer, record: InputRecord, size: number, overlap: number): Generator<InputRecord> {
+export function* chunk(record: InputRecord, size: number, overlap: number): Generator<InputRecord> {
   const tokens = encodeText(record.text);
   if (tokens.length <= size) {
     yield record;
@@ -54,13 +45,12 @@ export function* chunk({ encodeText, decodeTokens }: Tokenizer, record: InputRec
 }
 
 /**
- * A token count good enough to bound a batch: a cl100k token is at least one UTF-8 byte and a UTF-16
- * unit is at most three, so `3 × length` is an upper bound; the tokenizer runs only when that bound
- * could cross `limit`. Most texts are far from every limit, and this keeps the tokenizer off the hot path.
+ * A token count good enough to bound a batch: the cheap upper bound, or the exact count when the
+ * bound could cross `limit`. Most texts are far from every limit, so the tokenizer stays unloaded.
  */
-export async function tokensAtMost(text: string, limit: number): Promise<number> {
-  const bound = text.length * 3;
-  return bound <= limit ? bound : (await loadTokenizer()).countTextTokens(text);
+export function tokensAtMost(text: string, limit: number): number {
+  const bound = tokenBound(text);
+  return bound <= limit ? bound : countTextTokens(text);
 }
 
 /**
@@ -83,7 +73,7 @@ export async function* plan(records: AsyncIterable<InputRecord>, options: BatchO
       if (current.records.length >= options.batchSize * 4) yield* flush();
       continue;
     }
-    const tokens = await tokensAtMost(record.text, Math.min(EMBEDDINGS_LIMITS.maxTokensPerInput, options.maxBatchTokens - current.tokens));
+    const tokens = tokensAtMost(record.text, Math.min(EMBEDDINGS_LIMITS.maxTokensPerInput, options.maxBatchTokens - current.tokens));
     if (tokens > EMBEDDINGS_LIMITS.maxTokensPerInput) {
       throw new CliError(
         `input '${record.id}' has ${tokens} tokens; embedding models take at most ${EMBEDDINGS_LIMITS.maxTokensPerInput}`,

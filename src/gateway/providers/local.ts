@@ -9,6 +9,7 @@
  */
 import { PROVIDERS } from '../../core/providers.js';
 import { decodeTokens } from '../../core/tokenizer.js';
+import { Embedding } from '../../core/vectors.js';
 import type { EmbeddingInput } from '../../core/embeddings-request.js';
 import type { EmbedCall, EmbedResult, InProcessAdapter } from './types.js';
 
@@ -105,6 +106,6 @@ export const localAdapter: InProcessAdapter = {
   embed(call: EmbedCall): EmbedResult {
     const dimensions = dimensionsOf(call);
     // cl100k_base is this provider's declared tokenizer, so the count is exact, not an estimate.
-    return { vectors: call.inputs.map((input) => hashEmbed(textOf(input), dimensions)), model: call.model, promptTokens: call.tokenCount };
+    return { vectors: call.inputs.map((input) => Embedding.ofFloats(hashEmbed(textOf(input), dimensions))), model: call.model, promptTokens: call.tokenCount };
   },
 };

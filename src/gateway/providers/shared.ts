@@ -1,7 +1,7 @@
 /** Pieces the HTTP adapters share: URL joining, vector reading, OpenAI-shaped bodies, option forwarding. */
 import type { EmbeddingModelEntity } from '../../core/entity.js';
 import { PROVIDERS } from '../../core/providers.js';
-import { base64ToFloat32 } from '../../core/vectors.js';
+import { Embedding } from '../../core/vectors.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter, type ResponseHeaders } from './types.js';
 
 export function joinUrl(base: string, path: string): string {
@@ -25,10 +25,10 @@ export function bearer(credential: string | undefined): Record<string, string> {
 }
 
 /** A vector as floats or as base64 little-endian float32, whatever the upstream chose to send. */
-export function readVector(value: unknown, where: string): Float32Array {
+export function readVector(value: unknown, where: string): Embedding {
   if (typeof value === 'string') {
     try {
-      return base64ToFloat32(value);
+      return Embedding.ofBase64(value);
     } catch {
       throw new UpstreamShapeError(`${where} is a string that is not base64 float32`);
     }
@@ -36,10 +36,10 @@ export function readVector(value: unknown, where: string): Float32Array {
   if (!Array.isArray(value) || value.length === 0 || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
     throw new UpstreamShapeError(`${where} is not a non-empty array of finite numbers`);
   }
-  return Float32Array.from(value as number[]);
+  return Embedding.ofFloats(Float32Array.from(value as number[]));
 }
 
-export function readVectors(list: unknown, where: string): Float32Array[] {
+export function readVectors(list: unknown, where: string): Embedding[] {
   if (!Array.isArray(list)) throw new UpstreamShapeError(`${where} is missing or not an array`);
   return list.map((value, i) => readVector(value, `${where}[${i}]`));
 }

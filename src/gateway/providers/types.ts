@@ -6,6 +6,7 @@
 import type { EmbeddingInput } from '../../core/embeddings-request.js';
 import type { EmbeddingModelEntity } from '../../core/entity.js';
 import type { ProviderId } from '../../core/providers.js';
+import type { Embedding } from '../../core/vectors.js';
 
 /** One upstream call: a part of a request already split to the provider's per-call limit. */
 export interface EmbedCall {
@@ -13,14 +14,14 @@ export interface EmbedCall {
   /** The model name sent upstream, after routing. */
   model: string;
   inputs: EmbeddingInput[];
-  /** cl100k_base tokens in `inputs`, counted while validating. */
+  /** cl100k_base tokens in `inputs`; counted for in-process adapters only (0 for upstreams, which report their own). */
   tokenCount: number;
   dimensions?: number | undefined;
   user?: string | undefined;
 }
 
 export interface EmbedResult {
-  vectors: Float32Array[];
+  vectors: Embedding[];
   /** The model the upstream says it served; the gateway reports this, not what was asked. */
   model: string;
   /** Absent when the provider reports no usage: the gateway then estimates it with the tokenizer. */
