@@ -24,6 +24,12 @@ const keyFields = {
   enabled: z.boolean(),
   expires_at: isoTime.nullable(),
   metadata: z.looseObject({ ai_models_include: patternList.optional(), ai_models_exclude: patternList.optional() }),
+  limits: z.strictObject({
+    rpm: z.number().int().positive().nullable().optional(),
+    tpm: z.number().int().positive().nullable().optional(),
+    budget_usd_day: z.number().positive().nullable().optional(),
+    budget_usd_month: z.number().positive().nullable().optional(),
+  }),
 };
 
 export const apiKeyInputSchema = z.strictObject({
@@ -31,6 +37,7 @@ export const apiKeyInputSchema = z.strictObject({
   enabled: keyFields.enabled.default(true),
   expires_at: keyFields.expires_at.default(null),
   metadata: keyFields.metadata.default({}),
+  limits: keyFields.limits.optional(),
 });
 
 /** No defaults here: a PATCH changes only what it names. */

@@ -18,8 +18,32 @@ export interface ApiKeyRecord {
   revoked_at: string | null;
   /** `ai_models_include` / `ai_models_exclude`: comma-separated regexes, as in the reference gateway. */
   metadata: Record<string, string>;
+  /** Per-key limits; absent ones do not apply. */
+  limits?: KeyLimits;
   created_at: string;
   updated_at: string;
+}
+
+export interface KeyLimits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Prompt tokens per minute. */
+  tpm?: number;
+  /** USD per UTC day. */
+  budget_usd_day?: number;
+  /** USD per UTC month. */
+  budget_usd_month?: number;
+}
+
+/** Applies a limits patch: a number sets a limit, null removes it. */
+export function mergeLimits(current: KeyLimits | undefined, patch: Partial<Record<keyof KeyLimits, number | null>> | undefined): KeyLimits | undefined {
+  if (!patch) return current;
+  const next: KeyLimits = { ...current };
+  for (const [name, value] of Object.entries(patch) as [keyof KeyLimits, number | null | undefined][]) {
+    if (value === null) delete next[name];
+    else if (value !== undefined) next[name] = value;
+  }
+  return Object.keys(next).length ? next : undefined;
 }
 
 /** What the admin API returns: everything but the hash. */

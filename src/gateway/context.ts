@@ -1,6 +1,7 @@
 import type { Store } from '../store/store.js';
 import type { CatalogueCache } from './catalogue.js';
 import type { Dispatch } from './dispatch.js';
+import type { KeyLimiter } from './limits.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RequestLogPipeline } from './request-log.js';
 
@@ -10,6 +11,7 @@ export interface GatewayContext {
   catalogue: CatalogueCache;
   dispatch: Dispatch;
   logs: RequestLogPipeline;
+  limiter: KeyLimiter;
   metrics: GatewayMetrics;
   /** SHA-256 of the admin token, checked in constant time. */
   adminTokenHash: string;

@@ -1,5 +1,5 @@
 /** Minting API keys: the one place a secret exists in clear, before only its hash is stored. */
-import { API_KEY_PREFIX, type ApiKeyRecord } from '../core/api-key.js';
+import { API_KEY_PREFIX, mergeLimits, type ApiKeyRecord } from '../core/api-key.js';
 import type { ApiKeyInput } from '../core/api-key-schema.js';
 import { hashSecret, randomId, randomSecret, redactSecret } from '../core/secrets.js';
 import type { Store } from '../store/store.js';
@@ -16,6 +16,7 @@ export async function mintApiKey(store: Store, input: ApiKeyInput): Promise<{ re
     expires_at: input.expires_at,
     revoked_at: null,
     metadata: input.metadata as Record<string, string>,
+    ...(mergeLimits(undefined, input.limits) ? { limits: mergeLimits(undefined, input.limits)! } : {}),
     created_at: now,
     updated_at: now,
   };

@@ -5,6 +5,7 @@ import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
 import { CatalogueCache } from './catalogue.js';
 import { createDispatch } from './dispatch.js';
+import { KeyLimiter } from './limits.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
@@ -52,6 +53,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       catalogue: new CatalogueCache(store, providerDefaultModel),
       dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }),
       logs,
+      limiter: new KeyLimiter(store.logs, () => logs.flush()),
       metrics: new GatewayMetrics(),
       adminTokenHash,
       version: VERSION,

@@ -6,12 +6,19 @@ import { parseDurationMs, parseTime } from '../../core/request-log.js';
 import { action, collect, confirmDestructive } from '../command.js';
 import type { CliContext } from '../context.js';
 import type { Column } from '../output.js';
+import type { KeyUsage } from '../../gateway/limits.js';
 import { checkConstrainOptions, constrainedLists, type ConstrainOptions } from './models.js';
 
 const statusOf = (key: ApiKeyView) => {
   const reason = unusableReason({ ...key, hash: '' } as ApiKeyRecord);
   if (!reason) return 'active';
   return key.revoked_at ? 'revoked' : !key.enabled ? 'disabled' : 'expired';
+};
+
+const limitText = (key: ApiKeyView) => {
+  const l = key.limits;
+  if (!l) return '';
+  return [l.rpm && `${l.rpm} rpm`, l.tpm && `${l.tpm} tpm`, l.budget_usd_day && `$${l.budget_usd_day}/day`, l.budget_usd_month && `$${l.budget_usd_month}/month`].filter(Boolean).join(', ');
 };
 
 const COLUMNS: Column<ApiKeyView>[] = [
@@ -22,6 +29,7 @@ const COLUMNS: Column<ApiKeyView>[] = [
   { header: 'expires', value: (k) => k.expires_at ?? 'never' },
   { header: 'include', value: (k) => k.metadata.ai_models_include ?? '' },
   { header: 'exclude', value: (k) => k.metadata.ai_models_exclude ?? '' },
+  { header: 'limits', value: limitText },
   { header: 'created', value: (k) => k.created_at },
 ];
 
@@ -48,7 +56,33 @@ async function resolveKey(ctx: CliContext, idOrName: string): Promise<ApiKeyView
   );
 }
 
-export interface KeyCreateOptions {
+export interface LimitFlags {
+  rpm?: string;
+  tpm?: string;
+  budgetDay?: string;
+  budgetMonth?: string;
+}
+
+/** `--rpm 60 --budget-day 5`; on update, `none` removes a limit. */
+function limitsOf(flags: LimitFlags, allowNone: boolean): Record<string, number | null> | undefined {
+  const limits: Record<string, number | null> = {};
+  for (const [flag, field, whole] of [['rpm', 'rpm', true], ['tpm', 'tpm', true], ['budgetDay', 'budget_usd_day', false], ['budgetMonth', 'budget_usd_month', false]] as const) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    const name = `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (value === 'none' && allowNone) {
+      limits[field] = null;
+      continue;
+    }
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || (whole && !Number.isInteger(n))) throw usageError(`${name} must be a ${whole ? 'whole ' : ''}number above 0${allowNone ? ', or none' : ''}; got '${value}'`);
+    limits[field] = n;
+  }
+  return Object.keys(limits).length ? limits : undefined;
+}
+
+
+export interface KeyCreateOptions extends LimitFlags {
   name?: string;
   expires?: string;
   include: string[];
@@ -65,7 +99,8 @@ export async function keysCreate(nameArg: string | undefined, options: KeyCreate
   if (models.include.length) metadata.ai_models_include = models.include.join(',');
   if (models.exclude.length) metadata.ai_models_exclude = models.exclude.join(',');
   const expires = expiryOf(options.expires);
-  const created = await (await ctx.client()).createKey({ name, enabled: !options.disabled, metadata, ...(expires !== undefined ? { expires_at: expires } : {}) });
+  const limits = limitsOf(options, false);
+  const created = await (await ctx.client()).createKey({ name, enabled: !options.disabled, metadata, ...(expires !== undefined ? { expires_at: expires } : {}), ...(limits ? { limits } : {}) });
   const { out } = ctx;
   if (out.quiet) {
     out.text(created.secret);
@@ -84,7 +119,18 @@ export async function keysList(ctx: CliContext): Promise<void> {
 }
 
 export async function keysGet(idOrName: string, ctx: CliContext): Promise<void> {
-  ctx.out.item(await resolveKey(ctx, idOrName), ctx.out.format === 'table' ? (COLUMNS as Column<object>[]) : undefined);
+  const key = await resolveKey(ctx, idOrName);
+  // The single-key read carries the key's usage against its limits and budgets.
+  const full = ('usage' in key ? key : await (await ctx.client()).getKey(key.id)) as ApiKeyView & { usage?: KeyUsage };
+  const usage = full.usage;
+  const usageColumns: Column<object>[] = usage
+    ? [
+        { header: 'this minute', value: () => `${usage.requests_this_minute} requests, ${usage.tokens_this_minute} tokens` },
+        { header: 'spent today', value: () => `$${usage.spent_today_usd.toFixed(6)}` },
+        { header: 'spent this month', value: () => `$${usage.spent_this_month_usd.toFixed(6)}` },
+      ]
+    : [];
+  ctx.out.item(full, ctx.out.format === 'table' ? [...(COLUMNS as Column<object>[]), ...usageColumns] : undefined);
 }
 
 export async function keysRevoke(idOrName: string, ctx: CliContext): Promise<void> {
@@ -113,7 +159,7 @@ export async function keysConstrain(idOrName: string, options: ConstrainOptions,
   if (ctx.out.format !== 'table') ctx.out.item(updated);
 }
 
-export interface KeyUpdateOptions {
+export interface KeyUpdateOptions extends LimitFlags {
   name?: string;
   expires?: string;
   enable?: boolean;
@@ -128,7 +174,9 @@ export async function keysUpdate(idOrName: string, options: KeyUpdateOptions, ct
   if (options.disable) patch.enabled = false;
   const expires = expiryOf(options.expires);
   if (expires !== undefined) patch.expires_at = expires;
-  if (Object.keys(patch).length === 0) throw usageError('nothing to update', 'pass --name, --expires, --enable or --disable');
+  const limits = limitsOf(options, true);
+  if (limits) patch.limits = limits;
+  if (Object.keys(patch).length === 0) throw usageError('nothing to update', 'pass --name, --expires, --enable, --disable or a limit (--rpm, --tpm, --budget-day, --budget-month)');
   const updated = await (await ctx.client()).patchKey(key.id, patch);
   ctx.out.success(`updated ${key.id}`);
   ctx.out.item(updated, ctx.out.format === 'table' ? (COLUMNS as Column<object>[]) : undefined);
@@ -145,6 +193,10 @@ export function registerKeyCommands(program: Command, makeContext: (cmd: Command
     .option('--include <regex>', 'models it may use, full match (repeatable)', collect, [])
     .option('--exclude <regex>', 'models it may not use, full match (repeatable)', collect, [])
     .option('--disabled', 'create it disabled')
+    .option('--rpm <n>', 'requests per minute')
+    .option('--tpm <n>', 'tokens per minute')
+    .option('--budget-day <usd>', 'spend per UTC day, in USD')
+    .option('--budget-month <usd>', 'spend per UTC month, in USD')
     .action(action(makeContext, (o: KeyCreateOptions, ctx, name: string | undefined) => keysCreate(name, o, ctx)));
   keys.command('list').alias('ls').description('list keys (never their secrets)').action(action(makeContext, (_o: unknown, ctx) => keysList(ctx)));
   keys.command('get').argument('<key>', 'id or name').description('show one key').action(action(makeContext, (_o: unknown, ctx, key: string) => keysGet(key, ctx)));
@@ -156,6 +208,10 @@ export function registerKeyCommands(program: Command, makeContext: (cmd: Command
     .option('--expires <when>', 'a duration from now, an ISO time, or never')
     .option('--enable', 'enable it')
     .option('--disable', 'disable it')
+    .option('--rpm <n>', 'requests per minute (none removes the limit)')
+    .option('--tpm <n>', 'tokens per minute (none removes the limit)')
+    .option('--budget-day <usd>', 'spend per UTC day in USD (none removes it)')
+    .option('--budget-month <usd>', 'spend per UTC month in USD (none removes it)')
     .action(action(makeContext, (o: KeyUpdateOptions, ctx, key: string) => keysUpdate(key, o, ctx)));
   keys.command('revoke').argument('<key>', 'id or name').description('revoke a key at once (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, key: string) => keysRevoke(key, ctx)));
   keys.command('delete').alias('rm').argument('<key>', 'id or name').description('delete a key (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, key: string) => keysDelete(key, ctx)));

@@ -1,6 +1,6 @@
 /** The API-key admin API: the secret is returned once, at creation; reads never show more than `emb_…x9Fa`. */
 import type { FastifyInstance } from 'fastify';
-import { viewOf, type ApiKeyRecord } from '../../core/api-key.js';
+import { mergeLimits, viewOf, type ApiKeyRecord } from '../../core/api-key.js';
 import { apiKeyInputSchema, apiKeyPatchSchema, parseApiKeyInput } from '../../core/api-key-schema.js';
 import type { GatewayContext } from '../context.js';
 import { mintApiKey } from '../keys.js';
@@ -37,12 +37,18 @@ export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext
       return { ...viewOf(record), secret };
     });
 
-    scope.get<IdParams>('/:id', async (req) => viewOf(await load(req.params.id)));
+    // One key, with what it has used of its limits and budgets.
+    scope.get<IdParams>('/:id', async (req) => ({ ...viewOf(await load(req.params.id)), usage: await ctx.limiter.usage(req.params.id) }));
 
     const update = async (id: string, body: unknown) => {
       const current = await load(id);
       const patch = parseApiKeyInput(apiKeyPatchSchema, body);
-      return save({ ...current, ...patch, metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata });
+      const { limits, ...rest } = patch;
+      const merged = { ...current, ...rest, metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata };
+      const nextLimits = mergeLimits(current.limits, limits);
+      if (nextLimits) merged.limits = nextLimits;
+      else delete merged.limits;
+      return save(merged);
     };
     scope.patch<IdParams>('/:id', async (req) => update(req.params.id, req.body));
     scope.put<IdParams>('/:id', async (req) => update(req.params.id, parseApiKeyInput(apiKeyInputSchema, req.body)));

@@ -18,6 +18,8 @@ interface CallTrace {
   route?: Route;
   result?: DispatchResult;
   upstreamMs?: number;
+  /** USD, once the call succeeded. */
+  cost?: number;
 }
 
 declare module 'fastify' {
@@ -39,7 +41,6 @@ function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): Req
   const { key, request, route, result } = trace;
   const entity = route?.target.entity;
   const ok = reply.statusCode < 400 && result !== undefined;
-  const price = entity?.pricing?.input_per_million_tokens ?? listPrice(route?.model);
   const tokens = ok ? result.promptTokens : 0;
   return {
     id: req.id,
@@ -59,7 +60,7 @@ function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): Req
     error_code: reply.statusCode >= 400 ? (req.errorCode ?? null) : null,
     latency_ms: Math.round(reply.elapsedTime * 1000) / 1000,
     upstream_ms: trace.upstreamMs === undefined ? null : Math.round(trace.upstreamMs * 1000) / 1000,
-    cost_usd: ok ? costOf(tokens, price) : 0,
+    cost_usd: ok ? (trace.cost ?? 0) : 0,
     model_mismatch: route !== undefined && result !== undefined && !sameModel(route.model, result.model),
   };
 }
@@ -83,11 +84,17 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       trace.request = parseEmbeddingsRequest(req.body);
       const { catalogue } = await ctx.catalogue.current();
       trace.route = routeRequest(catalogue, trace.request.model, trace.key.constraints);
+      const request = trace.request;
+      const admission = await ctx.limiter.admit(trace.key.record, () => request.totalTokens);
+      void reply.headers(admission.headers);
       const started = performance.now();
       try {
         trace.result = await ctx.dispatch(trace.route, trace.request);
+        const price = trace.route.target.entity.pricing?.input_per_million_tokens ?? listPrice(trace.route.model);
+        trace.cost = costOf(trace.result.promptTokens, price);
       } finally {
         trace.upstreamMs = performance.now() - started;
+        await ctx.limiter.settle(trace.key.record, admission, trace.result?.promptTokens ?? 0, trace.cost ?? 0);
       }
       reply.type('application/json');
       return serializeEmbeddings(trace.result.vectors, trace.request.encodingFormat, trace.result.model, trace.result.promptTokens);

@@ -1,0 +1,142 @@
+/**
+ * Per-key limits: requests and tokens per minute (fixed windows on the clock minute, so `retry-after`
+ * is exact), and spend per UTC day and month (from the request logs at first use, then counted in
+ * memory). Exceeding a rate is 429 `rate_limit_exceeded`; an exhausted budget is 429
+ * `insufficient_quota` with `x-should-retry: false`, so the SDKs stop retrying. Counters live in each
+ * gateway process: replicas behind a load balancer each enforce the whole limit.
+ */
+import type { ApiKeyRecord, KeyLimits } from '../core/api-key.js';
+import { ApiError } from '../core/errors.js';
+import type { RequestLogStore } from '../store/store.js';
+
+interface KeyState {
+  minute: number;
+  requests: number;
+  tokens: number;
+  day: number;
+  daySpent: number;
+  month: number;
+  monthSpent: number;
+}
+
+const MINUTE = 60_000;
+const dayStart = (now: number) => Math.floor(now / 86_400_000) * 86_400_000;
+const monthStart = (now: number) => {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+};
+const nextMonth = (now: number) => {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+};
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+export interface Admission {
+  /** Headers for the response, success or failure. */
+  headers: Record<string, string>;
+  /** Tokens reserved at admission, corrected when the call reports its usage. */
+  reserved: number;
+}
+
+export interface KeyUsage {
+  requests_this_minute: number;
+  tokens_this_minute: number;
+  spent_today_usd: number;
+  spent_this_month_usd: number;
+}
+
+export class KeyLimiter {
+  private readonly states = new Map<string, Promise<KeyState>>();
+
+  /** `beforeLoad` flushes buffered log rows, so that spend loaded from the store is complete. */
+  constructor(
+    private readonly logs: RequestLogStore,
+    private readonly beforeLoad: () => Promise<void>,
+  ) {}
+
+  private async state(keyId: string, now: number): Promise<KeyState> {
+    let loading = this.states.get(keyId);
+    if (!loading) {
+      loading = (async () => {
+        await this.beforeLoad();
+        const spent = async (since: number) => (await this.logs.usage({ key: [keyId], since }, []))[0]?.cost_usd ?? 0;
+        const [daySpent, monthSpent] = await Promise.all([spent(dayStart(now)), spent(monthStart(now))]);
+        return { minute: Math.floor(now / MINUTE), requests: 0, tokens: 0, day: dayStart(now), daySpent, month: monthStart(now), monthSpent };
+      })();
+      this.states.set(keyId, loading);
+    }
+    const state = await loading;
+    // Roll the windows forward.
+    const minute = Math.floor(now / MINUTE);
+    if (state.minute !== minute) Object.assign(state, { minute, requests: 0, tokens: 0 });
+    if (state.day !== dayStart(now)) Object.assign(state, { day: dayStart(now), daySpent: 0 });
+    if (state.month !== monthStart(now)) Object.assign(state, { month: monthStart(now), monthSpent: 0 });
+    return state;
+  }
+
+  private headers(limits: KeyLimits, state: KeyState, now: number): Record<string, string> {
+    const reset = `${seconds((state.minute + 1) * MINUTE - now)}s`;
+    const headers: Record<string, string> = {};
+    if (limits.rpm !== undefined) {
+      headers['x-ratelimit-limit-requests'] = String(limits.rpm);
+      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, limits.rpm - state.requests));
+      headers['x-ratelimit-reset-requests'] = reset;
+    }
+    if (limits.tpm !== undefined) {
+      headers['x-ratelimit-limit-tokens'] = String(limits.tpm);
+      headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, limits.tpm - state.tokens));
+      headers['x-ratelimit-reset-tokens'] = reset;
+    }
+    return headers;
+  }
+
+  /** Admits the call or throws the 429 that says which limit, and when to come back. */
+  async admit(key: ApiKeyRecord, tokens: () => number, now = Date.now()): Promise<Admission> {
+    const limits = key.limits;
+    if (!limits) return { headers: {}, reserved: 0 };
+    const state = await this.state(key.id, now);
+    const untilMinute = (state.minute + 1) * MINUTE - now;
+    const refuse = (message: string, code: string, waitMs: number, retry: boolean) => {
+      throw new ApiError('rate_limited', message, {
+        code,
+        headers: { ...this.headers(limits, state, now), 'retry-after': String(seconds(waitMs)), ...(retry ? {} : { 'x-should-retry': 'false' }) },
+      });
+    };
+    if (limits.budget_usd_day !== undefined && state.daySpent >= limits.budget_usd_day) {
+      refuse(`The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${state.daySpent.toFixed(6)} today); it resets at 00:00 UTC.`, 'insufficient_quota', state.day + 86_400_000 - now, false);
+    }
+    if (limits.budget_usd_month !== undefined && state.monthSpent >= limits.budget_usd_month) {
+      refuse(`The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ($${state.monthSpent.toFixed(6)} this month); it resets on the 1st, 00:00 UTC.`, 'insufficient_quota', nextMonth(now) - now, false);
+    }
+    if (limits.rpm !== undefined && state.requests >= limits.rpm) {
+      refuse(`Rate limit reached for API key '${key.name}': ${limits.rpm} requests per minute. Retry after ${seconds(untilMinute)} s.`, 'rate_limit_exceeded', untilMinute, true);
+    }
+    let reserved = 0;
+    if (limits.tpm !== undefined) {
+      reserved = tokens();
+      if (reserved > limits.tpm) {
+        refuse(`This request has ${reserved} tokens, more than the ${limits.tpm} tokens per minute of API key '${key.name}': send smaller requests.`, 'rate_limit_exceeded', untilMinute, false);
+      }
+      if (state.tokens + reserved > limits.tpm) {
+        refuse(`Rate limit reached for API key '${key.name}': ${limits.tpm} tokens per minute (${state.tokens} used, this request needs ${reserved}). Retry after ${seconds(untilMinute)} s.`, 'rate_limit_exceeded', untilMinute, true);
+      }
+      state.tokens += reserved;
+    }
+    state.requests += 1;
+    return { headers: this.headers(limits, state, now), reserved };
+  }
+
+  /** After the call: the tokens it really used replace the reservation; its cost counts toward the budgets. */
+  async settle(key: ApiKeyRecord, admission: Admission, usedTokens: number, cost: number, now = Date.now()): Promise<void> {
+    if (!key.limits) return;
+    const state = await this.state(key.id, now);
+    if (key.limits.tpm !== undefined) state.tokens = Math.max(0, state.tokens - admission.reserved + usedTokens);
+    state.daySpent += cost;
+    state.monthSpent += cost;
+  }
+
+  async usage(keyId: string, now = Date.now()): Promise<KeyUsage> {
+    const state = await this.state(keyId, now);
+    return { requests_this_minute: state.requests, tokens_this_minute: state.tokens, spent_today_usd: state.daySpent, spent_this_month_usd: state.monthSpent };
+  }
+}
