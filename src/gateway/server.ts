@@ -22,6 +22,10 @@ declare module 'fastify' {
 export interface ServerOptions {
   /** Largest accepted request body in bytes. */
   bodyLimit: number;
+  /** A client must send its whole request within this (slowloris defence). */
+  requestTimeoutMs: number;
+  /** PEM key and certificate: serve HTTPS. */
+  tls?: { key: Buffer; cert: Buffer } | undefined;
   /** Where internal failures are reported (never to the caller). */
   logError: (message: string) => void;
 }
@@ -44,10 +48,17 @@ function parseJsonBody(body: Buffer): unknown {
   }
 }
 
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 export function buildServer(ctx: GatewayContext, options: ServerOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
+    ...(options.tls ? { https: options.tls } : {}),
     bodyLimit: options.bodyLimit,
+    // Slow clients: the whole request (headers and body) within requestTimeout, headers within it
+    // too; idle keep-alive sockets close after 72 s. Header size stays at Node's 16 KB (431 above).
+    requestTimeout: options.requestTimeoutMs,
+    connectionTimeout: options.requestTimeoutMs * 2,
     genReqId: nextRequestId,
     // Lets in-flight requests finish on shutdown while new ones are told to go elsewhere.
     return503OnClosing: true,

@@ -9,7 +9,7 @@ import { KeyLimiter } from './limits.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
-import { buildServer, DEFAULT_BODY_LIMIT } from './server.js';
+import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS } from './server.js';
 import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
@@ -22,6 +22,8 @@ export interface GatewayOptions {
   dataDir: string;
   adminToken?: string;
   bodyLimit?: number;
+  requestTimeoutMs?: number;
+  tls?: { key: Buffer; cert: Buffer };
   retry?: RetryPolicy;
   /** Request logs older than this are deleted (default 30 days). */
   logRetentionMs?: number;
@@ -62,6 +64,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     };
     const app = buildServer(ctx, {
       bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      tls: options.tls,
       logError,
     });
     await app.listen({ host: options.host, port: options.port });
@@ -70,7 +74,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${host}:${port}`,
+      url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
       store,
       bootstrap,
       close: () =>

@@ -7,6 +7,7 @@ import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
 import { action, duration, integer } from '../command.js';
+import { bindRefusal } from '../../gateway/bind-policy.js';
 
 export interface GatewayStartOptions {
   host: string;
@@ -16,6 +17,8 @@ export interface GatewayStartOptions {
   bodyLimit?: number;
   logRetentionMs?: number;
   logMaxRows?: number;
+  requestTimeoutMs?: number;
+  tls?: { key: Buffer; cert: Buffer };
 }
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
@@ -155,9 +158,17 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
     .option('--log-retention <duration>', 'delete request logs older than this (default 30d)', duration('--log-retention'))
     .option('--log-max-rows <n>', 'keep at most this many request-log rows (default 1000000)', integer('--log-max-rows', 1))
     .option('--detach', `run in the background, with ${PID_FILE} and ${LOG_FILE} in the data dir`)
+    .option('--request-timeout <duration>', 'a client must send its whole request within this (default 30s)', duration('--request-timeout'))
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key for --tls-cert')
+    .option('--insecure', 'allow a non-loopback --host without TLS (e.g. behind a TLS proxy)')
     .action(
-      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number; detach?: boolean }, ctx) => {
+      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number; detach?: boolean; requestTimeout?: number; tlsCert?: string; tlsKey?: string; insecure?: boolean }, ctx) => {
         if (!opts.host) throw usageError('--host is empty');
+        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw usageError('--tls-cert and --tls-key go together');
+        const refusal = bindRefusal(opts.host, Boolean(opts.tlsCert), Boolean(opts.insecure));
+        if (refusal) throw usageError(refusal, 'pass --tls-cert and --tls-key, keep the default --host 127.0.0.1, or (behind a TLS proxy) --insecure');
+        const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
         if (opts.detach) return gatewayDetach(process.argv.slice(2), ctx.settings.dataDir, ctx);
         const signal = ctx.interrupted();
         const stopped = new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }));
@@ -169,6 +180,8 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
           bodyLimit: opts.bodyLimit,
           logRetentionMs: opts.logRetention,
           logMaxRows: opts.logMaxRows,
+          requestTimeoutMs: opts.requestTimeout,
+          ...(tls ? { tls } : {}),
         };
         await gatewayStart(settings, ctx, stopped);
       }),
