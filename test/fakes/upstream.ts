@@ -33,6 +33,8 @@ export interface Fault {
   vectorLength?: number;
   /** Answer normally but say this model served it. */
   model?: string;
+  /** Send the headers, then the body one byte every this many ms (a slow body). */
+  dripMs?: number;
 }
 
 export interface WireFormat {
@@ -94,6 +96,16 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
       };
       const answer = () => {
         if (fault?.reset) return req.socket.destroy();
+        if (fault?.dripMs) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const body = '{"object":"list","data":[]}';
+          let i = 0;
+          const timer = setInterval(() => {
+            if (res.destroyed || i >= body.length) return clearInterval(timer), res.end();
+            res.write(body[i++]);
+          }, fault.dripMs);
+          return;
+        }
         if (fault?.raw !== undefined) {
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end(fault.raw);

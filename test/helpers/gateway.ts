@@ -24,7 +24,7 @@ export async function spawnGateway(options: { env?: Record<string, string>; args
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 20_000);
     const onData = (d: Buffer) => {
       output += d.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
+      const match = /listening on (https?:\/\/\S+)/.exec(output);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);

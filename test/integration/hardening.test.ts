@@ -3,9 +3,13 @@
  * status in OpenAI's shape, leaks nothing, and keeps serving.
  */
 import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedEnv, runCli } from '../helpers/cli.js';
+import { isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
@@ -160,6 +164,24 @@ describe('hostile clients', () => {
 });
 
 describe('where it listens', () => {
+  it('serves HTTPS with --tls-cert and --tls-key, on any address', async () => {
+    const dir = tempDir('tls');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const tls = await spawnGateway({ args: ['--host', '0.0.0.0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+    expect(tls.url).toMatch(/^https:\/\//);
+    const dispatcher = new Agent({ connect: { ca: readFileSync(join(dir, 'cert.pem')) } });
+    const response = await request(`${tls.url.replace('0.0.0.0', '127.0.0.1')}/v1/embeddings`, {
+      method: 'POST',
+      dispatcher,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tls.apiKey}` },
+      body: JSON.stringify({ model: 'local', input: 'over TLS' }),
+    });
+    expect(response.statusCode).toBe(200);
+    await response.body.dump();
+    await dispatcher.close();
+    await tls.stop();
+  });
+
   it('refuses a non-loopback address without TLS unless --insecure', async () => {
     const refused = await runCli(['gateway', 'start', '--host', '0.0.0.0', '--port', '0'], { env: isolatedEnv() });
     expect(refused.code).toBe(2);

@@ -61,6 +61,15 @@ describe('upstream faults', () => {
     await stillServes();
   });
 
+  it('a body that trickles in past the deadline ends in 504 upstream_timeout', async () => {
+    fake.script({ dripMs: 200 });
+    const [response, elapsed] = await timed(() => embed());
+    expect(response.status).toBe(504);
+    expect(response.body.error.code).toBe('upstream_timeout');
+    expect(elapsed).toBeLessThan(TIMEOUT_MS * 4);
+    await stillServes();
+  });
+
   it('connection resets are retried, then end in 502 upstream_unreachable', async () => {
     fake.script({ reset: true }, { reset: true }, { reset: true });
     const response = await embed();
