@@ -2,6 +2,7 @@
  * Upstream faults end in the documented status, within the entity's time bound, and the gateway
  * keeps serving. The bound checks are deadlines (the fake would otherwise hang for 30 s), not speed.
  */
+import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FORMATS, TOKEN } from '../fakes/formats.js';
 import { fakeVector, startFake, type FakeUpstream } from '../fakes/upstream.js';
@@ -117,6 +118,16 @@ describe('upstream faults', () => {
     expect(response.headers['retry-after']).toBe('1');
     expect(fake.requests).toHaveLength(3);
     await stillServes();
+  });
+
+  it("the openai SDK honours the gateway's 429 retry-after and then succeeds", async () => {
+    fake.script(...Array(3).fill({ status: 429, headers: { 'retry-after-ms': '50' } }));
+    const sdk = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: gateway.apiKey, maxRetries: 1 });
+    const [response, elapsed] = await timed(() => sdk.embeddings.create({ model: 'faulty', input: 'retry me', encoding_format: 'float' }));
+    expect(response.data[0]!.embedding).toEqual(fakeVector('retry me'));
+    // Three upstream 429s (the gateway's own retries), the SDK's wait of retry-after: 1 s, then one more call.
+    expect(fake.requests).toHaveLength(4);
+    expect(elapsed).toBeGreaterThanOrEqual(950);
   });
 
   it('a retry-after beyond the deadline is not waited for', async () => {
