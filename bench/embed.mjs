@@ -5,12 +5,7 @@
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, machine, median, printTable, startServer, stop, timed } from './lib.mjs';
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
+import { BIN, arg, machine, median, printTable, startServer, stop, timed } from './lib.mjs';
 const LINES = arg('lines', 100_000);
 const ROUNDS = arg('rounds', 5);
 const BIG = arg('big', 200_000);

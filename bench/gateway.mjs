@@ -5,30 +5,16 @@
 // RSS, and the local provider's throughput. Prints a table and writes bench/results/gateway.json.
 // Usage: npm run bench:gateway [-- --duration 6 --rounds 2]
 import autocannon from 'autocannon';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, machine, printTable, startServer, stop } from './lib.mjs';
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
+import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
 const DURATION = arg('duration', 6);
 const ROUNDS = arg('rounds', 2);
 const CONNECTIONS = 32;
 
-const dir = mkdtempSync(join(tmpdir(), 'embctl-bench-gw-'));
-const env = { ...process.env, EMBCTL_CONFIG_DIR: join(dir, 'config'), EMBCTL_DATA_DIR: join(dir, 'data'), CI: 'true' };
-const upstream = await startServer(['bench/fake-upstream.mjs', '1536'], env);
-const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0'], env);
-const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
-const created = await fetch(`${gateway.url}/v1/embedding-models`, {
-  method: 'POST',
-  headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ id: 'bench', provider: 'openai-compatible', config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: 'bench-v1' } }, dimensions: 1536 }),
-});
-if (created.status !== 201) throw new Error(`creating the bench entity failed: ${await created.text()}`);
+const setup = await gatewayOverFakeUpstream(1536, 'bench');
+const { upstream, gateway } = setup;
+const profile = { apiKey: setup.apiKey };
 
 const sentences = (n) => Array.from({ length: n }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`);
 const WORKLOADS = [
@@ -104,8 +90,7 @@ const localInProcess = (5 * short.length * 1000) / (performance.now() - started)
 const localThrough = await load({ ...target('gateway', { input: sentences(64), encoding_format: 'base64' }), body: JSON.stringify({ model: 'local', input: sentences(64), encoding_format: 'base64' }), connections: 8 });
 results.local = { in_process_inputs_per_s: localInProcess, through_gateway_inputs_per_s: localThrough.requests.average * 64 };
 
-await Promise.all([stop(gateway.child), stop(upstream.child)]);
-rmSync(dir, { recursive: true, force: true });
+await setup.close();
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
 

@@ -48,6 +48,41 @@ export function timed(args, env = process.env, input) {
   });
 }
 
+/** `--name value` from the command line, as a number, or the fallback. */
+export function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+/**
+ * A fake upstream of `dims`-dimension vectors and a gateway in front of it (an openai-compatible
+ * entity `entityId`), over a temporary data dir; `close()` stops both and removes the dir.
+ */
+export async function gatewayOverFakeUpstream(dims, entityId) {
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'embctl-bench-'));
+  const env = { ...process.env, EMBCTL_CONFIG_DIR: join(dir, 'config'), EMBCTL_DATA_DIR: join(dir, 'data'), CI: 'true' };
+  const upstream = await startServer(['bench/fake-upstream.mjs', String(dims)], env);
+  const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0'], env);
+  const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
+  const created = await fetch(`${gateway.url}/v1/embedding-models`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: entityId, provider: 'openai-compatible', config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: `${entityId}-v1` } }, dimensions: dims }),
+  });
+  if (created.status !== 201) throw new Error(`creating the bench entity failed: ${await created.text()}`);
+  return {
+    upstream,
+    gateway,
+    apiKey: profile.apiKey,
+    close: async () => {
+      await Promise.all([stop(gateway.child), stop(upstream.child)]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export function machine() {
   return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 }

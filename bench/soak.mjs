@@ -4,29 +4,16 @@
 // (drift), and the gateway's RSS per segment (growth must stay flat). Loopback only; stops by itself.
 // Usage: npm run bench:soak [-- --seconds 60 --rate 200]
 import autocannon from 'autocannon';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, ROOT, machine, printTable, startServer, stop } from './lib.mjs';
-
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? fallback : Number(process.argv[i + 1]);
-};
+import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
 const SECONDS = arg('seconds', 60);
 const RATE = arg('rate', 200);
 const SEGMENT = 10;
 
-const dir = mkdtempSync(join(tmpdir(), 'embctl-soak-'));
-const env = { ...process.env, EMBCTL_CONFIG_DIR: join(dir, 'config'), EMBCTL_DATA_DIR: join(dir, 'data'), CI: 'true' };
-const upstream = await startServer(['bench/fake-upstream.mjs', '1536'], env);
-const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0'], env);
-const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
-await fetch(`${gateway.url}/v1/embedding-models`, {
-  method: 'POST',
-  headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
-  body: JSON.stringify({ id: 'soak', provider: 'openai-compatible', config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: 'soak-v1' } }, dimensions: 1536 }),
-});
+const setup = await gatewayOverFakeUpstream(1536, 'soak');
+const { gateway } = setup;
+const profile = { apiKey: setup.apiKey };
 const body = JSON.stringify({ model: 'soak', input: Array.from({ length: 16 }, (_, i) => `soak sentence ${i}`), encoding_format: 'base64' });
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gateway.child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
@@ -43,8 +30,7 @@ for (let t = 0; t < SECONDS; t += SEGMENT) {
   });
   segments.push({ from_s: t, requests: result.requests.total, errors: result.errors + result.non2xx, p50_ms: result.latency.p50, p99_ms: result.latency.p99, rss_mb: Math.round(rss()) });
 }
-await Promise.all([stop(gateway.child), stop(upstream.child)]);
-rmSync(dir, { recursive: true, force: true });
+await setup.close();
 
 const errors = segments.reduce((n, s) => n + s.errors, 0);
 const first = segments[0];

@@ -16,18 +16,12 @@ import { DedupIndex } from '../embed/dedup.js';
 import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
 import { runEmbedding, type RunStats, type VectorFormat } from '../embed/runner.js';
 import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
-import { allRecords, FORMATS, type InputRecord, type InputSpec, type SourceFormat, type SourceOptions } from '../embed/sources.js';
+import { allRecords, FORMATS, type InputRecord, type InputSpec, type SourceOptions } from '../embed/sources.js';
 
-export interface EmbedOptions {
+export interface EmbedOptions extends SourceOptions {
   file: string[];
   files?: string;
   glob: string;
-  format?: SourceFormat;
-  split: 'line' | 'paragraph';
-  textField: string;
-  idField?: string;
-  textColumn: string;
-  idColumn?: string;
   chunkTokens?: number;
   chunkOverlap: number;
   model?: string;
@@ -145,8 +139,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   if (texts.length === 0 && options.file.length === 0 && !options.files && ctx.stdin.isTTY) {
     throw usageError('nothing to embed', 'pass texts as arguments, -f FILE, --files DIR, or pipe text on stdin');
   }
-  const sources: SourceOptions = { split: options.split, textField: options.textField, textColumn: options.textColumn, ...(options.format ? { format: options.format } : {}), ...(options.idField ? { idField: options.idField } : {}), ...(options.idColumn ? { idColumn: options.idColumn } : {}) };
-  const records = chunked(allRecords(spec, ctx.stdin, sources), options);
+  const records = chunked(allRecords(spec, ctx.stdin, options), options);
   const client = await ctx.client();
   const indexModel = options.out && !options.force ? readMeta(options.out)?.requested_model : undefined;
   const model = await chooseModel(options.model, ctx, client, indexModel);
