@@ -44,7 +44,6 @@ export const apiKeyInputSchema = z.strictObject({
 export const apiKeyPatchSchema = z.strictObject(keyFields).partial();
 
 export type ApiKeyInput = z.output<typeof apiKeyInputSchema>;
-export type ApiKeyPatch = z.output<typeof apiKeyPatchSchema>;
 
 function toIssues(error: z.ZodError): ValidationIssue[] {
   return error.issues.map((issue) => ({ field: issue.path.map(String).join('.'), message: issue.message }));
