@@ -41,19 +41,24 @@ function storeError(error: unknown, what: string): unknown {
   }
 }
 
+export type Query = Record<string, string | undefined>;
+
+/** A whole-number query parameter within bounds, or a 400 naming it; absent or empty gives `fallback`. */
+export function queryInt(query: Query, name: string, fallback: number, min: number, max: number): number {
+  const value = query[name];
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw invalidRequest(`'${name}' must be a whole number from ${min} to ${max}; got '${value}'.`, name, 'invalid_value');
+  return parsed;
+}
+
 /** `?limit=&offset=` or the reference gateway's `?page=&pageSize=` (1-based). */
-export function pageOf(query: Record<string, string | undefined>): { offset: number; limit: number } {
-  const number = (name: string, value: string | undefined, fallback: number, min: number, max: number) => {
-    if (value === undefined || value === '') return fallback;
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw invalidRequest(`'${name}' must be a whole number from ${min} to ${max}; got '${value}'.`, name, 'invalid_value');
-    return parsed;
-  };
+export function pageOf(query: Query): { offset: number; limit: number } {
   if (query.page !== undefined || query.pageSize !== undefined) {
-    const pageSize = number('pageSize', query.pageSize, 100, 1, 1000);
-    return { offset: (number('page', query.page, 1, 1, 1_000_000) - 1) * pageSize, limit: pageSize };
+    const pageSize = queryInt(query, 'pageSize', 100, 1, 1000);
+    return { offset: (queryInt(query, 'page', 1, 1, 1_000_000) - 1) * pageSize, limit: pageSize };
   }
-  return { offset: number('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER), limit: number('limit', query.limit, 100, 1, 1000) };
+  return { offset: queryInt(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER), limit: queryInt(query, 'limit', 100, 1, 1000) };
 }
 
 export function notFound(what: string, id: string, hint: string): ApiError {

@@ -7,9 +7,7 @@ import { invalidRequest } from '../../core/errors.js';
 import { formatIssues } from '../../core/entity.js';
 import { LOG_FILTER_PARAMS, USAGE_GROUPS, matchesFilter, parseLogFilter, type LogFilter, type StoredLogRow, type UsageGroup } from '../../core/request-log.js';
 import type { GatewayContext } from '../context.js';
-import { adminScope, notFound } from './admin-scope.js';
-
-type Query = Record<string, string | undefined>;
+import { adminScope, notFound, queryInt, type Query } from './admin-scope.js';
 
 const REPLAY_LIMIT = 10_000;
 const DEFAULT_HEARTBEAT_S = 15;
@@ -18,14 +16,6 @@ function filterOf(query: Query): LogFilter {
   const { filter, issues } = parseLogFilter(Object.fromEntries(LOG_FILTER_PARAMS.map((p) => [p, query[p]])));
   if (issues.length) throw invalidRequest(`Invalid filter: ${formatIssues(issues)}.`, issues[0]!.field, 'invalid_filter');
   return filter;
-}
-
-function boundedInt(query: Query, name: string, fallback: number, min: number, max: number): number {
-  const value = query[name];
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw invalidRequest(`'${name}' must be a whole number from ${min} to ${max}; got '${value}'.`, name, 'invalid_value');
-  return parsed;
 }
 
 function groupsOf(value: string | undefined): UsageGroup[] {
@@ -48,8 +38,8 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
   adminScope(app, ctx, ['/v1/request-logs'], (scope) => {
     scope.get<{ Querystring: Query }>('/', async (req) => {
       const filter = filterOf(req.query);
-      const limit = boundedInt(req.query, 'limit', 100, 1, 1000);
-      const cursor = req.query.cursor === undefined ? undefined : boundedInt(req.query, 'cursor', 0, 1, Number.MAX_SAFE_INTEGER);
+      const limit = queryInt(req.query, 'limit', 100, 1, 1000);
+      const cursor = req.query.cursor === undefined ? undefined : queryInt(req.query, 'cursor', 0, 1, Number.MAX_SAFE_INTEGER);
       // Rows still in the write buffer belong to calls that already answered: show them.
       await ctx.logs.flush();
       const page = await store.logs.page(filter, limit, cursor);
@@ -58,7 +48,7 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
 
     scope.get<{ Querystring: Query }>('/stream', async (req, reply) => {
       const filter = filterOf(req.query);
-      const heartbeatMs = boundedInt(req.query, 'heartbeat', DEFAULT_HEARTBEAT_S, 1, 300) * 1000;
+      const heartbeatMs = queryInt(req.query, 'heartbeat', DEFAULT_HEARTBEAT_S, 1, 300) * 1000;
       const resumeFrom = Number(req.headers['last-event-id'] ?? req.query.after);
       reply.hijack();
       const res = reply.raw;
