@@ -76,8 +76,11 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
   };
 }
 
-/** Boots the gateway inside this process; on a first start, saves the secrets to the `local` profile. */
-async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Output): Promise<{ gateway: RunningGateway; settings: Settings }> {
+/**
+ * Boots the gateway inside this process. On a first start it saves the secrets to the `local`
+ * profile and fills them into `settings` where flags and environment left gaps.
+ */
+async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Output): Promise<RunningGateway> {
   // Loaded on demand: most commands never need the gateway's server, store and tokenizer.
   const { startGateway } = await import('../gateway/start.js');
   const gateway = await startGateway({ host: '127.0.0.1', port: 0, dataDir: settings.dataDir });
@@ -86,9 +89,11 @@ async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Ou
     profiles.set(LOCAL_PROFILE, profile);
     profiles.current ??= LOCAL_PROFILE;
     out.info(`Initialised an embedded gateway in ${settings.dataDir}; its API key and admin token are saved in profile '${LOCAL_PROFILE}' (${profiles.path}).`);
-    return { gateway, settings: { ...settings, apiKey: settings.apiKey ?? profile.apiKey, adminToken: settings.adminToken ?? profile.adminToken, model: settings.model ?? profile.model } };
+    settings.apiKey ??= profile.apiKey;
+    settings.adminToken ??= profile.adminToken;
+    settings.model ??= profile.model;
   }
-  return { gateway, settings };
+  return gateway;
 }
 
 /** What a context is built from; tests replace any of it. */
@@ -117,18 +122,15 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
   let interruption: AbortController | undefined;
 
   const connect = async (): Promise<GatewayClient> => {
-    let effective = settings;
     if (settings.embedded) {
-      const started = await startEmbedded(settings, profiles, out);
-      embedded = started.gateway;
-      effective = { ...started.settings, url: started.gateway.url };
-      Object.assign(settings, { apiKey: effective.apiKey, adminToken: effective.adminToken, model: effective.model });
+      embedded = await startEmbedded(settings, profiles, out);
       out.debug(`embedded gateway on ${embedded.url} over ${settings.dataDir}`);
     }
-    if (!effective.url) {
+    const url = embedded?.url ?? settings.url;
+    if (!url) {
       throw new CliError(`profile '${settings.profileName}' has no gateway URL`, ExitCode.usage, 'pass --url, set EMBCTL_URL, or `embctl profile set url URL`');
     }
-    return makeClient({ url: effective.url, apiKey: effective.apiKey, adminToken: effective.adminToken, timeoutMs: settings.timeoutMs });
+    return makeClient({ url, apiKey: settings.apiKey, adminToken: settings.adminToken, timeoutMs: settings.timeoutMs });
   };
 
   return {
