@@ -142,23 +142,18 @@ export async function runEmbedding(batches: AsyncIterable<Batch>, client: Gatewa
   };
 
   // In flight, by batch index; written strictly in index order.
-  const inFlight = new Map<number, Promise<EmbeddingsResponse | undefined>>();
+  const inFlight = new Map<number, { batch: Batch; response: Promise<EmbeddingsResponse | undefined> }>();
   let nextToWrite = 0;
   const writeNext = async () => {
-    const pending = inFlight.get(nextToWrite)!;
-    inFlight.delete(nextToWrite);
-    const batch = batchByIndex.get(nextToWrite)!;
-    batchByIndex.delete(nextToWrite);
-    nextToWrite++;
-    write(batch, await pending);
+    const { batch, response } = inFlight.get(nextToWrite)!;
+    inFlight.delete(nextToWrite++);
+    write(batch, await response);
   };
-  const batchByIndex = new Map<number, Batch>();
   for await (const batch of batches) {
-    const sending = send(batch);
+    const response = send(batch);
     // Awaited in order below; until then a failure must not surface as an unhandled rejection.
-    sending.catch(() => undefined);
-    inFlight.set(batch.index, sending);
-    batchByIndex.set(batch.index, batch);
+    response.catch(() => undefined);
+    inFlight.set(batch.index, { batch, response });
     while (inFlight.size >= options.concurrency) await writeNext();
   }
   while (inFlight.size > 0) await writeNext();
