@@ -20,3 +20,17 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
 
 /** HTTP statuses worth another try: the request may succeed unchanged. */
 export const RETRIABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/** Waits `ms`, or less if `signal` aborts first (the caller checks `signal.aborted` to tell). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -7,7 +7,7 @@
  */
 import { Agent, request, type Dispatcher } from 'undici';
 import { ApiError } from '../core/errors.js';
-import { backoffMs, RETRIABLE_STATUS, retryAfterMs } from '../core/retry.js';
+import { backoffMs, RETRIABLE_STATUS, retryAfterMs, sleep } from '../core/retry.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { resolveEnvReferences } from '../core/secrets.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter } from './providers/types.js';
@@ -98,12 +98,6 @@ export interface UpstreamDeps {
   retry: RetryPolicy;
 }
 
-const sleep = (ms: number, signal: AbortSignal | undefined) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason as Error)), { once: true });
-  });
-
 /** One part, with retries, within the deadline. `signal`, when given, aborts it because a sibling part failed. */
 export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, credential: string | undefined, deps: UpstreamDeps, deadline: number, signal?: AbortSignal): Promise<EmbedResult> {
   const { entity } = call;
@@ -139,6 +133,7 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
       const wait = backoff(attempt, deps.retry);
       if (attempt < deps.retry.maxRetries && Date.now() + wait < deadline) {
         await sleep(wait, signal);
+        if (signal?.aborted) throw signal.reason as Error;
         continue;
       }
       throw new ApiError('upstream', `${describeUpstream(entity)} could not be reached (${code || 'connection failed'}) after ${attempt + 1} attempt(s).`, { code: 'upstream_unreachable' });
@@ -162,6 +157,7 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
     const shouldRetry = RETRIABLE_STATUS.has(status) && response.headers['x-should-retry'] !== 'false';
     if (shouldRetry && attempt < deps.retry.maxRetries && Date.now() + wait < deadline) {
       await sleep(wait, signal);
+      if (signal?.aborted) throw signal.reason as Error;
       continue;
     }
     const message = parsed === undefined ? undefined : adapter.errorMessage(parsed);

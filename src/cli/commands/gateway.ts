@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { sleep } from '../../core/retry.js';
 import type { CliContext } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
 import { action, duration, integer } from '../command.js';
@@ -85,8 +86,6 @@ function alive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts `gateway start` (without --detach) in the background, logging to the data dir; returns once it listens. */
 export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliContext): Promise<void> {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { formatIssues } from '../../core/entity.js';
 import { parseLogFilter, type StoredLogRow } from '../../core/request-log.js';
+import { sleep } from '../../core/retry.js';
 import { action, integer } from '../command.js';
 import type { CliContext } from '../context.js';
 import { stripControl, type Column } from '../output.js';
@@ -84,12 +85,6 @@ export interface TailOptions extends LogFilterOptions {
   lines: number;
   follow: boolean;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 /**
  * The last rows, then the live stream until Ctrl-C. On a lost connection (a gateway restart) it

@@ -4,7 +4,7 @@
  * against the first: vectors from two models must never share an output.
  */
 import { CliError, ExitCode } from '../../core/errors.js';
-import { backoffMs, RETRIABLE_STATUS } from '../../core/retry.js';
+import { backoffMs, RETRIABLE_STATUS, sleep } from '../../core/retry.js';
 import { base64ToFloat32, float32ToBase64 } from '../../core/vectors.js';
 import type { EmbeddingsResponse, GatewayClient } from '../../client/gateway-client.js';
 import type { Batch, PlannedRecord } from './batches.js';
@@ -51,8 +51,6 @@ export interface RunStats {
   model: string | undefined;
   dimensions: number | undefined;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isRetriable(error: unknown): boolean {
   if (!(error instanceof CliError)) return false;
