@@ -5,7 +5,7 @@
  */
 import { CliError, ExitCode } from '../../core/errors.js';
 import { backoffMs, RETRIABLE_STATUS, sleep } from '../../core/retry.js';
-import { base64ToFloat32, float32ToBase64 } from '../../core/vectors.js';
+import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
 import type { EmbeddingsResponse, GatewayClient } from '../../client/gateway-client.js';
 import type { Batch, PlannedRecord } from './batches.js';
 
@@ -63,9 +63,8 @@ function isRetriable(error: unknown): boolean {
 function serialize(embedding: number[] | string, format: VectorFormat): { text: string; dimensions: number } {
   if (typeof embedding === 'string') {
     if (format === 'base64') return { text: JSON.stringify(embedding), dimensions: Buffer.byteLength(embedding, 'base64') / 4 };
-    // TypedArray#join builds one flat string; `+=` in a loop builds a rope of 1 536 pieces per vector.
     const vector = base64ToFloat32(embedding);
-    return { text: `[${vector.join(',')}]`, dimensions: vector.length };
+    return { text: float32ToJson(vector), dimensions: vector.length };
   }
   if (format === 'float') return { text: JSON.stringify(embedding), dimensions: embedding.length };
   return { text: JSON.stringify(float32ToBase64(Float32Array.from(embedding))), dimensions: embedding.length };

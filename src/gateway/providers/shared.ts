@@ -26,6 +26,7 @@ export function bearer(credential: string | undefined): Record<string, string> {
 
 /** A vector as floats or as base64 little-endian float32, whatever the upstream chose to send. */
 export function readVector(value: unknown, where: string): Embedding {
+  if (value instanceof Embedding) return value; // base64 read straight from the response's bytes
   if (typeof value === 'string') {
     try {
       return Embedding.ofBase64(value);

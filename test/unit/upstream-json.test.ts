@@ -1,0 +1,98 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseUpstreamJson } from '../../src/gateway/upstream-json.js';
+import { Embedding, float32ToBase64 } from '../../src/core/vectors.js';
+
+const vector = (dims: number, seed = 1) => Float32Array.from({ length: dims }, (_, i) => Math.sin(i * seed + 1));
+const b64 = (dims: number, seed = 1) => float32ToBase64(vector(dims, seed));
+
+/** Replaces every Embedding in a parsed tree by its base64 text: what plain JSON.parse gives. */
+function asPlainJson(value: unknown): unknown {
+  if (value instanceof Embedding) return value.toBase64();
+  if (Array.isArray(value)) return value.map(asPlainJson);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asPlainJson(v)]));
+  return value;
+}
+
+/** The bytes as a socket could deliver them: cut into chunks at `cuts`, each at an odd offset of a larger buffer. */
+function chunked(text: string, cuts: number[] = []): Buffer[] {
+  const bytes = Buffer.from(text);
+  const points = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length];
+  return points.slice(1).map((end, i) => Buffer.concat([Buffer.from('xyz'), bytes.subarray(points[i], end)]).subarray(3));
+}
+const parse = (text: string, cuts?: number[]) => parseUpstreamJson(chunked(text, cuts));
+
+describe('parseUpstreamJson', () => {
+  it('reads base64 vectors as Embeddings straight from the bytes, bit for bit', () => {
+    const body = { object: 'list', data: [0, 1, 2].map((i) => ({ object: 'embedding', index: i, embedding: b64(384, i + 1) })), model: 'm', usage: { prompt_tokens: 3 } };
+    const parsed = parse(JSON.stringify(body), [1000, 2049, 2050, 3333]) as { data: { embedding: unknown }[]; model: string };
+    expect(parsed.model).toBe('m');
+    for (const [i, item] of parsed.data.entries()) {
+      expect(item.embedding).toBeInstanceOf(Embedding);
+      const embedding = item.embedding as Embedding;
+      expect(embedding.length).toBe(384);
+      expect(Buffer.from(embedding.toFloat32().buffer)).toEqual(Buffer.from(vector(384, i + 1).buffer));
+      expect(embedding.toBase64()).toBe(b64(384, i + 1));
+    }
+  });
+
+  it('gives what JSON.parse gives for any JSON, vectors aside', () => {
+    const longBase64 = fc.integer({ min: 64, max: 300 }).map((dims) => b64(dims));
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), longBase64, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 })),
+    })).node;
+    fc.assert(
+      fc.property(value, fc.boolean(), fc.array(fc.nat(), { maxLength: 6 }), (tree, pretty, cuts) => {
+        const text = JSON.stringify(tree, null, pretty ? 2 : undefined);
+        expect(asPlainJson(parse(text, cuts))).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('leaves alone long strings that are not base64 of whole float32 values', () => {
+    const cases = [
+      'A'.repeat(300) + '!', // not the alphabet
+      'AAAA'.repeat(100) + 'AAA=', // 3 bytes short of a float
+      'AA=A'.repeat(100), // padding in the middle
+      'AAAA'.repeat(99) + 'A', // a length no base64 has
+      `${'x'.repeat(200)}\\"${'y'.repeat(200)}`, // an escaped quote inside
+    ];
+    for (const text of cases) {
+      const json = `{"embedding":"${text}","after":"ok"}`;
+      expect(parse(json, [json.length >> 1])).toEqual(JSON.parse(json));
+    }
+  });
+
+  it('accepts unpadded base64, which some servers send', () => {
+    const padded = b64(385); // 1540 bytes: one '=' of padding
+    const parsed = parse(`{"embedding":"${padded.replace(/=+$/, '')}"}`) as { embedding: Embedding };
+    expect(parsed.embedding.length).toBe(385);
+    expect(Buffer.from(parsed.embedding.toFloat32().buffer)).toEqual(Buffer.from(vector(385).buffer));
+  });
+
+  it('keeps track of string boundaries across escapes and multi-byte text', () => {
+    const body = { note: 'quote " backslash \\ and \\" ünïcödé 埋め込み', embedding: b64(100), tail: '\\' };
+    const text = JSON.stringify(body);
+    // Cut inside the multi-byte characters and between a backslash and what it escapes.
+    const parsed = parse(text, [Buffer.from(text).indexOf('ü') + 1, Buffer.from(text).indexOf('埋') + 2, Buffer.from(text).indexOf('\\\\') + 1]) as typeof body & { embedding: Embedding };
+    expect(parsed.note).toBe(body.note);
+    expect(parsed.tail).toBe('\\');
+    expect(parsed.embedding).toBeInstanceOf(Embedding);
+  });
+
+  it('answers undefined for an empty body or one that is not JSON, even around vectors', () => {
+    expect(parseUpstreamJson([])).toBeUndefined();
+    expect(parse('')).toBeUndefined();
+    expect(parse('<html>bad gateway</html>')).toBeUndefined();
+    expect(parse(`{"data":["${b64(100)}"`, [200])).toBeUndefined();
+    expect(parse(`{"data":"${b64(100)}`)).toBeUndefined();
+  });
+
+  it('does not let an upstream forge a vector with a string that looks like a placeholder', () => {
+    const forged = '\u0000embctl-vector-0000000000000000-0';
+    const text = JSON.stringify({ fake: forged, embedding: b64(100) });
+    const parsed = parse(text) as { fake: unknown };
+    expect(parsed.fake).toBe(forged);
+  });
+});
