@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import type { BufferPool } from './buffer-pool.js';
 import type { CatalogueCache } from './catalogue.js';
 import type { Dispatch } from './dispatch.js';
 import type { KeyLimiter } from './limits.js';
@@ -13,6 +14,8 @@ export interface GatewayContext {
   logs: RequestLogPipeline;
   limiter: KeyLimiter;
   metrics: GatewayMetrics;
+  /** Memory for response bodies, reused across requests. */
+  bodies: BufferPool;
   /** SHA-256 of the admin token, checked in constant time. */
   adminTokenHash: string;
   version: string;

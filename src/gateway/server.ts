@@ -85,6 +85,8 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
 
   app.decorateRequest('errorCode', null);
   app.setErrorHandler((error, req, reply) => {
+    // The client is gone (its stream closed early): nobody to answer, nothing went wrong here.
+    if (reply.raw.destroyed) return;
     const apiError = toApiError(error);
     req.errorCode = apiError.code;
     if (apiError.kind === 'internal') options.logError(`${req.id} ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);

@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
 import { CatalogueCache } from './catalogue.js';
+import { BufferPool } from './buffer-pool.js';
 import { createDispatch } from './dispatch.js';
 import { KeyLimiter } from './limits.js';
 import { GatewayMetrics } from './metrics.js';
@@ -57,6 +58,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       logs,
       limiter: new KeyLimiter(store.logs, () => logs.flush()),
       metrics: new GatewayMetrics(),
+      bodies: new BufferPool(),
       adminTokenHash,
       version: VERSION,
       startedAt: Date.now(),

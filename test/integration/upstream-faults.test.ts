@@ -180,4 +180,28 @@ describe('upstream faults', () => {
     expect(response.body.error.code).toBe('upstream_unreachable');
     await stillServes();
   });
+
+  it('a client that leaves mid-call gets a 499 row once the upstream answers, and no stack trace is logged', async () => {
+    fake.script({ delayMs: 300 });
+    const leaving = new AbortController();
+    const sent = fetch(`${gateway.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gateway.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'faulty', input: 'about to leave' }),
+      signal: leaving.signal,
+    });
+    setTimeout(() => leaving.abort(), 100);
+    await expect(sent).rejects.toThrow();
+    await stillServes();
+    let row: any;
+    for (let attempt = 0; attempt < 50 && !row; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const rows = await call('GET', `${gateway.url}/v1/request-logs?status=499`, { token: gateway.adminToken });
+      row = rows.body.data[0];
+    }
+    expect(row).toMatchObject({ status: 499, error_code: 'client_closed_request', entity_id: 'faulty', input_count: 1 });
+    expect(row.prompt_tokens).toBeGreaterThan(0); // the upstream call finished and was counted
+    expect(gateway.output()).not.toMatch(/\n\s+at /);
+  });
 });
+

@@ -20,7 +20,16 @@ interface CallTrace {
   upstreamMs?: number;
   /** USD, once the call succeeded. */
   cost?: number;
+  /** The handler has returned or thrown. */
+  handled?: boolean;
+  /** The client closed the connection before its response was sent. */
+  clientGone?: boolean;
+  /** The row is written: once per call, whichever way it ends. */
+  logged?: boolean;
 }
+
+/** nginx's status for a request whose client went away first; the response was never delivered. */
+const CLIENT_CLOSED = 499;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -40,7 +49,8 @@ function requestedModel(req: FastifyRequest, trace: CallTrace): string | null {
 function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): RequestLogRow {
   const { key, request, route, result } = trace;
   const entity = route?.target.entity;
-  const ok = reply.statusCode < 400 && result !== undefined;
+  // Tokens and cost of a call the upstream answered count even if the client left before the reply.
+  const ok = result !== undefined && (reply.statusCode < 400 || trace.clientGone === true);
   const tokens = ok ? result.promptTokens : 0;
   return {
     id: req.id,
@@ -68,16 +78,40 @@ function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): Req
 export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.decorateRequest('trace', null);
   void app.register(async (scope) => {
-    scope.addHook('onRequest', async (req) => {
-      req.trace = { startedAt: Date.now() };
-    });
-    scope.addHook('onResponse', async (req, reply) => {
-      const row = logRow(req, reply, req.trace!);
+    const record = (req: FastifyRequest, reply: FastifyReply) => {
+      const trace = req.trace!;
+      if (trace.logged) return;
+      trace.logged = true;
+      const row = logRow(req, reply, trace);
       ctx.logs.record(row);
-      ctx.metrics.observe(row, req.trace!.route ? `${req.trace!.route.target.entity.id}/${req.trace!.route.model}` : undefined);
+      ctx.metrics.observe(row, trace.route ? `${trace.route.target.entity.id}/${trace.route.model}` : undefined);
+    };
+    // A client that leaves still gets its row (status 499), once the upstream call it started is over
+    // and its tokens and cost are known.
+    const clientLeft = (req: FastifyRequest, reply: FastifyReply) => {
+      req.trace!.clientGone = true;
+      req.errorCode = 'client_closed_request';
+      void reply.code(CLIENT_CLOSED);
+      if (req.trace!.handled) record(req, reply);
+    };
+    scope.addHook('onRequest', async (req, reply) => {
+      req.trace = { startedAt: Date.now() };
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) clientLeft(req, reply);
+      });
     });
+    scope.addHook('onResponse', async (req, reply) => record(req, reply));
 
     scope.post('/v1/embeddings', async (req, reply) => {
+      try {
+        return await embed(req, reply);
+      } finally {
+        req.trace!.handled = true;
+        if (req.trace!.clientGone) record(req, reply);
+      }
+    });
+
+    const embed = async (req: FastifyRequest, reply: FastifyReply) => {
       const trace = req.trace!;
       // OpenAI's order: who is asking, then what they asked.
       trace.key = await authenticateConsumer(req.headers, ctx.catalogue);
@@ -97,7 +131,12 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
         await ctx.limiter.settle(trace.key.record, admission, trace.result?.promptTokens ?? 0, trace.cost ?? 0);
       }
       reply.type('application/json');
-      return serializeEmbeddings(trace.result.vectors, trace.request.encodingFormat, trace.result.model, trace.result.promptTokens);
-    });
+      const lendBody = (size: number) => {
+        const lease = ctx.bodies.lease(size);
+        reply.raw.once('finish', lease.release);
+        return lease.buffer;
+      };
+      return serializeEmbeddings(trace.result.vectors, trace.request.encodingFormat, trace.result.model, trace.result.promptTokens, lendBody);
+    };
   });
 }
