@@ -15,7 +15,7 @@ export interface PipelineOptions {
   onError: (message: string) => void;
 }
 
-export const DEFAULT_PIPELINE: Omit<PipelineOptions, 'onError'> = { flushMs: 200, batchSize: 500, maxBuffered: 100_000 };
+export const DEFAULT_PIPELINE: Omit<PipelineOptions, 'onError'> = { flushMs: 50, batchSize: 500, maxBuffered: 100_000 };
 
 type Listener = (rows: StoredLogRow[]) => void;
 
