@@ -1,7 +1,7 @@
 /**
  * `kill -9` during heavy writes: the store passes SQLite's integrity check on restart, nothing
  * committed is lost, and every call answered 200 has its log row, except calls answered within the
- * documented window before the crash (rows still in the 200 ms write buffer).
+ * documented window before the crash (rows still in the 50 ms write buffer).
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { isolatedEnv } from '../helpers/cli.js';
 import { spawnGateway } from '../helpers/gateway.js';
 import { call } from '../helpers/http.js';
 
-const FLUSH_WINDOW_MS = 200;
+const FLUSH_WINDOW_MS = 50;
 
 describe('crash safety', () => {
   it('survives kill -9 under load: integrity ok, entities intact, only the last flush window of rows missing', async () => {
@@ -55,8 +55,9 @@ describe('crash safety', () => {
     for (const row of entities) expect(JSON.parse(row.body).provider).toBe('local');
 
     const missing = answered.filter((a) => !logged.has(a.id));
-    // A row missing for a call answered well before the crash would be a lost committed row.
-    expect(missing.filter((m) => m.at < killedAt - FLUSH_WINDOW_MS - 100)).toEqual([]);
+    // A row missing for a call answered well before the crash would be a lost committed row. The
+    // slack covers a flush timer firing late on a saturated event loop (two test workers share the cores).
+    expect(missing.filter((m) => m.at < killedAt - FLUSH_WINDOW_MS - 250)).toEqual([]);
 
     const restarted = await spawnGateway({ env });
     const usage = await call('GET', `${restarted.url}/v1/usage?group_by=model`, { token: restarted.adminToken });
