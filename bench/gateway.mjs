@@ -7,14 +7,18 @@
 import autocannon from 'autocannon';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
+import { ROOT, arg, fixedRate, gatewayOverFakeUpstream, machine, printTable, startServer, stop } from './lib.mjs';
 const DURATION = arg('duration', 6);
 const ROUNDS = arg('rounds', 2);
 const CONNECTIONS = 32;
 
-const setup = await gatewayOverFakeUpstream(1536, 'bench');
-const { upstream, gateway } = setup;
-const profile = { apiKey: setup.apiKey };
+// Each workload gets a fresh gateway (and upstream): RSS never shrinks back after a heavier load, so
+// one shared gateway would report the previous workload's peak as this one's.
+let setup;
+const fresh = async (gatewayArgs = []) => {
+  await setup?.close();
+  setup = await gatewayOverFakeUpstream(1536, 'bench', gatewayArgs);
+};
 
 const sentences = (n) => Array.from({ length: n }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`);
 const WORKLOADS = [
@@ -23,9 +27,9 @@ const WORKLOADS = [
   { name: '256 × 1536 float', inputs: 256, body: { input: sentences(256), encoding_format: 'float' } },
 ];
 const target = (who, body) => ({
-  url: `${who === 'direct' ? upstream.url : gateway.url}/v1/embeddings`,
+  url: `${who === 'direct' ? setup.upstream.url : setup.gateway.url}/v1/embeddings`,
   method: 'POST',
-  headers: { 'content-type': 'application/json', authorization: `Bearer ${who === 'direct' ? 'bench' : profile.apiKey}` },
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${who === 'direct' ? 'bench' : setup.apiKey}` },
   body: JSON.stringify({ ...body, model: who === 'direct' ? 'bench-v1' : 'bench' }),
 });
 const load = async (options) => {
@@ -34,19 +38,11 @@ const load = async (options) => {
   return result;
 };
 const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-/** Resets the kernel's peak-RSS mark (Linux), so each workload's own peak can be read. */
-const resetPeak = (pid) => {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-  } catch {
-    // not Linux, or not allowed: the figures then include earlier workloads
-  }
-};
 
 const rows = [];
 const results = { machine: machine(), duration_s: DURATION, rounds: ROUNDS, connections: CONNECTIONS, workloads: [] };
 for (const workload of WORKLOADS) {
-  resetPeak(gateway.child.pid);
+  await fresh();
   const runs = { direct: [], gateway: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const who of round % 2 ? ['gateway', 'direct'] : ['direct', 'gateway']) {
@@ -60,7 +56,7 @@ for (const workload of WORKLOADS) {
   });
   const direct = summary(runs.direct);
   const through = summary(runs.gateway);
-  const rss = peakRss(gateway.child.pid);
+  const rss = peakRss(setup.gateway.child.pid);
   results.workloads.push({ name: workload.name, inputs: workload.inputs, direct, gateway: through, ratio: through.rps / direct.rps, gateway_peak_rss_mb: rss });
   rows.push(
     { workload: workload.name, target: 'direct', 'req/s': Math.round(direct.rps), 'inputs/s': Math.round(direct.rps * workload.inputs), 'p50 ms': direct.p50.toFixed(1), 'p99 ms': direct.p99.toFixed(1), 'gateway/direct': '', 'gateway peak RSS MB': '' },
@@ -68,17 +64,36 @@ for (const workload of WORKLOADS) {
   );
 }
 
-// Peak RSS is read per workload above (the 256 × 1536 float one holds ~8 MB per response in flight).
+// The same SDK-default load on a gateway left with V8's own young generation, for comparison.
+await fresh(['--young-generation-mb', '0']);
+const untuned = [];
+for (let round = 0; round < ROUNDS; round++) untuned.push(await load({ ...target('gateway', WORKLOADS[1].body), connections: CONNECTIONS }));
+results.v8_default_young_generation = {
+  rps: untuned.reduce((n, r) => n + r.requests.average, 0) / untuned.length,
+  gateway_peak_rss_mb: peakRss(setup.gateway.child.pid),
+};
+
 // Added latency at a moderate fixed rate, where neither side queues.
-resetPeak(gateway.child.pid);
+// For scale, the same hop through a bare Node proxy (bench/minimal-proxy.mjs): the floor of any Node gateway.
+await fresh();
+const proxy = await startServer(['bench/minimal-proxy.mjs', setup.upstream.url]);
+const fixedTarget = (who) => (who === 'minimal proxy' ? { ...target('direct', WORKLOADS[1].body), url: `${proxy.url}/v1/embeddings` } : target(who, WORKLOADS[1].body));
 const fixed = {};
-for (const who of ['direct', 'gateway', 'direct', 'gateway']) {
-  const result = await load({ ...target(who, WORKLOADS[1].body), connections: 8, overallRate: 200 });
-  (fixed[who] ??= []).push(result.latency.p50);
+for (const who of ['direct', 'gateway', 'minimal proxy']) await fixedRate(fixedTarget(who), { rate: 200, seconds: 1 }); // warm-up, discarded
+for (const who of ['direct', 'gateway', 'minimal proxy', 'direct', 'gateway', 'minimal proxy']) {
+  const result = await fixedRate(fixedTarget(who), { rate: 200, seconds: DURATION });
+  (fixed[who] ??= []).push(result.p50);
 }
+await stop(proxy.child);
 const p50 = (who) => fixed[who].reduce((a, b) => a + b, 0) / fixed[who].length;
-results.fixed_rate = { rate: 200, direct_p50_ms: p50('direct'), gateway_p50_ms: p50('gateway'), added_p50_ms: p50('gateway') - p50('direct') };
-results.fixed_rate.gateway_peak_rss_mb = peakRss(gateway.child.pid);
+results.fixed_rate = {
+  rate: 200,
+  direct_p50_ms: p50('direct'),
+  gateway_p50_ms: p50('gateway'),
+  added_p50_ms: p50('gateway') - p50('direct'),
+  minimal_proxy_added_p50_ms: p50('minimal proxy') - p50('direct'),
+};
+results.fixed_rate.gateway_peak_rss_mb = peakRss(setup.gateway.child.pid);
 
 // The local provider: in-process, one core, then through the gateway.
 const { hashEmbed } = await import(join(ROOT, 'dist/gateway/providers/local.js'));
@@ -96,8 +111,9 @@ writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(
 
 console.log(`gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating rounds per target\n`);
 printTable(rows);
-console.log(`\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms)`);
+console.log(`\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms; high-resolution timer, 8 connections); a bare Node proxy adds ${results.fixed_rate.minimal_proxy_added_p50_ms.toFixed(2)} ms`);
 const sdkDefault = results.workloads[1];
 console.log(`gateway peak RSS under the 16 × 1536 base64 load at ${CONNECTIONS} connections: ${Math.round(sdkDefault.gateway_peak_rss_mb)} MB (target ≤ 150 MB); at 200 req/s: ${Math.round(results.fixed_rate.gateway_peak_rss_mb)} MB`);
+console.log(`the same with V8's default young generation (--young-generation-mb 0): ${Math.round(results.v8_default_young_generation.rps)} req/s, peak RSS ${Math.round(results.v8_default_young_generation.gateway_peak_rss_mb)} MB`);
 console.log(`local provider (384 dims, short sentences, tokens counted): ${Math.round(localInProcess).toLocaleString('en-US')} inputs/s in-process on one core; ${Math.round(results.local.through_gateway_inputs_per_s).toLocaleString('en-US')} inputs/s through the gateway (target ≥ 20 000)`);
 console.log('\nwritten: bench/results/gateway.json');

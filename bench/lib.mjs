@@ -56,15 +56,15 @@ export function arg(name, fallback) {
 
 /**
  * A fake upstream of `dims`-dimension vectors and a gateway in front of it (an openai-compatible
- * entity `entityId`), over a temporary data dir; `close()` stops both and removes the dir.
+ * entity `entityId`, started with `gatewayArgs`), over a temporary data dir; `close()` stops both and removes the dir.
  */
-export async function gatewayOverFakeUpstream(dims, entityId) {
+export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = []) {
   const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'embctl-bench-'));
   const env = { ...process.env, EMBCTL_CONFIG_DIR: join(dir, 'config'), EMBCTL_DATA_DIR: join(dir, 'data'), CI: 'true' };
   const upstream = await startServer(['bench/fake-upstream.mjs', String(dims)], env);
-  const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0'], env);
+  const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0', ...gatewayArgs], env);
   const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
   const created = await fetch(`${gateway.url}/v1/embedding-models`, {
     method: 'POST',
@@ -76,6 +76,7 @@ export async function gatewayOverFakeUpstream(dims, entityId) {
     upstream,
     gateway,
     apiKey: profile.apiKey,
+    adminToken: profile.adminToken,
     close: async () => {
       await Promise.all([stop(gateway.child), stop(upstream.child)]);
       rmSync(dir, { recursive: true, force: true });
@@ -99,4 +100,36 @@ export function printTable(rows) {
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   console.log(line(headers));
   for (const row of rows) console.log(line(headers.map((h) => row[h])));
+}
+
+/**
+ * Requests at a fixed `rate` per second for `seconds`, over `connections` keep-alive connections,
+ * timed with the high-resolution clock. autocannon's histogram keeps whole milliseconds, too coarse
+ * to tell a sub-millisecond overhead. Resolves with latency percentiles in ms (fractional).
+ */
+export async function fixedRate({ url, headers, body }, { rate, seconds, connections = 8 }) {
+  const { Pool } = await import('undici');
+  const { origin, pathname } = new URL(url);
+  const pool = new Pool(origin, { connections, pipelining: 1 });
+  const latencies = [];
+  const pending = [];
+  const started = performance.now();
+  for (let sent = 0; sent < rate * seconds; sent++) {
+    const due = started + (sent * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const t0 = performance.now();
+    pending.push(
+      pool.request({ path: pathname, method: 'POST', headers, body }).then(async (response) => {
+        await response.body.arrayBuffer();
+        if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
+        latencies.push(performance.now() - t0);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { p50: at(0.5), p99: at(0.99), count: latencies.length };
 }
