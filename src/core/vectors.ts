@@ -1,5 +1,6 @@
 /** Vector helpers shared by gateway and CLI. Vectors travel as Float32Array internally. */
 import { endianness } from 'node:os';
+import type { EncodingFormat } from './embeddings-request.js';
 
 // The wire format is little-endian float32; Float32Array uses the host order, so we refuse to
 // produce silently byte-swapped vectors on the (rare) big-endian host rather than corrupt them.
@@ -68,17 +69,23 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Characters of the padded base64 of `bytes` bytes. */
 const base64Chars = (bytes: number) => 4 * Math.ceil(bytes / 3);
 
+/** The text an upstream sent for one vector, as bytes: base64 (without its quotes) or a JSON array. */
+interface WireText {
+  encoding: EncodingFormat;
+  bytes: Buffer;
+}
+
 /**
- * One embedding as the gateway carries it: floats, base64 text, or the bytes of the base64 text as
- * they sat in the upstream's response. Kept in the form it arrived in and converted only if the
- * caller asked for the other: the SDKs' default (base64) then passes through a base64 upstream
- * without being decoded, encoded or even turned into a string.
+ * One embedding as the gateway carries it: floats, base64 text, or the very bytes an upstream sent
+ * (its base64 or its JSON array). Kept in the form it arrived in and converted only if the caller
+ * asked for the other: a vector then passes from an upstream to a caller asking the same encoding
+ * without being decoded, printed or even turned into a string.
  */
 export class Embedding {
   private constructor(
     private floats: Float32Array | undefined,
     private base64: string | undefined,
-    private readonly base64Ascii: Buffer | undefined,
+    private readonly wire: WireText | undefined,
     readonly length: number,
   ) {}
 
@@ -93,27 +100,35 @@ export class Embedding {
     return new Embedding(undefined, text, undefined, bytes / 4);
   }
 
-  /** `ascii` holds base64 text already checked to be of whole float32 values (see `gateway/upstream-json.ts`). */
-  static ofBase64Ascii(ascii: Buffer, floats: number): Embedding {
-    return new Embedding(undefined, undefined, ascii, floats);
+  /** `bytes` already checked to be `length` values in `encoding` (see `gateway/upstream-json.ts`). */
+  static ofWireText(encoding: EncodingFormat, bytes: Buffer, length: number): Embedding {
+    return new Embedding(undefined, undefined, { encoding, bytes }, length);
   }
 
   toFloat32(): Float32Array {
-    return (this.floats ??= base64ToFloat32(this.toBase64()));
+    if (this.floats) return this.floats;
+    this.floats = this.wire?.encoding === 'float' ? Float32Array.from(JSON.parse(this.wire.bytes.toString('latin1')) as number[]) : base64ToFloat32(this.toBase64());
+    return this.floats;
   }
 
   toBase64(): string {
-    return (this.base64 ??= this.base64Ascii ? this.base64Ascii.toString('latin1') : float32ToBase64(this.floats!));
+    return (this.base64 ??= this.wire?.encoding === 'base64' ? this.wire.bytes.toString('latin1') : float32ToBase64(this.toFloat32()));
+  }
+
+  /** The upstream's own bytes for this vector in `encoding`, when it sent that encoding. */
+  wireText(encoding: EncodingFormat): Buffer | undefined {
+    return this.wire?.encoding === encoding ? this.wire.bytes : undefined;
   }
 
   /** Bytes `writeBase64` will write. */
   get base64Length(): number {
-    return this.base64Ascii?.length ?? this.base64?.length ?? base64Chars(this.length * 4);
+    return this.wireText('base64')?.length ?? this.base64?.length ?? base64Chars(this.length * 4);
   }
 
   /** Writes the base64 text into `target` at `offset`; returns the offset after it. */
   writeBase64(target: Buffer, offset: number): number {
-    if (this.base64Ascii) return offset + this.base64Ascii.copy(target, offset);
+    const wire = this.wireText('base64');
+    if (wire) return offset + wire.copy(target, offset);
     return offset + target.write(this.toBase64(), offset, 'latin1');
   }
 }

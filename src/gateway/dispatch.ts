@@ -95,7 +95,7 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
     const { entity } = route.target;
     const adapter = adapterFor(entity.provider);
     checkSupport(adapter, route, request);
-    const call = (part: Part): EmbedCall => ({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user });
+    const call = (part: Part): EmbedCall => ({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user, encoding: request.encodingFormat });
 
     const started = performance.now();
     const parts = split(request, adapter.maxInputsPerCall, adapter.kind === 'in-process');

@@ -1,57 +1,93 @@
 /**
- * The `/v1/embeddings` response body, written straight to bytes or text: a 256 × 1536 batch is
- * ~400k numbers, and building an object tree for JSON.stringify would double the garbage. base64
- * bodies are one exactly sized Buffer, off the V8 heap, the vectors copied in as the upstream sent
- * them. Large float bodies stream, one embedding at a time, so memory stays bounded by the socket.
+ * The `/v1/embeddings` response body, written straight to bytes: a 256 × 1536 batch is ~400k
+ * numbers, and building an object tree for JSON.stringify would double the garbage.
+ *
+ * When every vector's text is known without printing it (base64, or the float text the upstream
+ * sent), the body is written in one pass: into one exactly sized Buffer (pooled by the caller) when
+ * it is small, else streamed in 64 kB Buffers. Floats that must be printed (the `local` provider,
+ * or an upstream that sent the other encoding) stream one embedding at a time as text, so memory
+ * stays bounded by the socket, not by the batch.
  */
 import { Readable } from 'node:stream';
 import type { EncodingFormat } from '../core/embeddings-request.js';
 import { float32ToJson, type Embedding } from '../core/vectors.js';
 
 /**
- * Responses larger than this stream in chunks of about this size. V8 puts strings over ~128 kB in
- * its large-object space, which only a full collection frees: under load, whole-response strings
- * pile up there and RSS balloons. Chunks stay in the young generation and die young.
+ * Stream chunks: bodies larger than this go out in pieces of about this size. V8 puts strings over
+ * ~128 kB in its large-object space, which only a full collection frees; chunks die young.
  */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK = 64 * 1024;
+/** Bodies up to this are built whole (a 16 × 3072 base64 body is ~220 kB); larger ones stream. */
+const WHOLE_BODY_MAX = 1024 * 1024;
 
 const HEAD = '{"object":"list","data":[';
 const itemHead = (index: number) => `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":`;
-const floatItem = (vector: Embedding, index: number) => `${itemHead(index)}${float32ToJson(vector.toFloat32())}}`;
 const tail = (model: string, promptTokens: number) => `],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
 
-function* floatChunks(vectors: Embedding[], model: string, promptTokens: number): Generator<string> {
+/** Bytes of the vector's JSON value when known without printing floats, else undefined. */
+function knownSize(vector: Embedding, encoding: EncodingFormat): number | undefined {
+  return encoding === 'base64' ? vector.base64Length + 2 : vector.wireText('float')?.length;
+}
+
+/** Writes the vector's JSON value (quoted base64, or the upstream's float text) at `at`; returns the offset after it. */
+function writeKnown(vector: Embedding, encoding: EncodingFormat, target: Buffer, at: number): number {
+  if (encoding === 'float') return at + vector.wireText('float')!.copy(target, at);
+  at += target.write('"', at, 'latin1');
+  at = vector.writeBase64(target, at);
+  return at + target.write('"', at, 'latin1');
+}
+
+/** The body when every vector's size is known: one Buffer of exactly `size` bytes, or 64 kB chunks. */
+function knownBody(vectors: Embedding[], encoding: EncodingFormat, end: string, size: number, allocate: (size: number) => Buffer): Buffer | Readable {
+  if (size <= WHOLE_BODY_MAX) {
+    const body = allocate(size);
+    let at = body.write(HEAD, 0, 'latin1');
+    for (let i = 0; i < vectors.length; i++) {
+      at += body.write(itemHead(i), at, 'latin1');
+      at = writeKnown(vectors[i]!, encoding, body, at);
+      at += body.write('}', at, 'latin1');
+    }
+    body.write(end, at, 'utf8');
+    return body;
+  }
+  function* chunks(): Generator<Buffer> {
+    let chunk = Buffer.allocUnsafe(CHUNK);
+    let at = chunk.write(HEAD, 0, 'latin1');
+    for (let i = 0; i < vectors.length; i++) {
+      const head = itemHead(i);
+      const need = head.length + knownSize(vectors[i]!, encoding)! + 1;
+      if (at + need > chunk.length) {
+        yield chunk.subarray(0, at);
+        chunk = Buffer.allocUnsafe(Math.max(CHUNK, need));
+        at = 0;
+      }
+      at += chunk.write(head, at, 'latin1');
+      at = writeKnown(vectors[i]!, encoding, chunk, at);
+      at += chunk.write('}', at, 'latin1');
+    }
+    yield Buffer.concat([chunk.subarray(0, at), Buffer.from(end)]);
+  }
+  return Readable.from(chunks(), { objectMode: false });
+}
+
+const floatItem = (vector: Embedding, index: number) => `${itemHead(index)}${float32ToJson(vector.toFloat32())}}`;
+
+function* printedChunks(vectors: Embedding[], end: string): Generator<string> {
   let chunk = HEAD;
   for (let i = 0; i < vectors.length; i++) {
     chunk += floatItem(vectors[i]!, i);
-    if (chunk.length >= CHUNK_CHARS) {
+    if (chunk.length >= CHUNK) {
       yield chunk;
       chunk = '';
     }
   }
-  yield chunk + tail(model, promptTokens);
-}
-
-function base64Body(vectors: Embedding[], model: string, promptTokens: number, allocate: (size: number) => Buffer): Buffer {
-  const heads = vectors.map((_, i) => `${itemHead(i)}"`);
-  const end = tail(model, promptTokens);
-  let size = HEAD.length + Buffer.byteLength(end);
-  for (let i = 0; i < vectors.length; i++) size += heads[i]!.length + vectors[i]!.base64Length + 2;
-  const body = allocate(size);
-  let at = body.write(HEAD, 0, 'latin1');
-  for (let i = 0; i < vectors.length; i++) {
-    at += body.write(heads[i]!, at, 'latin1');
-    at = vectors[i]!.writeBase64(body, at);
-    at += body.write('"}', at, 'latin1');
-  }
-  body.write(end, at, 'utf8');
-  return body;
+  yield chunk + end;
 }
 
 /** A float32 prints as up to ~22 characters. */
 const FLOAT_CHARS = 22;
 
-/** `allocate` gives the memory for bodies built whole (a pooled lease in the gateway); large float bodies stream. */
+/** `allocate` gives the memory for bodies built whole (a pooled lease in the gateway). */
 export function serializeEmbeddings(
   vectors: Embedding[],
   encoding: EncodingFormat,
@@ -59,11 +95,19 @@ export function serializeEmbeddings(
   promptTokens: number,
   allocate: (size: number) => Buffer = Buffer.allocUnsafe,
 ): Buffer | Readable {
-  if (encoding === 'base64') return base64Body(vectors, model, promptTokens, allocate);
-  if (vectors.length * (vectors[0]?.length ?? 0) * FLOAT_CHARS > CHUNK_CHARS) return Readable.from(floatChunks(vectors, model, promptTokens), { objectMode: false });
+  const end = tail(model, promptTokens);
+  let size = HEAD.length + Buffer.byteLength(end);
+  for (let i = 0; i < vectors.length && size >= 0; i++) {
+    const known = knownSize(vectors[i]!, encoding);
+    size = known === undefined ? -1 : size + itemHead(i).length + known + 1;
+  }
+  if (size >= 0) return knownBody(vectors, encoding, end, size, allocate);
+
+  // Floats to print.
+  if (vectors.length * (vectors[0]?.length ?? 0) * FLOAT_CHARS > CHUNK) return Readable.from(printedChunks(vectors, end), { objectMode: false });
   let text = HEAD;
   for (let i = 0; i < vectors.length; i++) text += floatItem(vectors[i]!, i);
-  text += tail(model, promptTokens);
+  text += end;
   // Copied out at once, the string dies young; handed to the socket, it would live until written.
   const body = allocate(Buffer.byteLength(text));
   body.write(text, 0, 'utf8');

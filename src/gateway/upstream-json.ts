@@ -16,6 +16,13 @@ import { Embedding } from '../core/vectors.js';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const PAD = 0x3d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
 
 /** Shorter literals cost less to parse than to check and slice. */
 const LIFT_MIN_CHARS = 256;
@@ -58,6 +65,50 @@ function base64Floats(bytes: Buffer, start: number, end: number): number {
   if ((pad > 0 && (end - start) % 4 !== 0) || chars % 4 === 1 || !allBase64(bytes, start, start + chars)) return 0;
   const decoded = Math.floor((chars * 3) / 4);
   return decoded % 4 === 0 ? decoded / 4 : 0;
+}
+
+const DIGIT = new Uint8Array(256);
+for (let c = ZERO; c <= ZERO + 9; c++) DIGIT[c] = 1;
+const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+
+/**
+ * How many numbers the bytes hold when they are exactly a flat JSON array of numbers, else 0.
+ * Printed floats are a float caller's whole response: checking their syntax (4x faster than
+ * JSON.parse, which converts every decimal) is all the gateway does to them. A number too large for
+ * float32 (39+ integer digits, or a 3-digit exponent) is not taken, so it meets the usual checks.
+ */
+function jsonNumbers(b: Buffer): number {
+  const last = b.length - 1;
+  if (b[0] !== OPEN_BRACKET || b[last] !== CLOSE_BRACKET) return 0;
+  let at = 1;
+  let count = 0;
+  for (;;) {
+    while (isSpace(b[at])) at++;
+    if (b[at] === MINUS) at++;
+    const integerStart = at;
+    if (b[at] === ZERO) at++;
+    else if (DIGIT[b[at]!]) while (DIGIT[b[at]!]) at++;
+    else return 0;
+    if (at - integerStart > 38) return 0;
+    if (b[at] === DOT) {
+      if (!DIGIT[b[++at]!]) return 0;
+      while (DIGIT[b[at]!]) at++;
+    }
+    if (b[at] === 0x65 || b[at] === 0x45) {
+      at++;
+      if (b[at] === PLUS || b[at] === MINUS) at++;
+      const exponentStart = at;
+      while (DIGIT[b[at]!]) at++;
+      if (at === exponentStart || at - exponentStart > 2) return 0;
+    }
+    count++;
+    while (isSpace(b[at])) at++;
+    if (b[at] === COMMA) {
+      at++;
+      continue;
+    }
+    return at === last ? count : 0;
+  }
 }
 
 /**
@@ -125,26 +176,44 @@ function closingQuote(body: Chunks, from: number): number {
   return -1;
 }
 
-/** The JSON in `chunks` (a body as read), base64 vector literals read as `Embedding`s; undefined when empty or not JSON. */
+/** The JSON in `chunks` (a body as read), vector literals read as `Embedding`s; undefined when empty or not JSON. */
 export function parseUpstreamJson(chunks: Buffer[]): unknown {
   const body = new Chunks(chunks);
   const lifted: Embedding[] = [];
   let text = '';
   let copied = 0;
+  /** Puts a placeholder in the text for the bytes at [start, end), read as `vector`. */
+  const lift = (start: number, end: number, vector: Embedding) => {
+    text += `${body.slice(copied, start).toString('utf8')}${JSON.stringify(MARK + lifted.length)}`;
+    lifted.push(vector);
+    copied = end;
+  };
+  /** Flat arrays of numbers in [from, to), a stretch outside any string literal. */
+  const liftArrays = (from: number, to: number) => {
+    for (let open = body.indexOf(OPEN_BRACKET, from); open !== -1 && open < to; open = body.indexOf(OPEN_BRACKET, open + 1)) {
+      const close = body.indexOf(CLOSE_BRACKET, open + 1);
+      if (close === -1 || close >= to) return;
+      if (close - open - 1 < LIFT_MIN_CHARS) continue;
+      const literal = body.slice(open, close + 1);
+      const count = jsonNumbers(literal);
+      if (count === 0) continue;
+      lift(open, close + 1, Embedding.ofWireText('float', literal, count));
+      open = close;
+    }
+  };
   // Outside a string literal JSON has no quotes, so each quote found from here opens one.
-  for (let open = body.indexOf(QUOTE, 0); open !== -1; ) {
+  for (let outside = 0; ; ) {
+    const open = body.indexOf(QUOTE, outside);
+    liftArrays(outside, open === -1 ? body.length : open);
+    if (open === -1) break;
     const close = closingQuote(body, open + 1);
     if (close === -1) break;
     if (close - open - 1 >= LIFT_MIN_CHARS) {
       const literal = body.slice(open + 1, close);
       const floats = base64Floats(literal, 0, literal.length);
-      if (floats > 0) {
-        text += `${body.slice(copied, open).toString('utf8')}${JSON.stringify(MARK + lifted.length)}`;
-        lifted.push(Embedding.ofBase64Ascii(literal, floats));
-        copied = close + 1;
-      }
+      if (floats > 0) lift(open, close + 1, Embedding.ofWireText('base64', literal, floats));
     }
-    open = body.indexOf(QUOTE, close + 1);
+    outside = close + 1;
   }
   text += body.slice(copied, body.length).toString('utf8');
   try {

@@ -152,7 +152,7 @@ describe('provider-specific translation', () => {
     ]);
   });
 
-  it('azure legacy omits model from the body; openai asks for base64 upstream', async () => {
+  it("azure legacy omits model from the body; openai is asked for the caller's encoding", async () => {
     const azure = fakes.get('p-azure-legacy')!;
     azure.requests.length = 0;
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-azure-legacy', input: 'x' });
@@ -160,7 +160,11 @@ describe('provider-specific translation', () => {
     const openai = fakes.get('p-openai')!;
     openai.requests.length = 0;
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: 'x', encoding_format: 'float' });
-    expect(openai.requests[0]!.body).toMatchObject({ model: 'text-embedding-3-small', encoding_format: 'base64' });
+    expect(openai.requests[0]!.body).toMatchObject({ model: 'text-embedding-3-small', encoding_format: 'float' });
+    await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: 'x' });
+    expect(openai.requests[1]!.body).toMatchObject({ encoding_format: 'float' }); // OpenAI's default when the caller names none
+    await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: 'x', encoding_format: 'base64' });
+    expect(openai.requests[2]!.body).toMatchObject({ encoding_format: 'base64' });
   });
 
   it('refuses token-id inputs for providers with another tokenizer, accepts them for openai', async () => {

@@ -33,7 +33,7 @@ describe('local provider (feature hashing)', () => {
   });
 
   it('embeds token-id inputs as their decoded cl100k text', () => {
-    const call = { entity: SEED_ENTITY, model: 'hash-384-v1', tokenCount: 4 };
+    const call = { entity: SEED_ENTITY, model: 'hash-384-v1', tokenCount: 4, encoding: 'float' as const };
     const fromTokens = localAdapter.embed({ ...call, inputs: [encodeText('hello there world')] });
     const fromText = localAdapter.embed({ ...call, inputs: ['hello there world'] });
     expect(Array.from(fromTokens.vectors[0]!.toFloat32())).toEqual(Array.from(fromText.vectors[0]!.toFloat32()));
@@ -41,7 +41,7 @@ describe('local provider (feature hashing)', () => {
   });
 
   it('honours the requested dimensions and refuses what it cannot serve', () => {
-    const result = localAdapter.embed({ entity: SEED_ENTITY, model: 'hash-384-v1', tokenCount: 1, inputs: ['hi'], dimensions: 32 });
+    const result = localAdapter.embed({ entity: SEED_ENTITY, model: 'hash-384-v1', tokenCount: 1, inputs: ['hi'], dimensions: 32, encoding: 'float' });
     expect(result.vectors[0]!.length).toBe(32);
     expect(localAdapter.checkModel('hash-384-v1', 5000)).toMatch(/at most 4096/);
     expect(localAdapter.checkModel('text-embedding-3-small')).toMatch(/hash-<dimensions>-v1/);

@@ -6,9 +6,12 @@ import { Embedding, float32ToBase64 } from '../../src/core/vectors.js';
 const vector = (dims: number, seed = 1) => Float32Array.from({ length: dims }, (_, i) => Math.sin(i * seed + 1));
 const b64 = (dims: number, seed = 1) => float32ToBase64(vector(dims, seed));
 
-/** Replaces every Embedding in a parsed tree by its base64 text: what plain JSON.parse gives. */
+/** Replaces every Embedding in a parsed tree by the text it was read from: what plain JSON.parse gives. */
 function asPlainJson(value: unknown): unknown {
-  if (value instanceof Embedding) return value.toBase64();
+  if (value instanceof Embedding) {
+    const floats = value.wireText('float');
+    return floats ? JSON.parse(floats.toString()) : value.toBase64();
+  }
   if (Array.isArray(value)) return value.map(asPlainJson);
   if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asPlainJson(v)]));
   return value;
@@ -38,8 +41,16 @@ describe('parseUpstreamJson', () => {
 
   it('gives what JSON.parse gives for any JSON, vectors aside', () => {
     const longBase64 = fc.integer({ min: 64, max: 300 }).map((dims) => b64(dims));
+    const longFloats = fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()), { minLength: 40, maxLength: 300 });
     const value = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), longBase64, fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 })),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 1 }),
+        longBase64,
+        longFloats,
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 }),
+      ),
     })).node;
     fc.assert(
       fc.property(value, fc.boolean(), fc.array(fc.nat(), { maxLength: 6 }), (tree, pretty, cuts) => {
@@ -95,4 +106,37 @@ describe('parseUpstreamJson', () => {
     const parsed = parse(text) as { fake: unknown };
     expect(parsed.fake).toBe(forged);
   });
+
+  it('reads a flat array of printed floats as an Embedding over the bytes sent, pretty-printed or not', () => {
+    const floats = Array.from(vector(300), (x) => x);
+    for (const text of [JSON.stringify({ embedding: floats }), JSON.stringify({ embedding: floats }, null, 2)]) {
+      const parsed = parse(text, [700]) as { embedding: Embedding };
+      expect(parsed.embedding).toBeInstanceOf(Embedding);
+      expect(parsed.embedding.length).toBe(300);
+      expect(JSON.parse(parsed.embedding.wireText('float')!.toString())).toEqual(floats);
+      expect(Array.from(parsed.embedding.toFloat32())).toEqual(Array.from(Float32Array.from(floats)));
+      expect(parsed.embedding.wireText('base64')).toBeUndefined();
+    }
+  });
+
+  it('leaves alone arrays that are not flat arrays of plain numbers', () => {
+    const many = (item: string) => Array.from({ length: 100 }, () => item).join(',');
+    const cases = [
+      `[${many('[1,2]')}]`, // nested
+      `[${many('"x"')}]`, // strings
+      `[${many('1')},1e400]`, // beyond float32 and double
+      `[${many('1')},${'9'.repeat(40)}]`, // 40 integer digits
+      `[${many('0.5')},true]`,
+    ];
+    for (const array of cases) {
+      const json = `{"embedding":${array}}`;
+      const parsed = parse(json) as { embedding: unknown };
+      expect(parsed.embedding).not.toBeInstanceOf(Embedding);
+      expect(parsed).toEqual(JSON.parse(json));
+    }
+    for (const bad of ['01', '1.', '-', '1e', '+1', '.5', '1,,2']) {
+      expect(parse(`{"embedding":[${many('0.25')},${bad}]}`)).toBeUndefined(); // invalid JSON stays invalid
+    }
+  });
 });
+

@@ -23,7 +23,7 @@ export const azureOpenaiAdapter: HttpAdapter = {
   buildRequest(call, baseUrl, credential) {
     const { connection } = call.entity.config;
     const headers = { ...(credential ? { 'api-key': credential } : bearer(undefined)), ...connection.headers };
-    const body: Record<string, unknown> = { input: call.inputs, encoding_format: 'base64', ...extraOptions(call.entity) };
+    const body: Record<string, unknown> = { input: call.inputs, encoding_format: call.encoding, ...extraOptions(call.entity) };
     if (call.dimensions !== undefined) body.dimensions = call.dimensions;
     if (call.user !== undefined) body.user = call.user;
     if (connection.deployment_id) {

@@ -7,6 +7,6 @@ export const jinaAdapter = openAIStyleAdapter({
   acceptsTokenInputs: false,
   dimensionsField: 'dimensions',
   checkModel: dimensionsFor(/^jina-(embeddings-v[3-9]|clip-v2)/, 'Jina'),
-  askBase64: false,
+  forwardsEncoding: false,
   tokens: (body) => numberAt(body, 'usage', 'prompt_tokens') ?? numberAt(body, 'usage', 'total_tokens'),
 });

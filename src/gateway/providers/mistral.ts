@@ -7,6 +7,6 @@ export const mistralAdapter = openAIStyleAdapter({
   acceptsTokenInputs: false,
   dimensionsField: 'output_dimension',
   checkModel: dimensionsFor(/^codestral-embed/, 'Mistral'),
-  askBase64: false,
+  forwardsEncoding: false,
   tokens: (body) => numberAt(body, 'usage', 'prompt_tokens'),
 });

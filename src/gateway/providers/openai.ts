@@ -11,6 +11,6 @@ export const openaiAdapter = openAIStyleAdapter({
   dimensionsField: 'dimensions',
   checkModel: (model, dimensions) =>
     dimensions !== undefined && FIXED_SIZE.test(model) ? `OpenAI's '${model}' has a fixed size of 1536; 'dimensions' needs text-embedding-3-* or later` : undefined,
-  askBase64: true,
+  forwardsEncoding: true,
   tokens: (body) => numberAt(body, 'usage', 'prompt_tokens'),
 });

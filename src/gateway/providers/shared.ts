@@ -98,8 +98,8 @@ export interface OpenAIStyleSpec {
   /** Name of the dimensions field on this provider's wire, or undefined when there is none. */
   dimensionsField: string | undefined;
   checkModel: HttpAdapter['checkModel'];
-  /** Ask the upstream for base64: a quarter of the bytes and no float parsing (the parser reads either). */
-  askBase64: boolean;
+  /** The provider takes `encoding_format`: it is asked for the caller's, and its vectors pass through untouched (the parser reads either). */
+  forwardsEncoding: boolean;
   tokens: (body: unknown) => number | undefined;
 }
 
@@ -115,8 +115,8 @@ export function openAIStyleAdapter(spec: OpenAIStyleSpec): HttpAdapter {
     checkModel: spec.checkModel,
     buildRequest(call, baseUrl, credential) {
       const headers = { ...bearer(credential), ...call.entity.config.connection.headers };
-      // base64 first, so that an entity's own `encoding_format` option (a server that refuses it) wins.
-      const body: Record<string, unknown> = { model: call.model, input: spec.acceptsTokenInputs ? call.inputs : texts(call), ...(spec.askBase64 ? { encoding_format: 'base64' } : {}), ...extraOptions(call.entity) };
+      // The caller's encoding first, so that an entity's own `encoding_format` option (a server that refuses one) wins.
+      const body: Record<string, unknown> = { model: call.model, input: spec.acceptsTokenInputs ? call.inputs : texts(call), ...(spec.forwardsEncoding ? { encoding_format: call.encoding } : {}), ...extraOptions(call.entity) };
       if (call.dimensions !== undefined && spec.dimensionsField) body[spec.dimensionsField] = call.dimensions;
       if (call.user !== undefined && spec.id === 'openai') body.user = call.user;
       return { url: joinUrl(baseUrl, 'embeddings'), headers, body };

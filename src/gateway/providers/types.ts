@@ -3,7 +3,7 @@
  * out, response and errors in) and state their limits; the transport, retries, splitting and
  * error statuses are shared (`upstream.ts`, `dispatch.ts`), so no adapter repeats them.
  */
-import type { EmbeddingInput } from '../../core/embeddings-request.js';
+import type { EmbeddingInput, EncodingFormat } from '../../core/embeddings-request.js';
 import type { EmbeddingModelEntity } from '../../core/entity.js';
 import type { ProviderId } from '../../core/providers.js';
 import type { Embedding } from '../../core/vectors.js';
@@ -18,6 +18,8 @@ export interface EmbedCall {
   tokenCount: number;
   dimensions?: number | undefined;
   user?: string | undefined;
+  /** What the caller asked for: providers that take `encoding_format` are asked the same, so vectors pass through. */
+  encoding: EncodingFormat;
 }
 
 export interface EmbedResult {

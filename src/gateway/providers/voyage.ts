@@ -8,6 +8,6 @@ export const voyageAdapter = openAIStyleAdapter({
   dimensionsField: 'output_dimension',
   // Flexible output sizes arrived with voyage-3-large, 3.5, code-3 and context-3.
   checkModel: dimensionsFor(/^voyage-(3-large|3\.5(-lite)?|code-3|context-3|4)/, 'Voyage'),
-  askBase64: false,
+  forwardsEncoding: false,
   tokens: (body) => numberAt(body, 'usage', 'total_tokens'),
 });
