@@ -77,7 +77,9 @@ const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || 
  * JSON.parse, which converts every decimal) is all the gateway does to them. A number too large for
  * float32 (39+ integer digits, or a 3-digit exponent) is not taken, so it meets the usual checks.
  */
-function jsonNumbers(b: Buffer): number {
+function jsonNumbers(bytes: Buffer): number {
+  // A plain Uint8Array view: indexing a Buffer (a subclass) is several times slower in this loop.
+  const b = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
   const last = b.length - 1;
   if (b[0] !== OPEN_BRACKET || b[last] !== CLOSE_BRACKET) return 0;
   let at = 1;
