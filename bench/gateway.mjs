@@ -3,12 +3,16 @@
 // at a fast fake upstream directly and through the gateway (an openai-compatible entity pointing at
 // it), alternately, in one run. Also: p50 added latency at a fixed 200 req/s, the gateway's peak
 // RSS, and the local provider's throughput. Prints a table and writes bench/results/gateway.json.
-// Usage: npm run bench:gateway [-- --duration 6 --rounds 2]
+// Usage: npm run bench:gateway [-- --duration 6 --rounds 2 --pin]
 import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, arg, fixedRate, gatewayOverFakeUpstream, machine, printTable, startServer, stop } from './lib.mjs';
 const DURATION = arg('duration', 6);
+/** `--pin`: give the gateway its own vCPU for the fixed-rate run (Linux, taskset). */
+const PIN = process.argv.includes('--pin');
 const ROUNDS = arg('rounds', 2);
 const CONNECTIONS = 32;
 
@@ -74,9 +78,24 @@ results.v8_default_young_generation = {
 };
 
 // Added latency at a moderate fixed rate, where neither side queues.
+/** The gateway's own time per call by its Request Logs (latency_ms − upstream_ms), p50 over the last rows. */
+async function gatewayOwnTime() {
+  await new Promise((resolve) => setTimeout(resolve, 300)); // one log flush
+  const response = await fetch(`${setup.gateway.url}/v1/request-logs?limit=500`, { headers: { authorization: `Bearer ${setup.adminToken}` } });
+  const own = (await response.json()).data.map((row) => row.latency_ms - row.upstream_ms).sort((a, b) => a - b);
+  return own[Math.floor(own.length / 2)];
+}
+
 // For scale, the same hop through a bare Node proxy (bench/minimal-proxy.mjs): the floor of any Node gateway.
 await fresh();
 const proxy = await startServer(['bench/minimal-proxy.mjs', setup.upstream.url]);
+if (PIN) {
+  // The gateway and the bare proxy on the last vCPU, the load generator and the upstream on the others.
+  const last = cpus().length - 1;
+  const pin = (pid, cpuList) => execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+  for (const pid of [process.pid, setup.upstream.child.pid]) pin(pid, `0-${Math.max(0, last - 1)}`);
+  for (const pid of [setup.gateway.child.pid, proxy.child.pid]) pin(pid, String(last));
+}
 const fixedTarget = (who) => (who === 'minimal proxy' ? { ...target('direct', WORKLOADS[1].body), url: `${proxy.url}/v1/embeddings` } : target(who, WORKLOADS[1].body));
 const fixed = {};
 for (const who of ['direct', 'gateway', 'minimal proxy']) await fixedRate(fixedTarget(who), { rate: 200, seconds: 1 }); // warm-up, discarded
@@ -88,10 +107,12 @@ await stop(proxy.child);
 const p50 = (who) => fixed[who].reduce((a, b) => a + b, 0) / fixed[who].length;
 results.fixed_rate = {
   rate: 200,
+  pinned: PIN,
   direct_p50_ms: p50('direct'),
   gateway_p50_ms: p50('gateway'),
   added_p50_ms: p50('gateway') - p50('direct'),
   minimal_proxy_added_p50_ms: p50('minimal proxy') - p50('direct'),
+  gateway_own_p50_ms: await gatewayOwnTime(),
 };
 results.fixed_rate.gateway_peak_rss_mb = peakRss(setup.gateway.child.pid);
 
@@ -111,7 +132,7 @@ writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(
 
 console.log(`gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating rounds per target\n`);
 printTable(rows);
-console.log(`\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms; high-resolution timer, 8 connections); a bare Node proxy adds ${results.fixed_rate.minimal_proxy_added_p50_ms.toFixed(2)} ms`);
+console.log(`\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms; high-resolution timer, 8 connections); a bare Node proxy adds ${results.fixed_rate.minimal_proxy_added_p50_ms.toFixed(2)} ms${PIN ? ' (gateway and proxy pinned to their own vCPU)' : ''}; the gateway's own time by its Request Logs: p50 ${results.fixed_rate.gateway_own_p50_ms.toFixed(2)} ms`);
 const sdkDefault = results.workloads[1];
 console.log(`gateway peak RSS under the 16 × 1536 base64 load at ${CONNECTIONS} connections: ${Math.round(sdkDefault.gateway_peak_rss_mb)} MB (target ≤ 150 MB); at 200 req/s: ${Math.round(results.fixed_rate.gateway_peak_rss_mb)} MB`);
 console.log(`the same with V8's default young generation (--young-generation-mb 0): ${Math.round(results.v8_default_young_generation.rps)} req/s, peak RSS ${Math.round(results.v8_default_young_generation.gateway_peak_rss_mb)} MB`);
