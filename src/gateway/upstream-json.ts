@@ -5,9 +5,10 @@
  * (measured on the 16 × 1536 base64 load at 32 connections: peak RSS 267 → 180 MB and 1.6 times
  * the throughput once they were gone).
  *
- * Here every long string literal that is base64 of whole float32 values stays a slice of the
- * response's bytes (an `Embedding`), and only the small rest is parsed as JSON. The result is what
- * JSON.parse would give, with those strings already read as vectors; anything else in the body,
+ * Here every long string literal that is base64 of whole float32 values, and every long flat array
+ * of plain numbers, stays a slice of the response's bytes (an `Embedding` that can be copied into
+ * the caller's response as is), and only the small rest is parsed as JSON. The result is what
+ * JSON.parse would give, with those values already read as vectors; anything else in the body,
  * valid or not, meets JSON.parse exactly as before.
  */
 import { randomBytes } from 'node:crypto';
