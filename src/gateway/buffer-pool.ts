@@ -15,7 +15,7 @@ export interface Lease {
 }
 
 const MIN_CLASS = 16 * 1024;
-/** Bodies larger than this are rare (256 × 3072 base64 is ~4 MB); allocating them fresh costs nothing measurable. */
+/** Larger leases are not pooled (the serializer streams bodies over 1 MB, so it never asks for one). */
 const MAX_CLASS = 4 * 1024 * 1024;
 
 export class BufferPool {

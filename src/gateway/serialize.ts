@@ -29,12 +29,16 @@ function knownSize(vector: Embedding, encoding: EncodingFormat): number | undefi
   return encoding === 'base64' ? vector.base64Length + 2 : vector.wireText('float')?.length;
 }
 
-/** Writes the vector's JSON value (quoted base64, or the upstream's float text) at `at`; returns the offset after it. */
-function writeKnown(vector: Embedding, encoding: EncodingFormat, target: Buffer, at: number): number {
-  if (encoding === 'float') return at + vector.wireText('float')!.copy(target, at);
-  at += target.write('"', at, 'latin1');
-  at = vector.writeBase64(target, at);
-  return at + target.write('"', at, 'latin1');
+/** Writes item `index` (head, the vector's quoted base64 or the upstream's float text, close) at `at`; returns the offset after it. */
+function writeItem(head: string, vector: Embedding, encoding: EncodingFormat, target: Buffer, at: number): number {
+  at += target.write(head, at, 'latin1');
+  if (encoding === 'float') at += vector.wireText('float')!.copy(target, at);
+  else {
+    at += target.write('"', at, 'latin1');
+    at = vector.writeBase64(target, at);
+    at += target.write('"', at, 'latin1');
+  }
+  return at + target.write('}', at, 'latin1');
 }
 
 /** The body when every vector's size is known: one Buffer of exactly `size` bytes, or 64 kB chunks. */
@@ -42,11 +46,7 @@ function knownBody(vectors: Embedding[], encoding: EncodingFormat, end: string, 
   if (size <= WHOLE_BODY_MAX) {
     const body = allocate(size);
     let at = body.write(HEAD, 0, 'latin1');
-    for (let i = 0; i < vectors.length; i++) {
-      at += body.write(itemHead(i), at, 'latin1');
-      at = writeKnown(vectors[i]!, encoding, body, at);
-      at += body.write('}', at, 'latin1');
-    }
+    for (let i = 0; i < vectors.length; i++) at = writeItem(itemHead(i), vectors[i]!, encoding, body, at);
     body.write(end, at, 'utf8');
     return body;
   }
@@ -61,9 +61,7 @@ function knownBody(vectors: Embedding[], encoding: EncodingFormat, end: string, 
         chunk = Buffer.allocUnsafe(Math.max(CHUNK, need));
         at = 0;
       }
-      at += chunk.write(head, at, 'latin1');
-      at = writeKnown(vectors[i]!, encoding, chunk, at);
-      at += chunk.write('}', at, 'latin1');
+      at = writeItem(head, vectors[i]!, encoding, chunk, at);
     }
     yield Buffer.concat([chunk.subarray(0, at), Buffer.from(end)]);
   }
