@@ -6,8 +6,8 @@
  * generic issues do not give.
  */
 import { invalidRequest } from './errors.js';
-import { EMBEDDINGS_LIMITS } from './limits.js';
-import { CL100K_VOCAB_SIZE, countTextTokens, tokenBound } from './tokenizer.js';
+import { EMBEDDINGS_LIMITS, STRING_LIMITS, clip } from './limits.js';
+import { CL100K_VOCAB_SIZE, countTextTokensSliced, timeSlicer, tokenBound } from './tokenizer.js';
 
 export { EMBEDDINGS_LIMITS };
 
@@ -23,9 +23,14 @@ export interface EmbeddingsRequest {
   encodingFormat: EncodingFormat;
   dimensions?: number;
   user?: string;
-  /** cl100k_base token count of each input, in order: counted on first read (most calls never need it). */
-  readonly tokenCounts: number[];
-  readonly totalTokens: number;
+  /**
+   * OpenAI's per-input and per-request token limits: decided by a cheap bound for most requests,
+   * else counted in time slices (never blocking the event loop), stopping at the first limit passed.
+   */
+  checkTokenLimits(): Promise<void>;
+  /** cl100k_base token count of each input, in order: counted on first call (most calls never need it). */
+  tokenCounts(): Promise<number[]>;
+  totalTokens(): Promise<number>;
 }
 
 const KNOWN_FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
@@ -91,45 +96,34 @@ function parseInputs(input: unknown): { inputs: EmbeddingInput[]; tokenInputs: b
   throw invalidRequest(`'input[0]' is ${describe(first)}; 'input' must be ${INPUT_SHAPES}.`, 'input', 'invalid_type');
 }
 
-const exactCount = (item: EmbeddingInput) => (typeof item === 'string' ? countTextTokens(item) : item.length);
-
-function tooLong(index: number, count: number) {
+function tooLong(index: number) {
   return invalidRequest(
-    `'input[${index}]' has ${count} tokens; the maximum context length is ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens per input. Shorten or chunk it.`,
+    `'input[${index}]' has more than ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens; the maximum context length is ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens per input. Shorten or chunk it.`,
     'input',
     'context_length_exceeded',
   );
 }
 
-/**
- * OpenAI's token limits, checked with the tokenizer only where a cheap upper bound cannot prove
- * them met: a batch of short texts (the common case) is never tokenized here.
- */
-function checkTokenLimits(inputs: EmbeddingInput[]): void {
-  let bounded = 0;
-  for (let i = 0; i < inputs.length; i++) {
-    const item = inputs[i]!;
-    let count = typeof item === 'string' ? tokenBound(item) : item.length;
-    if (count > EMBEDDINGS_LIMITS.maxTokensPerInput) {
-      count = exactCount(item);
-      if (count > EMBEDDINGS_LIMITS.maxTokensPerInput) throw tooLong(i, count);
-    }
-    bounded += count;
-  }
-  if (bounded <= EMBEDDINGS_LIMITS.maxTokensPerRequest) return;
-  const total = inputs.reduce((sum, item) => sum + exactCount(item), 0);
-  if (total > EMBEDDINGS_LIMITS.maxTokensPerRequest) {
-    throw invalidRequest(
-      `The request has ${total} tokens in all; at most ${EMBEDDINGS_LIMITS.maxTokensPerRequest} are allowed in one request. Send fewer inputs per request.`,
-      'input',
-      'max_tokens_per_request',
-    );
-  }
+function tooManyTokens() {
+  return invalidRequest(
+    `The request has more than ${EMBEDDINGS_LIMITS.maxTokensPerRequest} tokens in all; at most ${EMBEDDINGS_LIMITS.maxTokensPerRequest} are allowed in one request. Send fewer inputs per request.`,
+    'input',
+    'max_tokens_per_request',
+  );
 }
 
-/** A validated request whose token counts are computed when first asked for. */
+/** A cheap upper bound: characters × 3, then UTF-8 bytes (every cl100k token is at least one byte). */
+function boundOf(item: EmbeddingInput): number {
+  if (typeof item !== 'string') return item.length;
+  const rough = tokenBound(item);
+  return rough <= EMBEDDINGS_LIMITS.maxTokensPerInput ? rough : Buffer.byteLength(item, 'utf8');
+}
+
+/** A validated request whose token counts are computed when first asked for, in time slices. */
 class ParsedRequest implements EmbeddingsRequest {
-  private counts: number[] | undefined;
+  /** Exact counts known so far (by position); the rest are counted on demand. */
+  private readonly exact: (number | undefined)[];
+  private counting: Promise<number[]> | undefined;
   dimensions?: number;
   user?: string;
 
@@ -138,17 +132,48 @@ class ParsedRequest implements EmbeddingsRequest {
     readonly inputs: EmbeddingInput[],
     readonly tokenInputs: boolean,
     readonly encodingFormat: EncodingFormat,
-  ) {}
-
-  get tokenCounts(): number[] {
-    return (this.counts ??= this.inputs.map(exactCount));
+  ) {
+    this.exact = new Array<number | undefined>(inputs.length);
   }
 
-  get totalTokens(): number {
-    return this.tokenCounts.reduce((sum, n) => sum + n, 0);
+  async checkTokenLimits(): Promise<void> {
+    const { maxTokensPerInput, maxTokensPerRequest } = EMBEDDINGS_LIMITS;
+    const bounds = this.inputs.map(boundOf);
+    const countAll = bounds.reduce((sum, n) => sum + n, 0) > maxTokensPerRequest;
+    if (!countAll && bounds.every((n) => n <= maxTokensPerInput)) return;
+    // The bound cannot decide: count exactly, stopping as soon as a limit is passed.
+    const pause = timeSlicer();
+    let total = 0;
+    for (let i = 0; i < this.inputs.length; i++) {
+      const item = this.inputs[i]!;
+      let count = bounds[i]!;
+      if (typeof item === 'string' && (countAll || count > maxTokensPerInput)) {
+        count = this.exact[i] = await countTextTokensSliced(item, maxTokensPerInput, pause);
+      }
+      if (count > maxTokensPerInput) throw tooLong(i);
+      total += count;
+      if (countAll && total > maxTokensPerRequest) throw tooManyTokens();
+    }
+  }
+
+  tokenCounts(): Promise<number[]> {
+    return (this.counting ??= (async () => {
+      const pause = timeSlicer();
+      const counts: number[] = [];
+      for (let i = 0; i < this.inputs.length; i++) {
+        const item = this.inputs[i]!;
+        counts.push(this.exact[i] ?? (typeof item === 'string' ? await countTextTokensSliced(item, Number.POSITIVE_INFINITY, pause) : item.length));
+      }
+      return counts;
+    })());
+  }
+
+  async totalTokens(): Promise<number> {
+    return (await this.tokenCounts()).reduce((sum, n) => sum + n, 0);
   }
 }
 
+/** The request's shape, checked synchronously and cheaply; `checkTokenLimits` is the costly rest. */
 export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw invalidRequest(`The request body must be a JSON object with 'model' and 'input'; got ${describe(body)}.`, null, 'invalid_body');
@@ -156,7 +181,7 @@ export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   const fields = body as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     if (!KNOWN_FIELDS.has(key)) {
-      throw invalidRequest(`Unrecognized request argument supplied: ${key}. Allowed: model, input, encoding_format, dimensions, user.`, key, 'unknown_parameter');
+      throw invalidRequest(`Unrecognized request argument supplied: ${clip(key)}. Allowed: model, input, encoding_format, dimensions, user.`, clip(key), 'unknown_parameter');
     }
   }
   const { model, encoding_format: encodingFormat, dimensions, user } = fields;
@@ -164,6 +189,9 @@ export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
     throw invalidRequest("You must provide a 'model' parameter (run `embctl models list` or GET /v1/models to see the enabled models).", 'model', 'missing_required_parameter');
   }
   if (typeof model !== 'string') throw invalidRequest(`'model' must be a string; got ${describe(model)}.`, 'model', 'invalid_type');
+  if (model.length > STRING_LIMITS.model) {
+    throw invalidRequest(`'model' is ${model.length} characters long ('${clip(model)}'); model names have at most ${STRING_LIMITS.model}. Run \`embctl models list\` for the names.`, 'model', 'model_too_long');
+  }
   if (encodingFormat !== undefined && encodingFormat !== null && encodingFormat !== 'float' && encodingFormat !== 'base64') {
     throw invalidRequest(`'encoding_format' must be "float" or "base64"; got ${describe(encodingFormat)}.`, 'encoding_format', 'invalid_value');
   }
@@ -175,8 +203,10 @@ export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   if (user !== undefined && user !== null && typeof user !== 'string') {
     throw invalidRequest(`'user' must be a string; got ${describe(user)}.`, 'user', 'invalid_type');
   }
+  if (typeof user === 'string' && user.length > STRING_LIMITS.user) {
+    throw invalidRequest(`'user' is ${user.length} characters long; at most ${STRING_LIMITS.user} are allowed.`, 'user', 'invalid_value');
+  }
   const { inputs, tokenInputs } = parseInputs(fields.input);
-  checkTokenLimits(inputs);
   const request = new ParsedRequest(model, inputs, tokenInputs, encodingFormat === 'base64' ? 'base64' : 'float');
   if (typeof dimensions === 'number') request.dimensions = dimensions;
   if (typeof user === 'string') request.user = user;

@@ -6,6 +6,7 @@
  */
 import type { EmbeddingsRequest } from '../core/embeddings-request.js';
 import { ApiError, invalidRequest } from '../core/errors.js';
+import { timeSlicer } from '../core/tokenizer.js';
 import type { Embedding } from '../core/vectors.js';
 import { adapterFor } from './providers/index.js';
 import type { EmbedCall, EmbedResult, ProviderAdapter } from './providers/types.js';
@@ -27,12 +28,12 @@ export const PART_CONCURRENCY = 4;
 type Part = Pick<EmbedCall, 'inputs' | 'tokenCount'>;
 
 /** Consecutive parts of at most `size` inputs; token counts only for adapters that report them (local). */
-function split(request: EmbeddingsRequest, size: number, counted: boolean): Part[] {
+function split(request: EmbeddingsRequest, size: number, counts: number[] | undefined): Part[] {
   const parts: Part[] = [];
   for (let start = 0; start < request.inputs.length; start += size) {
     const end = Math.min(start + size, request.inputs.length);
     let tokenCount = 0;
-    if (counted) for (let i = start; i < end; i++) tokenCount += request.tokenCounts[i]!;
+    if (counts) for (let i = start; i < end; i++) tokenCount += counts[i]!;
     parts.push({ inputs: request.inputs.slice(start, end), tokenCount });
   }
   return parts;
@@ -98,10 +99,16 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
     const call = (part: Part): EmbedCall => ({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user, encoding: request.encodingFormat });
 
     const started = performance.now();
-    const parts = split(request, adapter.maxInputsPerCall, adapter.kind === 'in-process');
+    const parts = split(request, adapter.maxInputsPerCall, adapter.kind === 'in-process' ? await request.tokenCounts() : undefined);
     let results: EmbedResult[];
     if (adapter.kind === 'in-process') {
-      results = parts.map((part) => adapter.embed(call(part)));
+      // In time slices: a large batch computed here must not hold every other request.
+      const pause = timeSlicer();
+      results = [];
+      for (const part of parts) {
+        results.push(adapter.embed(call(part)));
+        await pause();
+      }
     } else {
       const deadline = Date.now() + entity.config.connection.timeout;
       results =
@@ -131,7 +138,7 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
     return {
       vectors,
       model: results[0]!.model,
-      promptTokens: reported ? results.reduce((sum, r) => sum + r.promptTokens!, 0) : request.totalTokens,
+      promptTokens: reported ? results.reduce((sum, r) => sum + r.promptTokens!, 0) : await request.totalTokens(),
       usageEstimated: !reported,
       upstreamMs,
     };

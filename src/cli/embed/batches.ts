@@ -50,7 +50,8 @@ export function* chunk(record: InputRecord, size: number, overlap: number): Gene
  */
 export function tokensAtMost(text: string, limit: number): number {
   const bound = tokenBound(text);
-  return bound <= limit ? bound : countTextTokens(text);
+  // Counting stops past the per-input limit: such a text is refused whatever its exact count.
+  return bound <= limit ? bound : countTextTokens(text, EMBEDDINGS_LIMITS.maxTokensPerInput);
 }
 
 /**

@@ -93,7 +93,8 @@ export const localAdapter: InProcessAdapter = {
   kind: 'in-process',
   id: 'local',
   defaultModel: PROVIDERS['local'].defaultModel,
-  maxInputsPerCall: Number.POSITIVE_INFINITY,
+  // Small parts, so that the gateway can let other requests run between them.
+  maxInputsPerCall: 32,
   acceptsTokenInputs: true,
   checkModel(model, dimensions) {
     const named = LOCAL_MODEL.exec(model);
