@@ -4,6 +4,10 @@
  * memory). Exceeding a rate is 429 `rate_limit_exceeded`; an exhausted budget is 429
  * `insufficient_quota` with `x-should-retry: false`, so the SDKs stop retrying. Counters live in each
  * gateway process: replicas behind a load balancer each enforce the whole limit.
+ *
+ * Budgets are exact under concurrency: a call reserves its estimated cost (its cl100k tokens at the
+ * entity's price) at admission, and settles to the actual cost when it ends. A call is admitted
+ * while spent + reserved is under the budget, so parallel calls overrun it by at most one call.
  */
 import type { ApiKeyRecord, KeyLimits } from '../core/api-key.js';
 import { ApiError } from '../core/errors.js';
@@ -15,8 +19,11 @@ interface KeyState {
   tokens: number;
   day: number;
   daySpent: number;
+  /** Estimated cost of admitted calls not yet settled. */
+  dayReserved: number;
   month: number;
   monthSpent: number;
+  monthReserved: number;
 }
 
 const MINUTE = 60_000;
@@ -36,6 +43,16 @@ export interface Admission {
   headers: Record<string, string>;
   /** Tokens reserved at admission, corrected when the call reports its usage. */
   reserved: number;
+  /** USD reserved against the budgets, and the day and month it was reserved in. */
+  reservedCost: number;
+  day: number;
+  month: number;
+}
+
+/** What a call will cost, asked only of keys with limits that need it. */
+export interface CallEstimate {
+  tokens: () => Promise<number>;
+  pricePerMillion: number;
 }
 
 export interface KeyUsage {
@@ -61,7 +78,7 @@ export class KeyLimiter {
         await this.beforeLoad();
         const spent = async (since: number) => (await this.logs.usage({ key: [keyId], since }, []))[0]?.cost_usd ?? 0;
         const [daySpent, monthSpent] = await Promise.all([spent(dayStart(now)), spent(monthStart(now))]);
-        return { minute: Math.floor(now / MINUTE), requests: 0, tokens: 0, day: dayStart(now), daySpent, month: monthStart(now), monthSpent };
+        return { minute: Math.floor(now / MINUTE), requests: 0, tokens: 0, day: dayStart(now), daySpent, dayReserved: 0, month: monthStart(now), monthSpent, monthReserved: 0 };
       })();
       this.states.set(keyId, loading);
     }
@@ -69,8 +86,8 @@ export class KeyLimiter {
     // Roll the windows forward.
     const minute = Math.floor(now / MINUTE);
     if (state.minute !== minute) Object.assign(state, { minute, requests: 0, tokens: 0 });
-    if (state.day !== dayStart(now)) Object.assign(state, { day: dayStart(now), daySpent: 0 });
-    if (state.month !== monthStart(now)) Object.assign(state, { month: monthStart(now), monthSpent: 0 });
+    if (state.day !== dayStart(now)) Object.assign(state, { day: dayStart(now), daySpent: 0, dayReserved: 0 });
+    if (state.month !== monthStart(now)) Object.assign(state, { month: monthStart(now), monthSpent: 0, monthReserved: 0 });
     return state;
   }
 
@@ -90,10 +107,17 @@ export class KeyLimiter {
     return headers;
   }
 
-  /** Admits the call or throws the 429 that says which limit, and when to come back. */
-  async admit(key: ApiKeyRecord, tokens: () => number, now = Date.now()): Promise<Admission> {
+  /**
+   * Admits the call or throws the 429 that says which limit, and when to come back. Everything
+   * after the last await runs without yielding, so concurrent admissions never both take the same
+   * last unit of a limit.
+   */
+  async admit(key: ApiKeyRecord, estimate: CallEstimate, at?: number): Promise<Admission> {
     const limits = key.limits;
-    if (!limits) return { headers: {}, reserved: 0 };
+    if (!limits) return { headers: {}, reserved: 0, reservedCost: 0, day: 0, month: 0 };
+    const budgeted = limits.budget_usd_day !== undefined || limits.budget_usd_month !== undefined;
+    const tokens = limits.tpm !== undefined || budgeted ? await estimate.tokens() : 0;
+    const now = at ?? Date.now();
     const state = await this.state(key.id, now);
     const untilMinute = (state.minute + 1) * MINUTE - now;
     const refuse = (message: string, code: string, waitMs: number, retry: boolean) => {
@@ -102,18 +126,20 @@ export class KeyLimiter {
         headers: { ...this.headers(limits, state, now), 'retry-after': String(seconds(waitMs)), ...(retry ? {} : { 'x-should-retry': 'false' }) },
       });
     };
-    if (limits.budget_usd_day !== undefined && state.daySpent >= limits.budget_usd_day) {
-      refuse(`The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${state.daySpent.toFixed(6)} today); it resets at 00:00 UTC.`, 'insufficient_quota', state.day + 86_400_000 - now, false);
+    const today = state.daySpent + state.dayReserved;
+    if (limits.budget_usd_day !== undefined && today >= limits.budget_usd_day) {
+      refuse(`The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${today.toFixed(6)} today, calls in flight included); it resets at 00:00 UTC.`, 'insufficient_quota', state.day + 86_400_000 - now, false);
     }
-    if (limits.budget_usd_month !== undefined && state.monthSpent >= limits.budget_usd_month) {
-      refuse(`The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ($${state.monthSpent.toFixed(6)} this month); it resets on the 1st, 00:00 UTC.`, 'insufficient_quota', nextMonth(now) - now, false);
+    const thisMonth = state.monthSpent + state.monthReserved;
+    if (limits.budget_usd_month !== undefined && thisMonth >= limits.budget_usd_month) {
+      refuse(`The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ($${thisMonth.toFixed(6)} this month, calls in flight included); it resets on the 1st, 00:00 UTC.`, 'insufficient_quota', nextMonth(now) - now, false);
     }
     if (limits.rpm !== undefined && state.requests >= limits.rpm) {
       refuse(`Rate limit reached for API key '${key.name}': ${limits.rpm} requests per minute. Retry after ${seconds(untilMinute)} s.`, 'rate_limit_exceeded', untilMinute, true);
     }
     let reserved = 0;
     if (limits.tpm !== undefined) {
-      reserved = tokens();
+      reserved = tokens;
       if (reserved > limits.tpm) {
         refuse(`This request has ${reserved} tokens, more than the ${limits.tpm} tokens per minute of API key '${key.name}': send smaller requests.`, 'rate_limit_exceeded', untilMinute, false);
       }
@@ -123,7 +149,10 @@ export class KeyLimiter {
       state.tokens += reserved;
     }
     state.requests += 1;
-    return { headers: this.headers(limits, state, now), reserved };
+    const reservedCost = budgeted ? (tokens * estimate.pricePerMillion) / 1_000_000 : 0;
+    state.dayReserved += reservedCost;
+    state.monthReserved += reservedCost;
+    return { headers: this.headers(limits, state, now), reserved, reservedCost, day: state.day, month: state.month };
   }
 
   /** After the call: the tokens it really used replace the reservation; its cost counts toward the budgets. */
@@ -131,6 +160,9 @@ export class KeyLimiter {
     if (!key.limits) return;
     const state = await this.state(key.id, now);
     if (key.limits.tpm !== undefined) state.tokens = Math.max(0, state.tokens - admission.reserved + usedTokens);
+    // A reservation made before the window rolled over was cleared with it.
+    if (state.day === admission.day) state.dayReserved = Math.max(0, state.dayReserved - admission.reservedCost);
+    if (state.month === admission.month) state.monthReserved = Math.max(0, state.monthReserved - admission.reservedCost);
     state.daySpent += cost;
     state.monthSpent += cost;
   }

@@ -116,15 +116,16 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       // OpenAI's order: who is asking, then what they asked.
       trace.key = await authenticateConsumer(req.headers, ctx.catalogue);
       trace.request = parseEmbeddingsRequest(req.body);
-      const { catalogue } = await ctx.catalogue.current();
-      trace.route = routeRequest(catalogue, trace.request.model, trace.key.constraints);
       const request = trace.request;
-      const admission = await ctx.limiter.admit(trace.key.record, () => request.totalTokens);
+      await request.checkTokenLimits();
+      const { catalogue } = await ctx.catalogue.current();
+      trace.route = routeRequest(catalogue, request.model, trace.key.constraints);
+      const price = trace.route.target.entity.pricing?.input_per_million_tokens ?? listPrice(trace.route.model) ?? 0;
+      const admission = await ctx.limiter.admit(trace.key.record, { tokens: () => request.totalTokens(), pricePerMillion: price });
       void reply.headers(admission.headers);
       const started = performance.now();
       try {
-        trace.result = await ctx.dispatch(trace.route, trace.request);
-        const price = trace.route.target.entity.pricing?.input_per_million_tokens ?? listPrice(trace.route.model);
+        trace.result = await ctx.dispatch(trace.route, request);
         trace.cost = costOf(trace.result.promptTokens, price);
       } finally {
         trace.upstreamMs = performance.now() - started;
