@@ -7,10 +7,11 @@ import { ADMIN_TOKEN_PREFIX } from '../core/api-key.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { hashSecret, randomSecret } from '../core/secrets.js';
 import type { Store } from '../store/store.js';
-import { mintApiKey } from './keys.js';
+import { newApiKey } from './keys.js';
+import { ADMIN_TOKEN_SETTING } from '../store/keys.js';
 import { LOCAL_DEFAULT_DIMENSIONS } from './providers/local.js';
 
-export const ADMIN_TOKEN_SETTING = 'admin_token_hash';
+export { ADMIN_TOKEN_SETTING };
 
 export interface BootstrapSecrets {
   adminToken: string;
@@ -44,9 +45,11 @@ export async function bootstrapStore(store: Store, adminToken?: string): Promise
     return undefined;
   }
   const token = adminToken ?? randomSecret(ADMIN_TOKEN_PREFIX);
-  if (!(await store.entities.get(SEED_ENTITY.id))) await store.entities.create(SEED_ENTITY);
-  const { secret } = await mintApiKey(store, { name: 'default', enabled: true, expires_at: null, metadata: {} });
-  // Written last: a start that dies half-way bootstraps again instead of leaving no usable key.
-  await store.settings.set(ADMIN_TOKEN_SETTING, hashSecret(token));
+  const { record, secret } = newApiKey({ name: 'default', enabled: true, expires_at: null, metadata: {} });
+  // One transaction: of gateways starting together on an empty store, exactly one seeds it.
+  if (!(await store.bootstrap({ entity: SEED_ENTITY, apiKey: record, adminTokenHash: hashSecret(token) }))) {
+    if (adminToken) await store.settings.set(ADMIN_TOKEN_SETTING, hashSecret(adminToken));
+    return undefined;
+  }
   return { adminToken: token, apiKey: secret, model: `${SEED_ENTITY.id}/${SEED_ENTITY.config.options.model}` };
 }

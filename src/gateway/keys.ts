@@ -4,7 +4,8 @@ import type { ApiKeyInput } from '../core/api-key-schema.js';
 import { hashSecret, randomId, randomSecret, redactSecret } from '../core/secrets.js';
 import type { Store } from '../store/store.js';
 
-export async function mintApiKey(store: Store, input: ApiKeyInput): Promise<{ record: ApiKeyRecord; secret: string }> {
+/** A new key's record and its secret, not yet stored. */
+export function newApiKey(input: ApiKeyInput): { record: ApiKeyRecord; secret: string } {
   const secret = randomSecret(API_KEY_PREFIX);
   const now = new Date().toISOString();
   const record: ApiKeyRecord = {
@@ -20,6 +21,10 @@ export async function mintApiKey(store: Store, input: ApiKeyInput): Promise<{ re
     created_at: now,
     updated_at: now,
   };
-  await store.apiKeys.create(record);
   return { record, secret };
+}
+
+export async function mintApiKey(store: Store, input: ApiKeyInput): Promise<{ record: ApiKeyRecord; secret: string }> {
+  const minted = newApiKey(input);
+  return { record: await store.apiKeys.create(minted.record), secret: minted.secret };
 }

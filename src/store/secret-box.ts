@@ -14,7 +14,12 @@ export const SECRET_KEY_FILE = 'secret.key';
 
 export interface SecretBox {
   seal(plain: string): string;
+  /** Throws `UnreadableSecret` when the value cannot be opened with this key. */
   open(stored: string): string;
+}
+
+export class UnreadableSecret extends Error {
+  override name = 'UnreadableSecret';
 }
 
 function loadKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
@@ -39,7 +44,8 @@ export function openSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.
   const key = loadKey(dataDir, env);
   return {
     seal(plain) {
-      if (plain.startsWith(PREFIX) || isEnvReference(plain)) return plain;
+      // Never trust a prefix on input: a token that looks sealed is sealed like any other.
+      if (isEnvReference(plain)) return plain;
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       const sealed = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
@@ -48,12 +54,13 @@ export function openSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.
     open(stored) {
       if (!stored.startsWith(PREFIX)) return stored;
       const raw = Buffer.from(stored.slice(PREFIX.length), 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(12, 28));
       try {
+        if (raw.length < 28) throw new Error('too short');
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
         return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
       } catch {
-        throw new Error('a stored credential cannot be decrypted: the secret key differs from the one that sealed it (check EMBCTL_SECRET_KEY or secret.key)');
+        throw new UnreadableSecret('a stored credential cannot be decrypted: it is damaged, or the secret key differs from the one that sealed it (check EMBCTL_SECRET_KEY or secret.key)');
       }
     },
   };

@@ -18,11 +18,27 @@ export interface EntityStore {
 }
 
 export interface ApiKeyStore {
-  list(): Promise<ApiKeyRecord[]>;
-  get(id: string): Promise<ApiKeyRecord | undefined>;
-  create(record: ApiKeyRecord): Promise<ApiKeyRecord>;
-  replace(record: ApiKeyRecord): Promise<ApiKeyRecord>;
+  list(): Promise<StoredApiKey[]>;
+  get(id: string): Promise<StoredApiKey | undefined>;
+  create(record: ApiKeyRecord): Promise<StoredApiKey>;
+  /**
+   * Replaces the key; with `expectedVersion`, throws `StoreConflict('stale')` if it moved on. A
+   * revoked key stays revoked whatever is written: no write can undo a revocation.
+   */
+  replace(record: ApiKeyRecord, expectedVersion?: number): Promise<StoredApiKey>;
   delete(id: string): Promise<void>;
+}
+
+export interface StoredApiKey extends ApiKeyRecord {
+  /** Bumped on every write, as entities' versions are. */
+  version: number;
+}
+
+/** What a first start writes, all of it or none of it. */
+export interface BootstrapSeed {
+  entity: EmbeddingModelEntity;
+  apiKey: ApiKeyRecord;
+  adminTokenHash: string;
 }
 
 export interface SettingsStore {
@@ -62,6 +78,11 @@ export interface Store {
    * polls it to drop its in-memory catalogue when another replica changed something.
    */
   catalogueVersion(): Promise<number>;
+  /**
+   * Writes the seed in one transaction if the store has no admin token yet; false when another
+   * process got there first (nothing is written then). Replicas starting together bootstrap once.
+   */
+  bootstrap(seed: BootstrapSeed): Promise<boolean>;
   close(): Promise<void>;
 }
 

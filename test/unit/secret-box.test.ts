@@ -20,11 +20,14 @@ describe('secret box', () => {
     expect(openSecretBox(data, {}).open(a)).toBe('sk-secret-token');
   });
 
-  it('leaves ${env:NAME} references and already sealed values alone', () => {
+  it('leaves ${env:NAME} references alone, and never trusts a prefix: a sealed-looking value is sealed again', () => {
     const box = openSecretBox(dir(), {});
     expect(box.seal('${env:OPENAI_API_KEY}')).toBe('${env:OPENAI_API_KEY}');
     const sealed = box.seal('x');
-    expect(box.seal(sealed)).toBe(sealed);
+    expect(box.seal(sealed)).not.toBe(sealed);
+    expect(box.open(box.seal(sealed))).toBe(sealed);
+    expect(box.open(box.seal('enc:v1:AAAA'))).toBe('enc:v1:AAAA');
+    expect(() => box.open('enc:v1:AAAA')).toThrow(/cannot be decrypted/);
     expect(box.open('plain-legacy-value')).toBe('plain-legacy-value');
   });
 

@@ -1,10 +1,12 @@
 /** The API-key admin API: the secret is returned once, at creation; reads never show more than `emb_…x9Fa`. */
 import type { FastifyInstance } from 'fastify';
 import { mergeLimits, viewOf, type ApiKeyRecord } from '../../core/api-key.js';
+import { keyBody } from '../../store/keys.js';
+import { StoreConflict, type StoredApiKey } from '../../store/store.js';
 import { apiKeyInputSchema, apiKeyPatchSchema, parseApiKeyInput } from '../../core/api-key-schema.js';
 import type { GatewayContext } from '../context.js';
 import { mintApiKey } from '../keys.js';
-import { adminScope, notFound, pageOf, storeWrite } from './admin-scope.js';
+import { adminScope, notFound, pageOf, storeError, storeWrite } from './admin-scope.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -15,10 +17,21 @@ export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext
     if (!record) throw notFound('API key', id, 'List them with GET /v1/api-keys (`embctl keys list`).');
     return record;
   };
-  const save = async (record: ApiKeyRecord) => {
-    const saved = await storeWrite('API key', store.apiKeys.replace({ ...record, updated_at: new Date().toISOString() }));
-    ctx.catalogue.invalidate();
-    return viewOf(saved);
+  /**
+   * Read, change, write with the version read: a write that raced another is redone on the newer
+   * record (a PATCH of limits never undoes a concurrent revoke; the store also keeps revocations).
+   */
+  const save = async (id: string, change: (current: StoredApiKey) => ApiKeyRecord) => {
+    for (let attempt = 0; ; attempt++) {
+      const current = await load(id);
+      try {
+        const saved = await store.apiKeys.replace({ ...change(current), updated_at: new Date().toISOString() }, current.version);
+        ctx.catalogue.invalidate();
+        return viewOf(saved);
+      } catch (error) {
+        if (!(error instanceof StoreConflict && error.reason === 'stale') || attempt >= 4) throw storeError(error, 'API key');
+      }
+    }
   };
 
   adminScope(app, ctx, ['/v1/api-keys'], (scope) => {
@@ -41,22 +54,20 @@ export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext
     scope.get<IdParams>('/:id', async (req) => ({ ...viewOf(await load(req.params.id)), usage: await ctx.limiter.usage(req.params.id) }));
 
     const update = async (id: string, body: unknown) => {
-      const current = await load(id);
       const patch = parseApiKeyInput(apiKeyPatchSchema, body);
       const { limits, ...rest } = patch;
-      const merged = { ...current, ...rest, metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata };
-      const nextLimits = mergeLimits(current.limits, limits);
-      if (nextLimits) merged.limits = nextLimits;
-      else delete merged.limits;
-      return save(merged);
+      return save(id, (current) => {
+        const merged = { ...keyBody(current), ...rest, metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata };
+        const nextLimits = mergeLimits(current.limits, limits);
+        if (nextLimits) merged.limits = nextLimits;
+        else delete merged.limits;
+        return merged;
+      });
     };
     scope.patch<IdParams>('/:id', async (req) => update(req.params.id, req.body));
     scope.put<IdParams>('/:id', async (req) => update(req.params.id, parseApiKeyInput(apiKeyInputSchema, req.body)));
 
-    scope.post<IdParams>('/:id/revoke', async (req) => {
-      const current = await load(req.params.id);
-      return save({ ...current, enabled: false, revoked_at: current.revoked_at ?? new Date().toISOString() });
-    });
+    scope.post<IdParams>('/:id/revoke', async (req) => save(req.params.id, (current) => ({ ...keyBody(current), enabled: false, revoked_at: current.revoked_at ?? new Date().toISOString() })));
 
     scope.delete<IdParams>('/:id', async (req) => {
       await storeWrite('API key', store.apiKeys.delete(req.params.id));

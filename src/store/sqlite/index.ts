@@ -4,8 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiKeyRecord } from '../../core/api-key.js';
 import { mapSecrets, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
-import { openSecretBox, type SecretBox } from '../secret-box.js';
-import { StoreConflict, type ApiKeyStore, type EntityStore, type SettingsStore, type Store } from '../store.js';
+import { openSecretBox, UnreadableSecret, type SecretBox } from '../secret-box.js';
+import { ADMIN_TOKEN_SETTING, keepRevocation, keyBody } from '../keys.js';
+import { StoreConflict, type ApiKeyStore, type EntityStore, type SettingsStore, type StoredApiKey, type Store } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 
@@ -24,6 +25,13 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
+interface KeyRow {
+  body: string;
+  version: number;
+}
+
+const storedKey = (row: KeyRow): StoredApiKey => ({ ...(JSON.parse(row.body) as ApiKeyRecord), version: row.version });
+
 interface EntityRow {
   id: string;
   body: string;
@@ -32,12 +40,17 @@ interface EntityRow {
   updated_at: string;
 }
 
-const toStored = (row: EntityRow, box: SecretBox): StoredEntity => ({
-  ...mapSecrets(JSON.parse(row.body) as EmbeddingModelEntity, box.open),
-  version: row.version,
-  created_at: row.created_at,
-  updated_at: row.updated_at,
-});
+const toStored = (row: EntityRow, box: SecretBox): StoredEntity => {
+  const meta = { version: row.version, created_at: row.created_at, updated_at: row.updated_at };
+  const entity = JSON.parse(row.body) as EmbeddingModelEntity;
+  try {
+    return { ...mapSecrets(entity, box.open), ...meta };
+  } catch (error) {
+    if (!(error instanceof UnreadableSecret)) throw error;
+    // One damaged entity must not take the others down: it is kept, marked, and never routed to.
+    return { ...mapSecrets(entity, () => ''), ...meta, unreadable: error.message };
+  }
+};
 
 export function openSqliteStore(dataDir: string): Store {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -60,10 +73,10 @@ export function openSqliteStore(dataDir: string): Store {
     insertEntity: db.prepare('INSERT INTO entities (id, body, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)'),
     updateEntity: db.prepare('UPDATE entities SET body = ?, version = version + 1, updated_at = ? WHERE id = ?'),
     deleteEntity: db.prepare('DELETE FROM entities WHERE id = ?'),
-    listKeys: db.prepare<[], { body: string }>('SELECT body FROM api_keys ORDER BY id'),
-    getKey: db.prepare<[string], { body: string }>('SELECT body FROM api_keys WHERE id = ?'),
-    insertKey: db.prepare('INSERT INTO api_keys (id, hash, body) VALUES (?, ?, ?)'),
-    updateKey: db.prepare('UPDATE api_keys SET hash = ?, body = ? WHERE id = ?'),
+    listKeys: db.prepare<[], KeyRow>('SELECT body, version FROM api_keys ORDER BY id'),
+    getKey: db.prepare<[string], KeyRow>('SELECT body, version FROM api_keys WHERE id = ?'),
+    insertKey: db.prepare('INSERT INTO api_keys (id, hash, body, version) VALUES (?, ?, ?, 1)'),
+    updateKey: db.prepare('UPDATE api_keys SET hash = ?, body = ?, version = version + 1 WHERE id = ?'),
     deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
     getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
     setSetting: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
@@ -104,27 +117,34 @@ export function openSqliteStore(dataDir: string): Store {
     },
   };
 
+  const insertKey = (record: ApiKeyRecord) => {
+    if (q.getKey.get(record.id)) throw new StoreConflict('exists', record.id);
+    q.insertKey.run(record.id, record.hash, JSON.stringify(keyBody(record)));
+    bumpCatalogue.run();
+  };
+
   const apiKeys: ApiKeyStore = {
     async list() {
-      return q.listKeys.all().map((row) => JSON.parse(row.body) as ApiKeyRecord);
+      return q.listKeys.all().map(storedKey);
     },
     async get(id) {
       const row = q.getKey.get(id);
-      return row ? (JSON.parse(row.body) as ApiKeyRecord) : undefined;
+      return row ? storedKey(row) : undefined;
     },
     async create(record) {
-      db.transaction(() => {
-        q.insertKey.run(record.id, record.hash, JSON.stringify(record));
-        bumpCatalogue.run();
-      })();
-      return record;
+      db.transaction(insertKey).immediate(record);
+      return storedKey(q.getKey.get(record.id)!);
     },
-    async replace(record) {
+    async replace(record, expectedVersion) {
       db.transaction(() => {
-        if (q.updateKey.run(record.hash, JSON.stringify(record), record.id).changes === 0) throw new StoreConflict('missing', record.id);
+        const row = q.getKey.get(record.id);
+        if (!row) throw new StoreConflict('missing', record.id);
+        if (expectedVersion !== undefined && row.version !== expectedVersion) throw new StoreConflict('stale', record.id, row.version);
+        const next = keepRevocation(record, storedKey(row));
+        q.updateKey.run(next.hash, JSON.stringify(keyBody(next)), record.id);
         bumpCatalogue.run();
-      })();
-      return record;
+      }).immediate();
+      return storedKey(q.getKey.get(record.id)!);
     },
     async delete(id) {
       db.transaction(() => {
@@ -152,6 +172,20 @@ export function openSqliteStore(dataDir: string): Store {
     logs: sqliteRequestLogs(db),
     async catalogueVersion() {
       return Number(q.getSetting.get('catalogue_version')?.value ?? 0);
+    },
+    async bootstrap(seed) {
+      return db
+        .transaction(() => {
+          if (q.getSetting.get(ADMIN_TOKEN_SETTING)) return false;
+          if (!q.getEntity.get(seed.entity.id)) {
+            const now = new Date().toISOString();
+            q.insertEntity.run(seed.entity.id, sealed(seed.entity), now, now);
+          }
+          insertKey(seed.apiKey);
+          q.setSetting.run(ADMIN_TOKEN_SETTING, seed.adminTokenHash);
+          return true;
+        })
+        .immediate();
     },
     async close() {
       if (db.open) db.close();

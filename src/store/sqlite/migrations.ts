@@ -53,4 +53,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX request_logs_created_at ON request_logs (created_at);
   CREATE INDEX request_logs_key ON request_logs (key_id);
   `,
+  // 3: API keys carry a version, so that concurrent writes cannot silently undo each other.
+  `
+  ALTER TABLE api_keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+  `,
 ];

@@ -1,0 +1,19 @@
+/** Rules every store applies to API keys and settings alike, whatever its engine. */
+import type { ApiKeyRecord } from '../core/api-key.js';
+import type { StoredApiKey } from './store.js';
+
+/** The setting that holds the SHA-256 of the admin token. */
+export const ADMIN_TOKEN_SETTING = 'admin_token_hash';
+
+/** A revoked key stays revoked: a write racing (or following) the revoke cannot bring it back. */
+export function keepRevocation(next: ApiKeyRecord, stored: ApiKeyRecord): ApiKeyRecord {
+  if (!stored.revoked_at) return next;
+  return { ...next, enabled: false, revoked_at: stored.revoked_at };
+}
+
+/** The JSON document stored for a key: the record without the store-managed version. */
+export function keyBody(record: ApiKeyRecord | StoredApiKey): ApiKeyRecord {
+  const { version, ...body } = record as StoredApiKey;
+  void version;
+  return body;
+}
