@@ -3,7 +3,7 @@
  * redaction, secrets). The zod schema that validates it lives in `entity-schema.ts`, loaded only
  * where entities are written, so commands that merely read them stay light.
  */
-import { SENSITIVE_HEADER, isRedactionOf, redactSecret } from './secrets.js';
+import { isRedactionOf, redactSecret } from './secrets.js';
 import type { ProviderId } from './providers.js';
 
 export const DEFAULT_TIMEOUT_MS = 180_000;
@@ -14,6 +14,8 @@ export interface Connection {
   token?: string | undefined;
   timeout: number;
   headers?: Record<string, string> | undefined;
+  /** Names of `headers` whose values are not secret (shown in clear); every other header value is a credential. */
+  public_headers?: string[] | undefined;
   resource_name?: string | undefined;
   deployment_id?: string | undefined;
   api_version?: string | undefined;
@@ -43,6 +45,11 @@ export interface StoredEntity extends EmbeddingModelEntity {
   updated_at: string;
   /** Bumped on every write; the ETag is derived from it. */
   version: number;
+  /**
+   * Set when the stored credentials cannot be opened (damaged, or sealed with another secret key):
+   * the entity is listed with this reason and can be fixed or deleted, but is never routed to.
+   */
+  unreadable?: string;
 }
 
 export interface ValidationIssue {
@@ -65,16 +72,28 @@ export function slugify(name: string): string {
     .replace(/^-+|-+$/g, '');
 }
 
-/** Applies `transform` to every credential an entity holds: tokens, Azure keys, credential headers. */
+/** A header's value is a credential unless the entity lists the header in `public_headers`. */
+export function isSecretHeader(connection: Connection, name: string): boolean {
+  const lower = name.toLowerCase();
+  return !(connection.public_headers ?? []).some((h) => h.toLowerCase() === lower);
+}
+
+/** Applies `transform` to every credential an entity holds: tokens, Azure keys, header values. */
 export function mapSecrets<T extends EmbeddingModelEntity>(entity: T, transform: (secret: string) => string): T {
   const { connection } = entity.config;
   const next = { ...connection };
   if (connection.token !== undefined) next.token = transform(connection.token);
   if (connection.api_key !== undefined) next.api_key = transform(connection.api_key);
   if (connection.headers !== undefined) {
-    next.headers = Object.fromEntries(Object.entries(connection.headers).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? transform(v) : v]));
+    next.headers = Object.fromEntries(Object.entries(connection.headers).map(([k, v]) => [k, isSecretHeader(connection, k) ? transform(v) : v]));
   }
   return { ...entity, config: { ...entity.config, connection: next } };
+}
+
+/** Every credential value as configured (tokens split at commas), for scrubbing what upstreams echo. */
+export function configuredSecrets(connection: Connection): string[] {
+  const values = [connection.token, connection.api_key, ...Object.entries(connection.headers ?? {}).filter(([k]) => isSecretHeader(connection, k)).map(([, v]) => v)];
+  return values.flatMap((v) => (v === undefined ? [] : v.split(',').map((t) => t.trim()))).filter((v) => v.length > 0);
 }
 
 /** Every read path goes through this: tokens, Azure keys and credential headers are never echoed. */

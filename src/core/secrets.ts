@@ -27,16 +27,48 @@ export function isRedactionOf(value: string, original: string): boolean {
   return value.includes('…') && redactSecret(original) === value;
 }
 
+/** The names `${env:NAME}` references in `value` point at. */
+export function envReferencesIn(value: string): string[] {
+  return value.split(',').flatMap((part) => {
+    const match = ENV_REFERENCE.exec(part.trim());
+    return match ? [match[1]!] : [];
+  });
+}
+
+/**
+ * Which environment variables an entity may read through `${env:NAME}`: the names an operator
+ * lists (`--allow-env`, `*` as a wildcard), else by default the usual credential names
+ * (`*_API_KEY`, `*_TOKEN`, `*_KEY`, `*_SECRET`, `*_PASSWORD`). Never the gateway's own `EMBCTL_*`.
+ */
+export type EnvAllowList = readonly string[];
+export const DEFAULT_ENV_ALLOW: EnvAllowList = ['*_API_KEY', '*_TOKEN', '*_KEY', '*_SECRET', '*_PASSWORD'];
+
+export function envNameAllowed(name: string, allow: EnvAllowList = DEFAULT_ENV_ALLOW): boolean {
+  if (name.startsWith('EMBCTL_')) return false;
+  return allow.some((glob) => new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name));
+}
+
+/** Why `value` may not be stored: a reference to a variable outside the allow-list; undefined when fine. */
+export function envReferenceRefusal(value: string, allow?: EnvAllowList): string | undefined {
+  const refused = envReferencesIn(value).find((name) => !envNameAllowed(name, allow));
+  if (refused === undefined) return undefined;
+  return refused.startsWith('EMBCTL_')
+    ? `\${env:${refused}} names one of the gateway's own settings, which entities can never read`
+    : `\${env:${refused}} is not in the gateway's allow-list of variables (${(allow ?? DEFAULT_ENV_ALLOW).join(', ')}); start the gateway with --allow-env ${refused} to permit it`;
+}
+
 /**
  * Resolves `${env:NAME}` references at call time, so the store keeps the reference and the secret
  * stays in the environment. A missing variable is an error naming it, never an empty credential.
  */
-export function resolveEnvReferences(value: string, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveEnvReferences(value: string, env: NodeJS.ProcessEnv = process.env, allow?: EnvAllowList): string {
   return value
     .split(',')
     .map((part) => {
       const match = ENV_REFERENCE.exec(part.trim());
       if (!match) return part.trim();
+      const refusal = envReferenceRefusal(part.trim(), allow);
+      if (refusal) throw new Error(refusal);
       const resolved = env[match[1]!];
       if (resolved === undefined || resolved === '') {
         throw new Error(`environment variable ${match[1]} is not set (referenced as \${env:${match[1]}})`);
@@ -66,5 +98,3 @@ export function randomId(prefix: string, bytes = 8): string {
   return `${prefix}${randomBytes(bytes).toString('hex')}`;
 }
 
-/** Header names whose values are credentials, redacted wherever a custom header map is shown. */
-export const SENSITIVE_HEADER = /auth|key|token|secret|cookie|signature/i;

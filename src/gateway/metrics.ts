@@ -1,9 +1,28 @@
 /**
  * Prometheus metrics for `GET /metrics`. Labels use the routed model (`entity/model`), never the
- * raw requested string, so a caller cannot explode label cardinality with made-up model names.
+ * raw requested string, and every label fed by a caller or an upstream (the routed model name
+ * after an entity prefix, the model an upstream reports) is capped in length and in distinct
+ * values: past MAX_LABEL_VALUES new ones count as `other`, so nobody can explode the cardinality.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestLogRow } from '../core/request-log.js';
+
+/** Distinct values one label takes before the rest are counted as `other`. */
+export const MAX_LABEL_VALUES = 200;
+const MAX_LABEL_CHARS = 128;
+
+/** A label's values: the first MAX_LABEL_VALUES seen (cut to MAX_LABEL_CHARS), then `other`. */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+
+  of(value: string): string {
+    const cut = value.length > MAX_LABEL_CHARS ? value.slice(0, MAX_LABEL_CHARS) : value;
+    if (this.seen.has(cut)) return cut;
+    if (this.seen.size >= MAX_LABEL_VALUES) return 'other';
+    this.seen.add(cut);
+    return cut;
+  }
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -18,12 +37,15 @@ export class GatewayMetrics {
   private readonly upstreamLatency = new Histogram({ name: 'embctl_upstream_duration_seconds', help: 'Time spent in the provider', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
   private readonly mismatches = new Counter({ name: 'embctl_model_mismatch_total', help: 'Calls where the upstream reported another model than the one routed to', labelNames: ['model', 'reported'], registers: [this.registry] });
 
+  private readonly models = new BoundedLabel();
+  private readonly reported = new BoundedLabel();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });
   }
 
   observe(row: RequestLogRow, routedModel: string | undefined): void {
-    const model = routedModel ?? 'unrouted';
+    const model = this.models.of(routedModel ?? 'unrouted');
     const statusClass = `${Math.floor(row.status / 100)}xx`;
     this.requests.inc({ model, status_class: statusClass });
     this.latency.observe({ model, status_class: statusClass }, row.latency_ms / 1000);
@@ -34,6 +56,6 @@ export class GatewayMetrics {
       this.cost.inc({ model }, row.cost_usd);
     }
     if (row.upstream_ms !== null) this.upstreamLatency.observe({ model }, row.upstream_ms / 1000);
-    if (row.model_mismatch) this.mismatches.inc({ model, reported: row.resolved_model ?? '' });
+    if (row.model_mismatch) this.mismatches.inc({ model, reported: this.reported.of(row.resolved_model ?? '') });
   }
 }

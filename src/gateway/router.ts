@@ -15,6 +15,8 @@ export interface RoutableEntity {
   defaultModel: string;
   include: Pattern[];
   exclude: Pattern[];
+  /** Why its stored credentials cannot be read, when they cannot: it is then never called. */
+  unreadable?: string | undefined;
 }
 
 
@@ -30,9 +32,10 @@ export interface Route {
 }
 
 
-export function buildCatalogue(entities: readonly EmbeddingModelEntity[], providerDefaultModel: (entity: EmbeddingModelEntity) => string): Catalogue {
+export function buildCatalogue(entities: readonly (EmbeddingModelEntity & { unreadable?: string })[], providerDefaultModel: (entity: EmbeddingModelEntity) => string): Catalogue {
   const routable = entities.map<RoutableEntity>((entity) => ({
     entity,
+    unreadable: entity.unreadable,
     slug: slugify(entity.name),
     defaultModel: defaultModelOf(entity) ?? providerDefaultModel(entity),
     include: compilePatterns(entity.models.include),
@@ -124,6 +127,12 @@ export function routeRequest(catalogue: Catalogue, requested: string, key: KeyCo
     throw new ApiError('permission', `The embedding model '${entity.id}' is disabled; an operator can enable it with \`embctl models enable ${entity.id}\`.`, {
       param: 'model',
       code: 'model_disabled',
+    });
+  }
+  if (route.target.unreadable) {
+    throw new ApiError('unavailable', `The embedding model '${entity.id}' cannot be used: ${route.target.unreadable}. An operator must restate its credentials (\`embctl models update ${entity.id} --token …\`) or delete it.`, {
+      param: 'model',
+      code: 'entity_unreadable',
     });
   }
   const byEntity = patternBlocking(route.model, route.target.include, route.target.exclude);

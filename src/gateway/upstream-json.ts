@@ -57,6 +57,48 @@ function allBase64(bytes: Buffer, start: number, end: number): boolean {
   return ok === 1;
 }
 
+const SIXBITS = new Int16Array(256).fill(-1);
+[...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].forEach((c, i) => (SIXBITS[c.charCodeAt(0)] = i));
+const SLASH = 0x2f;
+const LOWER_F = 0x66;
+const DIGIT_8 = 0x38;
+const DIGIT_9 = 0x39;
+
+/**
+ * Whether the float32 values in valid base64 text at [start, end) are all finite (no NaN or ±Inf:
+ * exponent bits all ones). Every 16 characters carry 3 whole values; each value's top exponent
+ * bits sit in one known character ('f' or '/', one of '89+/', or '/'), so most blocks are cleared
+ * by three byte compares and only the rare candidate is decoded.
+ */
+function base64AllFinite(bytes: Buffer, start: number, end: number): boolean {
+  const b = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  const decodeFrom = (from: number): boolean => {
+    let pending = 0;
+    let bits = 0;
+    let byteIndex = 0;
+    let third = 0;
+    for (let at = from; at < end && b[at] !== PAD; at++) {
+      pending = (pending << 6) | SIXBITS[b[at]!]!;
+      bits += 6;
+      if (bits < 8) continue;
+      bits -= 8;
+      const byte = (pending >> bits) & 0xff;
+      if (byteIndex % 4 === 2) third = byte;
+      else if (byteIndex % 4 === 3 && (byte & 0x7f) === 0x7f && (third & 0x80) !== 0) return false;
+      byteIndex++;
+    }
+    return true;
+  };
+  let at = start;
+  for (; at + 16 <= end; at += 16) {
+    const c4 = b[at + 4];
+    const c10 = b[at + 10];
+    const candidate = c4 === LOWER_F || c4 === SLASH || c10 === DIGIT_8 || c10 === DIGIT_9 || c10 === PLUS || c10 === SLASH || b[at + 15] === SLASH;
+    if (candidate && !decodeFrom(at)) return false;
+  }
+  return decodeFrom(at);
+}
+
 /** float32 values in the base64 text at [start, end), or 0 when it is not base64 of a whole number of them. */
 function base64Floats(bytes: Buffer, start: number, end: number): number {
   // Padding: at most two '=' closing a whole 4-character group; the alphabet checked before has none.
@@ -68,6 +110,12 @@ function base64Floats(bytes: Buffer, start: number, end: number): number {
   return decoded % 4 === 0 ? decoded / 4 : 0;
 }
 
+/** Base64 vector text that passes: whole float32 values, every one finite. */
+function finiteBase64Floats(bytes: Buffer, start: number, end: number): number {
+  const floats = base64Floats(bytes, start, end);
+  return floats > 0 && base64AllFinite(bytes, start, end) ? floats : 0;
+}
+
 const DIGIT = new Uint8Array(256);
 for (let c = ZERO; c <= ZERO + 9; c++) DIGIT[c] = 1;
 const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
@@ -76,7 +124,8 @@ const isSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x0a || 
  * How many numbers the bytes hold when they are exactly a flat JSON array of numbers, else 0.
  * Printed floats are a float caller's whole response: checking their syntax (4x faster than
  * JSON.parse, which converts every decimal) is all the gateway does to them. A number too large for
- * float32 (39+ integer digits, or a 3-digit exponent) is not taken, so it meets the usual checks.
+ * float32 (one that may reach 10^38, or with a 3-digit exponent) is not taken, so it meets the
+ * usual checks, which refuse it.
  */
 function jsonNumbers(bytes: Buffer): number {
   // A plain Uint8Array view: indexing a Buffer (a subclass) is several times slower in this loop.
@@ -92,17 +141,22 @@ function jsonNumbers(bytes: Buffer): number {
     if (b[at] === ZERO) at++;
     else if (DIGIT[b[at]!]) while (DIGIT[b[at]!]) at++;
     else return 0;
-    if (at - integerStart > 38) return 0;
+    const integerDigits = at - integerStart;
+    if (integerDigits > 38) return 0;
     if (b[at] === DOT) {
       if (!DIGIT[b[++at]!]) return 0;
       while (DIGIT[b[at]!]) at++;
     }
     if (b[at] === 0x65 || b[at] === 0x45) {
       at++;
+      const negative = b[at] === MINUS;
       if (b[at] === PLUS || b[at] === MINUS) at++;
       const exponentStart = at;
-      while (DIGIT[b[at]!]) at++;
+      let exponent = 0;
+      while (DIGIT[b[at]!]) exponent = exponent * 10 + b[at++]! - ZERO;
       if (at === exponentStart || at - exponentStart > 2) return 0;
+      // Below 10^38 is finite in float32 (its largest is 3.4e38); anything that may be larger is left to the full check.
+      if (!negative && integerDigits + exponent > 38) return 0;
     }
     count++;
     while (isSpace(b[at])) at++;
@@ -213,7 +267,7 @@ export function parseUpstreamJson(chunks: Buffer[]): unknown {
     if (close === -1) break;
     if (close - open - 1 >= LIFT_MIN_CHARS) {
       const literal = body.slice(open + 1, close);
-      const floats = base64Floats(literal, 0, literal.length);
+      const floats = finiteBase64Floats(literal, 0, literal.length);
       if (floats > 0) lift(open, close + 1, Embedding.ofWireText('base64', literal, floats));
     }
     outside = close + 1;

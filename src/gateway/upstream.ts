@@ -9,7 +9,9 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { ApiError } from '../core/errors.js';
 import { backoffMs, RETRIABLE_STATUS, retryAfterMs, sleep } from '../core/retry.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
-import { resolveEnvReferences } from '../core/secrets.js';
+import { resolveEnvReferences, type EnvAllowList } from '../core/secrets.js';
+import { configuredSecrets } from '../core/entity.js';
+import { STRING_LIMITS } from '../core/limits.js';
 import { parseUpstreamJson } from './upstream-json.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter } from './providers/types.js';
 
@@ -31,26 +33,40 @@ export function createUpstreamPool(): Agent {
 export class CredentialRotation {
   private readonly counters = new Map<string, number>();
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly allowEnv?: EnvAllowList,
+  ) {}
 
-  next(entity: EmbeddingModelEntity): string | undefined {
-    const { token, api_key: apiKey } = entity.config.connection;
-    const configured = token ?? apiKey;
-    if (!configured) return undefined;
-    let resolved: string;
+  private resolve(entity: EmbeddingModelEntity, configured: string): string {
     try {
-      resolved = resolveEnvReferences(configured, this.env);
+      return resolveEnvReferences(configured, this.env, this.allowEnv);
     } catch (error) {
       throw new ApiError('unavailable', `The embedding model '${entity.id}' cannot call its provider: ${(error as Error).message} in the gateway's environment.`, {
         code: 'provider_misconfigured',
       });
     }
-    const tokens = resolved.split(',').map((t) => t.trim()).filter(Boolean);
-    if (tokens.length <= 1) return tokens[0];
+  }
+
+  /** The token for the next call, and every secret of the entity (resolved) to scrub from what comes back. */
+  next(entity: EmbeddingModelEntity): Credential {
+    const { token, api_key: apiKey } = entity.config.connection;
+    const secrets = configuredSecrets(entity.config.connection).map((secret) => this.resolve(entity, secret));
+    const configured = token ?? apiKey;
+    if (!configured) return { token: undefined, secrets };
+    const tokens = this.resolve(entity, configured).split(',').map((t) => t.trim()).filter(Boolean);
+    if (tokens.length <= 1) return { token: tokens[0], secrets };
     const turn = this.counters.get(entity.id) ?? 0;
     this.counters.set(entity.id, turn + 1);
-    return tokens[turn % tokens.length];
+    return { token: tokens[turn % tokens.length], secrets };
   }
+}
+
+export interface Credential {
+  /** What the adapter sends (one of the entity's tokens, rotated). */
+  token: string | undefined;
+  /** Every secret the entity holds, resolved: none of them may reach a caller. */
+  secrets: readonly string[];
 }
 
 /**
@@ -77,12 +93,33 @@ const backoff = (attempt: number, policy: RetryPolicy) => backoffMs(attempt, pol
 /** Key-shaped strings: `sk-…`-style prefixes, or long unbroken runs of token characters. */
 const KEY_LIKE = /\b(?:sk|rk|pk|key|tok)[-_][A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{32,}/g;
 
-/** An upstream's message may echo a credential, ours or another: none reaches the caller. */
-function scrub(message: string, credential: string | undefined): string {
-  let clean = message.replace(/[\u0000-\u001f]/g, ' ').slice(0, 500);
-  if (credential) clean = clean.split(credential).join('[redacted]');
-  return clean.replace(KEY_LIKE, '[redacted]');
+/**
+ * An upstream's text (an error message, the model it names) may echo a credential, ours or
+ * another: none reaches the caller. Scrubbed whole, then cut, so no secret straddles the cut.
+ */
+export function scrubUpstreamText(text: string, secrets: readonly string[], max: number): string {
+  let clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) clean = clean.split(secret).join('[redacted]');
+  clean = clean.replace(KEY_LIKE, '[redacted]');
+  return clean.length <= max ? clean : `${clean.slice(0, max)}…`;
 }
+
+const MAX_UPSTREAM_MESSAGE = 500;
+
+/** Error bodies are read up to this; what they say beyond it is not worth the memory. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * The largest 2xx body a call may get: its vectors printed as floats (at most ~26 bytes a value),
+ * with room for the envelope. Anything larger is not an answer to this call.
+ */
+export function maxResponseBytes(call: EmbedCall): number {
+  const dimensions = call.dimensions ?? call.entity.dimensions ?? DIMENSIONS_IF_UNKNOWN;
+  return 256 * 1024 + call.inputs.length * (dimensions * 26 + 512);
+}
+const DIMENSIONS_IF_UNKNOWN = 8192;
+
+class BodyTooLarge extends Error {}
 
 function describeUpstream(entity: EmbeddingModelEntity): string {
   return `the ${entity.provider} upstream of '${entity.id}'`;
@@ -119,13 +156,14 @@ export interface UpstreamDeps {
 }
 
 /** One part, with retries, within the deadline. `signal`, when given, aborts it because a sibling part failed. */
-export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, credential: string | undefined, deps: UpstreamDeps, deadline: number, signal?: AbortSignal): Promise<EmbedResult> {
+export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, credential: Credential, deps: UpstreamDeps, deadline: number, signal?: AbortSignal): Promise<EmbedResult> {
   const { entity } = call;
   const baseUrl = adapter.baseUrl(entity.config.connection);
   if (!baseUrl) {
     throw new ApiError('unavailable', `The embedding model '${entity.id}' has no base_url, which provider '${entity.provider}' needs.`, { code: 'provider_misconfigured' });
   }
-  const outgoing = adapter.buildRequest(call, baseUrl, credential);
+  const outgoing = adapter.buildRequest(call, baseUrl, credential.token);
+  const maxBody = maxResponseBytes(call);
   const payload = JSON.stringify(outgoing.body);
   const timedOut = () => new ApiError('timeout', `${describeUpstream(entity)} did not answer within its timeout of ${entity.config.connection.timeout} ms.`, { code: 'upstream_timeout' });
 
@@ -145,9 +183,25 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
         headersTimeout: remaining,
         bodyTimeout: remaining,
       });
-      for await (const chunk of response.body) chunks.push(chunk as Buffer);
+      const limit = response.statusCode >= 200 && response.statusCode < 300 ? maxBody : MAX_ERROR_BODY;
+      let received = 0;
+      for await (const chunk of response.body) {
+        received += (chunk as Buffer).length;
+        if (received > limit) {
+          response.body.destroy();
+          if (limit === MAX_ERROR_BODY) break;
+          throw new BodyTooLarge();
+        }
+        chunks.push(chunk as Buffer);
+      }
     } catch (error) {
       if (signal?.aborted) throw signal.reason as Error;
+      // Not retried: the same call would get the same answer.
+      if (error instanceof BodyTooLarge) {
+        throw new ApiError('upstream', `${describeUpstream(entity)} sent a response larger than ${maxBody} bytes, more than ${call.inputs.length} vector(s) can take; it was not read.`, {
+          code: 'upstream_response_too_large',
+        });
+      }
       const code = (error as { code?: string; name?: string }).code ?? (error as Error).name;
       if (attemptAbort.signal.aborted || TIMEOUT_CODES.has(code) || deadline - Date.now() <= 0) throw timedOut();
       const wait = backoff(attempt, deps.retry);
@@ -166,7 +220,10 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
     if (status >= 200 && status < 300) {
       if (parsed === undefined) throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, { code: 'upstream_bad_response' });
       try {
-        return adapter.parseResponse(parsed, response.headers, call);
+        const result = adapter.parseResponse(parsed, response.headers, call);
+        // The served model goes into the caller's answer, the log and metrics: never a secret, never unbounded.
+        if (result.model !== call.model) result.model = scrubUpstreamText(result.model, credential.secrets, STRING_LIMITS.model);
+        return result;
       } catch (error) {
         if (error instanceof UpstreamShapeError) {
           throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} in an unexpected shape: ${error.message}.`, { code: 'upstream_bad_response' });
@@ -183,6 +240,6 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
       continue;
     }
     const message = parsed === undefined ? undefined : adapter.errorMessage(parsed);
-    throw upstreamStatusError(entity, status, message === undefined ? undefined : scrub(message, credential), response.headers);
+    throw upstreamStatusError(entity, status, message === undefined ? undefined : scrubUpstreamText(message, credential.secrets, MAX_UPSTREAM_MESSAGE), response.headers);
   }
 }

@@ -24,20 +24,30 @@ export function bearer(credential: string | undefined): Record<string, string> {
   return credential ? { authorization: `Bearer ${credential}` } : {};
 }
 
-/** A vector as floats or as base64 little-endian float32, whatever the upstream chose to send. */
+const allFinite = (vector: Float32Array) => vector.every(Number.isFinite);
+
+/**
+ * A vector as floats or as base64 little-endian float32, whatever the upstream chose to send.
+ * Every value must be a finite float32: NaN, ±Inf and numbers beyond float32's range are refused.
+ */
 export function readVector(value: unknown, where: string): Embedding {
-  if (value instanceof Embedding) return value; // base64 read straight from the response's bytes
+  if (value instanceof Embedding) return value; // read straight from the response's bytes, already checked
   if (typeof value === 'string') {
+    let embedding: Embedding;
     try {
-      return Embedding.ofBase64(value);
+      embedding = Embedding.ofBase64(value);
     } catch {
       throw new UpstreamShapeError(`${where} is a string that is not base64 float32`);
     }
+    if (!allFinite(embedding.toFloat32())) throw new UpstreamShapeError(`${where} holds a value that is NaN or infinite`);
+    return embedding;
   }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
-    throw new UpstreamShapeError(`${where} is not a non-empty array of finite numbers`);
+  if (!Array.isArray(value) || value.length === 0 || !value.every((x) => typeof x === 'number')) {
+    throw new UpstreamShapeError(`${where} is not a non-empty array of numbers`);
   }
-  return Embedding.ofFloats(Float32Array.from(value as number[]));
+  const floats = Float32Array.from(value as number[]);
+  if (!allFinite(floats)) throw new UpstreamShapeError(`${where} holds a value that is not a finite float32 (NaN, infinite, or beyond ±3.4e38)`);
+  return Embedding.ofFloats(floats);
 }
 
 export function readVectors(list: unknown, where: string): Embedding[] {
