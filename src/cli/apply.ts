@@ -20,9 +20,13 @@ export interface PlanItem {
   desired?: EmbeddingModelEntity;
 }
 
-/** What can be compared: redacted (the gateway never shows secrets), without server-managed fields. */
+/**
+ * What can be compared: secrets as the gateway shows them (the live entity comes redacted already;
+ * redacting it twice would turn `sk-…3f9a` into `…` and report a change that is not there), without
+ * server-managed fields.
+ */
 function comparable(entity: EmbeddingModelEntity | StoredEntityView, keepPricing: boolean): Record<string, unknown> {
-  const { created_at, updated_at, pricing, ...rest } = redactEntity(entity) as StoredEntityView;
+  const { created_at, updated_at, pricing, ...rest } = entity as StoredEntityView;
   void created_at, void updated_at;
   return keepPricing && pricing !== undefined ? { ...rest, pricing } : rest;
 }
@@ -42,7 +46,7 @@ function walk(before: unknown, after: unknown, path: string, out: Change[]): voi
 export function diffEntity(desired: EmbeddingModelEntity, live: StoredEntityView): Change[] {
   const keepPricing = desired.pricing !== undefined;
   const changes: Change[] = [];
-  walk(comparable(live, keepPricing), comparable(desired, keepPricing), '', changes);
+  walk(comparable(live, keepPricing), comparable(redactEntity(desired), keepPricing), '', changes);
   return changes;
 }
 

@@ -29,7 +29,7 @@ export interface GatewayStatus {
 }
 
 /** An entity as the admin API returns it: redacted, with its timestamps. */
-export type StoredEntityView = EmbeddingModelEntity & { created_at: string; updated_at: string };
+export type StoredEntityView = EmbeddingModelEntity & { created_at: string; updated_at: string; unreadable?: string };
 
 export interface EmbeddingsBody {
   model: string;
@@ -177,12 +177,13 @@ export class GatewayClient {
     return this.call('POST', '/v1/embedding-models', { auth: 'admin', body: entity });
   }
 
-  replaceEntity(id: string, entity: unknown, etag?: string): Promise<StoredEntityView> {
-    return this.call('PUT', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin', body: entity, headers: etag ? { 'if-match': etag } : {} });
+  /** `keepCredentials`: the write may send the stored credentials to a new base URL or provider. */
+  replaceEntity(id: string, entity: unknown, etag?: string, keepCredentials = false): Promise<StoredEntityView> {
+    return this.call('PUT', entityPath(id, keepCredentials), { auth: 'admin', body: entity, headers: etag ? { 'if-match': etag } : {} });
   }
 
-  patchEntity(id: string, patch: unknown, etag?: string): Promise<StoredEntityView> {
-    return this.call('PATCH', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin', body: patch, headers: etag ? { 'if-match': etag } : {} });
+  patchEntity(id: string, patch: unknown, etag?: string, keepCredentials = false): Promise<StoredEntityView> {
+    return this.call('PATCH', entityPath(id, keepCredentials), { auth: 'admin', body: patch, headers: etag ? { 'if-match': etag } : {} });
   }
 
   deleteEntity(id: string): Promise<{ deleted: boolean; id: string }> {
@@ -310,3 +311,5 @@ export class GatewayClient {
     });
   }
 }
+
+const entityPath = (id: string, keepCredentials: boolean) => `/v1/embedding-models/${encodeURIComponent(id)}${keepCredentials ? '?keep_credentials=true' : ''}`;

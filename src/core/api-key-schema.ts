@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { splitPatterns } from './api-key.js';
 import { formatIssues, type ValidationIssue } from './entity.js';
 import { invalidRequest } from './errors.js';
+import { ADMIN_LIMITS } from './limits.js';
+import { hasNestedQuantifier } from './patterns.js';
 
 function compilesAll(list: string): boolean {
   return splitPatterns(list).every((pattern) => {
@@ -15,7 +17,16 @@ function compilesAll(list: string): boolean {
   });
 }
 
-const patternList = z.string().refine(compilesAll, { message: 'holds a pattern that is not a valid regular expression' });
+const { maxNameChars, maxListItems, maxPatternChars } = ADMIN_LIMITS;
+
+const patternList = z
+  .string()
+  .max(maxPatternChars * 8)
+  .refine(compilesAll, { message: 'holds a pattern that is not a valid regular expression' })
+  .refine((list) => !splitPatterns(list).some(hasNestedQuantifier), { message: 'nests a quantifier inside a quantified group (e.g. (a+)+), which can take exponential time' });
+
+/** Metadata is stored and shown with the key: short strings only. */
+const metadataValue = z.string().max(4096, { message: 'is longer than 4096 characters' });
 
 const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z' });
 
@@ -23,7 +34,10 @@ const keyFields = {
   name: z.string().min(1).max(200),
   enabled: z.boolean(),
   expires_at: isoTime.nullable(),
-  metadata: z.looseObject({ ai_models_include: patternList.optional(), ai_models_exclude: patternList.optional() }),
+  metadata: z
+    .looseObject({ ai_models_include: patternList.optional(), ai_models_exclude: patternList.optional() })
+    .pipe(z.record(z.string().min(1).max(maxNameChars), metadataValue))
+    .refine((m) => Object.keys(m).length <= maxListItems, { message: `holds more than ${maxListItems} entries` }),
   limits: z.strictObject({
     rpm: z.number().int().positive().nullable().optional(),
     tpm: z.number().int().positive().nullable().optional(),

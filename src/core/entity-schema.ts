@@ -5,8 +5,12 @@
  */
 import { z } from 'zod';
 import { DEFAULT_TIMEOUT_MS, MAX_DIMENSIONS, formatIssues, type EmbeddingModelEntity, type ValidationResult } from './entity.js';
+import { hasNestedQuantifier } from './patterns.js';
+import { ADMIN_LIMITS } from './limits.js';
 import { invalidRequest } from './errors.js';
 import { PROVIDER_IDS } from './providers.js';
+
+const { maxTimeoutMs: MAX_TIMEOUT_MS, maxNameChars: MAX_NAME_CHARS, maxSecretChars: MAX_SECRET_CHARS, maxHeaderValueChars: MAX_HEADER_VALUE_CHARS, maxListItems: MAX_LIST_ITEMS, maxPatternChars: MAX_PATTERN_CHARS } = ADMIN_LIMITS;
 
 /** No `/` and no `###`: both separate an entity from a model name in a request's `model`. */
 const ENTITY_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -21,8 +25,25 @@ function compiles(pattern: string): boolean {
 }
 
 const regexList = z
-  .array(z.string().refine(compiles, { message: 'is not a valid regular expression' }))
+  .array(
+    z
+      .string()
+      .max(MAX_PATTERN_CHARS, { message: `is longer than ${MAX_PATTERN_CHARS} characters` })
+      .refine(compiles, { message: 'is not a valid regular expression' })
+      .refine((p) => !hasNestedQuantifier(p), { message: 'nests a quantifier inside a quantified group (e.g. (a+)+), which can take exponential time; write it without the nesting' }),
+  )
+  .max(MAX_LIST_ITEMS)
   .default([]);
+
+/** RFC 9110 field names; values without CR, LF or NUL (a header injection, and every call a 502). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+const headerValue = z
+  .string()
+  .max(MAX_HEADER_VALUE_CHARS)
+  .refine((v) => !/[\r\n\0]/.test(v), { message: 'holds a CR, LF or NUL character, which cannot be sent in an HTTP header' });
+const headerMap = z
+  .record(z.string().regex(HEADER_NAME, { message: 'is not a valid HTTP header name' }), headerValue)
+  .refine((h) => Object.keys(h).length <= MAX_LIST_ITEMS, { message: `holds more than ${MAX_LIST_ITEMS} headers` });
 
 const httpUrl = z.string().refine(
   (value) => {
@@ -36,20 +57,29 @@ const httpUrl = z.string().refine(
   { message: 'must be an absolute http(s) URL, e.g. https://api.openai.com/v1' },
 );
 
+const secret = z.string().max(MAX_SECRET_CHARS);
+const shortText = z.string().min(1).max(MAX_NAME_CHARS);
+
 const connectionSchema = z.strictObject({
   base_url: httpUrl.optional(),
-  token: z.string().optional(),
-  timeout: z.number().int().positive({ message: 'must be a positive number of milliseconds' }).default(DEFAULT_TIMEOUT_MS),
-  headers: z.record(z.string(), z.string()).optional(),
+  token: secret.optional(),
+  timeout: z
+    .number()
+    .int()
+    .positive({ message: 'must be a positive number of milliseconds' })
+    .max(MAX_TIMEOUT_MS, { message: `must be at most ${MAX_TIMEOUT_MS} ms (1 hour)` })
+    .default(DEFAULT_TIMEOUT_MS),
+  headers: headerMap.optional(),
+  public_headers: z.array(z.string().regex(HEADER_NAME, { message: 'is not a valid HTTP header name' })).max(MAX_LIST_ITEMS).optional(),
   // Azure OpenAI legacy deployments, as in the reference.
-  resource_name: z.string().min(1).optional(),
-  deployment_id: z.string().min(1).optional(),
-  api_version: z.string().min(1).optional(),
-  api_key: z.string().optional(),
+  resource_name: shortText.optional(),
+  deployment_id: shortText.optional(),
+  api_version: shortText.optional(),
+  api_key: secret.optional(),
 });
 
 /** Provider options are forwarded upstream as-is; only `model` is interpreted. */
-const optionsSchema = z.looseObject({ model: z.string().min(1).optional() });
+const optionsSchema = z.looseObject({ model: shortText.optional() });
 
 const pricingSchema = z.strictObject({
   input_per_million_tokens: z.number().nonnegative(),
@@ -76,8 +106,8 @@ export const entityInputSchema = z.strictObject({
   enabled: z.boolean().default(true),
   dimensions: z.number().int().positive().max(MAX_DIMENSIONS).optional(),
   pricing: pricingSchema.optional(),
-  metadata: z.record(z.string(), z.unknown()).default({}),
-  tags: z.array(z.string().min(1)).default([]),
+  metadata: z.record(z.string().max(MAX_NAME_CHARS), z.unknown()).default({}),
+  tags: z.array(shortText).max(MAX_LIST_ITEMS).default([]),
   ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, z.unknown().optional()])),
 });
 

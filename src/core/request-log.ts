@@ -53,10 +53,15 @@ export interface LogFilter {
 const RELATIVE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** `500ms`, `30s`, `15m`, `2h`, `30d`, `1w` in milliseconds; undefined when not a duration. */
+/** Durations beyond this (about 100 years) are not a time anyone means. */
+const MAX_DURATION_MS = 100 * 365 * 86_400_000;
+
+/** `500ms`, `30s`, `15m`, `2h`, `30d`, `1w` in milliseconds; undefined when not a duration (or absurdly long). */
 export function parseDurationMs(value: string): number | undefined {
   const relative = RELATIVE.exec(value.trim());
-  return relative ? Number(relative[1]) * UNIT_MS[relative[2]!]! : undefined;
+  if (!relative) return undefined;
+  const ms = Number(relative[1]) * UNIT_MS[relative[2]!]!;
+  return Number.isFinite(ms) && ms <= MAX_DURATION_MS ? ms : undefined;
 }
 
 /** `15m`, `2h`, `30d` (that long before `now`) or an ISO 8601 time; undefined when neither. */
@@ -76,6 +81,9 @@ export function parseStatus(value: string): StatusMatch | undefined {
   return undefined;
 }
 
+/** Values one filter parameter may list (OR-ed): enough for any real query, bounded for the database. */
+export const MAX_FILTER_VALUES = 100;
+
 const list = (value: string | undefined) =>
   value
     ?.split(',')
@@ -89,6 +97,11 @@ export const LOG_FILTER_PARAMS = ['since', 'until', 'model', 'resolved_model', '
 export function parseLogFilter(params: Partial<Record<(typeof LOG_FILTER_PARAMS)[number], string>>, now = Date.now()): { filter: LogFilter; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
   const filter: LogFilter = {};
+  for (const [name, value] of Object.entries(params)) {
+    const count = list(value)?.length ?? 0;
+    if (count > MAX_FILTER_VALUES) issues.push({ field: name, message: `lists ${count} values; at most ${MAX_FILTER_VALUES} are allowed` });
+  }
+  if (issues.length) return { filter, issues };
   for (const bound of ['since', 'until'] as const) {
     const value = params[bound];
     if (value === undefined || value === '') continue;

@@ -1,3 +1,4 @@
+import type { EnvAllowList } from '../core/secrets.js';
 import type { Store } from '../store/store.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { CatalogueCache } from './catalogue.js';
@@ -16,6 +17,8 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
   /** Memory for response bodies, reused across requests. */
   bodies: BufferPool;
+  /** The environment variables entities may name in `${env:…}` (undefined: the default list). */
+  allowEnv: EnvAllowList | undefined;
   /** SHA-256 of the admin token, checked in constant time. */
   adminTokenHash: string;
   version: string;

@@ -2,7 +2,8 @@
  * The request-log pipeline. `record` only pushes to memory: the request's critical path never
  * waits on the database. A flush every `flushMs` (or when `batchSize` rows wait) writes them in one
  * transaction, then hands the stored rows (with their `seq`) to live subscribers (the SSE stream).
- * Shutdown flushes everything; a crash loses at most the rows of the last `flushMs`.
+ * Shutdown flushes everything; a crash loses at most the rows of the last `flushMs` plus the time
+ * a flush and a busy event loop take (100 ms is the bound README states for the default 50 ms).
  */
 import type { RequestLogRow, StoredLogRow } from '../core/request-log.js';
 import type { RequestLogStore } from '../store/store.js';

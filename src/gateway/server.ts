@@ -1,8 +1,10 @@
 /** Builds the gateway's HTTP app: parsing, error shape, request ids, and the routes. Nothing else. */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isUtf8 } from 'node:buffer';
+import type { Server, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { ApiError, invalidRequest } from '../core/errors.js';
+import { clip } from '../core/limits.js';
 import type { GatewayContext } from './context.js';
 import { toApiError, unsupportedContentType } from './http-errors.js';
 import { registerAdminKeyRoutes } from './routes/admin-keys.js';
@@ -28,6 +30,34 @@ export interface ServerOptions {
   tls?: { key: Buffer; cert: Buffer } | undefined;
   /** Where internal failures are reported (never to the caller). */
   logError: (message: string) => void;
+  /** Open connections at most, in all and from one address: idle sockets cannot lock callers out. */
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs?: number;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 2048;
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/** Refuses a connection beyond the per-address cap at once (a socket that never speaks costs a file descriptor). */
+function capConnectionsPerAddress(server: Server, perAddress: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > perAddress) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
 }
 
 /** 300 000 tokens of text or token ids fit in well under this. */
@@ -56,14 +86,19 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
     ...(options.tls ? { https: options.tls } : {}),
     bodyLimit: options.bodyLimit,
     // Slow clients: the whole request (headers and body) within requestTimeout, headers within it
-    // too; idle keep-alive sockets close after 72 s. Header size stays at Node's 16 KB (431 above).
+    // too. Header size stays at Node's 16 KB (431 above).
     requestTimeout: options.requestTimeoutMs,
-    connectionTimeout: options.requestTimeoutMs * 2,
+    // A socket silent this long (one that never sends a request, say) is closed.
+    connectionTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     genReqId: nextRequestId,
     // Lets in-flight requests finish on shutdown while new ones are told to go elsewhere.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+
+  app.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  capConnectionsPerAddress(app.server, options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
@@ -77,6 +112,11 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+  // A parameter given twice (`?since=1h&since=2h`) is ambiguous: refused for every route, by name.
+  app.addHook('preValidation', async (req) => {
+    const repeated = Object.entries((req.query ?? {}) as Record<string, unknown>).find(([, value]) => Array.isArray(value));
+    if (repeated) throw invalidRequest(`The query parameter '${clip(repeated[0])}' is given ${(repeated[1] as unknown[]).length} times; give it once (a list goes comma-separated in one value).`, clip(repeated[0]), 'repeated_parameter');
   });
   app.addHook('onSend', async (_req, reply) => {
     // Without this, a keep-alive connection that was busy when shutdown began holds the process open.

@@ -1,6 +1,7 @@
 /** Starts a gateway over a data dir: opens the store, bootstraps it if empty, listens. */
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
+import { preloadTokenizer } from '../core/tokenizer.js';
 import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
 import { CatalogueCache } from './catalogue.js';
@@ -11,7 +12,7 @@ import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
 import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS } from './server.js';
-import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
+import { createUpstreamPool, CredentialRotation, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 export const DEFAULT_MAX_LOG_ROWS = 1_000_000;
@@ -31,6 +32,11 @@ export interface GatewayOptions {
   /** At most this many request-log rows are kept (default 1 000 000). */
   logMaxRows?: number;
   logError?: (message: string) => void;
+  /** Variables entities may read through `${env:…}` (globs); undefined: the default credential names. */
+  allowEnv?: string[];
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 export interface RunningGateway {
@@ -54,7 +60,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const ctx = {
       store,
       catalogue: new CatalogueCache(store, providerDefaultModel),
-      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }),
+      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }, new CredentialRotation(process.env, options.allowEnv)),
+      allowEnv: options.allowEnv,
       logs,
       limiter: new KeyLimiter(store.logs, () => logs.flush()),
       metrics: new GatewayMetrics(),
@@ -69,7 +76,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       tls: options.tls,
       logError,
+      maxConnections: options.maxConnections,
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     });
+    preloadTokenizer();
     await app.listen({ host: options.host, port: options.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;

@@ -134,7 +134,7 @@ describe('ETag and If-Match', () => {
 describe('secrets are redacted on every read', () => {
   it('on create, get, list and after an update that sent the redacted form back', async () => {
     const secret = openaiSmall.config.connection.token;
-    const created = await admin('POST', '', { ...openaiSmall, id: 'secret', config: { ...openaiSmall.config, connection: { ...openaiSmall.config.connection, headers: { 'x-api-key': 'hdr-secret-123456789', 'x-trace': 'visible' } } } });
+    const created = await admin('POST', '', { ...openaiSmall, id: 'secret', config: { ...openaiSmall.config, connection: { ...openaiSmall.config.connection, headers: { 'x-api-key': 'hdr-secret-123456789', 'x-trace': 'visible' }, public_headers: ['x-trace'] } } });
     const reads = [created.body, (await admin('GET', '/secret')).body, (await admin('GET', '')).body.find((e: { id: string }) => e.id === 'secret')];
     for (const read of reads) {
       expect(JSON.stringify(read)).not.toContain(secret);

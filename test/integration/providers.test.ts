@@ -186,10 +186,10 @@ describe('provider-specific translation', () => {
   });
 
   it('resolves ${env:NAME} only at call time and says which variable is missing', async () => {
-    await call('PATCH', `${gateway.url}/v1/embedding-models/p-ollama`, { token: gateway.adminToken, body: { config: { connection: { token: '${env:EMBCTL_TEST_UNSET_TOKEN}' } } } });
+    await call('PATCH', `${gateway.url}/v1/embedding-models/p-ollama`, { token: gateway.adminToken, body: { config: { connection: { token: '${env:TEST_UNSET_API_KEY}' } } } });
     const response = await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-ollama', input: 'x' });
     expect(response.status).toBe(503);
     expect(response.body.error).toMatchObject({ code: 'provider_misconfigured' });
-    expect(response.body.error.message).toContain('EMBCTL_TEST_UNSET_TOKEN');
+    expect(response.body.error.message).toContain('TEST_UNSET_API_KEY');
   });
 });

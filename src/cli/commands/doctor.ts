@@ -71,6 +71,14 @@ export async function doctor(ctx: CliContext): Promise<number> {
       const status = await c!.status();
       return { ok: true, detail: `accepted (gateway up ${status.uptime_s} s, store ${status.store.kind})` };
     }, client);
+    if (settings.adminToken) {
+      await run('stored credentials', async (c) => {
+        const unreadable = (await c!.listEntities()).filter((e) => e.unreadable);
+        return unreadable.length
+          ? { ok: false, detail: `${unreadable.map((e) => e.id).join(', ')}: ${unreadable[0]!.unreadable}`, hint: `restate the credential (\`embctl models update ${unreadable[0]!.id} --token …\`) or delete it (\`embctl models delete ${unreadable[0]!.id}\`)` }
+          : { ok: true, detail: 'every embedding model\'s credentials can be read' };
+      }, client);
+    }
     await run('models', async () =>
       models.length
         ? { ok: true, detail: `${models.length} enabled: ${models.slice(0, 5).map((m) => m.id).join(', ')}${models.length > 5 ? ', …' : ''}` }

@@ -1,5 +1,5 @@
 /** `embctl gateway start`: the gateway in the foreground, stopped cleanly by SIGINT/SIGTERM. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
 import type { CliContext } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
-import { action, duration, integer } from '../command.js';
+import { action, collect, duration, integer } from '../command.js';
 import { bindRefusal } from '../../gateway/bind-policy.js';
 
 export interface GatewayStartOptions {
@@ -20,8 +20,14 @@ export interface GatewayStartOptions {
   logMaxRows?: number;
   requestTimeoutMs?: number;
   tls?: { key: Buffer; cert: Buffer };
+  /** The first-start secrets go to the profile only, never to stdout/stderr (a --detach child's are a log file). */
+  quietSecrets?: boolean;
   /** Young generation cap in MB, with the rest of the gateway's heap sizing (gateway/heap-tuning.ts); 0 leaves V8's. */
   youngGenerationMb?: number;
+  allowEnv?: string[];
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
+  keepAliveTimeoutMs?: number;
 }
 
 /** Measured with bench/gateway.mjs: as fast as V8's 32 MB under the bench's loads, 30–50 MB less peak RSS. */
@@ -40,19 +46,8 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
     const { apiKey, adminToken, model } = gateway.bootstrap;
     profiles.set(LOCAL_PROFILE, { url: profileUrl, dataDir: options.dataDir, apiKey, adminToken, model });
     profiles.current ??= LOCAL_PROFILE;
-    out.info(
-      [
-        '',
-        'First start: created the embedding model, an API key and the admin token. They are shown once,',
-        `and saved in profile '${LOCAL_PROFILE}' (${profiles.path}, mode 0600) for the CLI:`,
-        `  model        ${model}`,
-        `  API key      ${apiKey}`,
-        `  admin token  ${adminToken}`,
-        '',
-        `Try: embctl embed "hello world"    or    curl ${gateway.url}/v1/embeddings -H "Authorization: Bearer $KEY" ...`,
-        '',
-      ].join('\n'),
-    );
+    if (options.quietSecrets) out.info(FIRST_START_MARK);
+    else out.info(firstStartBanner({ apiKey, adminToken, model }, profiles.path, gateway.url));
   } else if (local && local.dataDir === options.dataDir && local.url !== profileUrl) {
     // The local profile belongs to this data dir: point it at where the gateway now listens.
     profiles.set(LOCAL_PROFILE, { ...local, url: profileUrl, embedded: false });
@@ -70,6 +65,23 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
   await gateway.close();
   if (readPid(options.dataDir) === process.pid) rmSync(pidFile, { force: true });
   out.info('gateway stopped');
+}
+
+/** What a detached first start logs instead of its secrets: the parent reads them from the profile. */
+const FIRST_START_MARK = `first start: the API key and admin token are saved in profile '${LOCAL_PROFILE}'`;
+
+function firstStartBanner(secrets: { apiKey: string; adminToken: string; model: string }, profilePath: string, url: string): string {
+  return [
+    '',
+    'First start: created the embedding model, an API key and the admin token. They are shown once,',
+    `and saved in profile '${LOCAL_PROFILE}' (${profilePath}, mode 0600) for the CLI:`,
+    `  model        ${secrets.model}`,
+    `  API key      ${secrets.apiKey}`,
+    `  admin token  ${secrets.adminToken}`,
+    '',
+    `Try: embctl embed "hello world"    or    curl ${url}/v1/embeddings -H "Authorization: Bearer ${secrets.apiKey}" ...`,
+    '',
+  ].join('\n');
 }
 
 export const PID_FILE = 'gateway.pid';
@@ -100,7 +112,8 @@ export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliCon
   const logPath = join(dataDir, LOG_FILE);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = openSync(logPath, 'a', 0o600);
-  const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir], { detached: true, stdio: ['ignore', log, log], env: ctx.env });
+  // The child logs to a file: it keeps the first-start secrets out of it, and they are shown here.
+  const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir, '--quiet-secrets'], { detached: true, stdio: ['ignore', log, log], env: ctx.env });
   child.unref();
   closeSync(log);
   const deadline = Date.now() + 20_000;
@@ -110,6 +123,10 @@ export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliCon
     let url: string | undefined;
     for (const m of text.matchAll(match)) url = m[1];
     if (url && readPid(dataDir) === child.pid) {
+      const local = ctx.profiles.get(LOCAL_PROFILE);
+      if (text.includes(FIRST_START_MARK) && local?.apiKey && local.adminToken) {
+        ctx.out.info(firstStartBanner({ apiKey: local.apiKey, adminToken: local.adminToken, model: local.model ?? '' }, ctx.profiles.path, url));
+      }
       ctx.out.text(url);
       ctx.out.success(`gateway running in the background (pid ${child.pid}); log: ${logPath}; stop it with \`embctl gateway stop\``);
       return;
@@ -167,9 +184,14 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key for --tls-cert')
     .option('--insecure', 'allow a non-loopback --host without TLS (e.g. behind a TLS proxy)')
+    .option('--allow-env <name>', 'an environment variable entities may read as ${env:NAME} (repeatable, * is a wildcard; default *_API_KEY *_TOKEN *_KEY *_SECRET *_PASSWORD, never EMBCTL_*)', collect)
+    .option('--max-connections <n>', 'open connections at most (default 2048)', integer('--max-connections', 1))
+    .option('--max-connections-per-ip <n>', 'open connections at most from one address (default 256)', integer('--max-connections-per-ip', 1))
+    .option('--keep-alive-timeout <duration>', 'close idle keep-alive connections after this (default 5s)', duration('--keep-alive-timeout'))
+    .addOption(new Option('--quiet-secrets', 'keep first-start secrets out of the output (used by --detach)').hideHelp())
     .option('--young-generation-mb <mb>', `cap V8's young generation and tighten old-generation growth (lower peak memory); 0 keeps V8's own sizing`, integer('--young-generation-mb', 0, 1024), DEFAULT_YOUNG_GENERATION_MB)
     .action(
-      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number; detach?: boolean; requestTimeout?: number; tlsCert?: string; tlsKey?: string; insecure?: boolean; youngGenerationMb: number }, ctx) => {
+      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number; detach?: boolean; requestTimeout?: number; tlsCert?: string; tlsKey?: string; insecure?: boolean; youngGenerationMb: number; quietSecrets?: boolean; allowEnv?: string[]; maxConnections?: number; maxConnectionsPerIp?: number; keepAliveTimeout?: number }, ctx) => {
         if (!opts.host) throw usageError('--host is empty');
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw usageError('--tls-cert and --tls-key go together');
         const refusal = bindRefusal(opts.host, Boolean(opts.tlsCert), Boolean(opts.insecure));
@@ -188,6 +210,11 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
           logMaxRows: opts.logMaxRows,
           requestTimeoutMs: opts.requestTimeout,
           youngGenerationMb: opts.youngGenerationMb,
+          quietSecrets: opts.quietSecrets,
+          allowEnv: opts.allowEnv,
+          maxConnections: opts.maxConnections,
+          maxConnectionsPerIp: opts.maxConnectionsPerIp,
+          keepAliveTimeoutMs: opts.keepAliveTimeout,
           ...(tls ? { tls } : {}),
         };
         await gatewayStart(settings, ctx, stopped);

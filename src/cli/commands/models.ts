@@ -23,7 +23,7 @@ const COLUMNS: Column<StoredEntityView>[] = [
   { header: 'provider', value: (e) => e.provider },
   { header: 'model', value: modelOf },
   { header: 'dims', value: (e) => e.dimensions ?? '' },
-  { header: 'status', value: (e) => (e.enabled ? 'enabled' : 'disabled') },
+  { header: 'status', value: (e) => (e.unreadable ? 'UNREADABLE' : e.enabled ? 'enabled' : 'disabled') },
   { header: 'price', value: price },
 ];
 
@@ -96,14 +96,14 @@ export async function modelsCreate(flags: EntityFlags & { file?: string[] }, ctx
   ctx.out.success(`created ${entity.id}`);
 }
 
-export async function modelsUpdate(id: string, flags: EntityFlags & { file?: string[] }, ctx: CliContext): Promise<void> {
+export async function modelsUpdate(id: string, flags: EntityFlags & { file?: string[]; keepCredentials?: boolean }, ctx: CliContext): Promise<void> {
   const { entityFromFlags, loadEntities, validated } = await entityInput();
   const client = await ctx.client();
   if (flags.file?.length) {
     const entities = await loadEntities(flags.file, ctx);
     const entity = entities.find((e) => e.id === id);
     if (!entity || entities.length !== 1) throw usageError(`the file must hold exactly the entity '${id}'`, 'or use `embctl models apply -f` for several');
-    showEntity(ctx, await client.replaceEntity(id, entity));
+    showEntity(ctx, await client.replaceEntity(id, entity, undefined, flags.keepCredentials));
   } else {
     const patch = await entityFromFlags(flags, ctx);
     if (Object.keys(patch).length === 0) throw usageError('nothing to update', 'pass the fields to change as flags (see --help), or -f FILE');
@@ -112,7 +112,7 @@ export async function modelsUpdate(id: string, flags: EntityFlags & { file?: str
     const { created_at, updated_at, ...current } = entity;
     void created_at, void updated_at;
     validated(mergePatch(current, patch), `'${id}' after the update`);
-    showEntity(ctx, await client.patchEntity(id, patch, etag));
+    showEntity(ctx, await client.patchEntity(id, patch, etag, flags.keepCredentials));
   }
   ctx.out.success(`updated ${id}`);
 }
@@ -272,8 +272,10 @@ export function registerModelCommands(program: Command, makeContext: (cmd: Comma
   entityFlags(models.command('create').description('create an embedding model from flags, -f FILE, or a wizard on a terminal')).option('--disabled', 'create it disabled').action(
     action(makeContext, (o: EntityFlags & { disabled?: boolean; file: string[] }, ctx) => modelsCreate({ ...o, enabled: o.disabled ? false : undefined }, ctx)),
   );
-  entityFlags(models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)')).action(
-    action(makeContext, (o: EntityFlags & { file: string[] }, ctx, id: string) => modelsUpdate(id, o, ctx)),
+  entityFlags(models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)'))
+    .option('--keep-credentials', 'send the stored token to a changed --base-url or provider (otherwise restate it)')
+    .action(
+    action(makeContext, (o: EntityFlags & { file: string[]; keepCredentials?: boolean }, ctx, id: string) => modelsUpdate(id, o, ctx)),
   );
   models.command('delete').alias('rm').argument('<id>').description('delete an embedding model (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsDelete(id, ctx)));
   models.command('enable').argument('<id>').description('make it reachable').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsSetEnabled(id, true, ctx)));

@@ -3,8 +3,9 @@
  * that its clients work unchanged. Every read is redacted; every write validated, atomic, and
  * guarded by `If-Match` when given.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { redactEntity, keepRedactedSecrets, slugify, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isSecretHeader, redactEntity, keepRedactedSecrets, slugify, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import { envReferenceRefusal } from '../../core/secrets.js';
 import { parseEntityOrThrow } from '../../core/entity-schema.js';
 import { invalidRequest } from '../../core/errors.js';
 import { mergePatch } from '../../core/merge-patch.js';
@@ -13,7 +14,7 @@ import { randomId } from '../../core/secrets.js';
 import type { GatewayContext } from '../context.js';
 import { etagOf, expectedVersion } from '../etag.js';
 import { adapterFor } from '../providers/index.js';
-import { adminScope, notFound, pageOf, storeWrite } from './admin-scope.js';
+import { adminScope, notFound, pageOf, storeWrite, type Query } from './admin-scope.js';
 
 export const ENTITY_PREFIXES = ['/v1/embedding-models', '/apis/ai-gateway.extensions.cloud-apim.com/v1/embedding-models'];
 
@@ -41,6 +42,53 @@ function withGeneratedId(body: unknown): unknown {
   if (body === null || typeof body !== 'object' || Array.isArray(body) || 'id' in body) return body;
   const name = (body as { name?: unknown }).name;
   return { ...body, id: (typeof name === 'string' && slugify(name)) || randomId('model_') };
+}
+
+/** Where an entity's credentials are sent. */
+const destinationOf = (e: EmbeddingModelEntity) => {
+  const c = e.config.connection;
+  return `${e.provider} ${c.base_url ?? '(default URL)'}${c.resource_name ? ` resource ${c.resource_name}` : ''}`;
+};
+
+/** The credential fields a request body's `config.connection` states itself (not a redacted read). */
+function statedCredentials(body: unknown): { fields: Set<string>; headers: Set<string> } {
+  const connection = (body as { config?: { connection?: Record<string, unknown> } } | null)?.config?.connection;
+  const stated = (v: unknown) => typeof v === 'string' && !v.includes('…');
+  const fields = new Set(['token', 'api_key'].filter((f) => stated(connection?.[f])));
+  const headers = connection?.headers && typeof connection.headers === 'object' ? (connection.headers as Record<string, unknown>) : {};
+  return { fields, headers: new Set(Object.keys(headers).filter((h) => stated(headers[h]))) };
+}
+
+/**
+ * A stored credential goes only where it was configured to go: a write that moves an entity to
+ * another provider, URL or Azure resource must restate its credentials (or say it means to keep
+ * them), or an admin typo, or a stolen admin token, sends the provider key to any host.
+ */
+function checkCredentialMove(current: StoredEntity, next: EmbeddingModelEntity, body: unknown, keep: boolean): void {
+  if (keep || destinationOf(current) === destinationOf(next)) return;
+  const stated = statedCredentials(body);
+  const before = current.config.connection;
+  const after = next.config.connection;
+  const carried = (['token', 'api_key'] as const).filter((f) => after[f] !== undefined && after[f] === before[f] && !stated.fields.has(f)).map((f) => `config.connection.${f}`);
+  for (const [name, value] of Object.entries(after.headers ?? {})) {
+    if (isSecretHeader(after, name) && before.headers?.[name] === value && !stated.headers.has(name)) carried.push(`config.connection.headers.${name}`);
+  }
+  if (carried.length === 0) return;
+  throw invalidRequest(
+    `This write moves '${current.id}' from ${destinationOf(current)} to ${destinationOf(next)} and would send its stored ${carried.join(', ')} there. Restate the credential in the same write (\`embctl models update ${current.id} --token …\`), or add ?keep_credentials=true (\`--keep-credentials\`) to send the stored one.`,
+    carried[0]!,
+    'credential_destination_changed',
+  );
+}
+
+/** `${env:NAME}` references outside the gateway's allow-list are refused at write time, not at the first call. */
+function checkEnvReferences(entity: EmbeddingModelEntity, allow: GatewayContext['allowEnv']): void {
+  const c = entity.config.connection;
+  const fields: [string, string | undefined][] = [['token', c.token], ['api_key', c.api_key], ...Object.entries(c.headers ?? {}).map(([k, v]): [string, string] => [`headers.${k}`, v])];
+  for (const [field, value] of fields) {
+    const refusal = value === undefined ? undefined : envReferenceRefusal(value, allow);
+    if (refusal) throw invalidRequest(`'config.connection.${field}': ${refusal}.`, `config.connection.${field}`, 'env_reference_not_allowed');
+  }
 }
 
 function matchesFilters(entity: StoredEntity, query: Record<string, string | undefined>): boolean {
@@ -75,6 +123,7 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
 
     scope.post('/', async (req, reply) => {
       const entity = withListPrice(parseEntityOrThrow(withGeneratedId(req.body)));
+      checkEnvReferences(entity, ctx.allowEnv);
       const stored = written(await storeWrite('Embedding model', store.entities.create(entity)));
       void reply.code(201).header('location', `${req.url.replace(/\/?(\?.*)?$/, '')}/${encodeURIComponent(stored.id)}`);
       return send(reply, stored);
@@ -82,7 +131,9 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
 
     scope.get<IdParams>('/:id', async (req, reply) => send(reply, await load(req.params.id)));
 
-    const replace = async (id: string, ifMatch: string | string[] | undefined, next: (current: StoredEntity) => unknown, reply: FastifyReply) => {
+    const replace = async (req: FastifyRequest<IdParams & { Querystring: Query }>, next: (current: StoredEntity) => unknown, reply: FastifyReply) => {
+      const id = req.params.id;
+      const ifMatch = req.headers['if-match'];
       const current = await load(id);
       const version = expectedVersion(ifMatch, current.version);
       const candidate = next(current);
@@ -90,17 +141,19 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
         throw invalidRequest(`The body's id '${String((candidate as { id: unknown }).id)}' differs from the URL's '${id}'; ids cannot be changed.`, 'id', 'id_mismatch');
       }
       const entity = withListPrice(keepRedactedSecrets(parseEntityOrThrow({ ...(candidate as object), id }), current));
+      checkEnvReferences(entity, ctx.allowEnv);
+      checkCredentialMove(current, entity, req.body, req.query.keep_credentials === 'true');
       const stored = written(await storeWrite('Embedding model', store.entities.replace(id, entity, version ?? current.version)));
       return send(reply, stored);
     };
 
-    scope.put<IdParams>('/:id', async (req, reply) => replace(req.params.id, req.headers['if-match'], () => req.body, reply));
+    scope.put<IdParams & { Querystring: Query }>('/:id', async (req, reply) => replace(req, () => req.body, reply));
 
-    scope.patch<IdParams>('/:id', async (req, reply) => {
+    scope.patch<IdParams & { Querystring: Query }>('/:id', async (req, reply) => {
       if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
         throw invalidRequest('A PATCH body must be a JSON object (JSON Merge Patch: null deletes a field).', null, 'invalid_body');
       }
-      return replace(req.params.id, req.headers['if-match'], (current) => {
+      return replace(req, (current) => {
         const { version, created_at, updated_at, ...entity } = current;
         void version, void created_at, void updated_at;
         return mergePatch(entity, req.body);

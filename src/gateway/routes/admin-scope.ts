@@ -1,6 +1,7 @@
 /** Shared by the admin routes: the admin-token check and the store's conflicts mapped to HTTP. */
 import type { FastifyInstance } from 'fastify';
 import { ApiError, invalidRequest } from '../../core/errors.js';
+import { ADMIN_LIMITS } from '../../core/limits.js';
 import { StoreConflict } from '../../store/store.js';
 import { authenticateAdmin } from '../auth.js';
 import type { GatewayContext } from '../context.js';
@@ -10,7 +11,14 @@ export function adminScope(app: FastifyInstance, ctx: GatewayContext, prefixes: 
   for (const prefix of prefixes) {
     void app.register(
       async (scope) => {
-        scope.addHook('preHandler', async (req) => authenticateAdmin(req.headers, ctx.adminTokenHash));
+        // Admin bodies are entities, keys and patches: kilobytes, not the embeddings route's megabytes.
+        scope.addHook('onRoute', (route) => {
+          route.bodyLimit ??= ADMIN_LIMITS.maxBodyBytes;
+        });
+        scope.addHook('preHandler', async (req) => {
+          authenticateAdmin(req.headers, ctx.adminTokenHash);
+          checkDepth(req.body);
+        });
         routes(scope);
       },
       { prefix },
@@ -27,7 +35,7 @@ export async function storeWrite<T>(what: string, write: Promise<T>): Promise<T>
   }
 }
 
-function storeError(error: unknown, what: string): unknown {
+export function storeError(error: unknown, what: string): unknown {
   if (!(error instanceof StoreConflict)) return error;
   switch (error.reason) {
     case 'exists':
@@ -42,6 +50,20 @@ function storeError(error: unknown, what: string): unknown {
 }
 
 export type Query = Record<string, string | undefined>;
+
+/**
+ * Admin bodies are stored, merged and printed by recursive code: nesting is bounded (iteratively
+ * checked here, so the check itself cannot overflow the stack).
+ */
+export function checkDepth(body: unknown, max = ADMIN_LIMITS.maxDepth): void {
+  const stack: [unknown, number][] = [[body, 0]];
+  while (stack.length) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= max) throw invalidRequest(`The body nests JSON deeper than ${max} levels; no field needs that.`, null, 'too_deep');
+    for (const child of Object.values(value)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+}
 
 /** A whole-number query parameter within bounds, or a 400 naming it; absent or empty gives `fallback`. */
 export function queryInt(query: Query, name: string, fallback: number, min: number, max: number): number {
