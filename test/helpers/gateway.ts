@@ -1,6 +1,6 @@
 /** Starts the built gateway with `bin/embctl gateway start` on an ephemeral loopback port. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, ROOT, isolatedEnv } from './cli.js';
 
@@ -34,10 +34,12 @@ export async function spawnGateway(options: { env?: Record<string, string>; args
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
   });
-  const config = JSON.parse(readFileSync(join(env.EMBCTL_CONFIG_DIR!, 'config.json'), 'utf8')) as {
+  // A gateway that was not the first over its store saved no profile: it knows no secrets.
+  const configPath = join(env.EMBCTL_CONFIG_DIR!, 'config.json');
+  const config = (existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) : { profiles: {} }) as {
     profiles: Record<string, { apiKey: string; adminToken: string }>;
   };
-  const local = config.profiles.local!;
+  const local = config.profiles.local ?? { apiKey: '', adminToken: '' };
   return {
     url,
     apiKey: local.apiKey,

@@ -359,3 +359,30 @@ describe('the --detach log and models diff (items 9, 19)', () => {
     expect((await runCli(['models', 'diff', '-f', file, ...args], { env: gateway.env })).code).toBe(1);
   });
 });
+
+describe('two gateways on one data dir (items 4, 17)', () => {
+  it('starting together make one admin token and one default key, and a revoke through one is never undone by a PATCH through the other', async () => {
+    const data = isolatedEnv().EMBCTL_DATA_DIR!;
+    const gateways = await Promise.all(Array.from({ length: 3 }, () => spawnGateway({ env: isolatedEnv({ EMBCTL_DATA_DIR: data }) }).catch((error: Error) => error)));
+    const started = gateways.filter((g): g is SpawnedGateway => !(g instanceof Error));
+    expect(started).toHaveLength(3);
+    const db = new Database(join(data, 'embctl.db'), { readonly: true });
+    expect((db.prepare('SELECT COUNT(*) AS n FROM api_keys').get() as { n: number }).n).toBe(1);
+    expect((db.prepare("SELECT COUNT(*) AS n FROM settings WHERE name = 'admin_token_hash'").get() as { n: number }).n).toBe(1);
+    db.close();
+    // Exactly one of them was the first start: the others hold no admin token of their own.
+    const admins = started.filter((g) => g.adminToken);
+    expect(new Set(admins.map((g) => g.adminToken)).size).toBe(1);
+    const [a, b] = [admins[0]!, started.find((g) => g !== admins[0])!];
+    for (let round = 0; round < 6; round++) {
+      const key = await call('POST', `${a.url}/v1/api-keys`, { token: a.adminToken, body: { name: `cross-${round}` } });
+      await Promise.all([
+        call('POST', `${a.url}/v1/api-keys/${key.body.id}/revoke`, { token: a.adminToken }),
+        ...Array.from({ length: 3 }, (_, i) => call('PATCH', `${b.url}/v1/api-keys/${key.body.id}`, { token: a.adminToken, body: { metadata: { n: String(i) } } })),
+      ]);
+      const after = await call('GET', `${b.url}/v1/api-keys/${key.body.id}`, { token: a.adminToken });
+      expect(after.body.revoked_at).not.toBeNull();
+    }
+    await Promise.all(started.map((g) => g.stop()));
+  });
+});

@@ -140,3 +140,43 @@ describe('parseUpstreamJson', () => {
   });
 });
 
+
+describe('non-finite vectors are never lifted', () => {
+  const NON_FINITE = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  // NaN payloads other than the canonical one: exponent all ones, any non-zero mantissa, either sign.
+  const nanBits = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 0x7fffff })).map(([sign, mantissa]) => ((sign ? 0x80000000 : 0) | 0x7f800000 | mantissa) >>> 0);
+
+  it('a base64 vector holding NaN or ±Inf at any position stays a plain string (the adapter then refuses it)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 64, max: 700 }), fc.nat(), fc.oneof(fc.constantFrom(...NON_FINITE).map((v) => ({ value: v })), nanBits.map((bits) => ({ bits }))), (dims, at, bad) => {
+        const v = vector(dims);
+        const position = at % dims;
+        if ('value' in bad) v[position] = bad.value;
+        else new Uint32Array(v.buffer)[position] = bad.bits;
+        const parsed = parse(JSON.stringify({ data: [{ embedding: float32ToBase64(v) }] })) as { data: { embedding: unknown }[] };
+        expect(typeof parsed.data[0]!.embedding).toBe('string');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('every finite base64 vector is still lifted, whatever its values', () => {
+    fc.assert(
+      fc.property(fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 64, maxLength: 600 }), (values) => {
+        const parsed = parse(JSON.stringify({ data: [{ embedding: float32ToBase64(Float32Array.from(values)) }] })) as { data: { embedding: unknown }[] };
+        expect(parsed.data[0]!.embedding).toBeInstanceOf(Embedding);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a printed float that may pass float32 range is left to the full check', () => {
+    const floats = (last: string) => (parse(`{"data":[{"embedding":[${'0.25,'.repeat(100)}${last}]}]}`) as { data: { embedding: unknown }[] }).data[0]!.embedding;
+    expect(floats('3.4e38')).not.toBeInstanceOf(Embedding);
+    expect(floats('5e38')).not.toBeInstanceOf(Embedding);
+    expect(floats('9'.repeat(39))).not.toBeInstanceOf(Embedding);
+    expect(floats('9'.repeat(38))).toBeInstanceOf(Embedding);
+    expect(floats('1e37')).toBeInstanceOf(Embedding);
+    expect(floats('-2.5e-40')).toBeInstanceOf(Embedding);
+  });
+});
