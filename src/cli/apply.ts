@@ -27,7 +27,6 @@ export interface PlanItem {
  */
 function comparable(entity: EmbeddingModelEntity | StoredEntityView, keepPricing: boolean): Record<string, unknown> {
   const { created_at, updated_at, pricing, ...rest } = entity as StoredEntityView;
-  void created_at, void updated_at;
   return keepPricing && pricing !== undefined ? { ...rest, pricing } : rest;
 }
 

@@ -1,6 +1,6 @@
 /** Glue between commander and the pure handlers: option parsers and the action wrapper. */
-import { InvalidArgumentError, type Command } from 'commander';
-import { CliError, ExitCode, usageError } from '../core/errors.js';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
+import { CliError, ExitCode, usageError, type ExitCodeValue } from '../core/errors.js';
 import { parseDurationMs } from '../core/request-log.js';
 import type { CliContext } from './context.js';
 
@@ -30,33 +30,45 @@ export function collect(value: string, previous: string[] = []): string[] {
 }
 
 /**
- * Wraps a handler `(options, ctx, ...args)` for commander: merges global options, builds the
- * context, and always releases it (embedded gateway, sockets), whatever the handler did.
+ * A command that ends with a non-zero code that is not a failure (`models diff` found differences,
+ * `doctor` found problems): thrown by `handle`, mapped to the exit code by `run`, the one place
+ * that knows about exit codes.
  */
-export function action<O, A extends unknown[]>(
-  makeContext: (cmd: Command) => CliContext,
-  handler: (options: O, ctx: CliContext, ...args: A) => Promise<void | number>,
-) {
-  return async (...params: unknown[]): Promise<void> => {
-    const cmd = params[params.length - 1] as Command;
-    const args = params.slice(0, -2) as A;
+export class CommandOutcome extends Error {
+  constructor(readonly exitCode: ExitCodeValue) {
+    super(`exit ${exitCode}`);
+    this.name = 'CommandOutcome';
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: commander's own bound for any command, whatever its arguments and options.
+export type AnyCommand = Command<any[], any, any>;
+export type MakeContext = (cmd: AnyCommand) => CliContext;
+type ArgumentsOf<C> = C extends Command<infer A, infer _O, infer _G> ? A : never;
+
+/**
+ * Attaches a handler `(options, ctx, ...args)` to a command: its options (the command's and the
+ * global ones) typed from the declaration by @commander-js/extra-typings, never cast. Builds the
+ * context and always releases it (embedded gateway, sockets), whatever the handler did.
+ */
+export function handle<C extends AnyCommand>(
+  command: C,
+  makeContext: MakeContext,
+  handler: (options: ReturnType<C['optsWithGlobals']>, ctx: CliContext, ...args: ArgumentsOf<C>) => Promise<unknown>,
+): C {
+  command.action(async (...params: unknown[]) => {
+    const cmd = params[params.length - 1] as C;
+    const args = params.slice(0, -2) as ArgumentsOf<C>;
     const ctx = makeContext(cmd);
     try {
-      const code = await handler(cmd.optsWithGlobals() as O, ctx, ...args);
-      if (typeof code === 'number') requestedExitCode = code;
+      const code = await handler(cmd.optsWithGlobals() as ReturnType<C['optsWithGlobals']>, ctx, ...args);
+      if (typeof code === 'number' && code !== ExitCode.ok) throw new CommandOutcome(code as ExitCodeValue);
     } finally {
       await ctx.close();
     }
-  };
+  });
+  return command;
 }
-
-/** A handler may end with a non-zero code that is not a failure (`models diff` found differences). */
-let requestedExitCode: number | undefined;
-export const takeRequestedExitCode = (): number | undefined => {
-  const code = requestedExitCode;
-  requestedExitCode = undefined;
-  return code;
-};
 
 /**
  * Destructive verbs: `--yes` proceeds; on a terminal, ask; otherwise refuse, so a script never

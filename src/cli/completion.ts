@@ -5,7 +5,8 @@
  * before completing (tab's handlers are synchronous) with a short timeout, cached for a minute,
  * and silently left out when the gateway does not answer.
  */
-import type { Command } from 'commander';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import type { Command as PlainCommand } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliContext } from './context.js';
@@ -55,12 +56,15 @@ export async function completionData(ctx: CliContext): Promise<CompletionData> {
 }
 
 type Complete = (value: string, description: string) => void;
-const offer = (values: string[]) => (complete: Complete) => values.forEach((v) => complete(v, ''));
+const offer = (values: string[]) => (complete: Complete) => {
+  for (const v of values) complete(v, '');
+};
 
 /** Adds the `completion` and hidden `complete` commands, with dynamic values when `data` is given. */
-export async function installCompletion(program: Command, data: CompletionData | undefined): Promise<void> {
+export async function installCompletion(program: CommandUnknownOpts, data: CompletionData | undefined): Promise<void> {
   const { default: tab } = await import('@bomb.sh/tab/commander');
-  const root = tab(program, { completionCommandName: 'completion' });
+  // The same object: extra-typings only adds types over commander's class.
+  const root = tab(program as unknown as PlainCommand, { completionCommandName: 'completion' });
   // Global options (-o, --profile, --url, …) are accepted after any subcommand: offer them there too.
   for (const command of root.commands.values()) {
     for (const [name, option] of root.options) if (!command.options.has(name)) command.options.set(name, option);

@@ -38,8 +38,35 @@ export interface Settings {
   timeoutMs: number;
 }
 
+/**
+ * What handlers may use of the process they run in, passed in so that none reads `process`
+ * itself (tests hand in their own): its command line, its pid, signals to others, its own signals.
+ */
+export interface HostProcess {
+  /** The full command line, as `process.argv`. */
+  argv: readonly string[];
+  execPath: string;
+  pid: number;
+  /** Sends `signal` (0: only checks that it exists; throws ESRCH when it does not). */
+  kill(pid: number, signal: NodeJS.Signals | 0): void;
+  /** Calls `handler` once, on the first SIGINT or SIGTERM. */
+  onStopSignal(handler: (signal: NodeJS.Signals) => void): void;
+}
+
+export const realProcess: HostProcess = {
+  argv: process.argv,
+  execPath: process.execPath,
+  pid: process.pid,
+  kill: (pid, signal) => void process.kill(pid, signal),
+  onStopSignal(handler) {
+    process.once('SIGINT', handler);
+    process.once('SIGTERM', handler);
+  },
+};
+
 export interface CliContext {
   out: Output;
+  host: HostProcess;
   profiles: ProfileStore;
   settings: Settings;
   /** Prompts are allowed only on a terminal, outside CI. */
@@ -106,6 +133,7 @@ export interface ContextDeps {
   prompt?: Prompter;
   /** Builds the client for a resolved URL and credentials; tests inject a mocked transport here. */
   client?: (options: ClientOptions) => GatewayClient;
+  host?: HostProcess;
 }
 
 export function createContext(options: GlobalOptions, deps: ContextDeps = {}): CliContext {
@@ -133,8 +161,10 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
     return makeClient({ url, apiKey: settings.apiKey, adminToken: settings.adminToken, timeoutMs: settings.timeoutMs });
   };
 
+  const host = deps.host ?? realProcess;
   return {
     out,
+    host,
     profiles,
     settings,
     interactive,
@@ -147,9 +177,7 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
       if (!interruption) {
         const controller = new AbortController();
         interruption = controller;
-        const stop = (signal: NodeJS.Signals) => controller.abort(signal);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        host.onStopSignal((signal) => controller.abort(signal));
       }
       return interruption.signal;
     },

@@ -66,13 +66,13 @@ export function prettyJson(value: unknown, indent = ''): string {
   if (Array.isArray(value)) {
     if (value.length === 0) return '[]';
     if (value.every((v) => typeof v === 'number')) return JSON.stringify(value);
-    const inner = indent + '  ';
+    const inner = `${indent}  `;
     return `[\n${value.map((v) => inner + prettyJson(v, inner)).join(',\n')}\n${indent}]`;
   }
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return '{}';
-    const inner = indent + '  ';
+    const inner = `${indent}  `;
     return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${prettyJson(v, inner)}`).join(',\n')}\n${indent}}`;
   }
   return JSON.stringify(value) ?? 'null';

@@ -1,5 +1,5 @@
 /** The commander program: global options and the command groups. */
-import { Command, Option } from 'commander';
+import { Command, Option } from '@commander-js/extra-typings';
 import { VERSION } from '../version.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerEmbedCommand } from './commands/embed.js';
@@ -11,12 +11,12 @@ import { registerProfileCommands } from './commands/profile.js';
 import { registerUsageCommand } from './commands/usage.js';
 import { registerSearchCommand } from './commands/search.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
-import { integer } from './command.js';
+import { integer, type MakeContext } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
 
-/** `deps` replace the process's env, streams, profile store, prompts or transport (tests run argv in-process). */
-export function buildProgram(deps: ContextDeps = {}): Command {
-  const program = new Command('embctl')
+/** The root command with its global options: every command group hangs below it and inherits their types. */
+function rootCommand(deps: ContextDeps) {
+  return new Command('embctl')
     .description('Operate an OpenAI-compatible embeddings gateway, and run one.')
     .version(VERSION, '-V, --version')
     .option('--profile <name>', 'profile to use (env EMBCTL_PROFILE)')
@@ -38,8 +38,14 @@ export function buildProgram(deps: ContextDeps = {}): Command {
       writeErr: (text) => void (deps.stderr ?? process.stderr).write(text),
     })
     .exitOverride();
+}
 
-  const makeContext = (cmd: Command) => createContext(cmd.optsWithGlobals() as GlobalOptions, deps);
+export type Root = ReturnType<typeof rootCommand>;
+
+/** `deps` replace the process's env, streams, profile store, prompts or transport (tests run argv in-process). */
+export function buildProgram(deps: ContextDeps = {}): Root {
+  const program = rootCommand(deps);
+  const makeContext: MakeContext = (cmd) => createContext(cmd.optsWithGlobals() as GlobalOptions, deps);
   registerProfileCommands(program, makeContext);
   registerModelCommands(program, makeContext);
   registerKeyCommands(program, makeContext);

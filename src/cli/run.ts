@@ -1,13 +1,15 @@
 /** Runs one command line to an exit code: parse, handle, report failures. Everything but process.exit. */
-import { CommanderError } from 'commander';
+import { CommanderError } from '@commander-js/extra-typings';
 import { CliError, ExitCode, type ExitCodeValue } from '../core/errors.js';
-import { takeRequestedExitCode } from './command.js';
+import { CommandOutcome } from './command.js';
 import { Output } from './output.js';
 import { installCompletion, completionData } from './completion.js';
 import { createContext, type ContextDeps } from './context.js';
 import { buildProgram } from './program.js';
 
 function report(error: unknown, out: Output): ExitCodeValue {
+  // Not a failure: the command said how it ended (`models diff` found differences).
+  if (error instanceof CommandOutcome) return error.exitCode;
   if (error instanceof CommanderError) {
     // commander already printed its message; help and --version end here too.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
@@ -29,7 +31,7 @@ export async function run(argv: string[], deps: ContextDeps = {}): Promise<ExitC
     const completing = argv[2] === 'complete';
     await installCompletion(program, completing ? await completionData(createContext({ color: false, quiet: true, verbose: false, yes: false }, deps)) : undefined);
     await program.parseAsync(argv);
-    return (takeRequestedExitCode() ?? ExitCode.ok) as ExitCodeValue;
+    return ExitCode.ok;
   } catch (error) {
     const verbose = argv.includes('-v') || argv.includes('--verbose');
     const out = new Output({ color: !argv.includes('--no-color') && !(deps.env ?? process.env).NO_COLOR, quiet: false, verbose, format: 'json', stdout: deps.stdout, stderr: deps.stderr });

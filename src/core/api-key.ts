@@ -51,7 +51,6 @@ export type ApiKeyView = Omit<ApiKeyRecord, 'hash'>;
 
 export function viewOf(record: ApiKeyRecord): ApiKeyView {
   const { hash, ...view } = record;
-  void hash;
   return view;
 }
 

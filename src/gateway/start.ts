@@ -32,6 +32,8 @@ export interface GatewayOptions {
   /** At most this many request-log rows are kept (default 1 000 000). */
   logMaxRows?: number;
   logError?: (message: string) => void;
+  /** The environment `${env:…}` references resolve in (default: this process's). */
+  env?: NodeJS.ProcessEnv;
   /** Variables entities may read through `${env:…}` (globs); undefined: the default credential names. */
   allowEnv?: string[];
   maxConnections?: number;
@@ -60,7 +62,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const ctx = {
       store,
       catalogue: new CatalogueCache(store, providerDefaultModel),
-      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }, new CredentialRotation(process.env, options.allowEnv)),
+      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }, new CredentialRotation(options.env ?? process.env, options.allowEnv)),
       allowEnv: options.allowEnv,
       logs,
       limiter: new KeyLimiter(store.logs, () => logs.flush()),

@@ -58,7 +58,7 @@ function allBase64(bytes: Buffer, start: number, end: number): boolean {
 }
 
 const SIXBITS = new Int16Array(256).fill(-1);
-[...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].forEach((c, i) => (SIXBITS[c.charCodeAt(0)] = i));
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) SIXBITS[c.charCodeAt(0)] = i;
 const SLASH = 0x2f;
 const LOWER_F = 0x66;
 const DIGIT_8 = 0x38;

@@ -14,6 +14,5 @@ export function keepRevocation(next: ApiKeyRecord, stored: ApiKeyRecord): ApiKey
 /** The JSON document stored for a key: the record without the store-managed version. */
 export function keyBody(record: ApiKeyRecord | StoredApiKey): ApiKeyRecord {
   const { version, ...body } = record as StoredApiKey;
-  void version;
   return body;
 }

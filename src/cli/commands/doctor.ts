@@ -1,11 +1,12 @@
 /** `embctl doctor`: is this set up right? One line per check, a fix for each failure, exit 0 only if all pass. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { existsSync, statSync } from 'node:fs';
 import { CliError, ExitCode } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
 import { redactSecret } from '../../core/secrets.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
-import { action } from '../command.js';
+import { handle, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 
 export interface CheckResult {
@@ -107,9 +108,9 @@ export async function doctor(ctx: CliContext): Promise<number> {
   return failed ? ExitCode.failure : ExitCode.ok;
 }
 
-export function registerDoctorCommand(program: Command, makeContext: (cmd: Command) => CliContext): void {
-  program
+export function registerDoctorCommand(program: Root, makeContext: MakeContext): void {
+  handle(program
     .command('doctor')
     .description('check the config, the gateway, the credentials, the models and the clock')
-    .action(action(makeContext, (_o: unknown, ctx) => doctor(ctx)));
+    , makeContext, (_o, ctx) => doctor(ctx));
 }

@@ -2,19 +2,20 @@
  * `embctl embed`: texts, files, trees or stdin → vectors, printed, or written to a resumable JSONL
  * index (`--out`) that records the model that made it and refuses to mix in another.
  */
-import type { Command } from 'commander';
+import { Option } from '@commander-js/extra-typings';
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
 import { costOf, listPrice } from '../../core/prices.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
-import { action, collect, integer } from '../command.js';
+import { collect, handle, integer, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { chunk, plan } from '../embed/batches.js';
 import { DedupIndex } from '../embed/dedup.js';
 import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
-import { runEmbedding, type RunStats, type VectorFormat } from '../embed/runner.js';
+import { runEmbedding, VECTOR_FORMATS, type RunStats, type VectorFormat } from '../embed/runner.js';
 import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
 import { allRecords, FORMATS, type InputRecord, type InputSpec, type SourceOptions } from '../embed/sources.js';
 
@@ -51,11 +52,6 @@ export async function chooseModel(requested: string | undefined, ctx: CliContext
 }
 
 function checkOptions(options: EmbedOptions): void {
-  for (const [flag, value] of [['--encoding-format', options.encodingFormat], ['--vector-format', options.vectorFormat]] as const) {
-    if (value !== 'float' && value !== 'base64') throw usageError(`${flag} must be float or base64; got '${value}'`);
-  }
-  if (options.split !== 'line' && options.split !== 'paragraph') throw usageError(`--split must be line or paragraph; got '${options.split}'`);
-  if (options.format && !(FORMATS as readonly string[]).includes(options.format)) throw usageError(`--format must be one of ${FORMATS.join(', ')}; got '${options.format}'`);
   if (options.chunkTokens !== undefined && options.chunkOverlap >= options.chunkTokens) {
     throw usageError(`--chunk-overlap (${options.chunkOverlap}) must be smaller than --chunk-tokens (${options.chunkTokens})`);
   }
@@ -213,16 +209,16 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   );
 }
 
-export function registerEmbedCommand(program: Command, makeContext: (cmd: Command) => CliContext): void {
-  program
+export function registerEmbedCommand(program: Root, makeContext: MakeContext): void {
+  handle(program
     .command('embed')
     .description('embed texts, files, document trees or stdin; print the vectors or write a resumable JSONL index')
     .argument('[text...]', 'texts to embed')
     .option('-f, --file <path>', 'input file (repeatable); - for stdin. Format from the extension: .txt/.md lines, .jsonl, .json, .csv, .tsv', collect, [])
     .option('--files <dir>', 'embed every file under DIR matching --glob, one input each (id = relative path)')
     .option('--glob <pattern>', 'files to take under --files', '**/*.{md,txt}')
-    .option('--format <format>', `input format, overriding the extension: ${FORMATS.join(', ')}`)
-    .option('--split <unit>', 'text files: one input per line or per paragraph', 'line')
+    .addOption(new Option('--format <format>', 'input format, overriding the extension').choices(FORMATS))
+    .addOption(new Option('--split <unit>', 'text files: one input per line or per paragraph').choices(['line', 'paragraph'] as const).default('line' as const))
     .option('--text-field <field>', 'JSON/JSONL: the field holding the text', 'text')
     .option('--id-field <field>', 'JSON/JSONL: the field holding the id (default: file:line)')
     .option('--text-column <column>', 'CSV/TSV: the column holding the text', 'text')
@@ -231,8 +227,8 @@ export function registerEmbedCommand(program: Command, makeContext: (cmd: Comman
     .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks', integer('--chunk-overlap', 0), 0)
     .option('-m, --model <model>', "model (default: the profile's pinned model, the --out index's, or the only one served)")
     .option('--dimensions <n>', 'shorten vectors to n dimensions (models that support it)', integer('--dimensions', 1))
-    .option('--encoding-format <format>', 'wire encoding asked of the gateway: float or base64', 'base64')
-    .option('--vector-format <format>', 'how vectors are written: float (numbers) or base64 (little-endian float32)', 'float')
+    .addOption(new Option('--encoding-format <format>', 'wire encoding asked of the gateway').choices(VECTOR_FORMATS).default('base64' as const))
+    .addOption(new Option('--vector-format <format>', 'how vectors are written: float (numbers) or base64 (little-endian float32)').choices(VECTOR_FORMATS).default('float' as const))
     .option('--no-text', 'leave the text out of the output records')
     .option('-O, --out <file>', 'write JSONL records here (with <file>.meta.json); rerunning resumes an interrupted run')
     .option('--force', 'replace an --out made by another model, dimension or input instead of refusing')
@@ -240,5 +236,5 @@ export function registerEmbedCommand(program: Command, makeContext: (cmd: Comman
     .option('--max-batch-tokens <n>', 'tokens per request', integer('--max-batch-tokens', 1, 300_000), 100_000)
     .option('-c, --concurrency <n>', 'requests in flight', integer('--concurrency', 1, 64), 4)
     .option('--retries <n>', 'retries of a batch on 429, 5xx or network errors (honouring retry-after)', integer('--retries', 0, 100), 6)
-    .action(action(makeContext, (options: EmbedOptions, ctx, texts: string[]) => embed(texts, options, ctx)));
+    , makeContext, (options, ctx, texts) => embed(texts, options, ctx));
 }

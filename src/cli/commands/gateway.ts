@@ -1,13 +1,14 @@
 /** `embctl gateway start`: the gateway in the foreground, stopped cleanly by SIGINT/SIGTERM. */
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
-import type { CliContext } from '../context.js';
+import type { CliContext, HostProcess } from '../context.js';
 import { LOCAL_PROFILE } from '../profiles.js';
-import { action, collect, duration, integer } from '../command.js';
+import { collect, duration, handle, integer, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import { bindRefusal } from '../../gateway/bind-policy.js';
 
 export interface GatewayStartOptions {
@@ -39,7 +40,7 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
   const { out, profiles } = ctx;
   if (options.youngGenerationMb) (await import('../../gateway/heap-tuning.js')).tuneHeap(options.youngGenerationMb);
   const { startGateway } = await import('../../gateway/start.js');
-  const gateway = await startGateway(options);
+  const gateway = await startGateway({ ...options, env: ctx.env, logError: (message) => ctx.out.warn(`gateway: ${message}`) });
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
   const local = profiles.get(LOCAL_PROFILE);
   if (gateway.bootstrap) {
@@ -55,7 +56,7 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
   }
 
   const pidFile = join(options.dataDir, PID_FILE);
-  writeFileSync(pidFile, `${process.pid}\n`);
+  writeFileSync(pidFile, `${ctx.host.pid}\n`);
   // Announced last: whoever waits for this line finds the profile already written.
   out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
   out.text(`embctl gateway listening on ${gateway.url}`);
@@ -63,7 +64,7 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
   const signal = await stopped;
   out.info(`${signal}: finishing in-flight requests…`);
   await gateway.close();
-  if (readPid(options.dataDir) === process.pid) rmSync(pidFile, { force: true });
+  if (readPid(options.dataDir) === ctx.host.pid) rmSync(pidFile, { force: true });
   out.info('gateway stopped');
 }
 
@@ -96,9 +97,9 @@ function readPid(dataDir: string): number | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+function alive(host: HostProcess, pid: number): boolean {
   try {
-    process.kill(pid, 0);
+    host.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
@@ -108,12 +109,12 @@ function alive(pid: number): boolean {
 /** Starts `gateway start` (without --detach) in the background, logging to the data dir; returns once it listens. */
 export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliContext): Promise<void> {
   const running = readPid(dataDir);
-  if (running && alive(running)) throw new CliError(`a gateway is already running over ${dataDir} (pid ${running})`, ExitCode.conflict, 'stop it with `embctl gateway stop`');
+  if (running && alive(ctx.host, running)) throw new CliError(`a gateway is already running over ${dataDir} (pid ${running})`, ExitCode.conflict, 'stop it with `embctl gateway stop`');
   const logPath = join(dataDir, LOG_FILE);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = openSync(logPath, 'a', 0o600);
   // The child logs to a file: it keeps the first-start secrets out of it, and they are shown here.
-  const child = spawn(process.execPath, [process.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir, '--quiet-secrets'], { detached: true, stdio: ['ignore', log, log], env: ctx.env });
+  const child = spawn(ctx.host.execPath, [ctx.host.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir, '--quiet-secrets'], { detached: true, stdio: ['ignore', log, log], env: ctx.env });
   child.unref();
   closeSync(log);
   const deadline = Date.now() + 20_000;
@@ -139,14 +140,14 @@ export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliCon
 
 export async function gatewayStop(dataDir: string, ctx: CliContext): Promise<void> {
   const pid = readPid(dataDir);
-  if (!pid || !alive(pid)) {
+  if (!pid || !alive(ctx.host, pid)) {
     rmSync(join(dataDir, PID_FILE), { force: true });
     throw new CliError(`no gateway is running over ${dataDir}`, ExitCode.notFound, 'a gateway started in the foreground stops with Ctrl-C; --data-dir picks another data dir');
   }
-  process.kill(pid, 'SIGTERM');
+  ctx.host.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 30_000;
-  while (alive(pid) && Date.now() < deadline) await sleep(100);
-  if (alive(pid)) throw new CliError(`the gateway (pid ${pid}) is still finishing requests after 30 s`, ExitCode.failure, `wait, or kill ${pid}`);
+  while (alive(ctx.host, pid) && Date.now() < deadline) await sleep(100);
+  if (alive(ctx.host, pid)) throw new CliError(`the gateway (pid ${pid}) is still finishing requests after 30 s`, ExitCode.failure, `wait, or kill ${pid}`);
   ctx.out.success(`gateway stopped (pid ${pid})`);
 }
 
@@ -167,11 +168,11 @@ export async function gatewayStatus(ctx: CliContext): Promise<void> {
   });
 }
 
-export function registerGatewayCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+export function registerGatewayCommands(program: Root, makeContext: MakeContext): void {
   const gateway = program.command('gateway').description('run the embeddings gateway');
-  gateway.command('status').description('version, uptime, store, models and keys of the gateway').action(action(makeContext, (_o: unknown, ctx) => gatewayStatus(ctx)));
-  gateway.command('stop').description('stop a gateway started with --detach over the data dir').action(action(makeContext, (_o: unknown, ctx) => gatewayStop(ctx.settings.dataDir, ctx)));
-  gateway
+  handle(gateway.command('status').description('version, uptime, store, models and keys of the gateway'), makeContext, (_o, ctx) => gatewayStatus(ctx));
+  handle(gateway.command('stop').description('stop a gateway started with --detach over the data dir'), makeContext, (_o, ctx) => gatewayStop(ctx.settings.dataDir, ctx));
+  handle(gateway
     .command('start')
     .description('start the gateway in the foreground (Ctrl-C stops it after in-flight requests finish)')
     .option('--host <host>', 'address to bind', '127.0.0.1')
@@ -190,14 +191,13 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
     .option('--keep-alive-timeout <duration>', 'close idle keep-alive connections after this (default 5s)', duration('--keep-alive-timeout'))
     .addOption(new Option('--quiet-secrets', 'keep first-start secrets out of the output (used by --detach)').hideHelp())
     .option('--young-generation-mb <mb>', `cap V8's young generation and tighten old-generation growth (lower peak memory); 0 keeps V8's own sizing`, integer('--young-generation-mb', 0, 1024), DEFAULT_YOUNG_GENERATION_MB)
-    .action(
-      action(makeContext, async (opts: { host: string; port: number; bodyLimit?: number; adminToken?: string; logRetention?: number; logMaxRows?: number; detach?: boolean; requestTimeout?: number; tlsCert?: string; tlsKey?: string; insecure?: boolean; youngGenerationMb: number; quietSecrets?: boolean; allowEnv?: string[]; maxConnections?: number; maxConnectionsPerIp?: number; keepAliveTimeout?: number }, ctx) => {
+    , makeContext, async (opts, ctx) => {
         if (!opts.host) throw usageError('--host is empty');
         if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw usageError('--tls-cert and --tls-key go together');
         const refusal = bindRefusal(opts.host, Boolean(opts.tlsCert), Boolean(opts.insecure));
         if (refusal) throw usageError(refusal, 'pass --tls-cert and --tls-key, keep the default --host 127.0.0.1, or (behind a TLS proxy) --insecure');
         const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
-        if (opts.detach) return gatewayDetach(process.argv.slice(2), ctx.settings.dataDir, ctx);
+        if (opts.detach) return gatewayDetach(ctx.host.argv.slice(2), ctx.settings.dataDir, ctx);
         const signal = ctx.interrupted();
         const stopped = new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }));
         const settings: GatewayStartOptions = {
@@ -218,6 +218,5 @@ export function registerGatewayCommands(program: Command, makeContext: (cmd: Com
           ...(tls ? { tls } : {}),
         };
         await gatewayStart(settings, ctx, stopped);
-      }),
-    );
+      });
 }

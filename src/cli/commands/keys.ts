@@ -1,9 +1,10 @@
 /** `embctl keys …`: the gateway's API keys. The secret is printed once, at creation. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { splitPatterns, unusableReason, type ApiKeyRecord, type ApiKeyView } from '../../core/api-key.js';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { parseDurationMs, parseTime } from '../../core/request-log.js';
-import { action, collect, confirmDestructive } from '../command.js';
+import { collect, confirmDestructive, handle, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import type { Column } from '../output.js';
 import type { KeyUsage } from '../../gateway/limits.js';
@@ -182,9 +183,9 @@ export async function keysUpdate(idOrName: string, options: KeyUpdateOptions, ct
   ctx.out.item(updated, ctx.out.format === 'table' ? (COLUMNS as Column<object>[]) : undefined);
 }
 
-export function registerKeyCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+export function registerKeyCommands(program: Root, makeContext: MakeContext): void {
   const keys = program.command('keys').description('manage API keys');
-  keys
+  handle(keys
     .command('create')
     .argument('[name]', 'a name for the key (who or what uses it)')
     .description('create a key; the secret is printed once (only the secret with -q)')
@@ -197,10 +198,10 @@ export function registerKeyCommands(program: Command, makeContext: (cmd: Command
     .option('--tpm <n>', 'tokens per minute')
     .option('--budget-day <usd>', 'spend per UTC day, in USD')
     .option('--budget-month <usd>', 'spend per UTC month, in USD')
-    .action(action(makeContext, (o: KeyCreateOptions, ctx, name: string | undefined) => keysCreate(name, o, ctx)));
-  keys.command('list').alias('ls').description('list keys (never their secrets)').action(action(makeContext, (_o: unknown, ctx) => keysList(ctx)));
-  keys.command('get').argument('<key>', 'id or name').description('show one key').action(action(makeContext, (_o: unknown, ctx, key: string) => keysGet(key, ctx)));
-  keys
+    , makeContext, (o, ctx, name) => keysCreate(name, o, ctx));
+  handle(keys.command('list').alias('ls').description('list keys (never their secrets)'), makeContext, (_o, ctx) => keysList(ctx));
+  handle(keys.command('get').argument('<key>', 'id or name').description('show one key'), makeContext, (_o, ctx, key) => keysGet(key, ctx));
+  handle(keys
     .command('update')
     .argument('<key>', 'id or name')
     .description('rename, re-date, enable or disable a key')
@@ -212,15 +213,15 @@ export function registerKeyCommands(program: Command, makeContext: (cmd: Command
     .option('--tpm <n>', 'tokens per minute (none removes the limit)')
     .option('--budget-day <usd>', 'spend per UTC day in USD (none removes it)')
     .option('--budget-month <usd>', 'spend per UTC month in USD (none removes it)')
-    .action(action(makeContext, (o: KeyUpdateOptions, ctx, key: string) => keysUpdate(key, o, ctx)));
-  keys.command('revoke').argument('<key>', 'id or name').description('revoke a key at once (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, key: string) => keysRevoke(key, ctx)));
-  keys.command('delete').alias('rm').argument('<key>', 'id or name').description('delete a key (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, key: string) => keysDelete(key, ctx)));
-  keys
+    , makeContext, (o, ctx, key) => keysUpdate(key, o, ctx));
+  handle(keys.command('revoke').argument('<key>', 'id or name').description('revoke a key at once (asks, or needs --yes)'), makeContext, (_o, ctx, key) => keysRevoke(key, ctx));
+  handle(keys.command('delete').alias('rm').argument('<key>', 'id or name').description('delete a key (asks, or needs --yes)'), makeContext, (_o, ctx, key) => keysDelete(key, ctx));
+  handle(keys
     .command('constrain')
     .argument('<key>', 'id or name')
     .description("add patterns to the key's ai_models_include / ai_models_exclude")
     .option('--include <regex>', 'allow (repeatable)', collect, [])
     .option('--exclude <regex>', 'refuse (repeatable)', collect, [])
     .option('--clear', 'drop the existing patterns first')
-    .action(action(makeContext, (o: ConstrainOptions, ctx, key: string) => keysConstrain(key, o, ctx)));
+    , makeContext, (o, ctx, key) => keysConstrain(key, o, ctx));
 }

@@ -1,10 +1,11 @@
 /** `embctl logs list|tail|show`: the gateway's Request Logs, filtered, followed live, or one call in full. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { formatIssues } from '../../core/entity.js';
 import { parseLogFilter, type StoredLogRow } from '../../core/request-log.js';
 import { sleep } from '../../core/retry.js';
-import { action, integer } from '../command.js';
+import { handle, integer, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { stripControl, type Column } from '../output.js';
 
@@ -136,15 +137,15 @@ function filterFlags(command: Command): Command {
     .option('--min-latency <ms>', 'only calls at least this slow');
 }
 
-export function registerLogCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+export function registerLogCommands(program: Root, makeContext: MakeContext): void {
   const logs = program.command('logs').description('Request Logs: which model served each call, its tokens, latency and cost');
-  filterFlags(logs.command('list').alias('ls').description('list calls, newest first (flags AND together; comma lists OR)'))
+  handle(filterFlags(logs.command('list').alias('ls').description('list calls, newest first (flags AND together; comma lists OR)'))
     .option('-n, --limit <n>', 'at most this many', integer('--limit', 1, 100_000), 50)
-    .action(action(makeContext, (options: LogFilterOptions & { limit: number }, ctx) => logsList(options, ctx)));
-  filterFlags(logs.command('tail').description('print recent calls, then follow new ones live until Ctrl-C'))
+    , makeContext, (options, ctx) => logsList(options, ctx));
+  handle(filterFlags(logs.command('tail').description('print recent calls, then follow new ones live until Ctrl-C'))
     .option('-n, --lines <n>', 'recent calls to print first', integer('--lines', 0, 1000), 10)
     .option('-f, --follow', 'keep following (the default)', true)
     .option('--no-follow', 'print the recent calls and exit')
-    .action(action(makeContext, (options: TailOptions, ctx) => logsTail(options, ctx)));
-  logs.command('show').argument('<id>', 'the request id (x-request-id)').description('one call in full').action(action(makeContext, (_o: unknown, ctx, id: string) => logsShow(id, ctx)));
+    , makeContext, (options, ctx) => logsTail(options, ctx));
+  handle(logs.command('show').argument('<id>', 'the request id (x-request-id)').description('one call in full'), makeContext, (_o, ctx, id) => logsShow(id, ctx));
 }

@@ -1,11 +1,12 @@
 /** `embctl models …`: the embedding-model entities of the gateway, through its admin API. */
-import { Option, type Command } from 'commander';
+import { Option, type Command, type OptionValues } from '@commander-js/extra-typings';
 import { compilePatterns } from '../../core/patterns.js';
 import { usageError } from '../../core/errors.js';
 import { mergePatch } from '../../core/merge-patch.js';
 import type { StoredEntityView } from '../../client/gateway-client.js';
 import type { PlanItem } from '../apply.js';
-import { action, collect, confirmDestructive, integer } from '../command.js';
+import { collect, confirmDestructive, handle, integer, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import type { EntityFlags } from '../entity-input.js';
 
@@ -45,7 +46,6 @@ const DETAIL: Column<StoredEntityView>[] = [
   { header: 'timeout', value: (e) => `${e.config.connection.timeout} ms` },
   { header: 'options', value: (e) => {
     const { model, ...rest } = e.config.options;
-    void model;
     return Object.keys(rest).length ? rest : '';
   } },
   ...COLUMNS.slice(4),
@@ -110,7 +110,6 @@ export async function modelsUpdate(id: string, flags: EntityFlags & { file?: str
     const { entity, etag } = await client.getEntity(id);
     // Validate the result locally, as the gateway will, before sending.
     const { created_at, updated_at, ...current } = entity;
-    void created_at, void updated_at;
     validated(mergePatch(current, patch), `'${id}' after the update`);
     showEntity(ctx, await client.patchEntity(id, patch, etag, flags.keepCredentials));
   }
@@ -224,7 +223,8 @@ export async function modelsDiff(options: ApplyOptions, ctx: CliContext): Promis
   return plan.length === 0 ? 0 : 1;
 }
 
-function entityFlags(command: Command): Command {
+/** The entity's fields as flags, for `create` and `update` alike; their types flow into the handlers. */
+function entityFlags<A extends unknown[], G extends OptionValues>(command: Command<A, {}, G>) {
   return command
     .option('--id <id>', 'entity id (letters, digits, _ . : -)')
     .option('--name <name>', 'display name (also usable in requests, as a slug)')
@@ -252,9 +252,9 @@ function entityFlags(command: Command): Command {
     .option('-f, --file <path>', 'JSON or YAML file(s); - for stdin (repeatable)', collect, []);
 }
 
-export function registerModelCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+export function registerModelCommands(program: Root, makeContext: MakeContext): void {
   const models = program.command('models').description('manage embedding models (entities) on the gateway');
-  models
+  handle(models
     .command('list')
     .alias('ls')
     .description('list embedding models')
@@ -263,42 +263,35 @@ export function registerModelCommands(program: Command, makeContext: (cmd: Comma
     .option('--disabled', 'only disabled ones')
     .option('--tag <tag>', 'only those with this tag')
     .option('--wide', 'more columns on a terminal (same as -o wide)')
-    .action(
-      action(makeContext, (o: ListOptions & { disabled?: boolean }, ctx) =>
-        modelsList({ ...o, enabled: o.disabled ? false : o.enabled, wide: o.wide || ctx.out.wide }, ctx),
-      ),
-    );
-  models.command('get').argument('<id>').description('show one embedding model, secrets redacted').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsGet(id, ctx)));
-  entityFlags(models.command('create').description('create an embedding model from flags, -f FILE, or a wizard on a terminal')).option('--disabled', 'create it disabled').action(
-    action(makeContext, (o: EntityFlags & { disabled?: boolean; file: string[] }, ctx) => modelsCreate({ ...o, enabled: o.disabled ? false : undefined }, ctx)),
-  );
-  entityFlags(models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)'))
+    , makeContext, (o, ctx) =>
+        modelsList({ ...o, enabled: o.disabled ? false : o.enabled, wide: o.wide || ctx.out.wide }, ctx));
+  handle(models.command('get').argument('<id>').description('show one embedding model, secrets redacted'), makeContext, (_o, ctx, id) => modelsGet(id, ctx));
+  handle(entityFlags(models.command('create').description('create an embedding model from flags, -f FILE, or a wizard on a terminal')).option('--disabled', 'create it disabled'), makeContext, (o, ctx) => modelsCreate({ ...o, enabled: o.disabled ? false : undefined }, ctx));
+  handle(entityFlags(models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)'))
     .option('--keep-credentials', 'send the stored token to a changed --base-url or provider (otherwise restate it)')
-    .action(
-    action(makeContext, (o: EntityFlags & { file: string[]; keepCredentials?: boolean }, ctx, id: string) => modelsUpdate(id, o, ctx)),
-  );
-  models.command('delete').alias('rm').argument('<id>').description('delete an embedding model (asks, or needs --yes)').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsDelete(id, ctx)));
-  models.command('enable').argument('<id>').description('make it reachable').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsSetEnabled(id, true, ctx)));
-  models.command('disable').argument('<id>').description('make it unreachable (requests get 403 model_disabled)').action(action(makeContext, (_o: unknown, ctx, id: string) => modelsSetEnabled(id, false, ctx)));
-  models
+    , makeContext, (o, ctx, id) => modelsUpdate(id, o, ctx));
+  handle(models.command('delete').alias('rm').argument('<id>').description('delete an embedding model (asks, or needs --yes)'), makeContext, (_o, ctx, id) => modelsDelete(id, ctx));
+  handle(models.command('enable').argument('<id>').description('make it reachable'), makeContext, (_o, ctx, id) => modelsSetEnabled(id, true, ctx));
+  handle(models.command('disable').argument('<id>').description('make it unreachable (requests get 403 model_disabled)'), makeContext, (_o, ctx, id) => modelsSetEnabled(id, false, ctx));
+  handle(models
     .command('constrain')
     .argument('<id>')
     .description('add allowed/refused model-name patterns (full-match regexes)')
     .option('--include <regex>', 'allow (repeatable)', collect, [])
     .option('--exclude <regex>', 'refuse (repeatable)', collect, [])
     .option('--clear', 'drop the existing patterns first')
-    .action(action(makeContext, (o: ConstrainOptions, ctx, id: string) => modelsConstrain(id, o, ctx)));
-  models
+    , makeContext, (o, ctx, id) => modelsConstrain(id, o, ctx));
+  handle(models
     .command('apply')
     .description('create or update the gateway to match files (kubectl-style)')
     .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
     .option('--dry-run', 'print the plan only')
     .option('--prune', 'also delete entities not in the files (asks, or needs --yes)')
-    .action(action(makeContext, (o: ApplyOptions, ctx) => modelsApply(o, ctx)));
-  models
+    , makeContext, (o, ctx) => modelsApply(o, ctx));
+  handle(models
     .command('diff')
     .description('print how the gateway differs from files; exit 0 when equal, 1 when not')
     .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
     .option('--prune', 'also report entities not in the files')
-    .action(action(makeContext, (o: ApplyOptions, ctx) => modelsDiff(o, ctx)));
+    , makeContext, (o, ctx) => modelsDiff(o, ctx));
 }

@@ -1,8 +1,9 @@
 /** `embctl profile add|list|use|show|remove|set`: named connections in a 0600 file, secrets always redacted on display. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { GatewayClient } from '../../client/gateway-client.js';
-import { action, confirmDestructive, readStdinSecret } from '../command.js';
+import { confirmDestructive, handle, type MakeContext, readStdinSecret } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { redactProfile, type Profile } from '../profiles.js';
 
@@ -143,9 +144,9 @@ export async function profileSet(key: string, value: string, ctx: CliContext): P
   ctx.out.item({ name, ...redactProfile(profile) });
 }
 
-export function registerProfileCommands(program: Command, makeContext: (cmd: Command) => CliContext): void {
+export function registerProfileCommands(program: Root, makeContext: MakeContext): void {
   const profile = program.command('profile').description('manage profiles: saved gateway URLs and credentials');
-  profile
+  handle(profile
     .command('add')
     .description('add a profile (a wizard on a terminal; flags otherwise)')
     .argument('[name]', 'profile name')
@@ -154,15 +155,15 @@ export function registerProfileCommands(program: Command, makeContext: (cmd: Com
     .option('-m, --model <model>', 'pinned model for embed and search')
     .option('--use', 'make it the current profile')
     .option('--no-check', 'save without calling the gateway first')
-    .action(action(makeContext, (options: ProfileAddOptions, ctx, name: string | undefined) => profileAdd(name, options, ctx)));
-  profile.command('list').alias('ls').description('list profiles (* marks the current one)').action(action(makeContext, (_o: unknown, ctx) => profileList(ctx)));
-  profile.command('use').argument('<name>').description('make a profile the current one').action(action(makeContext, (_o: unknown, ctx, name: string) => profileUse(name, ctx)));
-  profile.command('show').argument('[name]').description('show a profile, secrets redacted').action(action(makeContext, (_o: unknown, ctx, name: string | undefined) => profileShow(name, ctx)));
-  profile.command('remove').alias('rm').argument('<name>').description('remove a profile').action(action(makeContext, (_o: unknown, ctx, name: string) => profileRemove(name, ctx)));
-  profile
+    , makeContext, (options, ctx, name) => profileAdd(name, options, ctx));
+  handle(profile.command('list').alias('ls').description('list profiles (* marks the current one)'), makeContext, (_o, ctx) => profileList(ctx));
+  handle(profile.command('use').argument('<name>').description('make a profile the current one'), makeContext, (_o, ctx, name) => profileUse(name, ctx));
+  handle(profile.command('show').argument('[name]').description('show a profile, secrets redacted'), makeContext, (_o, ctx, name) => profileShow(name, ctx));
+  handle(profile.command('remove').alias('rm').argument('<name>').description('remove a profile'), makeContext, (_o, ctx, name) => profileRemove(name, ctx));
+  handle(profile
     .command('set')
     .argument('<key>', SETTABLE.join('|'))
     .argument('<value>', "the value; - reads it from stdin (for secrets)")
     .description('set one setting of the selected profile (--profile, else the current one)')
-    .action(action(makeContext, (_o: unknown, ctx, key: string, value: string) => profileSet(key, value, ctx)));
+    , makeContext, (_o, ctx, key, value) => profileSet(key, value, ctx));
 }

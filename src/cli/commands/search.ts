@@ -1,8 +1,9 @@
 /** `embctl search`: rank the records of an `embed --out` index by cosine similarity to a query. */
-import type { Command } from 'commander';
+import type { Command } from '@commander-js/extra-typings';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { base64ToFloat32 } from '../../core/vectors.js';
-import { action, integer } from '../command.js';
+import { handle, integer, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { loadIndex, topK, type Hit } from '../embed/index-reader.js';
 import type { Column } from '../output.js';
@@ -60,8 +61,9 @@ export async function search(queries: string[], options: SearchOptions, ctx: Cli
   ctx.out.info(`${index.count.toLocaleString('en-US')} vectors of ${meta.dimensions} dimensions (${meta.model}): loaded in ${Math.round(loadMs)} ms, searched in ${searchMs.toFixed(1)} ms`);
 }
 
-export function registerSearchCommand(program: Command, makeContext: (cmd: Command) => CliContext): void {
-  program
+export function registerSearchCommand(program: Root, makeContext: MakeContext): void {
+  handle(
+    program
     .command('search')
     .description('find the records of an `embed --out` index most similar to a query (cosine)')
     .argument('<query...>', 'what to look for (several queries: one result list each)')
@@ -72,6 +74,8 @@ export function registerSearchCommand(program: Command, makeContext: (cmd: Comma
       const n = Number(v);
       if (!Number.isFinite(n) || n < -1 || n > 1) throw usageError(`--min-score must be between -1 and 1; got '${v}'`);
       return n;
-    })
-    .action(action(makeContext, (options: SearchOptions, ctx, queries: string[]) => search(queries, options, ctx)));
+    }),
+    makeContext,
+    (options, ctx, queries) => search(queries, options, ctx),
+  );
 }

@@ -1,9 +1,10 @@
 /** `embctl usage`: requests, errors, tokens and cost over a period, with a bar chart per day on a terminal. */
-import type { Command } from 'commander';
+import { Option } from '@commander-js/extra-typings';
 import { usageError } from '../../core/errors.js';
 import { USAGE_GROUPS, type UsageRow } from '../../core/request-log.js';
 import type { UsageReport } from '../../client/gateway-client.js';
-import { action } from '../command.js';
+import { handle, type MakeContext } from '../command.js';
+import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import type { Column } from '../output.js';
 
@@ -37,7 +38,6 @@ export async function usage(options: UsageOptions, ctx: CliContext): Promise<voi
   const groups = options.by.split(',').map((g) => g.trim());
   const bad = groups.filter((g) => !(USAGE_GROUPS as readonly string[]).includes(g));
   if (bad.length) throw usageError(`--by takes ${USAGE_GROUPS.join(', ')}; got '${bad.join(',')}'`);
-  if (options.chart !== 'tokens' && options.chart !== 'cost') throw usageError(`--chart takes tokens or cost; got '${options.chart}'`);
   const client = await ctx.client();
   const query = { since: options.since, until: options.until, model: options.model, key: options.key };
   const report: UsageReport = await client.usage({ ...query, group_by: groups.join(',') });
@@ -64,8 +64,8 @@ export async function usage(options: UsageOptions, ctx: CliContext): Promise<voi
   }
 }
 
-export function registerUsageCommand(program: Command, makeContext: (cmd: Command) => CliContext): void {
-  program
+export function registerUsageCommand(program: Root, makeContext: MakeContext): void {
+  handle(program
     .command('usage')
     .description('requests, errors, tokens and cost, grouped, with a chart per day')
     .option('--since <when>', 'from this long ago (30d, 12h) or an ISO time', '30d')
@@ -73,6 +73,6 @@ export function registerUsageCommand(program: Command, makeContext: (cmd: Comman
     .option('--by <groups>', `group by ${USAGE_GROUPS.join(', ')} (comma-separated)`, 'model')
     .option('--model <models>', 'only these requested models')
     .option('--key <keys>', 'only these API keys (id or name)')
-    .option('--chart <metric>', 'chart tokens or cost per day', 'tokens')
-    .action(action(makeContext, (options: UsageOptions, ctx) => usage(options, ctx)));
+    .addOption(new Option('--chart <metric>', 'chart tokens or cost per day').choices(['tokens', 'cost'] as const).default('tokens' as const))
+    , makeContext, (options, ctx) => usage(options, ctx));
 }

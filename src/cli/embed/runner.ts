@@ -9,7 +9,8 @@ import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vect
 import type { EmbeddingsResponse, GatewayClient } from '../../client/gateway-client.js';
 import type { Batch, PlannedRecord } from './batches.js';
 
-export type VectorFormat = 'float' | 'base64';
+export const VECTOR_FORMATS = ['float', 'base64'] as const;
+export type VectorFormat = (typeof VECTOR_FORMATS)[number];
 
 export interface OutputRecord {
   position: number;

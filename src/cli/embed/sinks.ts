@@ -160,5 +160,5 @@ export class StdoutSink implements RecordSink {
 
 function firstValues(embedding: string): string {
   if (embedding.startsWith('"')) return `${embedding.slice(1, 25)}…`;
-  return (JSON.parse(embedding) as number[]).slice(0, 4).map((v) => v.toFixed(4)).join(' ') + ' …';
+  return `${(JSON.parse(embedding) as number[]).slice(0, 4).map((v) => v.toFixed(4)).join(' ')} …`;
 }

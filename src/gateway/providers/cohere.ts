@@ -9,8 +9,8 @@ import type { HttpAdapter } from './types.js';
 export const cohereAdapter: HttpAdapter = {
   kind: 'http',
   id: 'cohere',
-  baseUrl: (connection) => connection.base_url ?? PROVIDERS['cohere'].defaultBaseUrl,
-  defaultModel: PROVIDERS['cohere'].defaultModel,
+  baseUrl: (connection) => connection.base_url ?? PROVIDERS.cohere.defaultBaseUrl,
+  defaultModel: PROVIDERS.cohere.defaultModel,
   maxInputsPerCall: 96,
   acceptsTokenInputs: false,
   // Only embed-v4.0 offers output_dimension (256, 512, 1024, 1536).

@@ -10,8 +10,8 @@ import { UpstreamShapeError, type HttpAdapter } from './types.js';
 export const geminiAdapter: HttpAdapter = {
   kind: 'http',
   id: 'gemini',
-  baseUrl: (connection) => connection.base_url ?? PROVIDERS['gemini'].defaultBaseUrl,
-  defaultModel: PROVIDERS['gemini'].defaultModel,
+  baseUrl: (connection) => connection.base_url ?? PROVIDERS.gemini.defaultBaseUrl,
+  defaultModel: PROVIDERS.gemini.defaultModel,
   maxInputsPerCall: 100,
   acceptsTokenInputs: false,
   checkModel: () => undefined,

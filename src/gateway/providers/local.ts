@@ -92,7 +92,7 @@ function textOf(input: EmbeddingInput): string {
 export const localAdapter: InProcessAdapter = {
   kind: 'in-process',
   id: 'local',
-  defaultModel: PROVIDERS['local'].defaultModel,
+  defaultModel: PROVIDERS.local.defaultModel,
   // Small parts, so that the gateway can let other requests run between them.
   maxInputsPerCall: 32,
   acceptsTokenInputs: true,

@@ -6,8 +6,8 @@ import type { HttpAdapter } from './types.js';
 export const ollamaAdapter: HttpAdapter = {
   kind: 'http',
   id: 'ollama',
-  baseUrl: (connection) => connection.base_url ?? PROVIDERS['ollama'].defaultBaseUrl,
-  defaultModel: PROVIDERS['ollama'].defaultModel,
+  baseUrl: (connection) => connection.base_url ?? PROVIDERS.ollama.defaultBaseUrl,
+  defaultModel: PROVIDERS.ollama.defaultModel,
   maxInputsPerCall: 512,
   acceptsTokenInputs: false,
   checkModel: () => undefined,

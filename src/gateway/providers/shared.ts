@@ -11,7 +11,6 @@ export function joinUrl(base: string, path: string): string {
 /** The entity's options minus `model`: forwarded to the provider as-is. */
 export function extraOptions(entity: EmbeddingModelEntity): Record<string, unknown> {
   const { model, ...rest } = entity.config.options;
-  void model;
   return rest;
 }
 

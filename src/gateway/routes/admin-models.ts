@@ -22,7 +22,6 @@ type IdParams = { Params: { id: string } };
 
 function view(stored: StoredEntity) {
   const { version, ...rest } = redactEntity(stored);
-  void version;
   return rest;
 }
 
@@ -155,7 +154,6 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
       }
       return replace(req, (current) => {
         const { version, created_at, updated_at, ...entity } = current;
-        void version, void created_at, void updated_at;
         return mergePatch(entity, req.body);
       }, reply);
     });
