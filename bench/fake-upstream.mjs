@@ -8,7 +8,9 @@ const dims = Number(process.argv[2] ?? 384);
 // 64 canned vectors, all values distinct like real embeddings' (one repeated vector would flatter
 // whatever caches number formatting), served in rotation.
 const VARIANTS = 64;
-const vectors = Array.from({ length: VARIANTS }, (_, v) => new Float32Array(dims).map((_, i) => Math.sin((v + 1) * (i + 1) * 0.618) / Math.sqrt(dims)));
+const vectors = Array.from({ length: VARIANTS }, (_, v) =>
+  new Float32Array(dims).map((_, i) => Math.sin((v + 1) * (i + 1) * 0.618) / Math.sqrt(dims)),
+);
 const floatTexts = vectors.map((vector) => `[${Array.from(vector).join(',')}]`);
 const base64Texts = vectors.map((vector) => `"${Buffer.from(vector.buffer).toString('base64')}"`);
 let served = 0;
@@ -32,8 +34,11 @@ const server = http.createServer((req, res) => {
     const n = count(body.input);
     const texts = body.encoding_format === 'base64' ? base64Texts : floatTexts;
     const parts = new Array(n);
-    for (let i = 0; i < n; i++) parts[i] = `{"object":"embedding","index":${i},"embedding":${texts[served++ % VARIANTS]}}`;
-    const text = `{"object":"list","data":[${parts.join(',')}],"model":${JSON.stringify(body.model ?? 'bench')},"usage":{"prompt_tokens":${n * 8},"total_tokens":${n * 8}}}`;
+    for (let i = 0; i < n; i++)
+      parts[i] = `{"object":"embedding","index":${i},"embedding":${texts[served++ % VARIANTS]}}`;
+    const model = JSON.stringify(body.model ?? 'bench');
+    const usage = `{"prompt_tokens":${n * 8},"total_tokens":${n * 8}}`;
+    const text = `{"object":"list","data":[${parts.join(',')}],"model":${model},"usage":${usage}}`;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });

@@ -24,7 +24,8 @@ const fresh = async (gatewayArgs = []) => {
   setup = await gatewayOverFakeUpstream(1536, 'bench', gatewayArgs);
 };
 
-const sentences = (n) => Array.from({ length: n }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`);
+const sentences = (n) =>
+  Array.from({ length: n }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`);
 const WORKLOADS = [
   { name: '1 input, float', inputs: 1, body: { input: sentences(1)[0], encoding_format: 'float' } },
   { name: '16 × 1536 base64 (SDK default)', inputs: 16, body: { input: sentences(16), encoding_format: 'base64' } },
@@ -38,7 +39,8 @@ const target = (who, body) => ({
 });
 const load = async (options) => {
   const result = await autocannon({ ...options, duration: options.duration ?? DURATION });
-  if (result.non2xx || result.errors) throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx || result.errors)
+    throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
 };
 const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
@@ -61,17 +63,43 @@ for (const workload of WORKLOADS) {
   const direct = summary(runs.direct);
   const through = summary(runs.gateway);
   const rss = peakRss(setup.gateway.child.pid);
-  results.workloads.push({ name: workload.name, inputs: workload.inputs, direct, gateway: through, ratio: through.rps / direct.rps, gateway_peak_rss_mb: rss });
+  results.workloads.push({
+    name: workload.name,
+    inputs: workload.inputs,
+    direct,
+    gateway: through,
+    ratio: through.rps / direct.rps,
+    gateway_peak_rss_mb: rss,
+  });
   rows.push(
-    { workload: workload.name, target: 'direct', 'req/s': Math.round(direct.rps), 'inputs/s': Math.round(direct.rps * workload.inputs), 'p50 ms': direct.p50.toFixed(1), 'p99 ms': direct.p99.toFixed(1), 'gateway/direct': '', 'gateway peak RSS MB': '' },
-    { workload: '', target: 'gateway', 'req/s': Math.round(through.rps), 'inputs/s': Math.round(through.rps * workload.inputs), 'p50 ms': through.p50.toFixed(1), 'p99 ms': through.p99.toFixed(1), 'gateway/direct': (through.rps / direct.rps).toFixed(2), 'gateway peak RSS MB': Math.round(rss) },
+    {
+      workload: workload.name,
+      target: 'direct',
+      'req/s': Math.round(direct.rps),
+      'inputs/s': Math.round(direct.rps * workload.inputs),
+      'p50 ms': direct.p50.toFixed(1),
+      'p99 ms': direct.p99.toFixed(1),
+      'gateway/direct': '',
+      'gateway peak RSS MB': '',
+    },
+    {
+      workload: '',
+      target: 'gateway',
+      'req/s': Math.round(through.rps),
+      'inputs/s': Math.round(through.rps * workload.inputs),
+      'p50 ms': through.p50.toFixed(1),
+      'p99 ms': through.p99.toFixed(1),
+      'gateway/direct': (through.rps / direct.rps).toFixed(2),
+      'gateway peak RSS MB': Math.round(rss),
+    },
   );
 }
 
 // The same SDK-default load on a gateway left with V8's own young generation, for comparison.
 await fresh(['--young-generation-mb', '0']);
 const untuned = [];
-for (let round = 0; round < ROUNDS; round++) untuned.push(await load({ ...target('gateway', WORKLOADS[1].body), connections: CONNECTIONS }));
+for (let round = 0; round < ROUNDS; round++)
+  untuned.push(await load({ ...target('gateway', WORKLOADS[1].body), connections: CONNECTIONS }));
 results.v8_default_young_generation = {
   rps: untuned.reduce((n, r) => n + r.requests.average, 0) / untuned.length,
   gateway_peak_rss_mb: peakRss(setup.gateway.child.pid),
@@ -81,7 +109,9 @@ results.v8_default_young_generation = {
 /** The gateway's own time per call by its Request Logs (latency_ms − upstream_ms), p50 over the last rows. */
 async function gatewayOwnTime() {
   await new Promise((resolve) => setTimeout(resolve, 300)); // one log flush
-  const response = await fetch(`${setup.gateway.url}/v1/request-logs?limit=500`, { headers: { authorization: `Bearer ${setup.adminToken}` } });
+  const response = await fetch(`${setup.gateway.url}/v1/request-logs?limit=500`, {
+    headers: { authorization: `Bearer ${setup.adminToken}` },
+  });
   const own = (await response.json()).data.map((row) => row.latency_ms - row.upstream_ms).sort((a, b) => a - b);
   return own[Math.floor(own.length / 2)];
 }
@@ -96,9 +126,13 @@ if (PIN) {
   for (const pid of [process.pid, setup.upstream.child.pid]) pin(pid, `0-${Math.max(0, last - 1)}`);
   for (const pid of [setup.gateway.child.pid, proxy.child.pid]) pin(pid, String(last));
 }
-const fixedTarget = (who) => (who === 'minimal proxy' ? { ...target('direct', WORKLOADS[1].body), url: `${proxy.url}/v1/embeddings` } : target(who, WORKLOADS[1].body));
+const fixedTarget = (who) =>
+  who === 'minimal proxy'
+    ? { ...target('direct', WORKLOADS[1].body), url: `${proxy.url}/v1/embeddings` }
+    : target(who, WORKLOADS[1].body);
 const fixed = {};
-for (const who of ['direct', 'gateway', 'minimal proxy']) await fixedRate(fixedTarget(who), { rate: 200, seconds: 1 }); // warm-up, discarded
+// warm-up, discarded
+for (const who of ['direct', 'gateway', 'minimal proxy']) await fixedRate(fixedTarget(who), { rate: 200, seconds: 1 });
 for (const who of ['direct', 'gateway', 'minimal proxy', 'direct', 'gateway', 'minimal proxy']) {
   const result = await fixedRate(fixedTarget(who), { rate: 200, seconds: DURATION });
   (fixed[who] ??= []).push(result.p50);
@@ -120,21 +154,55 @@ results.fixed_rate.gateway_peak_rss_mb = peakRss(setup.gateway.child.pid);
 const { hashEmbed } = await import(join(ROOT, 'dist/gateway/providers/local.js'));
 const { countTextTokens } = await import(join(ROOT, 'dist/core/tokenizer.js'));
 const short = sentences(10_000);
-let started = performance.now();
-for (let round = 0; round < 5; round++) for (const s of short) (countTextTokens(s), hashEmbed(s, 384));
+const started = performance.now();
+for (let round = 0; round < 5; round++) {
+  for (const s of short) {
+    countTextTokens(s);
+    hashEmbed(s, 384);
+  }
+}
 const localInProcess = (5 * short.length * 1000) / (performance.now() - started);
-const localThrough = await load({ ...target('gateway', { input: sentences(64), encoding_format: 'base64' }), body: JSON.stringify({ model: 'local', input: sentences(64), encoding_format: 'base64' }), connections: 8 });
-results.local = { in_process_inputs_per_s: localInProcess, through_gateway_inputs_per_s: localThrough.requests.average * 64 };
+const localThrough = await load({
+  ...target('gateway', { input: sentences(64), encoding_format: 'base64' }),
+  body: JSON.stringify({ model: 'local', input: sentences(64), encoding_format: 'base64' }),
+  connections: 8,
+});
+results.local = {
+  in_process_inputs_per_s: localInProcess,
+  through_gateway_inputs_per_s: localThrough.requests.average * 64,
+};
 
 await setup.close();
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
 
-console.log(`gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating rounds per target\n`);
+console.log(
+  `gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating ` +
+    `rounds per target\n`,
+);
 printTable(rows);
-console.log(`\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms; high-resolution timer, 8 connections); a bare Node proxy adds ${results.fixed_rate.minimal_proxy_added_p50_ms.toFixed(2)} ms${PIN ? ' (gateway and proxy pinned to their own vCPU)' : ''}; the gateway's own time by its Request Logs: p50 ${results.fixed_rate.gateway_own_p50_ms.toFixed(2)} ms`);
+console.log(
+  `\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through ` +
+    `the gateway ${results.fixed_rate.gateway_p50_ms.toFixed(2)} ms → added ` +
+    `${results.fixed_rate.added_p50_ms.toFixed(2)} ms (target ≤ 1 ms; high-resolution timer, 8 connections); ` +
+    `a bare Node proxy adds ${results.fixed_rate.minimal_proxy_added_p50_ms.toFixed(2)} ms` +
+    `${PIN ? ' (gateway and proxy pinned to their own vCPU)' : ''}; ` +
+    `the gateway's own time by its Request Logs: p50 ${results.fixed_rate.gateway_own_p50_ms.toFixed(2)} ms`,
+);
 const sdkDefault = results.workloads[1];
-console.log(`gateway peak RSS under the 16 × 1536 base64 load at ${CONNECTIONS} connections: ${Math.round(sdkDefault.gateway_peak_rss_mb)} MB (target ≤ 150 MB); at 200 req/s: ${Math.round(results.fixed_rate.gateway_peak_rss_mb)} MB`);
-console.log(`the same with V8's default young generation (--young-generation-mb 0): ${Math.round(results.v8_default_young_generation.rps)} req/s, peak RSS ${Math.round(results.v8_default_young_generation.gateway_peak_rss_mb)} MB`);
-console.log(`local provider (384 dims, short sentences, tokens counted): ${Math.round(localInProcess).toLocaleString('en-US')} inputs/s in-process on one core; ${Math.round(results.local.through_gateway_inputs_per_s).toLocaleString('en-US')} inputs/s through the gateway (target ≥ 20 000)`);
+console.log(
+  `gateway peak RSS under the 16 × 1536 base64 load at ${CONNECTIONS} connections: ` +
+    `${Math.round(sdkDefault.gateway_peak_rss_mb)} MB (target ≤ 150 MB); at 200 req/s: ` +
+    `${Math.round(results.fixed_rate.gateway_peak_rss_mb)} MB`,
+);
+console.log(
+  `the same with V8's default young generation (--young-generation-mb 0): ` +
+    `${Math.round(results.v8_default_young_generation.rps)} req/s, peak RSS ` +
+    `${Math.round(results.v8_default_young_generation.gateway_peak_rss_mb)} MB`,
+);
+console.log(
+  `local provider (384 dims, short sentences, tokens counted): ` +
+    `${Math.round(localInProcess).toLocaleString('en-US')} inputs/s in-process on one core; ` +
+    `${Math.round(results.local.through_gateway_inputs_per_s).toLocaleString('en-US')} inputs/s through the gateway (target ≥ 20 000)`,
+);
 console.log('\nwritten: bench/results/gateway.json');

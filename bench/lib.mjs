@@ -33,7 +33,11 @@ export function stop(child) {
 export function timed(args, env = process.env, input) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '__maxrss_kb=%M', process.execPath, ...args], { cwd: ROOT, env, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '__maxrss_kb=%M', process.execPath, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d.toString()));
@@ -62,14 +66,24 @@ export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = []) 
   const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'embctl-bench-'));
-  const env = { ...process.env, EMBCTL_CONFIG_DIR: join(dir, 'config'), EMBCTL_DATA_DIR: join(dir, 'data'), CI: 'true' };
+  const env = {
+    ...process.env,
+    EMBCTL_CONFIG_DIR: join(dir, 'config'),
+    EMBCTL_DATA_DIR: join(dir, 'data'),
+    CI: 'true',
+  };
   const upstream = await startServer(['bench/fake-upstream.mjs', String(dims)], env);
   const gateway = await startServer([BIN, 'gateway', 'start', '--port', '0', ...gatewayArgs], env);
   const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
   const created = await fetch(`${gateway.url}/v1/embedding-models`, {
     method: 'POST',
     headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ id: entityId, provider: 'openai-compatible', config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: `${entityId}-v1` } }, dimensions: dims }),
+    body: JSON.stringify({
+      id: entityId,
+      provider: 'openai-compatible',
+      config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: `${entityId}-v1` } },
+      dimensions: dims,
+    }),
   });
   if (created.status !== 201) throw new Error(`creating the bench entity failed: ${await created.text()}`);
   return {
@@ -85,7 +99,10 @@ export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = []) 
 }
 
 export function machine() {
-  return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  return (
+    `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ` +
+    `${process.version}`
+  );
 }
 
 export const median = (values) => {

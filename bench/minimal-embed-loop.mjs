@@ -34,7 +34,8 @@ const write = async () => {
   const { texts, ids, result } = pending.shift();
   const vectors = await result;
   let chunk = '';
-  for (let i = 0; i < texts.length; i++) chunk += `{"id":${JSON.stringify(ids[i])},"text":${JSON.stringify(texts[i])},"embedding":[${vectors[i].join(',')}]}\n`;
+  for (let i = 0; i < texts.length; i++)
+    chunk += `{"id":${JSON.stringify(ids[i])},"text":${JSON.stringify(texts[i])},"embedding":[${vectors[i].join(',')}]}\n`;
   writeSync(fd, chunk);
 };
 const send = () => {
@@ -42,7 +43,10 @@ const send = () => {
   pending.push({ texts, ids: batch.map((b) => b.id), result: embed(texts) });
   batch = [];
 };
-for await (const text of createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity })) {
+for await (const text of createInterface({
+  input: createReadStream(file, { encoding: 'utf8' }),
+  crlfDelay: Infinity,
+})) {
   line++;
   if (text.trim() === '') continue;
   batch.push({ id: `${file}:${line}`, text });

@@ -15,7 +15,12 @@ http
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const answer = await request(`${upstream}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, model: 'bench-v1' }), dispatcher: pool });
+      const answer = await request(`${upstream}/v1/embeddings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, model: 'bench-v1' }),
+        dispatcher: pool,
+      });
       const text = JSON.stringify(await answer.body.json());
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
     });

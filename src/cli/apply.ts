@@ -31,7 +31,8 @@ function comparable(entity: EmbeddingModelEntity | StoredEntityView, keepPricing
 }
 
 function walk(before: unknown, after: unknown, path: string, out: Change[]): void {
-  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
   if (isObject(before) && isObject(after)) {
     for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()) {
       walk(before[key], after[key], path ? `${path}.${key}` : key, out);

@@ -9,7 +9,10 @@ export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${flag} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}; got '${value}'.`);
+      throw new InvalidArgumentError(
+        `${flag} must be a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}; got ` +
+          `'${value}'.`,
+      );
     }
     return parsed;
   };
@@ -19,7 +22,8 @@ export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER
 export function duration(flag: string) {
   return (value: string): number => {
     const ms = parseDurationMs(value);
-    if (ms === undefined || ms <= 0) throw new InvalidArgumentError(`${flag} must be a duration like 30s, 15m, 12h or 30d; got '${value}'.`);
+    if (ms === undefined || ms <= 0)
+      throw new InvalidArgumentError(`${flag} must be a duration like 30s, 15m, 12h or 30d; got '${value}'.`);
     return ms;
   };
 }
@@ -41,7 +45,8 @@ export class CommandOutcome extends Error {
   }
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: commander's own bound for any command, whatever its arguments and options.
+// biome-ignore lint/suspicious/noExplicitAny: commander's own bound for any command, whatever its arguments and
+// options.
 export type AnyCommand = Command<any[], any, any>;
 export type MakeContext = (cmd: AnyCommand) => CliContext;
 type ArgumentsOf<C> = C extends Command<infer A, infer _O, infer _G> ? A : never;
@@ -76,15 +81,26 @@ export function handle<C extends AnyCommand>(
  */
 export async function confirmDestructive(ctx: CliContext, what: string): Promise<void> {
   if (ctx.yes) return;
-  if (!ctx.interactive) throw usageError(`refusing to ${what} without confirmation`, 'pass --yes (prompts only run on a terminal, outside CI)');
+  if (!ctx.interactive)
+    throw usageError(
+      `refusing to ${what} without confirmation`,
+      'pass --yes (prompts only run on a terminal, outside CI)',
+    );
   if (!(await ctx.prompt.confirm({ message: `${what[0]!.toUpperCase()}${what.slice(1)}?`, default: false }))) {
     throw new CliError('cancelled', ExitCode.failure);
   }
 }
 
 /** A secret piped on stdin (`--api-key-stdin`), so it never enters shell history or `ps`. */
-export async function readStdinSecret(stdin: NodeJS.ReadableStream & { isTTY?: boolean }, flag: string): Promise<string> {
-  if (stdin.isTTY) throw usageError(`${flag} reads the secret from piped stdin, and stdin is a terminal`, `e.g. printenv MY_KEY | embctl … ${flag}`);
+export async function readStdinSecret(
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean },
+  flag: string,
+): Promise<string> {
+  if (stdin.isTTY)
+    throw usageError(
+      `${flag} reads the secret from piped stdin, and stdin is a terminal`,
+      `e.g. printenv MY_KEY | embctl … ${flag}`,
+    );
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   const secret = Buffer.concat(chunks).toString('utf8').trim();

@@ -36,19 +36,37 @@ export async function completionData(ctx: CliContext): Promise<CompletionData> {
   const cachePath = join(ctx.profiles.path, '..', CACHE_FILE);
   try {
     const cache = JSON.parse(readFileSync(cachePath, 'utf8')) as Cache;
-    if (cache.url === url && Date.now() - cache.at < CACHE_TTL_MS) return { profiles, entities: cache.entities, models: cache.models };
+    if (cache.url === url && Date.now() - cache.at < CACHE_TTL_MS)
+      return { profiles, entities: cache.entities, models: cache.models };
   } catch {
     // no cache yet
   }
   const { GatewayClient } = await import('../client/gateway-client.js');
-  const client = new GatewayClient({ url, apiKey: ctx.settings.apiKey, adminToken: ctx.settings.adminToken, timeoutMs: FETCH_TIMEOUT_MS });
+  const client = new GatewayClient({
+    url,
+    apiKey: ctx.settings.apiKey,
+    adminToken: ctx.settings.adminToken,
+    timeoutMs: FETCH_TIMEOUT_MS,
+  });
   const [entities, models] = await Promise.all([
-    ctx.settings.adminToken ? client.listEntities().then((list) => list.map((e) => e.id)).catch(() => []) : Promise.resolve([]),
-    ctx.settings.apiKey ? client.models().then((list) => list.map((m) => m.id)).catch(() => []) : Promise.resolve([]),
+    ctx.settings.adminToken
+      ? client
+          .listEntities()
+          .then((list) => list.map((e) => e.id))
+          .catch(() => [])
+      : Promise.resolve([]),
+    ctx.settings.apiKey
+      ? client
+          .models()
+          .then((list) => list.map((m) => m.id))
+          .catch(() => [])
+      : Promise.resolve([]),
   ]);
   await client.close();
   try {
-    writeFileSync(cachePath, JSON.stringify({ url, at: Date.now(), entities, models } satisfies Cache), { mode: 0o600 });
+    writeFileSync(cachePath, JSON.stringify({ url, at: Date.now(), entities, models } satisfies Cache), {
+      mode: 0o600,
+    });
   } catch {
     // completion must never fail over a cache
   }
@@ -74,7 +92,15 @@ export async function installCompletion(program: CommandUnknownOpts, data: Compl
     const arg = root.commands.get(command)?.arguments.get(argument);
     if (arg) arg.handler = offer(values);
   };
-  for (const command of ['models get', 'models update', 'models delete', 'models enable', 'models disable', 'models constrain']) setArgument(command, 'id', data.entities);
+  for (const command of [
+    'models get',
+    'models update',
+    'models delete',
+    'models enable',
+    'models disable',
+    'models constrain',
+  ])
+    setArgument(command, 'id', data.entities);
   for (const command of ['profile use', 'profile show', 'profile remove']) setArgument(command, 'name', data.profiles);
   for (const command of [root, ...root.commands.values()]) {
     const profile = command.options.get('profile');

@@ -83,13 +83,22 @@ export interface CliContext {
 }
 
 export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, profiles: ProfileStore): Settings {
-  const profileName = options.profile ?? env.EMBCTL_PROFILE ?? profiles.current ?? (profiles.get(LOCAL_PROFILE) ? LOCAL_PROFILE : undefined);
+  const profileName =
+    options.profile ??
+    env.EMBCTL_PROFILE ??
+    profiles.current ??
+    (profiles.get(LOCAL_PROFILE) ? LOCAL_PROFILE : undefined);
   const profile = profileName ? profiles.get(profileName) : undefined;
   if (profileName && !profile && (options.profile || env.EMBCTL_PROFILE)) {
-    throw new CliError(`no profile named '${profileName}'`, ExitCode.usage, 'list them with `embctl profile list`, or add one with `embctl profile add`');
+    throw new CliError(
+      `no profile named '${profileName}'`,
+      ExitCode.usage,
+      'list them with `embctl profile list`, or add one with `embctl profile add`',
+    );
   }
   const url = options.url ?? env.EMBCTL_URL ?? (options.embedded ? undefined : profile?.url);
-  const embedded = options.embedded === true || (url === undefined && (profile === undefined || profile.embedded === true));
+  const embedded =
+    options.embedded === true || (url === undefined && (profile === undefined || profile.embedded === true));
   return {
     profileName,
     profile,
@@ -112,10 +121,19 @@ async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Ou
   const { startGateway } = await import('../gateway/start.js');
   const gateway = await startGateway({ host: '127.0.0.1', port: 0, dataDir: settings.dataDir });
   if (gateway.bootstrap) {
-    const profile: Profile = { embedded: true, dataDir: settings.dataDir, apiKey: gateway.bootstrap.apiKey, adminToken: gateway.bootstrap.adminToken, model: gateway.bootstrap.model };
+    const profile: Profile = {
+      embedded: true,
+      dataDir: settings.dataDir,
+      apiKey: gateway.bootstrap.apiKey,
+      adminToken: gateway.bootstrap.adminToken,
+      model: gateway.bootstrap.model,
+    };
     profiles.set(LOCAL_PROFILE, profile);
     profiles.current ??= LOCAL_PROFILE;
-    out.info(`Initialised an embedded gateway in ${settings.dataDir}; its API key and admin token are saved in profile '${LOCAL_PROFILE}' (${profiles.path}).`);
+    out.info(
+      `Initialised an embedded gateway in ${settings.dataDir}; its API key and admin token are saved in profile ` +
+        `'${LOCAL_PROFILE}' (${profiles.path}).`,
+    );
     settings.apiKey ??= profile.apiKey;
     settings.adminToken ??= profile.adminToken;
     settings.model ??= profile.model;
@@ -139,11 +157,19 @@ export interface ContextDeps {
 export function createContext(options: GlobalOptions, deps: ContextDeps = {}): CliContext {
   const env = deps.env ?? process.env;
   const stdin = deps.stdin ?? process.stdin;
-  const out = new Output({ format: options.output, color: options.color && !env.NO_COLOR, quiet: options.quiet, verbose: options.verbose, stdout: deps.stdout, stderr: deps.stderr });
+  const out = new Output({
+    format: options.output,
+    color: options.color && !env.NO_COLOR,
+    quiet: options.quiet,
+    verbose: options.verbose,
+    stdout: deps.stdout,
+    stderr: deps.stderr,
+  });
   const profiles = deps.profiles ?? new ProfileStore(defaultConfigDir(env));
   const settings = resolveSettings(options, env, profiles);
   const interactive = Boolean(stdin.isTTY) && Boolean(out.stdout.isTTY) && !env.CI;
-  const prompt = deps.prompt ?? (interactive ? terminalPrompter : refusingPrompter(() => 'the matching flag (see --help)'));
+  const prompt =
+    deps.prompt ?? (interactive ? terminalPrompter : refusingPrompter(() => 'the matching flag (see --help)'));
   const makeClient = deps.client ?? ((clientOptions: ClientOptions) => new GatewayClient(clientOptions));
   let embedded: RunningGateway | undefined;
   let client: Promise<GatewayClient> | undefined;
@@ -156,7 +182,11 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
     }
     const url = embedded?.url ?? settings.url;
     if (!url) {
-      throw new CliError(`profile '${settings.profileName}' has no gateway URL`, ExitCode.usage, 'pass --url, set EMBCTL_URL, or `embctl profile set url URL`');
+      throw new CliError(
+        `profile '${settings.profileName}' has no gateway URL`,
+        ExitCode.usage,
+        'pass --url, set EMBCTL_URL, or `embctl profile set url URL`',
+      );
     }
     return makeClient({ url, apiKey: settings.apiKey, adminToken: settings.adminToken, timeoutMs: settings.timeoutMs });
   };

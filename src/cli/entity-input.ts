@@ -51,7 +51,14 @@ export async function entityFromFlags(flags: EntityFlags, ctx: CliContext): Prom
   if (flags.model !== undefined) options.model = flags.model;
 
   const entity: Record<string, unknown> = {};
-  for (const [key, value] of [['id', flags.id], ['name', flags.name], ['description', flags.description], ['provider', flags.provider], ['dimensions', flags.dimensions], ['enabled', flags.enabled]] as const) {
+  for (const [key, value] of [
+    ['id', flags.id],
+    ['name', flags.name],
+    ['description', flags.description],
+    ['provider', flags.provider],
+    ['dimensions', flags.dimensions],
+    ['enabled', flags.enabled],
+  ] as const) {
     if (value !== undefined) entity[key] = value;
   }
   const config: Record<string, unknown> = {};
@@ -60,14 +67,20 @@ export async function entityFromFlags(flags: EntityFlags, ctx: CliContext): Prom
   if (Object.keys(config).length) entity.config = config;
   if (flags.price !== undefined) entity.pricing = { input_per_million_tokens: flags.price };
   if (flags.tag?.length) entity.tags = flags.tag;
-  if (flags.include?.length || flags.exclude?.length) entity.models = { include: flags.include ?? [], exclude: flags.exclude ?? [] };
+  if (flags.include?.length || flags.exclude?.length)
+    entity.models = { include: flags.include ?? [], exclude: flags.exclude ?? [] };
   return entity;
 }
 
 /** Local validation with the gateway's schema: every issue listed, nothing sent. */
 export function validated(candidate: unknown, source: string): EmbeddingModelEntity {
   const result = validateEntity(candidate);
-  if (!result.ok) throw new CliError(`${source} is not a valid embedding model: ${formatIssues(result.issues)}`, ExitCode.failure, 'fix the fields named above; `embctl models create --help` lists the flags');
+  if (!result.ok)
+    throw new CliError(
+      `${source} is not a valid embedding model: ${formatIssues(result.issues)}`,
+      ExitCode.failure,
+      'fix the fields named above; `embctl models create --help` lists the flags',
+    );
   return result.value;
 }
 
@@ -79,10 +92,13 @@ export interface EntityDocument {
 function documentsOf(text: string, source: string): EntityDocument[] {
   let parsed: unknown[];
   try {
-    parsed = extname(source) === '.json' ? [JSON.parse(text)] : YAML.parseAllDocuments(text).map((doc) => {
-      if (doc.errors.length) throw doc.errors[0];
-      return doc.toJSON() as unknown;
-    });
+    parsed =
+      extname(source) === '.json'
+        ? [JSON.parse(text)]
+        : YAML.parseAllDocuments(text).map((doc) => {
+            if (doc.errors.length) throw doc.errors[0];
+            return doc.toJSON() as unknown;
+          });
   } catch (error) {
     throw new CliError(`cannot parse ${source}: ${(error as Error).message.split('\n')[0]}`, ExitCode.failure);
   }
@@ -94,7 +110,11 @@ function documentsOf(text: string, source: string): EntityDocument[] {
 
 async function filesUnder(path: string): Promise<string[]> {
   const info = await stat(path).catch(() => {
-    throw new CliError(`cannot read '${path}': no such file or directory`, ExitCode.notFound, 'check the path given to -f');
+    throw new CliError(
+      `cannot read '${path}': no such file or directory`,
+      ExitCode.notFound,
+      'check the path given to -f',
+    );
   });
   if (!info.isDirectory()) return [path];
   const entries = await readdir(path, { withFileTypes: true });
@@ -114,7 +134,8 @@ export async function loadEntities(paths: string[], ctx: CliContext): Promise<Em
   for (const path of paths) {
     if (path === '-') {
       const chunks: Buffer[] = [];
-      for await (const chunk of ctx.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+      for await (const chunk of ctx.stdin)
+        chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
       documents.push(...documentsOf(Buffer.concat(chunks).toString('utf8'), 'stdin'));
       continue;
     }
@@ -123,7 +144,12 @@ export async function loadEntities(paths: string[], ctx: CliContext): Promise<Em
   const entities = documents.map((doc) => validated(doc.entity, doc.source));
   const seen = new Set<string>();
   for (const entity of entities) {
-    if (seen.has(entity.id)) throw new CliError(`the id '${entity.id}' appears twice in the given files`, ExitCode.failure, 'each entity needs its own id');
+    if (seen.has(entity.id))
+      throw new CliError(
+        `the id '${entity.id}' appears twice in the given files`,
+        ExitCode.failure,
+        'each entity needs its own id',
+      );
     seen.add(entity.id);
   }
   return entities;
@@ -139,8 +165,13 @@ export async function entityWizard(ctx: CliContext): Promise<Record<string, unkn
   const info = PROVIDERS[provider];
   const connection: Record<string, unknown> = {};
   if (provider === 'azure-openai') {
-    connection.resource_name = await prompt.input({ message: 'Azure resource name (https://NAME.openai.azure.com):', validate: (v) => v.trim() !== '' || 'required' });
-    const deployment = await prompt.input({ message: 'Deployment id (empty for the v1 API, where the model is the deployment):' });
+    connection.resource_name = await prompt.input({
+      message: 'Azure resource name (https://NAME.openai.azure.com):',
+      validate: (v) => v.trim() !== '' || 'required',
+    });
+    const deployment = await prompt.input({
+      message: 'Deployment id (empty for the v1 API, where the model is the deployment):',
+    });
     if (deployment) connection.deployment_id = deployment;
   } else if (provider !== 'local') {
     const baseUrl = await prompt.input({
@@ -154,23 +185,45 @@ export async function entityWizard(ctx: CliContext): Promise<Record<string, unkn
     const how = await prompt.select({
       message: 'Credential:',
       choices: [
-        { value: 'env', name: 'an environment variable of the gateway (recommended: the secret never enters the store)' },
+        {
+          value: 'env',
+          name: 'an environment variable of the gateway (recommended: the secret never enters the store)',
+        },
         { value: 'paste', name: 'paste the token (stored sealed in the gateway)' },
         ...(info.credential === 'optional' ? [{ value: 'none', name: 'none' }] : []),
       ],
     });
-    if (how === 'env') connection.token = `\${env:${await prompt.input({ message: 'Variable name:', default: info.tokenEnv ?? 'EMBEDDINGS_API_KEY' })}}`;
-    if (how === 'paste') connection.token = await prompt.secret({ message: 'Token:', validate: (v) => v.trim() !== '' || 'required' });
+    if (how === 'env')
+      connection.token = `\${env:${await prompt.input({ message: 'Variable name:', default: info.tokenEnv ?? 'EMBEDDINGS_API_KEY' })}}`;
+    if (how === 'paste')
+      connection.token = await prompt.secret({ message: 'Token:', validate: (v) => v.trim() !== '' || 'required' });
   }
   const model = await prompt.input({ message: 'Model:', default: info.defaultModel });
-  const dimensions = await prompt.input({ message: 'Dimensions (empty if unknown):', validate: (v) => v === '' || /^[1-9]\d*$/.test(v) || 'a positive whole number' });
+  const dimensions = await prompt.input({
+    message: 'Dimensions (empty if unknown):',
+    validate: (v) => v === '' || /^[1-9]\d*$/.test(v) || 'a positive whole number',
+  });
   const extra = await prompt.input({ message: 'Extra options as key=value, comma-separated (empty for none):' });
-  const id = await prompt.input({ message: 'Id:', default: slugify(`${provider === 'local' ? 'local' : provider}-${model}`) });
+  const id = await prompt.input({
+    message: 'Id:',
+    default: slugify(`${provider === 'local' ? 'local' : provider}-${model}`),
+  });
   if (!isProviderId(provider)) throw usageError(`unknown provider '${provider}'`);
   return {
     id,
     provider,
-    config: { connection, options: { ...(extra ? keyValues(extra.split(',').map((p) => p.trim()), 'options') : {}), model } },
+    config: {
+      connection,
+      options: {
+        ...(extra
+          ? keyValues(
+              extra.split(',').map((p) => p.trim()),
+              'options',
+            )
+          : {}),
+        model,
+      },
+    },
     ...(dimensions ? { dimensions: Number(dimensions) } : {}),
   };
 }

@@ -38,6 +38,8 @@ export interface OutputOptions {
 type Style = Parameters<typeof styleText>[0];
 
 // eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are stripped
+// from what is printed.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /** Server-provided strings may hold escape sequences; a terminal must never execute them. */
@@ -47,13 +49,29 @@ export function stripControl(text: string): string {
 
 /** Borderless, columns two spaces apart, as kubectl and docker print: easy to read, easy to grep. */
 const TABLE_CHARS = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
 };
 const TABLE_STYLE = { 'padding-left': 0, 'padding-right': 0, border: [] as string[] };
 
-const trimLines = (text: string) => text.split('\n').map((line) => line.trimEnd()).join('\n');
+const trimLines = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
 
 function cell(value: unknown): string {
   if (value === undefined || value === null) return '';
@@ -116,7 +134,11 @@ export class Output {
   /** A list of records: a table on a terminal, else every record in full. */
   list<T>(rows: T[], columns: Column<T>[]): void {
     if (this.format === 'table') {
-      const table = new Table({ head: columns.map((c) => c.header.toUpperCase()), chars: TABLE_CHARS, style: { ...TABLE_STYLE, head: this.colorData ? ['cyan'] : [] } });
+      const table = new Table({
+        head: columns.map((c) => c.header.toUpperCase()),
+        chars: TABLE_CHARS,
+        style: { ...TABLE_STYLE, head: this.colorData ? ['cyan'] : [] },
+      });
       for (const row of rows) table.push(columns.map((c) => cell(c.value(row))));
       this.stdout.write(rows.length ? `${trimLines(table.toString())}\n` : '(none)\n');
       return;
@@ -129,7 +151,8 @@ export class Output {
     if (this.format === 'table') {
       const entries = fields ? fields.map((f) => [f.header, f.value(record)] as const) : Object.entries(record);
       const table = new Table({ chars: TABLE_CHARS, style: { ...TABLE_STYLE, head: [] } });
-      for (const [key, value] of entries) table.push([this.colorData ? styleText('bold', `${key}:`) : `${key}:`, cell(value)]);
+      for (const [key, value] of entries)
+        table.push([this.colorData ? styleText('bold', `${key}:`) : `${key}:`, cell(value)]);
       this.stdout.write(`${trimLines(table.toString())}\n`);
       return;
     }

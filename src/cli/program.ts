@@ -16,28 +16,38 @@ import { OUTPUT_FORMATS } from './output.js';
 
 /** The root command with its global options: every command group hangs below it and inherits their types. */
 function rootCommand(deps: ContextDeps) {
-  return new Command('embctl')
-    .description('Operate an OpenAI-compatible embeddings gateway, and run one.')
-    .version(VERSION, '-V, --version')
-    .option('--profile <name>', 'profile to use (env EMBCTL_PROFILE)')
-    .option('--url <url>', 'gateway URL (env EMBCTL_URL)')
-    .option('--api-key <key>', 'API key for /v1/embeddings (env EMBCTL_API_KEY)')
-    .option('--admin-token <token>', 'admin token for admin commands (env EMBCTL_ADMIN_TOKEN)')
-    .addOption(new Option('-o, --output <format>', 'output format (default: table on a terminal, json when piped)').choices(OUTPUT_FORMATS))
-    .option('--no-color', 'no colours (NO_COLOR is honoured too)')
-    .option('-q, --quiet', 'print only data and errors', false)
-    .option('-v, --verbose', 'print request ids and HTTP details', false)
-    .option('-y, --yes', 'assume yes for confirmations (needed by destructive commands when not on a terminal)', false)
-    .option('--timeout <ms>', 'HTTP timeout in milliseconds', integer('--timeout', 1))
-    .option('--embedded', 'run the gateway inside this process over --data-dir instead of calling a URL')
-    .option('--data-dir <dir>', 'data dir of the embedded or started gateway (env EMBCTL_DATA_DIR)')
-    .showSuggestionAfterError(true)
-    // Set before the subcommands are added: they inherit both.
-    .configureOutput({
-      writeOut: (text) => void (deps.stdout ?? process.stdout).write(text),
-      writeErr: (text) => void (deps.stderr ?? process.stderr).write(text),
-    })
-    .exitOverride();
+  return (
+    new Command('embctl')
+      .description('Operate an OpenAI-compatible embeddings gateway, and run one.')
+      .version(VERSION, '-V, --version')
+      .option('--profile <name>', 'profile to use (env EMBCTL_PROFILE)')
+      .option('--url <url>', 'gateway URL (env EMBCTL_URL)')
+      .option('--api-key <key>', 'API key for /v1/embeddings (env EMBCTL_API_KEY)')
+      .option('--admin-token <token>', 'admin token for admin commands (env EMBCTL_ADMIN_TOKEN)')
+      .addOption(
+        new Option('-o, --output <format>', 'output format (default: table on a terminal, json when piped)').choices(
+          OUTPUT_FORMATS,
+        ),
+      )
+      .option('--no-color', 'no colours (NO_COLOR is honoured too)')
+      .option('-q, --quiet', 'print only data and errors', false)
+      .option('-v, --verbose', 'print request ids and HTTP details', false)
+      .option(
+        '-y, --yes',
+        'assume yes for confirmations (needed by destructive commands when not on a terminal)',
+        false,
+      )
+      .option('--timeout <ms>', 'HTTP timeout in milliseconds', integer('--timeout', 1))
+      .option('--embedded', 'run the gateway inside this process over --data-dir instead of calling a URL')
+      .option('--data-dir <dir>', 'data dir of the embedded or started gateway (env EMBCTL_DATA_DIR)')
+      .showSuggestionAfterError(true)
+      // Set before the subcommands are added: they inherit both.
+      .configureOutput({
+        writeOut: (text) => void (deps.stdout ?? process.stdout).write(text),
+        writeErr: (text) => void (deps.stderr ?? process.stderr).write(text),
+      })
+      .exitOverride()
+  );
 }
 
 export type Root = ReturnType<typeof rootCommand>;
@@ -57,4 +67,3 @@ export function buildProgram(deps: ContextDeps = {}): Root {
   registerDoctorCommand(program, makeContext);
   return program;
 }
-

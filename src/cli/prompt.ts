@@ -31,7 +31,10 @@ export const terminalPrompter: Prompter = {
 /** Used when stdin or stdout is not a terminal, or CI is set: every prompt is a usage error. */
 export function refusingPrompter(flagFor: (message: string) => string): Prompter {
   const refuse = (message: string): never => {
-    throw usageError(`missing value: ${message.replace(/[:?]\s*$/, '')}`, `pass ${flagFor(message)} (prompts only run on a terminal, outside CI)`);
+    throw usageError(
+      `missing value: ${message.replace(/[:?]\s*$/, '')}`,
+      `pass ${flagFor(message)} (prompts only run on a terminal, outside CI)`,
+    );
   };
   return {
     input: async ({ message }) => refuse(message),

@@ -19,7 +19,10 @@ function report(error: unknown, out: Output): ExitCodeValue {
     if (error.details) out.debug(JSON.stringify(error.details));
     return error.exitCode;
   }
-  out.error(`unexpected failure: ${(error as Error).message ?? String(error)}`, 'run again with --verbose, and report it if it persists');
+  out.error(
+    `unexpected failure: ${(error as Error).message ?? String(error)}`,
+    'run again with --verbose, and report it if it persists',
+  );
   out.debug((error as Error).stack ?? '');
   return ExitCode.failure;
 }
@@ -29,12 +32,24 @@ export async function run(argv: string[], deps: ContextDeps = {}): Promise<ExitC
   try {
     // `complete` is what the shell scripts call on TAB: dynamic values are fetched first.
     const completing = argv[2] === 'complete';
-    await installCompletion(program, completing ? await completionData(createContext({ color: false, quiet: true, verbose: false, yes: false }, deps)) : undefined);
+    await installCompletion(
+      program,
+      completing
+        ? await completionData(createContext({ color: false, quiet: true, verbose: false, yes: false }, deps))
+        : undefined,
+    );
     await program.parseAsync(argv);
     return ExitCode.ok;
   } catch (error) {
     const verbose = argv.includes('-v') || argv.includes('--verbose');
-    const out = new Output({ color: !argv.includes('--no-color') && !(deps.env ?? process.env).NO_COLOR, quiet: false, verbose, format: 'json', stdout: deps.stdout, stderr: deps.stderr });
+    const out = new Output({
+      color: !argv.includes('--no-color') && !(deps.env ?? process.env).NO_COLOR,
+      quiet: false,
+      verbose,
+      format: 'json',
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+    });
     return report(error, out);
   }
 }

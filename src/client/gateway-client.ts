@@ -74,16 +74,34 @@ type Query = Record<string, string | number | boolean | undefined>;
 
 function queryString(query: Query | undefined): string {
   const pairs = Object.entries(query ?? {}).filter(([, v]) => v !== undefined && v !== '');
-  return pairs.length ? `?${new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, String(v)])).toString()}` : '';
+  return pairs.length
+    ? `?${new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, String(v)])).toString()}`
+    : '';
 }
 
 type Auth = 'api-key' | 'admin' | 'none';
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 
 const HINTS: Record<number, string> = {
-  401: 'check the key: --api-key / --admin-token, EMBCTL_API_KEY / EMBCTL_ADMIN_TOKEN, or the profile (`embctl profile show`)',
+  401:
+    'check the key: --api-key / --admin-token, EMBCTL_API_KEY / EMBCTL_ADMIN_TOKEN, or the profile (`embctl ' +
+    'profile show`)',
   403: 'the credential is valid but not allowed here; see the message for the rule that refused it',
   404: 'list what exists with `embctl models list`',
   412: 'someone changed it since you read it: read it again and retry',
@@ -109,22 +127,40 @@ export class GatewayClient {
     if (!this.dispatcher) {
       const { Agent } = await undici();
       const timeout = this.options.timeoutMs ?? 60_000;
-      this.dispatcher = new Agent({ keepAliveTimeout: 10_000, connectTimeout: Math.min(timeout, 10_000), headersTimeout: timeout, bodyTimeout: timeout });
+      this.dispatcher = new Agent({
+        keepAliveTimeout: 10_000,
+        connectTimeout: Math.min(timeout, 10_000),
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
     }
     return this.dispatcher;
   }
 
-  async call<T>(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {}): Promise<T> {
+  async call<T>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {},
+  ): Promise<T> {
     return (await this.send<T>(method, path, options)).body;
   }
 
   /** Sends a request and returns the parsed JSON body and headers, or throws a CliError with the right exit code. */
-  async send<T>(method: Dispatcher.HttpMethod, path: string, options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {}): Promise<Sent<T>> {
+  async send<T>(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {},
+  ): Promise<Sent<T>> {
     const target = `${this.url}${path}`;
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-    const token = options.auth === 'admin' ? this.options.adminToken : options.auth === 'none' ? undefined : this.options.apiKey;
+    const token =
+      options.auth === 'admin' ? this.options.adminToken : options.auth === 'none' ? undefined : this.options.apiKey;
     if (options.auth === 'admin' && !token) {
-      throw new CliError('this command needs the admin token, and none is set', ExitCode.auth, 'pass --admin-token, set EMBCTL_ADMIN_TOKEN, or store it with `embctl profile set adminToken`');
+      throw new CliError(
+        'this command needs the admin token, and none is set',
+        ExitCode.auth,
+        'pass --admin-token, set EMBCTL_ADMIN_TOKEN, or store it with `embctl profile set adminToken`',
+      );
     }
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -142,11 +178,16 @@ export class GatewayClient {
     }
     const text = await response.body.text();
     const requestId = String(response.headers['x-request-id'] ?? '');
-    if (response.statusCode >= 400) throw this.httpError(response.statusCode, text, target, method, requestId, retryAfterMs(response.headers));
+    if (response.statusCode >= 400)
+      throw this.httpError(response.statusCode, text, target, method, requestId, retryAfterMs(response.headers));
     try {
       return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
     } catch {
-      throw new CliError(`${target} answered ${response.statusCode} with a body that is not JSON`, ExitCode.failure, 'is --url pointing at an embeddings gateway?');
+      throw new CliError(
+        `${target} answered ${response.statusCode} with a body that is not JSON`,
+        ExitCode.failure,
+        'is --url pointing at an embeddings gateway?',
+      );
     }
   }
 
@@ -169,7 +210,9 @@ export class GatewayClient {
   }
 
   async getEntity(id: string): Promise<{ entity: StoredEntityView; etag: string | undefined }> {
-    const sent = await this.send<StoredEntityView>('GET', `/v1/embedding-models/${encodeURIComponent(id)}`, { auth: 'admin' });
+    const sent = await this.send<StoredEntityView>('GET', `/v1/embedding-models/${encodeURIComponent(id)}`, {
+      auth: 'admin',
+    });
     return { entity: sent.body, etag: typeof sent.headers.etag === 'string' ? sent.headers.etag : undefined };
   }
 
@@ -179,11 +222,19 @@ export class GatewayClient {
 
   /** `keepCredentials`: the write may send the stored credentials to a new base URL or provider. */
   replaceEntity(id: string, entity: unknown, etag?: string, keepCredentials = false): Promise<StoredEntityView> {
-    return this.call('PUT', entityPath(id, keepCredentials), { auth: 'admin', body: entity, headers: etag ? { 'if-match': etag } : {} });
+    return this.call('PUT', entityPath(id, keepCredentials), {
+      auth: 'admin',
+      body: entity,
+      headers: etag ? { 'if-match': etag } : {},
+    });
   }
 
   patchEntity(id: string, patch: unknown, etag?: string, keepCredentials = false): Promise<StoredEntityView> {
-    return this.call('PATCH', entityPath(id, keepCredentials), { auth: 'admin', body: patch, headers: etag ? { 'if-match': etag } : {} });
+    return this.call('PATCH', entityPath(id, keepCredentials), {
+      auth: 'admin',
+      body: patch,
+      headers: etag ? { 'if-match': etag } : {},
+    });
   }
 
   deleteEntity(id: string): Promise<{ deleted: boolean; id: string }> {
@@ -234,13 +285,21 @@ export class GatewayClient {
    * The live log stream (Server-Sent Events), resuming after `lastEventId`. Yields rows until the
    * stream ends or `signal` aborts; transport failures throw the usual typed errors.
    */
-  async *streamLogs(query: Query, lastEventId: string | undefined, signal: AbortSignal): AsyncGenerator<StoredLogRow & { eventId: string }> {
+  async *streamLogs(
+    query: Query,
+    lastEventId: string | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<StoredLogRow & { eventId: string }> {
     const { request } = await undici();
     let response: Dispatcher.ResponseData;
     try {
       response = await request(`${this.url}/v1/request-logs/stream${queryString(query)}`, {
         method: 'GET',
-        headers: { accept: 'text/event-stream', authorization: `Bearer ${this.options.adminToken ?? ''}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+        headers: {
+          accept: 'text/event-stream',
+          authorization: `Bearer ${this.options.adminToken ?? ''}`,
+          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+        },
         dispatcher: await this.transport(),
         signal,
         bodyTimeout: 0,
@@ -249,7 +308,15 @@ export class GatewayClient {
       if (signal.aborted) return;
       throw this.transportError(error, `${this.url}/v1/request-logs/stream`);
     }
-    if (response.statusCode >= 400) throw this.httpError(response.statusCode, await response.body.text(), `${this.url}/v1/request-logs/stream`, 'GET', String(response.headers['x-request-id'] ?? ''), undefined);
+    if (response.statusCode >= 400)
+      throw this.httpError(
+        response.statusCode,
+        await response.body.text(),
+        `${this.url}/v1/request-logs/stream`,
+        'GET',
+        String(response.headers['x-request-id'] ?? ''),
+        undefined,
+      );
     let buffer = '';
     try {
       for await (const chunk of response.body) {
@@ -282,15 +349,30 @@ export class GatewayClient {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? '';
     const reason = code || cause || (error as Error).message;
     if (TIMEOUT_CODES.has(code)) {
-      return new CliError(`the gateway at ${this.url} did not answer in time (${reason})`, ExitCode.unreachable, 'raise --timeout, or check the gateway with `embctl doctor`');
+      return new CliError(
+        `the gateway at ${this.url} did not answer in time (${reason})`,
+        ExitCode.unreachable,
+        'raise --timeout, or check the gateway with `embctl doctor`',
+      );
     }
     if (UNREACHABLE_CODES.has(code) || UNREACHABLE_CODES.has(cause)) {
-      return new CliError(`cannot reach the gateway at ${this.url} (${reason})`, ExitCode.unreachable, 'start it with `embctl gateway start`, or check --url / EMBCTL_URL / the profile (`embctl profile show`)');
+      return new CliError(
+        `cannot reach the gateway at ${this.url} (${reason})`,
+        ExitCode.unreachable,
+        'start it with `embctl gateway start`, or check --url / EMBCTL_URL / the profile (`embctl profile show`)',
+      );
     }
     return new CliError(`request to ${target} failed: ${(error as Error).message}`, ExitCode.unreachable);
   }
 
-  httpError(status: number, text: string, target: string, method: string, requestId: string, retryAfter: number | undefined): CliError {
+  httpError(
+    status: number,
+    text: string,
+    target: string,
+    method: string,
+    requestId: string,
+    retryAfter: number | undefined,
+  ): CliError {
     let body: Partial<OpenAIErrorBody> | undefined;
     try {
       body = JSON.parse(text) as Partial<OpenAIErrorBody>;
@@ -298,7 +380,8 @@ export class GatewayClient {
       body = undefined;
     }
     const apiError = body?.error;
-    const message = apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+    const message =
+      apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     const exitCode = apiError?.code === 'duplicate_id' ? ExitCode.conflict : exitCodeForStatus(status);
     return new CliError(message, exitCode, HINTS[status], {
       status,
@@ -312,4 +395,5 @@ export class GatewayClient {
   }
 }
 
-const entityPath = (id: string, keepCredentials: boolean) => `/v1/embedding-models/${encodeURIComponent(id)}${keepCredentials ? '?keep_credentials=true' : ''}`;
+const entityPath = (id: string, keepCredentials: boolean) =>
+  `/v1/embedding-models/${encodeURIComponent(id)}${keepCredentials ? '?keep_credentials=true' : ''}`;

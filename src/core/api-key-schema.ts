@@ -23,12 +23,16 @@ const patternList = z
   .string()
   .max(maxPatternChars * 8)
   .refine(compilesAll, { message: 'holds a pattern that is not a valid regular expression' })
-  .refine((list) => !splitPatterns(list).some(hasNestedQuantifier), { message: 'nests a quantifier inside a quantified group (e.g. (a+)+), which can take exponential time' });
+  .refine((list) => !splitPatterns(list).some(hasNestedQuantifier), {
+    message: 'nests a quantifier inside a quantified group (e.g. (a+)+), which can take exponential time',
+  });
 
 /** Metadata is stored and shown with the key: short strings only. */
 const metadataValue = z.string().max(4096, { message: 'is longer than 4096 characters' });
 
-const isoTime = z.string().refine((v) => !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z' });
+const isoTime = z
+  .string()
+  .refine((v) => !Number.isNaN(Date.parse(v)), { message: 'must be an ISO 8601 time, e.g. 2027-01-31T00:00:00Z' });
 
 const keyFields = {
   name: z.string().min(1).max(200),

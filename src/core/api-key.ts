@@ -36,7 +36,10 @@ export interface KeyLimits {
 }
 
 /** Applies a limits patch: a number sets a limit, null removes it. */
-export function mergeLimits(current: KeyLimits | undefined, patch: Partial<Record<keyof KeyLimits, number | null>> | undefined): KeyLimits | undefined {
+export function mergeLimits(
+  current: KeyLimits | undefined,
+  patch: Partial<Record<keyof KeyLimits, number | null>> | undefined,
+): KeyLimits | undefined {
   if (!patch) return current;
   const next: KeyLimits = { ...current };
   for (const [name, value] of Object.entries(patch) as [keyof KeyLimits, number | null | undefined][]) {

@@ -45,12 +45,18 @@ const INPUT_SHAPES =
   'a non-empty string, an array of non-empty strings, an array of token ids, or an array of token-id arrays';
 
 function checkTokenArray(tokens: unknown[], where: string): number[] {
-  if (tokens.length === 0) throw invalidRequest(`${where} is an empty token array; each input needs at least one token.`, 'input', 'empty_input');
+  if (tokens.length === 0)
+    throw invalidRequest(
+      `${where} is an empty token array; each input needs at least one token.`,
+      'input',
+      'empty_input',
+    );
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
     if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= CL100K_VOCAB_SIZE) {
       throw invalidRequest(
-        `${where}[${i}] is ${describe(t)}, which is not a cl100k_base token id (an integer from 0 to ${CL100K_VOCAB_SIZE - 1}).`,
+        `${where}[${i}] is ${describe(t)}, which is not a cl100k_base token id (an integer from 0 to ` +
+          `${CL100K_VOCAB_SIZE - 1}).`,
         'input',
         'invalid_token',
       );
@@ -64,14 +70,18 @@ function parseInputs(input: unknown): { inputs: EmbeddingInput[]; tokenInputs: b
     throw invalidRequest(`'input' is required: ${INPUT_SHAPES}.`, 'input', 'missing_required_parameter');
   }
   if (typeof input === 'string') {
-    if (input.length === 0) throw invalidRequest("'input' is an empty string; embeddings need non-empty text.", 'input', 'empty_input');
+    if (input.length === 0)
+      throw invalidRequest("'input' is an empty string; embeddings need non-empty text.", 'input', 'empty_input');
     return { inputs: [input], tokenInputs: false };
   }
-  if (!Array.isArray(input)) throw invalidRequest(`'input' must be ${INPUT_SHAPES}; got ${describe(input)}.`, 'input', 'invalid_type');
-  if (input.length === 0) throw invalidRequest("'input' is an empty array; send at least one input.", 'input', 'empty_input');
+  if (!Array.isArray(input))
+    throw invalidRequest(`'input' must be ${INPUT_SHAPES}; got ${describe(input)}.`, 'input', 'invalid_type');
+  if (input.length === 0)
+    throw invalidRequest("'input' is an empty array; send at least one input.", 'input', 'empty_input');
   if (input.length > EMBEDDINGS_LIMITS.maxInputs) {
     throw invalidRequest(
-      `'input' has ${input.length} items; at most ${EMBEDDINGS_LIMITS.maxInputs} are allowed in one request. Split it into several requests.`,
+      `'input' has ${input.length} items; at most ${EMBEDDINGS_LIMITS.maxInputs} are allowed in one request. Split ` +
+        `it into several requests.`,
       'input',
       'too_many_inputs',
     );
@@ -80,15 +90,30 @@ function parseInputs(input: unknown): { inputs: EmbeddingInput[]; tokenInputs: b
   if (typeof first === 'string') {
     for (let i = 0; i < input.length; i++) {
       const item = input[i];
-      if (typeof item !== 'string') throw invalidRequest(`'input[${i}]' is ${describe(item)}; an array of texts must hold only strings.`, 'input', 'invalid_type');
-      if (item.length === 0) throw invalidRequest(`'input[${i}]' is an empty string; every input must be non-empty text.`, 'input', 'empty_input');
+      if (typeof item !== 'string')
+        throw invalidRequest(
+          `'input[${i}]' is ${describe(item)}; an array of texts must hold only strings.`,
+          'input',
+          'invalid_type',
+        );
+      if (item.length === 0)
+        throw invalidRequest(
+          `'input[${i}]' is an empty string; every input must be non-empty text.`,
+          'input',
+          'empty_input',
+        );
     }
     return { inputs: input as string[], tokenInputs: false };
   }
   if (typeof first === 'number') return { inputs: [checkTokenArray(input, "'input'")], tokenInputs: true };
   if (Array.isArray(first)) {
     const lists = input.map((item, i) => {
-      if (!Array.isArray(item)) throw invalidRequest(`'input[${i}]' is ${describe(item)}; an array of token arrays must hold only arrays of integers.`, 'input', 'invalid_type');
+      if (!Array.isArray(item))
+        throw invalidRequest(
+          `'input[${i}]' is ${describe(item)}; an array of token arrays must hold only arrays of integers.`,
+          'input',
+          'invalid_type',
+        );
       return checkTokenArray(item, `'input[${i}]'`);
     });
     return { inputs: lists, tokenInputs: true };
@@ -98,7 +123,8 @@ function parseInputs(input: unknown): { inputs: EmbeddingInput[]; tokenInputs: b
 
 function tooLong(index: number) {
   return invalidRequest(
-    `'input[${index}]' has more than ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens; the maximum context length is ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens per input. Shorten or chunk it.`,
+    `'input[${index}]' has more than ${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens; the maximum context length is ` +
+      `${EMBEDDINGS_LIMITS.maxTokensPerInput} tokens per input. Shorten or chunk it.`,
     'input',
     'context_length_exceeded',
   );
@@ -106,7 +132,8 @@ function tooLong(index: number) {
 
 function tooManyTokens() {
   return invalidRequest(
-    `The request has more than ${EMBEDDINGS_LIMITS.maxTokensPerRequest} tokens in all; at most ${EMBEDDINGS_LIMITS.maxTokensPerRequest} are allowed in one request. Send fewer inputs per request.`,
+    `The request has more than ${EMBEDDINGS_LIMITS.maxTokensPerRequest} tokens in all; at most ` +
+      `${EMBEDDINGS_LIMITS.maxTokensPerRequest} are allowed in one request. Send fewer inputs per request.`,
     'input',
     'max_tokens_per_request',
   );
@@ -162,7 +189,12 @@ class ParsedRequest implements EmbeddingsRequest {
       const counts: number[] = [];
       for (let i = 0; i < this.inputs.length; i++) {
         const item = this.inputs[i]!;
-        counts.push(this.exact[i] ?? (typeof item === 'string' ? await countTextTokensSliced(item, Number.POSITIVE_INFINITY, pause) : item.length));
+        counts.push(
+          this.exact[i] ??
+            (typeof item === 'string'
+              ? await countTextTokensSliced(item, Number.POSITIVE_INFINITY, pause)
+              : item.length),
+        );
       }
       return counts;
     })());
@@ -176,35 +208,71 @@ class ParsedRequest implements EmbeddingsRequest {
 /** The request's shape, checked synchronously and cheaply; `checkTokenLimits` is the costly rest. */
 export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw invalidRequest(`The request body must be a JSON object with 'model' and 'input'; got ${describe(body)}.`, null, 'invalid_body');
+    throw invalidRequest(
+      `The request body must be a JSON object with 'model' and 'input'; got ${describe(body)}.`,
+      null,
+      'invalid_body',
+    );
   }
   const fields = body as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     if (!KNOWN_FIELDS.has(key)) {
-      throw invalidRequest(`Unrecognized request argument supplied: ${clip(key)}. Allowed: model, input, encoding_format, dimensions, user.`, clip(key), 'unknown_parameter');
+      throw invalidRequest(
+        `Unrecognized request argument supplied: ${clip(key)}. Allowed: model, input, encoding_format, dimensions, ` +
+          `user.`,
+        clip(key),
+        'unknown_parameter',
+      );
     }
   }
   const { model, encoding_format: encodingFormat, dimensions, user } = fields;
   if (model === undefined || model === null || model === '') {
-    throw invalidRequest("You must provide a 'model' parameter (run `embctl models list` or GET /v1/models to see the enabled models).", 'model', 'missing_required_parameter');
+    throw invalidRequest(
+      "You must provide a 'model' parameter (run `embctl models list` or GET /v1/models to see the enabled models).",
+      'model',
+      'missing_required_parameter',
+    );
   }
-  if (typeof model !== 'string') throw invalidRequest(`'model' must be a string; got ${describe(model)}.`, 'model', 'invalid_type');
+  if (typeof model !== 'string')
+    throw invalidRequest(`'model' must be a string; got ${describe(model)}.`, 'model', 'invalid_type');
   if (model.length > STRING_LIMITS.model) {
-    throw invalidRequest(`'model' is ${model.length} characters long ('${clip(model)}'); model names have at most ${STRING_LIMITS.model}. Run \`embctl models list\` for the names.`, 'model', 'model_too_long');
+    throw invalidRequest(
+      `'model' is ${model.length} characters long ('${clip(model)}'); model names have at most ` +
+        `${STRING_LIMITS.model}. Run \`embctl models list\` for the names.`,
+      'model',
+      'model_too_long',
+    );
   }
-  if (encodingFormat !== undefined && encodingFormat !== null && encodingFormat !== 'float' && encodingFormat !== 'base64') {
-    throw invalidRequest(`'encoding_format' must be "float" or "base64"; got ${describe(encodingFormat)}.`, 'encoding_format', 'invalid_value');
+  if (
+    encodingFormat !== undefined &&
+    encodingFormat !== null &&
+    encodingFormat !== 'float' &&
+    encodingFormat !== 'base64'
+  ) {
+    throw invalidRequest(
+      `'encoding_format' must be "float" or "base64"; got ${describe(encodingFormat)}.`,
+      'encoding_format',
+      'invalid_value',
+    );
   }
   if (dimensions !== undefined && dimensions !== null) {
     if (typeof dimensions !== 'number' || !Number.isSafeInteger(dimensions) || dimensions < 1) {
-      throw invalidRequest(`'dimensions' must be a positive integer; got ${describe(dimensions)}.`, 'dimensions', 'invalid_value');
+      throw invalidRequest(
+        `'dimensions' must be a positive integer; got ${describe(dimensions)}.`,
+        'dimensions',
+        'invalid_value',
+      );
     }
   }
   if (user !== undefined && user !== null && typeof user !== 'string') {
     throw invalidRequest(`'user' must be a string; got ${describe(user)}.`, 'user', 'invalid_type');
   }
   if (typeof user === 'string' && user.length > STRING_LIMITS.user) {
-    throw invalidRequest(`'user' is ${user.length} characters long; at most ${STRING_LIMITS.user} are allowed.`, 'user', 'invalid_value');
+    throw invalidRequest(
+      `'user' is ${user.length} characters long; at most ${STRING_LIMITS.user} are allowed.`,
+      'user',
+      'invalid_value',
+    );
   }
   const { inputs, tokenInputs } = parseInputs(fields.input);
   const request = new ParsedRequest(model, inputs, tokenInputs, encodingFormat === 'base64' ? 'base64' : 'float');

@@ -4,13 +4,26 @@
  * written for it apply here unchanged.
  */
 import { z } from 'zod';
-import { DEFAULT_TIMEOUT_MS, MAX_DIMENSIONS, formatIssues, type EmbeddingModelEntity, type ValidationResult } from './entity.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  MAX_DIMENSIONS,
+  formatIssues,
+  type EmbeddingModelEntity,
+  type ValidationResult,
+} from './entity.js';
 import { hasNestedQuantifier } from './patterns.js';
 import { ADMIN_LIMITS } from './limits.js';
 import { invalidRequest } from './errors.js';
 import { PROVIDER_IDS } from './providers.js';
 
-const { maxTimeoutMs: MAX_TIMEOUT_MS, maxNameChars: MAX_NAME_CHARS, maxSecretChars: MAX_SECRET_CHARS, maxHeaderValueChars: MAX_HEADER_VALUE_CHARS, maxListItems: MAX_LIST_ITEMS, maxPatternChars: MAX_PATTERN_CHARS } = ADMIN_LIMITS;
+const {
+  maxTimeoutMs: MAX_TIMEOUT_MS,
+  maxNameChars: MAX_NAME_CHARS,
+  maxSecretChars: MAX_SECRET_CHARS,
+  maxHeaderValueChars: MAX_HEADER_VALUE_CHARS,
+  maxListItems: MAX_LIST_ITEMS,
+  maxPatternChars: MAX_PATTERN_CHARS,
+} = ADMIN_LIMITS;
 
 /** No `/` and no `###`: both separate an entity from a model name in a request's `model`. */
 const ENTITY_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
@@ -30,7 +43,11 @@ const regexList = z
       .string()
       .max(MAX_PATTERN_CHARS, { message: `is longer than ${MAX_PATTERN_CHARS} characters` })
       .refine(compiles, { message: 'is not a valid regular expression' })
-      .refine((p) => !hasNestedQuantifier(p), { message: 'nests a quantifier inside a quantified group (e.g. (a+)+), which can take exponential time; write it without the nesting' }),
+      .refine((p) => !hasNestedQuantifier(p), {
+        message:
+          'nests a quantifier inside a quantified group (e.g. (a+)+), which can take exponential time; write it ' +
+          'without the nesting',
+      }),
   )
   .max(MAX_LIST_ITEMS)
   .default([]);
@@ -40,7 +57,9 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 const headerValue = z
   .string()
   .max(MAX_HEADER_VALUE_CHARS)
-  .refine((v) => !/[\r\n\0]/.test(v), { message: 'holds a CR, LF or NUL character, which cannot be sent in an HTTP header' });
+  .refine((v) => !/[\r\n\0]/.test(v), {
+    message: 'holds a CR, LF or NUL character, which cannot be sent in an HTTP header',
+  });
 const headerMap = z
   .record(z.string().regex(HEADER_NAME, { message: 'is not a valid HTTP header name' }), headerValue)
   .refine((h) => Object.keys(h).length <= MAX_LIST_ITEMS, { message: `holds more than ${MAX_LIST_ITEMS} headers` });
@@ -70,7 +89,10 @@ const connectionSchema = z.strictObject({
     .max(MAX_TIMEOUT_MS, { message: `must be at most ${MAX_TIMEOUT_MS} ms (1 hour)` })
     .default(DEFAULT_TIMEOUT_MS),
   headers: headerMap.optional(),
-  public_headers: z.array(z.string().regex(HEADER_NAME, { message: 'is not a valid HTTP header name' })).max(MAX_LIST_ITEMS).optional(),
+  public_headers: z
+    .array(z.string().regex(HEADER_NAME, { message: 'is not a valid HTTP header name' }))
+    .max(MAX_LIST_ITEMS)
+    .optional(),
   // Azure OpenAI legacy deployments, as in the reference.
   resource_name: shortText.optional(),
   deployment_id: shortText.optional(),
@@ -112,7 +134,10 @@ export const entityInputSchema = z.strictObject({
 });
 
 function issuePath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+  return path.reduce<string>(
+    (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+    '',
+  );
 }
 
 /** Validates without throwing: the CLI reports every issue before sending, the gateway the same list. */
@@ -127,7 +152,15 @@ export function validateEntity(input: unknown): ValidationResult<EmbeddingModelE
           issue.code === 'unrecognized_keys'
             ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`
             : issue.message;
-        return { field: issue.code === 'unrecognized_keys' && issue.keys.length ? (field ? `${field}.${issue.keys[0]}` : issue.keys[0]!) : field, message };
+        return {
+          field:
+            issue.code === 'unrecognized_keys' && issue.keys.length
+              ? field
+                ? `${field}.${issue.keys[0]}`
+                : issue.keys[0]!
+              : field,
+          message,
+        };
       }),
     };
   }
@@ -141,7 +174,11 @@ export function validateEntity(input: unknown): ValidationResult<EmbeddingModelE
 export function parseEntityOrThrow(input: unknown): EmbeddingModelEntity {
   const result = validateEntity(input);
   if (!result.ok) {
-    throw invalidRequest(`Invalid embedding model: ${formatIssues(result.issues)}.`, result.issues[0]?.field || null, 'invalid_entity');
+    throw invalidRequest(
+      `Invalid embedding model: ${formatIssues(result.issues)}.`,
+      result.issues[0]?.field || null,
+      'invalid_entity',
+    );
   }
   return result.value;
 }

@@ -85,14 +85,22 @@ export function mapSecrets<T extends EmbeddingModelEntity>(entity: T, transform:
   if (connection.token !== undefined) next.token = transform(connection.token);
   if (connection.api_key !== undefined) next.api_key = transform(connection.api_key);
   if (connection.headers !== undefined) {
-    next.headers = Object.fromEntries(Object.entries(connection.headers).map(([k, v]) => [k, isSecretHeader(connection, k) ? transform(v) : v]));
+    next.headers = Object.fromEntries(
+      Object.entries(connection.headers).map(([k, v]) => [k, isSecretHeader(connection, k) ? transform(v) : v]),
+    );
   }
   return { ...entity, config: { ...entity.config, connection: next } };
 }
 
 /** Every credential value as configured (tokens split at commas), for scrubbing what upstreams echo. */
 export function configuredSecrets(connection: Connection): string[] {
-  const values = [connection.token, connection.api_key, ...Object.entries(connection.headers ?? {}).filter(([k]) => isSecretHeader(connection, k)).map(([, v]) => v)];
+  const values = [
+    connection.token,
+    connection.api_key,
+    ...Object.entries(connection.headers ?? {})
+      .filter(([k]) => isSecretHeader(connection, k))
+      .map(([, v]) => v),
+  ];
   return values.flatMap((v) => (v === undefined ? [] : v.split(',').map((t) => t.trim()))).filter((v) => v.length > 0);
 }
 
@@ -105,11 +113,16 @@ export function redactEntity<T extends EmbeddingModelEntity>(entity: T): T {
  * A client that read an entity and writes it back sends the redacted secrets: keep the stored ones
  * rather than overwrite a working token with `sk-…3f9a`.
  */
-export function keepRedactedSecrets(incoming: EmbeddingModelEntity, stored: EmbeddingModelEntity): EmbeddingModelEntity {
+export function keepRedactedSecrets(
+  incoming: EmbeddingModelEntity,
+  stored: EmbeddingModelEntity,
+): EmbeddingModelEntity {
   const next = { ...incoming.config.connection };
   const prev = stored.config.connection;
-  if (next.token !== undefined && prev.token !== undefined && isRedactionOf(next.token, prev.token)) next.token = prev.token;
-  if (next.api_key !== undefined && prev.api_key !== undefined && isRedactionOf(next.api_key, prev.api_key)) next.api_key = prev.api_key;
+  if (next.token !== undefined && prev.token !== undefined && isRedactionOf(next.token, prev.token))
+    next.token = prev.token;
+  if (next.api_key !== undefined && prev.api_key !== undefined && isRedactionOf(next.api_key, prev.api_key))
+    next.api_key = prev.api_key;
   if (next.headers && prev.headers) {
     next.headers = Object.fromEntries(
       Object.entries(next.headers).map(([k, v]) => {

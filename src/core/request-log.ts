@@ -91,22 +91,40 @@ const list = (value: string | undefined) =>
     .filter(Boolean);
 
 /** The query parameters a log filter reads, as the admin API names them. */
-export const LOG_FILTER_PARAMS = ['since', 'until', 'model', 'resolved_model', 'key', 'entity', 'provider', 'status', 'min_latency'] as const;
+export const LOG_FILTER_PARAMS = [
+  'since',
+  'until',
+  'model',
+  'resolved_model',
+  'key',
+  'entity',
+  'provider',
+  'status',
+  'min_latency',
+] as const;
 
 /** Separate parameters AND together; comma lists inside one parameter OR together. */
-export function parseLogFilter(params: Partial<Record<(typeof LOG_FILTER_PARAMS)[number], string>>, now = Date.now()): { filter: LogFilter; issues: ValidationIssue[] } {
+export function parseLogFilter(
+  params: Partial<Record<(typeof LOG_FILTER_PARAMS)[number], string>>,
+  now = Date.now(),
+): { filter: LogFilter; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
   const filter: LogFilter = {};
   for (const [name, value] of Object.entries(params)) {
     const count = list(value)?.length ?? 0;
-    if (count > MAX_FILTER_VALUES) issues.push({ field: name, message: `lists ${count} values; at most ${MAX_FILTER_VALUES} are allowed` });
+    if (count > MAX_FILTER_VALUES)
+      issues.push({ field: name, message: `lists ${count} values; at most ${MAX_FILTER_VALUES} are allowed` });
   }
   if (issues.length) return { filter, issues };
   for (const bound of ['since', 'until'] as const) {
     const value = params[bound];
     if (value === undefined || value === '') continue;
     const time = parseTime(value, now);
-    if (time === undefined) issues.push({ field: bound, message: `must be a duration like 15m, 2h, 30d or an ISO time like 2026-01-31T12:00:00Z; got '${value}'` });
+    if (time === undefined)
+      issues.push({
+        field: bound,
+        message: `must be a duration like 15m, 2h, 30d or an ISO time like 2026-01-31T12:00:00Z; got '${value}'`,
+      });
     else filter[bound] = time;
   }
   if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
@@ -126,12 +144,20 @@ export function parseLogFilter(params: Partial<Record<(typeof LOG_FILTER_PARAMS)
   if (statuses?.length) {
     const parsed = statuses.map(parseStatus);
     const bad = statuses.filter((_, i) => parsed[i] === undefined);
-    if (bad.length) issues.push({ field: 'status', message: `must be 2xx, 4xx, 5xx or an HTTP code like 429; got '${bad.join(',')}'` });
+    if (bad.length)
+      issues.push({
+        field: 'status',
+        message: `must be 2xx, 4xx, 5xx or an HTTP code like 429; got '${bad.join(',')}'`,
+      });
     else filter.status = parsed as StatusMatch[];
   }
   if (params.min_latency !== undefined && params.min_latency !== '') {
     const ms = Number(params.min_latency);
-    if (!Number.isFinite(ms) || ms < 0) issues.push({ field: 'min_latency', message: `must be a number of milliseconds ≥ 0; got '${params.min_latency}'` });
+    if (!Number.isFinite(ms) || ms < 0)
+      issues.push({
+        field: 'min_latency',
+        message: `must be a number of milliseconds ≥ 0; got '${params.min_latency}'`,
+      });
     else filter.minLatencyMs = ms;
   }
   return { filter, issues };

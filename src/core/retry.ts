@@ -1,7 +1,10 @@
 /** Retry timing shared by the gateway (calling upstreams) and the CLI (calling the gateway). */
 
 /** `retry-after-ms`, else `retry-after` in seconds or as an HTTP date; undefined when absent. */
-export function retryAfterMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: Record<string, string | string[] | undefined>,
+  now = Date.now(),
+): number | undefined {
   const ms = Number(headers['retry-after-ms']);
   if (Number.isFinite(ms) && ms >= 0) return ms;
   const value = headers['retry-after'];

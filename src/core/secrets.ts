@@ -45,7 +45,9 @@ export const DEFAULT_ENV_ALLOW: EnvAllowList = ['*_API_KEY', '*_TOKEN', '*_KEY',
 
 export function envNameAllowed(name: string, allow: EnvAllowList = DEFAULT_ENV_ALLOW): boolean {
   if (name.startsWith('EMBCTL_')) return false;
-  return allow.some((glob) => new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name));
+  return allow.some((glob) =>
+    new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(name),
+  );
 }
 
 /** Why `value` may not be stored: a reference to a variable outside the allow-list; undefined when fine. */
@@ -54,14 +56,19 @@ export function envReferenceRefusal(value: string, allow?: EnvAllowList): string
   if (refused === undefined) return undefined;
   return refused.startsWith('EMBCTL_')
     ? `\${env:${refused}} names one of the gateway's own settings, which entities can never read`
-    : `\${env:${refused}} is not in the gateway's allow-list of variables (${(allow ?? DEFAULT_ENV_ALLOW).join(', ')}); start the gateway with --allow-env ${refused} to permit it`;
+    : `\${env:${refused}} is not in the gateway's allow-list of variables ` +
+        `(${(allow ?? DEFAULT_ENV_ALLOW).join(', ')}); start the gateway with --allow-env ${refused} to permit it`;
 }
 
 /**
  * Resolves `${env:NAME}` references at call time, so the store keeps the reference and the secret
  * stays in the environment. A missing variable is an error naming it, never an empty credential.
  */
-export function resolveEnvReferences(value: string, env: NodeJS.ProcessEnv = process.env, allow?: EnvAllowList): string {
+export function resolveEnvReferences(
+  value: string,
+  env: NodeJS.ProcessEnv = process.env,
+  allow?: EnvAllowList,
+): string {
   return value
     .split(',')
     .map((part) => {
@@ -97,4 +104,3 @@ export function randomSecret(prefix: string): string {
 export function randomId(prefix: string, bytes = 8): string {
   return `${prefix}${randomBytes(bytes).toString('hex')}`;
 }
-

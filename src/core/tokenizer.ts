@@ -36,7 +36,14 @@ const load: Loader = (() => {
 // `<|endoftext|>` in a text is text to an embeddings endpoint, not a special token (the library throws otherwise).
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
-const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x3000 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029;
+const isSpace = (c: number) =>
+  c === 32 ||
+  (c >= 9 && c <= 13) ||
+  c === 0xa0 ||
+  c === 0x3000 ||
+  (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x2028 ||
+  c === 0x2029;
 const isLowSurrogate = (c: number) => c >= 0xdc00 && c <= 0xdfff;
 
 /**
@@ -107,7 +114,11 @@ export function timeSlicer(sliceMs = SLICE_MS): () => Promise<void> | undefined 
 }
 
 /** The async form of `countTextTokens`: yields between spans, so a huge text never blocks other work. */
-export async function countTextTokensSliced(text: string, stopAbove: number, pause: () => Promise<void> | undefined): Promise<number> {
+export async function countTextTokensSliced(
+  text: string,
+  stopAbove: number,
+  pause: () => Promise<void> | undefined,
+): Promise<number> {
   const { countTokens } = load();
   let count = 0;
   for (const span of spansOf(text)) {

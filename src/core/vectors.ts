@@ -96,7 +96,8 @@ export class Embedding {
   /** Throws a RangeError when the text is not base64 of whole float32 values. */
   static ofBase64(text: string): Embedding {
     const bytes = Buffer.byteLength(text, 'base64');
-    if (bytes === 0 || bytes % 4 !== 0 || !BASE64.test(text)) throw new RangeError('not base64 of whole float32 values');
+    if (bytes === 0 || bytes % 4 !== 0 || !BASE64.test(text))
+      throw new RangeError('not base64 of whole float32 values');
     return new Embedding(undefined, text, undefined, bytes / 4);
   }
 
@@ -107,12 +108,16 @@ export class Embedding {
 
   toFloat32(): Float32Array {
     if (this.floats) return this.floats;
-    this.floats = this.wire?.encoding === 'float' ? Float32Array.from(JSON.parse(this.wire.bytes.toString('latin1')) as number[]) : base64ToFloat32(this.toBase64());
+    this.floats =
+      this.wire?.encoding === 'float'
+        ? Float32Array.from(JSON.parse(this.wire.bytes.toString('latin1')) as number[])
+        : base64ToFloat32(this.toBase64());
     return this.floats;
   }
 
   toBase64(): string {
-    return (this.base64 ??= this.wire?.encoding === 'base64' ? this.wire.bytes.toString('latin1') : float32ToBase64(this.toFloat32()));
+    return (this.base64 ??=
+      this.wire?.encoding === 'base64' ? this.wire.bytes.toString('latin1') : float32ToBase64(this.toFloat32()));
   }
 
   /** The upstream's own bytes for this vector in `encoding`, when it sent that encoding. */

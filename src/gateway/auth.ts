@@ -20,18 +20,30 @@ export async function authenticateConsumer(headers: Headers, cache: CatalogueCac
   const token = bearerToken(headers);
   if (!token) {
     throw unauthenticated(
-      "Missing API key: send it as 'Authorization: Bearer <key>'. `embctl keys create` makes one; the first start printed one.",
+      "Missing API key: send it as 'Authorization: Bearer <key>'. `embctl keys create` makes one; the first start " +
+        'printed one.',
       'missing_api_key',
     );
   }
   if (token.startsWith(ADMIN_TOKEN_PREFIX)) {
-    throw unauthenticated('The admin token is not an API key: call /v1/embeddings with an API key (`embctl keys create`).', 'invalid_api_key');
+    throw unauthenticated(
+      'The admin token is not an API key: call /v1/embeddings with an API key (`embctl keys create`).',
+      'invalid_api_key',
+    );
   }
   // The hash is the map key: the lookup compares digests, never the secret itself.
   const known = (await cache.current()).keysByHash.get(hashSecret(token));
-  if (!known) throw unauthenticated('Incorrect API key provided. Check the key, or create one with `embctl keys create`.', 'invalid_api_key');
+  if (!known)
+    throw unauthenticated(
+      'Incorrect API key provided. Check the key, or create one with `embctl keys create`.',
+      'invalid_api_key',
+    );
   const reason = unusableReason(known.record);
-  if (reason) throw unauthenticated(`The API key '${known.record.name}' (${known.record.redacted}) ${reason}.`, 'invalid_api_key');
+  if (reason)
+    throw unauthenticated(
+      `The API key '${known.record.name}' (${known.record.redacted}) ${reason}.`,
+      'invalid_api_key',
+    );
   return known;
 }
 
@@ -51,13 +63,21 @@ function basicPassword(headers: Headers): string | undefined {
 export function authenticateAdmin(headers: Headers, adminTokenHash: string): void {
   const presented = bearerToken(headers) ?? basicPassword(headers);
   if (!presented) {
-    throw unauthenticated("Admin routes need the admin token: 'Authorization: Bearer <admin token>' (or HTTP Basic with it as the password).", 'missing_admin_token');
+    throw unauthenticated(
+      "Admin routes need the admin token: 'Authorization: Bearer <admin token>' (or HTTP Basic with it as the " +
+        'password).',
+      'missing_admin_token',
+    );
   }
   if (secretMatchesHash(presented, adminTokenHash)) return;
   if (!presented.startsWith(ADMIN_TOKEN_PREFIX) && presented.startsWith('emb_')) {
-    throw new ApiError('permission', 'An API key cannot call admin routes: use the admin token (profile field adminToken, or EMBCTL_ADMIN_TOKEN).', {
-      code: 'admin_token_required',
-    });
+    throw new ApiError(
+      'permission',
+      'An API key cannot call admin routes: use the admin token (profile field adminToken, or EMBCTL_ADMIN_TOKEN).',
+      {
+        code: 'admin_token_required',
+      },
+    );
   }
   throw unauthenticated('Incorrect admin token.', 'invalid_admin_token');
 }

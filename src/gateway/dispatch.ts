@@ -45,7 +45,8 @@ function checkLengths(vectors: Embedding[], expected: number | undefined, entity
   if (bad !== -1) {
     throw new ApiError(
       'upstream',
-      `The upstream of '${entityId}' returned a vector of ${vectors[bad]!.length} dimensions at index ${bad}, expected ${want}. ` +
+      `The upstream of '${entityId}' returned a vector of ${vectors[bad]!.length} dimensions at index ${bad}, ` +
+        `expected ${want}. ` +
         "Check the entity's dimensions against the model it serves.",
       { code: 'upstream_dimension_mismatch' },
     );
@@ -56,17 +57,29 @@ function checkSupport(adapter: ProviderAdapter, route: Route, request: Embedding
   const { entity } = route.target;
   if (request.tokenInputs && !adapter.acceptsTokenInputs) {
     throw invalidRequest(
-      `The provider '${entity.provider}' does not take token-id inputs (they are cl100k_base ids, meaningless to its tokenizer); send text instead.`,
+      `The provider '${entity.provider}' does not take token-id inputs (they are cl100k_base ids, meaningless to ` +
+        `its tokenizer); send text instead.`,
       'input',
       'token_input_unsupported',
     );
   }
   const refusal = adapter.checkModel(route.model, request.dimensions);
-  if (refusal) throw invalidRequest(`Cannot serve '${route.model}' through '${entity.id}': ${refusal}.`, request.dimensions ? 'dimensions' : 'model', 'unsupported_model');
+  if (refusal)
+    throw invalidRequest(
+      `Cannot serve '${route.model}' through '${entity.id}': ${refusal}.`,
+      request.dimensions ? 'dimensions' : 'model',
+      'unsupported_model',
+    );
 }
 
-/** Runs `task` over `items` with at most `limit` in flight, results in input order; the first failure aborts the rest. */
-async function mapBounded<T, R>(items: T[], limit: number, task: (item: T, signal: AbortSignal) => Promise<R>): Promise<R[]> {
+/**
+ * Runs `task` over `items` with at most `limit` in flight, results in input order; the first failure aborts the rest.
+ */
+async function mapBounded<T, R>(
+  items: T[],
+  limit: number,
+  task: (item: T, signal: AbortSignal) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   const abort = new AbortController();
   let next = 0;
@@ -96,10 +109,21 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
     const { entity } = route.target;
     const adapter = adapterFor(entity.provider);
     checkSupport(adapter, route, request);
-    const call = (part: Part): EmbedCall => ({ entity, model: route.model, ...part, dimensions: request.dimensions, user: request.user, encoding: request.encodingFormat });
+    const call = (part: Part): EmbedCall => ({
+      entity,
+      model: route.model,
+      ...part,
+      dimensions: request.dimensions,
+      user: request.user,
+      encoding: request.encodingFormat,
+    });
 
     const started = performance.now();
-    const parts = split(request, adapter.maxInputsPerCall, adapter.kind === 'in-process' ? await request.tokenCounts() : undefined);
+    const parts = split(
+      request,
+      adapter.maxInputsPerCall,
+      adapter.kind === 'in-process' ? await request.tokenCounts() : undefined,
+    );
     let results: EmbedResult[];
     if (adapter.kind === 'in-process') {
       // In time slices: a large batch computed here must not hold every other request.
@@ -114,21 +138,32 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
       results =
         parts.length === 1
           ? [await callUpstream(adapter, call(parts[0]!), rotation.next(entity), deps, deadline)]
-          : await mapBounded(parts, PART_CONCURRENCY, (part, signal) => callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal));
+          : await mapBounded(parts, PART_CONCURRENCY, (part, signal) =>
+              callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal),
+            );
     }
     const upstreamMs = performance.now() - started;
 
     const vectors = results.flatMap((r) => r.vectors);
     if (vectors.length !== request.inputs.length) {
-      throw new ApiError('upstream', `The upstream of '${entity.id}' returned ${vectors.length} vectors for ${request.inputs.length} inputs.`, {
-        code: 'upstream_count_mismatch',
-      });
+      throw new ApiError(
+        'upstream',
+        `The upstream of '${entity.id}' returned ${vectors.length} vectors for ${request.inputs.length} inputs.`,
+        {
+          code: 'upstream_count_mismatch',
+        },
+      );
     }
     for (const [i, r] of results.entries()) {
       if (r.vectors.length !== parts[i]!.inputs.length) {
-        throw new ApiError('upstream', `The upstream of '${entity.id}' returned ${r.vectors.length} vectors for a batch of ${parts[i]!.inputs.length}.`, {
-          code: 'upstream_count_mismatch',
-        });
+        throw new ApiError(
+          'upstream',
+          `The upstream of '${entity.id}' returned ${r.vectors.length} vectors for a batch of ` +
+            `${parts[i]!.inputs.length}.`,
+          {
+            code: 'upstream_count_mismatch',
+          },
+        );
       }
     }
     // The entity's `dimensions` describes its default model; another model it allows may differ.

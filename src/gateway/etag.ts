@@ -12,7 +12,12 @@ export function expectedVersion(ifMatch: string | string[] | undefined, currentV
   if (!header || header.trim() === '*') return undefined;
   const tags = header.split(',').map((tag) => tag.trim().replace(/^W\//, ''));
   if (tags.includes(etagOf(currentVersion))) return currentVersion;
-  throw new ApiError('precondition_failed', `If-Match ${header} does not match the current version ${etagOf(currentVersion)}: it was changed since you read it. Read it again, reapply your change, and retry.`, {
-    code: 'etag_mismatch',
-  });
+  throw new ApiError(
+    'precondition_failed',
+    `If-Match ${header} does not match the current version ${etagOf(currentVersion)}: it was changed since you read ` +
+      `it. Read it again, reapply your change, and retry.`,
+    {
+      code: 'etag_mismatch',
+    },
+  );
 }

@@ -24,9 +24,11 @@ import v8 from 'node:v8';
 const V8_DEFAULT_GROWTH_FACTOR = 2;
 const OLD_GENERATION_GROWTH_PERCENT = 50;
 
-const newSpaceBytes = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
+const newSpaceBytes = () =>
+  v8.getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
 
-/** Applies the gateway's heap sizing with the young generation at about `youngGenerationMb`; returns a function that restores V8's. */
+/** Applies the gateway's heap sizing with the young generation at about `youngGenerationMb`; returns a function ' +
+  'that restores V8's. */
 export function tuneHeap(youngGenerationMb: number): () => void {
   const cap = youngGenerationMb * 1024 * 1024;
   let growing: boolean | undefined;

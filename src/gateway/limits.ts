@@ -78,7 +78,17 @@ export class KeyLimiter {
         await this.beforeLoad();
         const spent = async (since: number) => (await this.logs.usage({ key: [keyId], since }, []))[0]?.cost_usd ?? 0;
         const [daySpent, monthSpent] = await Promise.all([spent(dayStart(now)), spent(monthStart(now))]);
-        return { minute: Math.floor(now / MINUTE), requests: 0, tokens: 0, day: dayStart(now), daySpent, dayReserved: 0, month: monthStart(now), monthSpent, monthReserved: 0 };
+        return {
+          minute: Math.floor(now / MINUTE),
+          requests: 0,
+          tokens: 0,
+          day: dayStart(now),
+          daySpent,
+          dayReserved: 0,
+          month: monthStart(now),
+          monthSpent,
+          monthReserved: 0,
+        };
       })();
       this.states.set(keyId, loading);
     }
@@ -87,7 +97,8 @@ export class KeyLimiter {
     const minute = Math.floor(now / MINUTE);
     if (state.minute !== minute) Object.assign(state, { minute, requests: 0, tokens: 0 });
     if (state.day !== dayStart(now)) Object.assign(state, { day: dayStart(now), daySpent: 0, dayReserved: 0 });
-    if (state.month !== monthStart(now)) Object.assign(state, { month: monthStart(now), monthSpent: 0, monthReserved: 0 });
+    if (state.month !== monthStart(now))
+      Object.assign(state, { month: monthStart(now), monthSpent: 0, monthReserved: 0 });
     return state;
   }
 
@@ -123,28 +134,62 @@ export class KeyLimiter {
     const refuse = (message: string, code: string, waitMs: number, retry: boolean) => {
       throw new ApiError('rate_limited', message, {
         code,
-        headers: { ...this.headers(limits, state, now), 'retry-after': String(seconds(waitMs)), ...(retry ? {} : { 'x-should-retry': 'false' }) },
+        headers: {
+          ...this.headers(limits, state, now),
+          'retry-after': String(seconds(waitMs)),
+          ...(retry ? {} : { 'x-should-retry': 'false' }),
+        },
       });
     };
     const today = state.daySpent + state.dayReserved;
     if (limits.budget_usd_day !== undefined && today >= limits.budget_usd_day) {
-      refuse(`The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${today.toFixed(6)} today, calls in flight included); it resets at 00:00 UTC.`, 'insufficient_quota', state.day + 86_400_000 - now, false);
+      refuse(
+        `The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${today.toFixed(6)} ` +
+          `today, calls in flight included); it resets at 00:00 UTC.`,
+        'insufficient_quota',
+        state.day + 86_400_000 - now,
+        false,
+      );
     }
     const thisMonth = state.monthSpent + state.monthReserved;
     if (limits.budget_usd_month !== undefined && thisMonth >= limits.budget_usd_month) {
-      refuse(`The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ($${thisMonth.toFixed(6)} this month, calls in flight included); it resets on the 1st, 00:00 UTC.`, 'insufficient_quota', nextMonth(now) - now, false);
+      refuse(
+        `The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ` +
+          `($${thisMonth.toFixed(6)} this month, calls in flight included); it resets on the 1st, 00:00 UTC.`,
+        'insufficient_quota',
+        nextMonth(now) - now,
+        false,
+      );
     }
     if (limits.rpm !== undefined && state.requests >= limits.rpm) {
-      refuse(`Rate limit reached for API key '${key.name}': ${limits.rpm} requests per minute. Retry after ${seconds(untilMinute)} s.`, 'rate_limit_exceeded', untilMinute, true);
+      refuse(
+        `Rate limit reached for API key '${key.name}': ${limits.rpm} requests per minute. Retry after ` +
+          `${seconds(untilMinute)} s.`,
+        'rate_limit_exceeded',
+        untilMinute,
+        true,
+      );
     }
     let reserved = 0;
     if (limits.tpm !== undefined) {
       reserved = tokens;
       if (reserved > limits.tpm) {
-        refuse(`This request has ${reserved} tokens, more than the ${limits.tpm} tokens per minute of API key '${key.name}': send smaller requests.`, 'rate_limit_exceeded', untilMinute, false);
+        refuse(
+          `This request has ${reserved} tokens, more than the ${limits.tpm} tokens per minute of API key ` +
+            `'${key.name}': send smaller requests.`,
+          'rate_limit_exceeded',
+          untilMinute,
+          false,
+        );
       }
       if (state.tokens + reserved > limits.tpm) {
-        refuse(`Rate limit reached for API key '${key.name}': ${limits.tpm} tokens per minute (${state.tokens} used, this request needs ${reserved}). Retry after ${seconds(untilMinute)} s.`, 'rate_limit_exceeded', untilMinute, true);
+        refuse(
+          `Rate limit reached for API key '${key.name}': ${limits.tpm} tokens per minute (${state.tokens} used, ` +
+            `this request needs ${reserved}). Retry after ${seconds(untilMinute)} s.`,
+          'rate_limit_exceeded',
+          untilMinute,
+          true,
+        );
       }
       state.tokens += reserved;
     }
@@ -156,19 +201,31 @@ export class KeyLimiter {
   }
 
   /** After the call: the tokens it really used replace the reservation; its cost counts toward the budgets. */
-  async settle(key: ApiKeyRecord, admission: Admission, usedTokens: number, cost: number, now = Date.now()): Promise<void> {
+  async settle(
+    key: ApiKeyRecord,
+    admission: Admission,
+    usedTokens: number,
+    cost: number,
+    now = Date.now(),
+  ): Promise<void> {
     if (!key.limits) return;
     const state = await this.state(key.id, now);
     if (key.limits.tpm !== undefined) state.tokens = Math.max(0, state.tokens - admission.reserved + usedTokens);
     // A reservation made before the window rolled over was cleared with it.
     if (state.day === admission.day) state.dayReserved = Math.max(0, state.dayReserved - admission.reservedCost);
-    if (state.month === admission.month) state.monthReserved = Math.max(0, state.monthReserved - admission.reservedCost);
+    if (state.month === admission.month)
+      state.monthReserved = Math.max(0, state.monthReserved - admission.reservedCost);
     state.daySpent += cost;
     state.monthSpent += cost;
   }
 
   async usage(keyId: string, now = Date.now()): Promise<KeyUsage> {
     const state = await this.state(keyId, now);
-    return { requests_this_minute: state.requests, tokens_this_minute: state.tokens, spent_today_usd: state.daySpent, spent_this_month_usd: state.monthSpent };
+    return {
+      requests_this_minute: state.requests,
+      tokens_this_minute: state.tokens,
+      spent_today_usd: state.daySpent,
+      spent_this_month_usd: state.monthSpent,
+    };
   }
 }

@@ -28,14 +28,56 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'embctl_requests_total', help: 'Embeddings requests by routed model and status class', labelNames: ['model', 'status_class'], registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'embctl_errors_total', help: 'Failed embeddings requests by routed model and error code', labelNames: ['model', 'code'], registers: [this.registry] });
-  private readonly inputs = new Counter({ name: 'embctl_inputs_total', help: 'Inputs embedded', labelNames: ['model'], registers: [this.registry] });
-  private readonly tokens = new Counter({ name: 'embctl_prompt_tokens_total', help: 'Prompt tokens billed', labelNames: ['model', 'estimated'], registers: [this.registry] });
-  private readonly cost = new Counter({ name: 'embctl_cost_usd_total', help: 'Cost in USD', labelNames: ['model'], registers: [this.registry] });
-  private readonly latency = new Histogram({ name: 'embctl_request_duration_seconds', help: 'Gateway latency of embeddings requests', labelNames: ['model', 'status_class'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly upstreamLatency = new Histogram({ name: 'embctl_upstream_duration_seconds', help: 'Time spent in the provider', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly mismatches = new Counter({ name: 'embctl_model_mismatch_total', help: 'Calls where the upstream reported another model than the one routed to', labelNames: ['model', 'reported'], registers: [this.registry] });
+  private readonly requests = new Counter({
+    name: 'embctl_requests_total',
+    help: 'Embeddings requests by routed model and status class',
+    labelNames: ['model', 'status_class'],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'embctl_errors_total',
+    help: 'Failed embeddings requests by routed model and error code',
+    labelNames: ['model', 'code'],
+    registers: [this.registry],
+  });
+  private readonly inputs = new Counter({
+    name: 'embctl_inputs_total',
+    help: 'Inputs embedded',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
+  private readonly tokens = new Counter({
+    name: 'embctl_prompt_tokens_total',
+    help: 'Prompt tokens billed',
+    labelNames: ['model', 'estimated'],
+    registers: [this.registry],
+  });
+  private readonly cost = new Counter({
+    name: 'embctl_cost_usd_total',
+    help: 'Cost in USD',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'embctl_request_duration_seconds',
+    help: 'Gateway latency of embeddings requests',
+    labelNames: ['model', 'status_class'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly upstreamLatency = new Histogram({
+    name: 'embctl_upstream_duration_seconds',
+    help: 'Time spent in the provider',
+    labelNames: ['model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly mismatches = new Counter({
+    name: 'embctl_model_mismatch_total',
+    help: 'Calls where the upstream reported another model than the one routed to',
+    labelNames: ['model', 'reported'],
+    registers: [this.registry],
+  });
 
   private readonly models = new BoundedLabel();
   private readonly reported = new BoundedLabel();

@@ -69,7 +69,9 @@ export class RequestLogPipeline {
       } catch (error) {
         // Keep the rows for the next flush rather than lose them to a busy or full disk.
         this.buffer = batch.concat(this.buffer);
-        this.options.onError(`request log flush failed, ${batch.length} row(s) kept for retry: ${(error as Error).message}`);
+        this.options.onError(
+          `request log flush failed, ${batch.length} row(s) kept for retry: ${(error as Error).message}`,
+        );
         return;
       }
       for (const listener of this.listeners) listener(stored);
@@ -94,8 +96,15 @@ export class RequestLogPipeline {
 }
 
 /** Deletes logs beyond the retention age or row count, at start and then periodically. */
-export function startRetention(store: RequestLogStore, retention: { maxAgeMs: number; maxRows: number; everyMs: number }, onError: (m: string) => void): () => void {
-  const prune = () => store.prune(Date.now() - retention.maxAgeMs, retention.maxRows).catch((error: unknown) => onError(`request log retention failed: ${(error as Error).message}`));
+export function startRetention(
+  store: RequestLogStore,
+  retention: { maxAgeMs: number; maxRows: number; everyMs: number },
+  onError: (m: string) => void,
+): () => void {
+  const prune = () =>
+    store
+      .prune(Date.now() - retention.maxAgeMs, retention.maxRows)
+      .catch((error: unknown) => onError(`request log retention failed: ${(error as Error).message}`));
   void prune();
   const timer = setInterval(() => void prune(), retention.everyMs);
   timer.unref();

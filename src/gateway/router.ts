@@ -19,7 +19,6 @@ export interface RoutableEntity {
   unreadable?: string | undefined;
 }
 
-
 export interface Catalogue {
   entities: RoutableEntity[];
   /** Entity by id, then slug, then name: the first claim on a string wins. */
@@ -31,8 +30,10 @@ export interface Route {
   model: string;
 }
 
-
-export function buildCatalogue(entities: readonly (EmbeddingModelEntity & { unreadable?: string })[], providerDefaultModel: (entity: EmbeddingModelEntity) => string): Catalogue {
+export function buildCatalogue(
+  entities: readonly (EmbeddingModelEntity & { unreadable?: string })[],
+  providerDefaultModel: (entity: EmbeddingModelEntity) => string,
+): Catalogue {
   const routable = entities.map<RoutableEntity>((entity) => ({
     entity,
     unreadable: entity.unreadable,
@@ -42,7 +43,11 @@ export function buildCatalogue(entities: readonly (EmbeddingModelEntity & { unre
     exclude: compilePatterns(entity.models.exclude),
   }));
   const byName = new Map<string, RoutableEntity>();
-  for (const pick of [(r: RoutableEntity) => r.entity.id, (r: RoutableEntity) => r.slug, (r: RoutableEntity) => r.entity.name]) {
+  for (const pick of [
+    (r: RoutableEntity) => r.entity.id,
+    (r: RoutableEntity) => r.slug,
+    (r: RoutableEntity) => r.entity.name,
+  ]) {
     for (const r of routable) if (!byName.has(pick(r))) byName.set(pick(r), r);
   }
   return { entities: routable, byName };
@@ -59,10 +64,14 @@ function enabledNames(catalogue: Catalogue): string {
 }
 
 function notFound(catalogue: Catalogue, requested: string, detail: string): ApiError {
-  return new ApiError('not_found', `The model '${requested}' does not exist: ${detail}. Enabled models: ${enabledNames(catalogue)}.`, {
-    param: 'model',
-    code: 'model_not_found',
-  });
+  return new ApiError(
+    'not_found',
+    `The model '${requested}' does not exist: ${detail}. Enabled models: ${enabledNames(catalogue)}.`,
+    {
+      param: 'model',
+      code: 'model_not_found',
+    },
+  );
 }
 
 function locate(catalogue: Catalogue, requested: string): Route {
@@ -70,7 +79,8 @@ function locate(catalogue: Catalogue, requested: string): Route {
   if (hashes !== -1) {
     const target = catalogue.byName.get(requested.slice(0, hashes));
     const model = requested.slice(hashes + 3);
-    if (!target) throw notFound(catalogue, requested, `no embedding model entity has id '${requested.slice(0, hashes)}'`);
+    if (!target)
+      throw notFound(catalogue, requested, `no embedding model entity has id '${requested.slice(0, hashes)}'`);
     return { target, model: model || target.defaultModel };
   }
   const slash = requested.indexOf('/');
@@ -86,7 +96,8 @@ function locate(catalogue: Catalogue, requested: string): Route {
   const enabled = serving.filter((r) => r.entity.enabled);
   if (enabled.length > 1) {
     throw invalidRequest(
-      `The model '${requested}' is served by ${enabled.length} embedding models; name one: ${enabled.map((r) => qualifiedName(r)).join(', ')}.`,
+      `The model '${requested}' is served by ${enabled.length} embedding models; name one: ` +
+        `${enabled.map((r) => qualifiedName(r)).join(', ')}.`,
       'model',
       'ambiguous_model',
     );
@@ -124,30 +135,49 @@ export function routeRequest(catalogue: Catalogue, requested: string, key: KeyCo
   const route = locate(catalogue, requested);
   const { entity } = route.target;
   if (!entity.enabled) {
-    throw new ApiError('permission', `The embedding model '${entity.id}' is disabled; an operator can enable it with \`embctl models enable ${entity.id}\`.`, {
-      param: 'model',
-      code: 'model_disabled',
-    });
+    throw new ApiError(
+      'permission',
+      `The embedding model '${entity.id}' is disabled; an operator can enable it with \`embctl models enable ` +
+        `${entity.id}\`.`,
+      {
+        param: 'model',
+        code: 'model_disabled',
+      },
+    );
   }
   if (route.target.unreadable) {
-    throw new ApiError('unavailable', `The embedding model '${entity.id}' cannot be used: ${route.target.unreadable}. An operator must restate its credentials (\`embctl models update ${entity.id} --token …\`) or delete it.`, {
-      param: 'model',
-      code: 'entity_unreadable',
-    });
+    throw new ApiError(
+      'unavailable',
+      `The embedding model '${entity.id}' cannot be used: ${route.target.unreadable}. An operator must restate its ` +
+        `credentials (\`embctl models update ${entity.id} --token …\`) or delete it.`,
+      {
+        param: 'model',
+        code: 'entity_unreadable',
+      },
+    );
   }
   const byEntity = patternBlocking(route.model, route.target.include, route.target.exclude);
   if (byEntity) {
-    throw new ApiError('permission', `The model '${route.model}' is not allowed by embedding model '${entity.id}': ${byEntity}.`, {
-      param: 'model',
-      code: 'model_not_allowed',
-    });
+    throw new ApiError(
+      'permission',
+      `The model '${route.model}' is not allowed by embedding model '${entity.id}': ${byEntity}.`,
+      {
+        param: 'model',
+        code: 'model_not_allowed',
+      },
+    );
   }
   const byKey = patternBlocking(route.model, key.include, key.exclude);
   if (byKey) {
-    throw new ApiError('permission', `The model '${route.model}' is not allowed for API key '${key.keyName}': ${byKey} (ai_models_include/ai_models_exclude).`, {
-      param: 'model',
-      code: 'model_not_allowed',
-    });
+    throw new ApiError(
+      'permission',
+      `The model '${route.model}' is not allowed for API key '${key.keyName}': ${byKey} ` +
+        `(ai_models_include/ai_models_exclude).`,
+      {
+        param: 'model',
+        code: 'model_not_allowed',
+      },
+    );
   }
   return route;
 }

@@ -22,14 +22,18 @@ const WHOLE_BODY_MAX = 1024 * 1024;
 
 const HEAD = '{"object":"list","data":[';
 const itemHead = (index: number) => `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":`;
-const tail = (model: string, promptTokens: number) => `],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
+const tail = (model: string, promptTokens: number) =>
+  `],"model":${JSON.stringify(model)},"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
 
 /** Bytes of the vector's JSON value when known without printing floats, else undefined. */
 function knownSize(vector: Embedding, encoding: EncodingFormat): number | undefined {
   return encoding === 'base64' ? vector.base64Length + 2 : vector.wireText('float')?.length;
 }
 
-/** Writes item `index` (head, the vector's quoted base64 or the upstream's float text, close) at `at`; returns the offset after it. */
+/**
+ * Writes item `index` (head, the vector's quoted base64 or the upstream's float text, close) at `at`; returns the
+ * offset after it.
+ */
 function writeItem(head: string, vector: Embedding, encoding: EncodingFormat, target: Buffer, at: number): number {
   at += target.write(head, at, 'latin1');
   if (encoding === 'float') at += vector.wireText('float')!.copy(target, at);
@@ -42,7 +46,13 @@ function writeItem(head: string, vector: Embedding, encoding: EncodingFormat, ta
 }
 
 /** The body when every vector's size is known: one Buffer of exactly `size` bytes, or 64 kB chunks. */
-function knownBody(vectors: Embedding[], encoding: EncodingFormat, end: string, size: number, allocate: (size: number) => Buffer): Buffer | Readable {
+function knownBody(
+  vectors: Embedding[],
+  encoding: EncodingFormat,
+  end: string,
+  size: number,
+  allocate: (size: number) => Buffer,
+): Buffer | Readable {
   if (size <= WHOLE_BODY_MAX) {
     const body = allocate(size);
     let at = body.write(HEAD, 0, 'latin1');
@@ -102,7 +112,8 @@ export function serializeEmbeddings(
   if (size >= 0) return knownBody(vectors, encoding, end, size, allocate);
 
   // Floats to print.
-  if (vectors.length * (vectors[0]?.length ?? 0) * FLOAT_CHARS > CHUNK) return Readable.from(printedChunks(vectors, end), { objectMode: false });
+  if (vectors.length * (vectors[0]?.length ?? 0) * FLOAT_CHARS > CHUNK)
+    return Readable.from(printedChunks(vectors, end), { objectMode: false });
   let text = HEAD;
   for (let i = 0; i < vectors.length; i++) text += floatItem(vectors[i]!, i);
   text += end;

@@ -70,7 +70,12 @@ let idCounter = 0;
 const nextRequestId = () => `req_${ID_PREFIX}${(idCounter++ % 0x1000000000000).toString(16).padStart(12, '0')}`;
 
 function parseJsonBody(body: Buffer): unknown {
-  if (!isUtf8(body)) throw invalidRequest('The request body is not valid UTF-8; JSON must be encoded as UTF-8.', null, 'invalid_encoding');
+  if (!isUtf8(body))
+    throw invalidRequest(
+      'The request body is not valid UTF-8; JSON must be encoded as UTF-8.',
+      null,
+      'invalid_encoding',
+    );
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (error) {
@@ -115,8 +120,16 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   });
   // A parameter given twice (`?since=1h&since=2h`) is ambiguous: refused for every route, by name.
   app.addHook('preValidation', async (req) => {
-    const repeated = Object.entries((req.query ?? {}) as Record<string, unknown>).find(([, value]) => Array.isArray(value));
-    if (repeated) throw invalidRequest(`The query parameter '${clip(repeated[0])}' is given ${(repeated[1] as unknown[]).length} times; give it once (a list goes comma-separated in one value).`, clip(repeated[0]), 'repeated_parameter');
+    const repeated = Object.entries((req.query ?? {}) as Record<string, unknown>).find(([, value]) =>
+      Array.isArray(value),
+    );
+    if (repeated)
+      throw invalidRequest(
+        `The query parameter '${clip(repeated[0])}' is given ${(repeated[1] as unknown[]).length} times; give it ` +
+          `once (a list goes comma-separated in one value).`,
+        clip(repeated[0]),
+        'repeated_parameter',
+      );
   });
   app.addHook('onSend', async (_req, reply) => {
     // Without this, a keep-alive connection that was busy when shutdown began holds the process open.
@@ -129,14 +142,20 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
     if (reply.raw.destroyed) return;
     const apiError = toApiError(error);
     req.errorCode = apiError.code;
-    if (apiError.kind === 'internal') options.logError(`${req.id} ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+    if (apiError.kind === 'internal')
+      options.logError(`${req.id} ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.toBody());
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const error = new ApiError('not_found', `Unknown request URL: ${req.method} ${req.url.split('?')[0]}. The gateway serves POST /v1/embeddings, GET /v1/models and the admin API under /v1.`, {
-      code: 'unknown_url',
-    });
+    const error = new ApiError(
+      'not_found',
+      `Unknown request URL: ${req.method} ${req.url.split('?')[0]}. The gateway serves POST /v1/embeddings, GET ` +
+        `/v1/models and the admin API under /v1.`,
+      {
+        code: 'unknown_url',
+      },
+    );
     void reply.code(error.status).send(error.toBody());
   });
 

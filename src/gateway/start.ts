@@ -58,11 +58,22 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const pool = createUpstreamPool();
     const logError = options.logError ?? ((message: string) => process.stderr.write(`embctl gateway: ${message}\n`));
     const logs = new RequestLogPipeline(store.logs, { ...DEFAULT_PIPELINE, onError: logError });
-    const stopRetention = startRetention(store.logs, { maxAgeMs: options.logRetentionMs ?? DEFAULT_RETENTION_MS, maxRows: options.logMaxRows ?? DEFAULT_MAX_LOG_ROWS, everyMs: 60_000 }, logError);
+    const stopRetention = startRetention(
+      store.logs,
+      {
+        maxAgeMs: options.logRetentionMs ?? DEFAULT_RETENTION_MS,
+        maxRows: options.logMaxRows ?? DEFAULT_MAX_LOG_ROWS,
+        everyMs: 60_000,
+      },
+      logError,
+    );
     const ctx = {
       store,
       catalogue: new CatalogueCache(store, providerDefaultModel),
-      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }, new CredentialRotation(options.env ?? process.env, options.allowEnv)),
+      dispatch: createDispatch(
+        { pool, retry: options.retry ?? DEFAULT_RETRY },
+        new CredentialRotation(options.env ?? process.env, options.allowEnv),
+      ),
       allowEnv: options.allowEnv,
       logs,
       limiter: new KeyLimiter(store.logs, () => logs.flush()),

@@ -58,7 +58,8 @@ function allBase64(bytes: Buffer, start: number, end: number): boolean {
 }
 
 const SIXBITS = new Int16Array(256).fill(-1);
-for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) SIXBITS[c.charCodeAt(0)] = i;
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries())
+  SIXBITS[c.charCodeAt(0)] = i;
 const SLASH = 0x2f;
 const LOWER_F = 0x66;
 const DIGIT_8 = 0x38;
@@ -93,7 +94,14 @@ function base64AllFinite(bytes: Buffer, start: number, end: number): boolean {
   for (; at + 16 <= end; at += 16) {
     const c4 = b[at + 4];
     const c10 = b[at + 10];
-    const candidate = c4 === LOWER_F || c4 === SLASH || c10 === DIGIT_8 || c10 === DIGIT_9 || c10 === PLUS || c10 === SLASH || b[at + 15] === SLASH;
+    const candidate =
+      c4 === LOWER_F ||
+      c4 === SLASH ||
+      c10 === DIGIT_8 ||
+      c10 === DIGIT_9 ||
+      c10 === PLUS ||
+      c10 === SLASH ||
+      b[at + 15] === SLASH;
     if (candidate && !decodeFrom(at)) return false;
   }
   return decodeFrom(at);
@@ -155,7 +163,8 @@ function jsonNumbers(bytes: Buffer): number {
       let exponent = 0;
       while (DIGIT[b[at]!]) exponent = exponent * 10 + b[at++]! - ZERO;
       if (at === exponentStart || at - exponentStart > 2) return 0;
-      // Below 10^38 is finite in float32 (its largest is 3.4e38); anything that may be larger is left to the full check.
+      // Below 10^38 is finite in float32 (its largest is 3.4e38); anything that may be larger is left to the full
+      // check.
       if (!negative && integerDigits + exponent > 38) return 0;
     }
     count++;
@@ -218,7 +227,13 @@ class Chunks {
     const last = this.chunkAt(Math.max(start, end - 1));
     if (first === last) return this.chunks[first]!.subarray(start - this.starts[first]!, end - this.starts[first]!);
     const parts: Buffer[] = [];
-    for (let i = first; i <= last; i++) parts.push(this.chunks[i]!.subarray(Math.max(0, start - this.starts[i]!), Math.min(this.chunks[i]!.length, end - this.starts[i]!)));
+    for (let i = first; i <= last; i++)
+      parts.push(
+        this.chunks[i]!.subarray(
+          Math.max(0, start - this.starts[i]!),
+          Math.min(this.chunks[i]!.length, end - this.starts[i]!),
+        ),
+      );
     return Buffer.concat(parts, end - start);
   }
 }
@@ -247,7 +262,11 @@ export function parseUpstreamJson(chunks: Buffer[]): unknown {
   };
   /** Flat arrays of numbers in [from, to), a stretch outside any string literal. */
   const liftArrays = (from: number, to: number) => {
-    for (let open = body.indexOf(OPEN_BRACKET, from); open !== -1 && open < to; open = body.indexOf(OPEN_BRACKET, open + 1)) {
+    for (
+      let open = body.indexOf(OPEN_BRACKET, from);
+      open !== -1 && open < to;
+      open = body.indexOf(OPEN_BRACKET, open + 1)
+    ) {
       const close = body.indexOf(CLOSE_BRACKET, open + 1);
       if (close === -1 || close >= to) return;
       if (close - open - 1 < LIFT_MIN_CHARS) continue;
@@ -275,7 +294,9 @@ export function parseUpstreamJson(chunks: Buffer[]): unknown {
   text += body.slice(copied, body.length).toString('utf8');
   try {
     if (lifted.length === 0) return JSON.parse(text) as unknown;
-    return JSON.parse(text, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(MARK) ? lifted[Number(value.slice(MARK.length))] : value)) as unknown;
+    return JSON.parse(text, (_key, value: unknown) =>
+      typeof value === 'string' && value.startsWith(MARK) ? lifted[Number(value.slice(MARK.length))] : value,
+    ) as unknown;
   } catch {
     return undefined;
   }

@@ -42,9 +42,14 @@ export class CredentialRotation {
     try {
       return resolveEnvReferences(configured, this.env, this.allowEnv);
     } catch (error) {
-      throw new ApiError('unavailable', `The embedding model '${entity.id}' cannot call its provider: ${(error as Error).message} in the gateway's environment.`, {
-        code: 'provider_misconfigured',
-      });
+      throw new ApiError(
+        'unavailable',
+        `The embedding model '${entity.id}' cannot call its provider: ${(error as Error).message} in the gateway's ` +
+          `environment.`,
+        {
+          code: 'provider_misconfigured',
+        },
+      );
     }
   }
 
@@ -54,7 +59,10 @@ export class CredentialRotation {
     const secrets = configuredSecrets(entity.config.connection).map((secret) => this.resolve(entity, secret));
     const configured = token ?? apiKey;
     if (!configured) return { token: undefined, secrets };
-    const tokens = this.resolve(entity, configured).split(',').map((t) => t.trim()).filter(Boolean);
+    const tokens = this.resolve(entity, configured)
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
     if (tokens.length <= 1) return { token: tokens[0], secrets };
     const turn = this.counters.get(entity.id) ?? 0;
     this.counters.set(entity.id, turn + 1);
@@ -76,7 +84,10 @@ export interface Credential {
  */
 function attemptSignal(ms: number, parent: AbortSignal | undefined): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
-  const abort = () => controller.abort(parent?.aborted ? parent.reason : new DOMException('The upstream deadline passed', 'TimeoutError'));
+  const abort = () =>
+    controller.abort(
+      parent?.aborted ? parent.reason : new DOMException('The upstream deadline passed', 'TimeoutError'),
+    );
   const timer = setTimeout(abort, ms);
   parent?.addEventListener('abort', abort, { once: true });
   return {
@@ -98,6 +109,7 @@ const KEY_LIKE = /\b(?:sk|rk|pk|key|tok)[-_][A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{32,}
  * another: none reaches the caller. Scrubbed whole, then cut, so no secret straddles the cut.
  */
 export function scrubUpstreamText(text: string, secrets: readonly string[], max: number): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed.
   let clean = text.replace(/[\u0000-\u001f\u007f]/g, ' ');
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) clean = clean.split(secret).join('[redacted]');
   clean = clean.replace(KEY_LIKE, '[redacted]');
@@ -125,28 +137,56 @@ function describeUpstream(entity: EmbeddingModelEntity): string {
   return `the ${entity.provider} upstream of '${entity.id}'`;
 }
 
-export function upstreamStatusError(entity: EmbeddingModelEntity, status: number, message: string | undefined, headers: Record<string, string | string[] | undefined>): ApiError {
+export function upstreamStatusError(
+  entity: EmbeddingModelEntity,
+  status: number,
+  message: string | undefined,
+  headers: Record<string, string | string[] | undefined>,
+): ApiError {
   const who = describeUpstream(entity);
   const detail = message ? `: ${message}` : '';
   if (status === 401 || status === 403) {
-    return new ApiError('upstream', `${who} refused the gateway's credentials (HTTP ${status}${detail}). Your API key was accepted; an operator must fix the entity's token.`, {
-      code: 'upstream_auth_failed',
-    });
+    return new ApiError(
+      'upstream',
+      `${who} refused the gateway's credentials (HTTP ${status}${detail}). Your API key was accepted; an operator ` +
+        `must fix the entity's token.`,
+      {
+        code: 'upstream_auth_failed',
+      },
+    );
   }
   if (status === 429) {
     const wait = retryAfterMs(headers);
     const quota = /quota|billing|insufficient/i.test(message ?? '');
-    return new ApiError('rate_limited', `${who} is rate limiting the gateway (HTTP 429${detail}).${wait !== undefined ? ` Retry after ${Math.ceil(wait / 1000)} s.` : ''}`, {
-      code: quota ? 'insufficient_quota' : 'rate_limit_exceeded',
-      headers: wait !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) } : {},
+    return new ApiError(
+      'rate_limited',
+      `${who} is rate limiting the gateway (HTTP ` +
+        `429${detail}).${wait !== undefined ? ` Retry after ${Math.ceil(wait / 1000)} s.` : ''}`,
+      {
+        code: quota ? 'insufficient_quota' : 'rate_limit_exceeded',
+        headers: wait !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))) } : {},
+      },
+    );
+  }
+  if (status === 413)
+    return new ApiError(
+      'payload_too_large',
+      `${who} refused the request as too large (HTTP 413${detail}). Send fewer or shorter inputs.`,
+      { code: 'upstream_request_too_large' },
+    );
+  if (status === 404) {
+    return new ApiError('upstream', `${who} answered 404${detail}. Check the entity's base_url and model name.`, {
+      code: 'upstream_not_found',
     });
   }
-  if (status === 413) return new ApiError('payload_too_large', `${who} refused the request as too large (HTTP 413${detail}). Send fewer or shorter inputs.`, { code: 'upstream_request_too_large' });
-  if (status === 404) {
-    return new ApiError('upstream', `${who} answered 404${detail}. Check the entity's base_url and model name.`, { code: 'upstream_not_found' });
-  }
-  if (status >= 400 && status < 500) return new ApiError('invalid_request', `${who} rejected the request (HTTP ${status})${detail}`, { code: 'upstream_invalid_request' });
-  if (status === 503) return new ApiError('unavailable', `${who} is unavailable (HTTP 503${detail}) after retries.`, { code: 'upstream_unavailable' });
+  if (status >= 400 && status < 500)
+    return new ApiError('invalid_request', `${who} rejected the request (HTTP ${status})${detail}`, {
+      code: 'upstream_invalid_request',
+    });
+  if (status === 503)
+    return new ApiError('unavailable', `${who} is unavailable (HTTP 503${detail}) after retries.`, {
+      code: 'upstream_unavailable',
+    });
   return new ApiError('upstream', `${who} failed (HTTP ${status}${detail}) after retries.`, { code: 'upstream_error' });
 }
 
@@ -156,16 +196,32 @@ export interface UpstreamDeps {
 }
 
 /** One part, with retries, within the deadline. `signal`, when given, aborts it because a sibling part failed. */
-export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, credential: Credential, deps: UpstreamDeps, deadline: number, signal?: AbortSignal): Promise<EmbedResult> {
+export async function callUpstream(
+  adapter: HttpAdapter,
+  call: EmbedCall,
+  credential: Credential,
+  deps: UpstreamDeps,
+  deadline: number,
+  signal?: AbortSignal,
+): Promise<EmbedResult> {
   const { entity } = call;
   const baseUrl = adapter.baseUrl(entity.config.connection);
   if (!baseUrl) {
-    throw new ApiError('unavailable', `The embedding model '${entity.id}' has no base_url, which provider '${entity.provider}' needs.`, { code: 'provider_misconfigured' });
+    throw new ApiError(
+      'unavailable',
+      `The embedding model '${entity.id}' has no base_url, which provider '${entity.provider}' needs.`,
+      { code: 'provider_misconfigured' },
+    );
   }
   const outgoing = adapter.buildRequest(call, baseUrl, credential.token);
   const maxBody = maxResponseBytes(call);
   const payload = JSON.stringify(outgoing.body);
-  const timedOut = () => new ApiError('timeout', `${describeUpstream(entity)} did not answer within its timeout of ${entity.config.connection.timeout} ms.`, { code: 'upstream_timeout' });
+  const timedOut = () =>
+    new ApiError(
+      'timeout',
+      `${describeUpstream(entity)} did not answer within its timeout of ${entity.config.connection.timeout} ms.`,
+      { code: 'upstream_timeout' },
+    );
 
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
@@ -198,9 +254,14 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
       if (signal?.aborted) throw signal.reason as Error;
       // Not retried: the same call would get the same answer.
       if (error instanceof BodyTooLarge) {
-        throw new ApiError('upstream', `${describeUpstream(entity)} sent a response larger than ${maxBody} bytes, more than ${call.inputs.length} vector(s) can take; it was not read.`, {
-          code: 'upstream_response_too_large',
-        });
+        throw new ApiError(
+          'upstream',
+          `${describeUpstream(entity)} sent a response larger than ${maxBody} bytes, more than ` +
+            `${call.inputs.length} vector(s) can take; it was not read.`,
+          {
+            code: 'upstream_response_too_large',
+          },
+        );
       }
       const code = (error as { code?: string; name?: string }).code ?? (error as Error).name;
       if (attemptAbort.signal.aborted || TIMEOUT_CODES.has(code) || deadline - Date.now() <= 0) throw timedOut();
@@ -210,7 +271,12 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
         if (signal?.aborted) throw signal.reason as Error;
         continue;
       }
-      throw new ApiError('upstream', `${describeUpstream(entity)} could not be reached (${code || 'connection failed'}) after ${attempt + 1} attempt(s).`, { code: 'upstream_unreachable' });
+      throw new ApiError(
+        'upstream',
+        `${describeUpstream(entity)} could not be reached (${code || 'connection failed'}) after ${attempt + 1} ` +
+          `attempt(s).`,
+        { code: 'upstream_unreachable' },
+      );
     } finally {
       attemptAbort.release();
     }
@@ -218,15 +284,23 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
     const status = response.statusCode;
     const parsed = parseUpstreamJson(chunks);
     if (status >= 200 && status < 300) {
-      if (parsed === undefined) throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, { code: 'upstream_bad_response' });
+      if (parsed === undefined)
+        throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, {
+          code: 'upstream_bad_response',
+        });
       try {
         const result = adapter.parseResponse(parsed, response.headers, call);
         // The served model goes into the caller's answer, the log and metrics: never a secret, never unbounded.
-        if (result.model !== call.model) result.model = scrubUpstreamText(result.model, credential.secrets, STRING_LIMITS.model);
+        if (result.model !== call.model)
+          result.model = scrubUpstreamText(result.model, credential.secrets, STRING_LIMITS.model);
         return result;
       } catch (error) {
         if (error instanceof UpstreamShapeError) {
-          throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} in an unexpected shape: ${error.message}.`, { code: 'upstream_bad_response' });
+          throw new ApiError(
+            'upstream',
+            `${describeUpstream(entity)} answered ${status} in an unexpected shape: ${error.message}.`,
+            { code: 'upstream_bad_response' },
+          );
         }
         throw error;
       }
@@ -240,6 +314,11 @@ export async function callUpstream(adapter: HttpAdapter, call: EmbedCall, creden
       continue;
     }
     const message = parsed === undefined ? undefined : adapter.errorMessage(parsed);
-    throw upstreamStatusError(entity, status, message === undefined ? undefined : scrubUpstreamText(message, credential.secrets, MAX_UPSTREAM_MESSAGE), response.headers);
+    throw upstreamStatusError(
+      entity,
+      status,
+      message === undefined ? undefined : scrubUpstreamText(message, credential.secrets, MAX_UPSTREAM_MESSAGE),
+      response.headers,
+    );
   }
 }

@@ -25,7 +25,8 @@ export class UnreadableSecret extends Error {
 function loadKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
   if (env.EMBCTL_SECRET_KEY) {
     const key = Buffer.from(env.EMBCTL_SECRET_KEY, 'base64');
-    if (key.length !== 32) throw new Error('EMBCTL_SECRET_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
+    if (key.length !== 32)
+      throw new Error('EMBCTL_SECRET_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
     return key;
   }
   const path = join(dataDir, SECRET_KEY_FILE);
@@ -36,7 +37,8 @@ function loadKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const key = readFileSync(path);
-  if (key.length !== 32) throw new Error(`${path} is not a 32-byte key; restore it from a backup (sealed tokens cannot be read without it)`);
+  if (key.length !== 32)
+    throw new Error(`${path} is not a 32-byte key; restore it from a backup (sealed tokens cannot be read without it)`);
   return key;
 }
 
@@ -60,7 +62,10 @@ export function openSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.
         decipher.setAuthTag(raw.subarray(12, 28));
         return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
       } catch {
-        throw new UnreadableSecret('a stored credential cannot be decrypted: it is damaged, or the secret key differs from the one that sealed it (check EMBCTL_SECRET_KEY or secret.key)');
+        throw new UnreadableSecret(
+          'a stored credential cannot be decrypted: it is damaged, or the secret key differs from the one that ' +
+            'sealed it (check EMBCTL_SECRET_KEY or secret.key)',
+        );
       }
     },
   };

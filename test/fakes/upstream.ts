@@ -101,7 +101,11 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
           const body = '{"object":"list","data":[]}';
           let i = 0;
           const timer = setInterval(() => {
-            if (res.destroyed || i >= body.length) return clearInterval(timer), res.end();
+            if (res.destroyed || i >= body.length) {
+              clearInterval(timer);
+              res.end();
+              return;
+            }
             res.write(body[i++]);
           }, fault.dripMs);
           return;
@@ -110,12 +114,20 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
           res.writeHead(200, { 'content-type': 'application/json' });
           return res.end(fault.raw);
         }
-        if (fault?.status) return send({ status: fault.status, body: fault.body ?? format.error(fault.status, `scripted ${fault.status}`).body, headers: fault.headers });
+        if (fault?.status)
+          return send({
+            status: fault.status,
+            body: fault.body ?? format.error(fault.status, `scripted ${fault.status}`).body,
+            headers: fault.headers,
+          });
         const refused = format.accept(recorded);
         if (refused) return send(refused);
         const texts = format.texts(body);
         if (texts.length > format.maxBatch) return send(format.overLimit(texts.length));
-        const reply = format.respond(texts.map((t) => fakeVector(typeof t === 'string' ? t : JSON.stringify(t), fault?.vectorLength ?? dims)), recorded);
+        const reply = format.respond(
+          texts.map((t) => fakeVector(typeof t === 'string' ? t : JSON.stringify(t), fault?.vectorLength ?? dims)),
+          recorded,
+        );
         if (fault?.model) (reply.body as { model: string }).model = fault.model;
         send(reply);
       };

@@ -15,9 +15,15 @@ export interface SpawnedGateway {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function spawnGateway(options: { env?: Record<string, string>; args?: string[] } = {}): Promise<SpawnedGateway> {
+export async function spawnGateway(
+  options: { env?: Record<string, string>; args?: string[] } = {},
+): Promise<SpawnedGateway> {
   const env = options.env ?? isolatedEnv();
-  const child = spawn(process.execPath, [BIN, 'gateway', 'start', '--port', '0', ...(options.args ?? [])], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'gateway', 'start', '--port', '0', ...(options.args ?? [])], {
+    env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {

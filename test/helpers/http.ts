@@ -7,14 +7,26 @@ export interface JsonResponse<T = any> {
   body: T;
 }
 
-export async function call<T = any>(method: string, url: string, options: { token?: string; authorization?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<JsonResponse<T>> {
+export async function call<T = any>(
+  method: string,
+  url: string,
+  options: { token?: string; authorization?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<JsonResponse<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.authorization) headers.authorization = options.authorization;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await request(url, { method: method as 'GET', headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const response = await request(url, {
+    method: method as 'GET',
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   const text = await response.body.text();
-  return { status: response.statusCode, headers: response.headers, body: text ? (JSON.parse(text) as T) : (undefined as T) };
+  return {
+    status: response.statusCode,
+    headers: response.headers,
+    body: text ? (JSON.parse(text) as T) : (undefined as T),
+  };
 }
 
 export function embeddingsCall(url: string, token: string, body: unknown) {

@@ -47,9 +47,17 @@ export interface InProcessOptions {
 export async function runInProcess(args: string[], options: InProcessOptions = {}) {
   const stdout = new Capture(options.tty ?? false);
   const stderr = new Capture(options.tty ?? false);
-  const stdin = Object.assign(Readable.from(options.stdin === undefined ? [] : [options.stdin]), { isTTY: options.tty ?? false });
+  const stdin = Object.assign(Readable.from(options.stdin === undefined ? [] : [options.stdin]), {
+    isTTY: options.tty ?? false,
+  });
   const profilesDir = options.profilesDir ?? tempDir('profiles');
-  const env = { NO_COLOR: '1', EMBCTL_URL: GW, EMBCTL_API_KEY: 'emb_test', EMBCTL_ADMIN_TOKEN: 'embadm_test', ...options.env };
+  const env = {
+    NO_COLOR: '1',
+    EMBCTL_URL: GW,
+    EMBCTL_API_KEY: 'emb_test',
+    EMBCTL_ADMIN_TOKEN: 'embadm_test',
+    ...options.env,
+  };
   const code = await run(['node', 'embctl', ...args], {
     env,
     stdin,
@@ -57,7 +65,8 @@ export async function runInProcess(args: string[], options: InProcessOptions = {
     stderr,
     profiles: new ProfileStore(profilesDir),
     ...(options.prompter ? { prompt: options.prompter } : {}),
-    client: (clientOptions) => new GatewayClient({ ...clientOptions, dispatcher: options.agent ?? new MockAgent({ connections: 1 }) }),
+    client: (clientOptions) =>
+      new GatewayClient({ ...clientOptions, dispatcher: options.agent ?? new MockAgent({ connections: 1 }) }),
   });
   return { code, stdout: stdout.text, stderr: stderr.text, profilesDir };
 }

@@ -13,10 +13,15 @@ export interface PtySession {
 }
 
 // eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escape sequences start with ESC.
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][A-Z0-9]|\r/g;
 
 export function runInPty(command: string, env: Record<string, string>, cwd: string): PtySession {
-  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...env, TERM: 'xterm-256color', COLUMNS: '120', LINES: '40' }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    env: { ...env, TERM: 'xterm-256color', COLUMNS: '120', LINES: '40' },
+    cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let raw = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {

@@ -5,7 +5,8 @@ import { call, embeddingsCall } from '../helpers/http.js';
 
 let gateway: SpawnedGateway;
 const models = (path = '') => `${gateway.url}/v1/embedding-models${path}`;
-const admin = (method: string, path = '', body?: unknown, headers?: Record<string, string>) => call(method, models(path), { token: gateway.adminToken, body, headers });
+const admin = (method: string, path = '', body?: unknown, headers?: Record<string, string>) =>
+  call(method, models(path), { token: gateway.adminToken, body, headers });
 
 beforeAll(async () => {
   gateway = await spawnGateway();
@@ -69,7 +70,12 @@ describe('CRUD round trip', () => {
   });
 
   it('generates an id from the name when none is given', async () => {
-    const created = await admin('POST', '', { name: 'Small Local', provider: 'local', config: { options: { model: 'hash-64-v1' } }, dimensions: 64 });
+    const created = await admin('POST', '', {
+      name: 'Small Local',
+      provider: 'local',
+      config: { options: { model: 'hash-64-v1' } },
+      dimensions: 64,
+    });
     expect(created.status).toBe(201);
     expect(created.body.id).toBe('small-local');
     await admin('DELETE', '/small-local');
@@ -79,11 +85,31 @@ describe('CRUD round trip', () => {
 describe('validation: 400 naming the field, nothing stored', () => {
   it.each([
     ['unknown provider', { ...openaiSmall, provider: 'openia' }, 'provider'],
-    ['malformed URL', { ...openaiSmall, config: { ...openaiSmall.config, connection: { base_url: 'api.openai.com' } } }, 'config.connection.base_url'],
-    ['non-http URL', { ...openaiSmall, config: { ...openaiSmall.config, connection: { base_url: 'ftp://x.example' } } }, 'config.connection.base_url'],
-    ['regex that does not compile', { ...openaiSmall, models: { include: ['text-(embedding'], exclude: [] } }, 'models.include[0]'],
-    ['non-positive timeout', { ...openaiSmall, config: { ...openaiSmall.config, connection: { timeout: 0 } } }, 'config.connection.timeout'],
-    ['negative price', { ...openaiSmall, pricing: { input_per_million_tokens: -1 } }, 'pricing.input_per_million_tokens'],
+    [
+      'malformed URL',
+      { ...openaiSmall, config: { ...openaiSmall.config, connection: { base_url: 'api.openai.com' } } },
+      'config.connection.base_url',
+    ],
+    [
+      'non-http URL',
+      { ...openaiSmall, config: { ...openaiSmall.config, connection: { base_url: 'ftp://x.example' } } },
+      'config.connection.base_url',
+    ],
+    [
+      'regex that does not compile',
+      { ...openaiSmall, models: { include: ['text-(embedding'], exclude: [] } },
+      'models.include[0]',
+    ],
+    [
+      'non-positive timeout',
+      { ...openaiSmall, config: { ...openaiSmall.config, connection: { timeout: 0 } } },
+      'config.connection.timeout',
+    ],
+    [
+      'negative price',
+      { ...openaiSmall, pricing: { input_per_million_tokens: -1 } },
+      'pricing.input_per_million_tokens',
+    ],
     ['id with a slash', { ...openaiSmall, id: 'a/b' }, 'id'],
     ['unknown field', { ...openaiSmall, dimension: 3 }, 'dimension'],
     ['enabled as a string', { ...openaiSmall, enabled: 'yes' }, 'enabled'],
@@ -122,7 +148,12 @@ describe('ETag and If-Match', () => {
     const first = await admin('GET', '/etag');
     const ok = await admin('PATCH', '/etag', { description: 'operator A' }, { 'if-match': String(first.headers.etag) });
     expect(ok.status).toBe(200);
-    const stale = await admin('PATCH', '/etag', { description: 'operator B' }, { 'if-match': String(first.headers.etag) });
+    const stale = await admin(
+      'PATCH',
+      '/etag',
+      { description: 'operator B' },
+      { 'if-match': String(first.headers.etag) },
+    );
     expect(stale.status).toBe(412);
     expect(stale.body.error.code).toBe('etag_mismatch');
     expect((await admin('DELETE', '/etag', undefined, { 'if-match': String(first.headers.etag) })).status).toBe(412);
@@ -134,8 +165,23 @@ describe('ETag and If-Match', () => {
 describe('secrets are redacted on every read', () => {
   it('on create, get, list and after an update that sent the redacted form back', async () => {
     const secret = openaiSmall.config.connection.token;
-    const created = await admin('POST', '', { ...openaiSmall, id: 'secret', config: { ...openaiSmall.config, connection: { ...openaiSmall.config.connection, headers: { 'x-api-key': 'hdr-secret-123456789', 'x-trace': 'visible' }, public_headers: ['x-trace'] } } });
-    const reads = [created.body, (await admin('GET', '/secret')).body, (await admin('GET', '')).body.find((e: { id: string }) => e.id === 'secret')];
+    const created = await admin('POST', '', {
+      ...openaiSmall,
+      id: 'secret',
+      config: {
+        ...openaiSmall.config,
+        connection: {
+          ...openaiSmall.config.connection,
+          headers: { 'x-api-key': 'hdr-secret-123456789', 'x-trace': 'visible' },
+          public_headers: ['x-trace'],
+        },
+      },
+    });
+    const reads = [
+      created.body,
+      (await admin('GET', '/secret')).body,
+      (await admin('GET', '')).body.find((e: { id: string }) => e.id === 'secret'),
+    ];
     for (const read of reads) {
       expect(JSON.stringify(read)).not.toContain(secret);
       expect(JSON.stringify(read)).not.toContain('hdr-secret-123456789');
@@ -145,12 +191,18 @@ describe('secrets are redacted on every read', () => {
     // Writing back what was read keeps the real token (the redacted form is not stored over it).
     const updated = await admin('PUT', '/secret', { ...reads[1], description: 'edited' });
     expect(updated.body.config.connection.token).toBe('sk-…3f9a');
-    const rotated = await admin('PATCH', '/secret', { config: { connection: { token: 'sk-new-token-0000000000ffff' } } });
+    const rotated = await admin('PATCH', '/secret', {
+      config: { connection: { token: 'sk-new-token-0000000000ffff' } },
+    });
     expect(rotated.body.config.connection.token).toBe('sk-…ffff');
   });
 
   it('stores ${env:NAME} references verbatim and shows them as written', async () => {
-    const created = await admin('POST', '', { ...openaiSmall, id: 'env-ref', config: { ...openaiSmall.config, connection: { token: '${env:OPENAI_API_KEY}' } } });
+    const created = await admin('POST', '', {
+      ...openaiSmall,
+      id: 'env-ref',
+      config: { ...openaiSmall.config, connection: { token: '${env:OPENAI_API_KEY}' } },
+    });
     expect(created.body.config.connection.token).toBe('${env:OPENAI_API_KEY}');
   });
 });
@@ -167,7 +219,14 @@ describe('admin authentication', () => {
 
 describe('routing and constraints through /v1/embeddings', () => {
   it('routes each form to the right entity and refuses what is not allowed', async () => {
-    await admin('POST', '', { id: 'tiny', name: 'Tiny Hash', provider: 'local', config: { options: { model: 'hash-8-v1' } }, dimensions: 8, models: { include: ['hash-(8|16)-v1'], exclude: ['hash-16-v1'] } });
+    await admin('POST', '', {
+      id: 'tiny',
+      name: 'Tiny Hash',
+      provider: 'local',
+      config: { options: { model: 'hash-8-v1' } },
+      dimensions: 8,
+      models: { include: ['hash-(8|16)-v1'], exclude: ['hash-16-v1'] },
+    });
     const embed = (model: string) => embeddingsCall(gateway.url, gateway.apiKey, { model, input: 'route me' });
     for (const model of ['tiny', 'Tiny Hash', 'tiny-hash', 'tiny-hash/hash-8-v1', 'tiny###hash-8-v1', 'hash-8-v1']) {
       const response = await embed(model);
@@ -175,7 +234,9 @@ describe('routing and constraints through /v1/embeddings', () => {
       expect(response.body.data[0].embedding).toHaveLength(8);
     }
     expect((await embed('tiny/hash-16-v1')).body.error).toMatchObject({ code: 'model_not_allowed' });
-    expect((await embed('tiny/hash-32-v1')).body.error.message).toContain("none of the include patterns 'hash-(8|16)-v1'");
+    expect((await embed('tiny/hash-32-v1')).body.error.message).toContain(
+      "none of the include patterns 'hash-(8|16)-v1'",
+    );
     expect((await embed('tiny/hash-16-v1')).body.error.message).toContain("exclude pattern 'hash-16-v1'");
 
     await admin('PATCH', '/tiny', { enabled: false });

@@ -7,7 +7,8 @@ import { call, embeddingsCall } from '../helpers/http.js';
 
 let gateway: SpawnedGateway;
 const keys = (path = '') => `${gateway.url}/v1/api-keys${path}`;
-const admin = (method: string, path = '', body?: unknown) => call(method, keys(path), { token: gateway.adminToken, body });
+const admin = (method: string, path = '', body?: unknown) =>
+  call(method, keys(path), { token: gateway.adminToken, body });
 const embed = (token: string, model = 'local') => embeddingsCall(gateway.url, token, { model, input: 'hello' });
 
 beforeAll(async () => {
@@ -51,7 +52,10 @@ describe('API keys', () => {
   });
 
   it('an expired or disabled key gets 401; re-enabling works', async () => {
-    const { body } = await admin('POST', '', { name: 'short-lived', expires_at: new Date(Date.now() + 3_600_000).toISOString() });
+    const { body } = await admin('POST', '', {
+      name: 'short-lived',
+      expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     expect((await embed(body.secret)).status).toBe(200);
     await admin('PATCH', `/${body.id}`, { expires_at: new Date(Date.now() - 1000).toISOString() });
     const expired = await embed(body.secret);
@@ -66,7 +70,9 @@ describe('API keys', () => {
   it('validates key bodies and patches only what is named', async () => {
     expect((await admin('POST', '', {})).body.error).toMatchObject({ param: 'name' });
     expect((await admin('POST', '', { name: 'x', expires_at: 'tomorrow' })).body.error.param).toBe('expires_at');
-    expect((await admin('POST', '', { name: 'x', metadata: { ai_models_include: 'a,(b' } })).body.error.param).toBe('metadata.ai_models_include');
+    expect((await admin('POST', '', { name: 'x', metadata: { ai_models_include: 'a,(b' } })).body.error.param).toBe(
+      'metadata.ai_models_include',
+    );
     const { body } = await admin('POST', '', { name: 'patch-me', metadata: { team: 'search' } });
     const patched = await admin('PATCH', `/${body.id}`, { name: 'patched' });
     expect(patched.body).toMatchObject({ name: 'patched', enabled: true, metadata: { team: 'search' } });
@@ -79,10 +85,16 @@ describe('API keys', () => {
     beforeAll(async () => {
       await call('POST', `${gateway.url}/v1/embedding-models`, {
         token: gateway.adminToken,
-        body: { id: 'constrained', provider: 'local', config: { options: { model: 'hash-16-v1' } }, models: { include: ['hash-(16|32|64)-v1'], exclude: ['hash-64-v1'] } },
+        body: {
+          id: 'constrained',
+          provider: 'local',
+          config: { options: { model: 'hash-16-v1' } },
+          models: { include: ['hash-(16|32|64)-v1'], exclude: ['hash-64-v1'] },
+        },
       });
     });
-    const withKey = async (metadata: Record<string, string>) => (await admin('POST', '', { name: 'constrained-key', metadata })).body.secret as string;
+    const withKey = async (metadata: Record<string, string>) =>
+      (await admin('POST', '', { name: 'constrained-key', metadata })).body.secret as string;
 
     it.each([
       ['neither level constrains (entity local)', {}, 'local/hash-128-v1', 200],

@@ -6,7 +6,8 @@ import { runCli, tempDir } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 
 let gateway: SpawnedGateway;
-const cli = (args: string[], input?: string, env: Record<string, string> = {}) => runCli(args, { env: { ...gateway.env, ...env }, ...(input === undefined ? {} : { input }) });
+const cli = (args: string[], input?: string, env: Record<string, string> = {}) =>
+  runCli(args, { env: { ...gateway.env, ...env }, ...(input === undefined ? {} : { input }) });
 const json = async (args: string[], input?: string) => {
   const result = await cli([...args, '-o', 'json'], input);
   expect(result.code, result.stderr).toBe(0);
@@ -22,7 +23,21 @@ afterAll(async () => {
 
 describe('profile', () => {
   it('add (flags, key on stdin, gateway checked) / list / use / show / set / remove', async () => {
-    const added = await cli(['profile', 'add', 'ops', '--url', gateway.url, '--api-key-stdin', '--admin-token', gateway.adminToken, '-o', 'json'], `${gateway.apiKey}\n`);
+    const added = await cli(
+      [
+        'profile',
+        'add',
+        'ops',
+        '--url',
+        gateway.url,
+        '--api-key-stdin',
+        '--admin-token',
+        gateway.adminToken,
+        '-o',
+        'json',
+      ],
+      `${gateway.apiKey}\n`,
+    );
     expect(added.code, added.stderr).toBe(0);
     expect(added.stderr).toContain('API key accepted');
     expect(added.stderr).toContain('admin token accepted');
@@ -58,7 +73,22 @@ describe('profile', () => {
 
 describe('models', () => {
   it('create (flags) / get / list / update / enable / disable / constrain / delete, in JSON and tables', async () => {
-    const created = await json(['models', 'create', '--provider', 'local', '--id', 'cli-small', '--name', 'CLI small', '--model', 'hash-32-v1', '--dimensions', '32', '--tag', 'cli']);
+    const created = await json([
+      'models',
+      'create',
+      '--provider',
+      'local',
+      '--id',
+      'cli-small',
+      '--name',
+      'CLI small',
+      '--model',
+      'hash-32-v1',
+      '--dimensions',
+      '32',
+      '--tag',
+      'cli',
+    ]);
     expect(created).toMatchObject({ id: 'cli-small', name: 'CLI small', dimensions: 32, tags: ['cli'] });
     expect((await json(['models', 'get', 'cli-small'])).config.options.model).toBe('hash-32-v1');
     const getTable = await cli(['models', 'get', 'cli-small', '-o', 'table']);
@@ -71,7 +101,9 @@ describe('models', () => {
     expect(table.stdout).toMatch(/^cli-small\s+CLI small\s+local\s+hash-32-v1\s+32\s+enabled\s+\$0\/1M$/m);
     expect((await cli(['models', 'list', '-o', 'wide'])).stdout).toContain('UPDATED');
 
-    expect((await json(['models', 'update', 'cli-small', '--description', 'updated by the CLI'])).description).toBe('updated by the CLI');
+    expect((await json(['models', 'update', 'cli-small', '--description', 'updated by the CLI'])).description).toBe(
+      'updated by the CLI',
+    );
     expect((await json(['models', 'disable', 'cli-small'])).enabled).toBe(false);
     expect((await json(['models', 'list', '--disabled'])).map((e: { id: string }) => e.id)).toEqual(['cli-small']);
     const refused = await cli(['embed', 'x', '--model', 'cli-small']);
@@ -79,7 +111,15 @@ describe('models', () => {
     expect(refused.stderr).toContain('disabled');
     expect((await json(['models', 'enable', 'cli-small'])).enabled).toBe(true);
 
-    const constrained = await json(['models', 'constrain', 'cli-small', '--include', 'hash-(32|64)-v1', '--exclude', 'hash-64-v1']);
+    const constrained = await json([
+      'models',
+      'constrain',
+      'cli-small',
+      '--include',
+      'hash-(32|64)-v1',
+      '--exclude',
+      'hash-64-v1',
+    ]);
     expect(constrained.models).toEqual({ include: ['hash-(32|64)-v1'], exclude: ['hash-64-v1'] });
     expect((await cli(['embed', 'x', '--model', 'cli-small/hash-64-v1'])).code).toBe(3);
     expect((await json(['models', 'constrain', 'cli-small', '--clear'])).models).toEqual({ include: [], exclude: [] });
@@ -92,7 +132,10 @@ describe('models', () => {
 
   it('create and update from files, with local validation', async () => {
     const dir = tempDir('entities');
-    writeFileSync(join(dir, 'one.json'), JSON.stringify({ id: 'from-json', provider: 'local', config: { options: { model: 'hash-16-v1' } } }));
+    writeFileSync(
+      join(dir, 'one.json'),
+      JSON.stringify({ id: 'from-json', provider: 'local', config: { options: { model: 'hash-16-v1' } } }),
+    );
     writeFileSync(join(dir, 'bad.yaml'), 'id: bad one\nprovider: local\n');
     expect((await json(['models', 'create', '-f', join(dir, 'one.json')])).id).toBe('from-json');
     const invalid = await cli(['models', 'create', '-f', join(dir, 'bad.yaml')]);
@@ -100,7 +143,15 @@ describe('models', () => {
     expect(invalid.stderr).toContain("'id' must start with a letter or digit");
     const duplicate = await cli(['models', 'create', '-f', join(dir, 'one.json')]);
     expect(duplicate.code).toBe(5);
-    writeFileSync(join(dir, 'one.json'), JSON.stringify({ id: 'from-json', provider: 'local', config: { options: { model: 'hash-16-v1' } }, description: 'replaced' }));
+    writeFileSync(
+      join(dir, 'one.json'),
+      JSON.stringify({
+        id: 'from-json',
+        provider: 'local',
+        config: { options: { model: 'hash-16-v1' } },
+        description: 'replaced',
+      }),
+    );
     expect((await json(['models', 'update', 'from-json', '-f', join(dir, 'one.json')])).description).toBe('replaced');
     expect((await cli(['models', 'delete', 'from-json', '-y'])).code).toBe(0);
   });
@@ -119,16 +170,27 @@ describe('models', () => {
     const dir = tempDir('apply');
     const edited = join(dir, 'models.yaml');
     copyFileSync('examples/models.yaml', edited);
-    writeFileSync(edited, readFileSync(edited, 'utf8').replace('  dimensions: 64\n', '  dimensions: 48\n').replace('mistral-embed', 'mistral-embed-2312'));
+    writeFileSync(
+      edited,
+      readFileSync(edited, 'utf8')
+        .replace('  dimensions: 64\n', '  dimensions: 48\n')
+        .replace('mistral-embed', 'mistral-embed-2312'),
+    );
     const changed = await cli(['models', 'diff', '-f', edited, '-o', 'table']);
     expect(changed.code).toBe(1);
     expect(changed.stdout).toContain('~ local-small (update)');
     expect(changed.stdout).toContain('dimensions: 64 → 48');
     expect(changed.stdout).toContain('config.options.model: "mistral-embed" → "mistral-embed-2312"');
     const asJson = await cli(['models', 'diff', '-f', edited]);
-    expect(JSON.parse(asJson.stdout).map((p: { id: string; action: string }) => `${p.action} ${p.id}`).sort()).toEqual(['update local-small', 'update mistral']);
+    expect(
+      JSON.parse(asJson.stdout)
+        .map((p: { id: string; action: string }) => `${p.action} ${p.id}`)
+        .sort(),
+    ).toEqual(['update local-small', 'update mistral']);
 
-    expect((await cli(['models', 'apply', '-f', edited, '--dry-run'])).stderr).toContain('dry run: 2 change(s) not applied');
+    expect((await cli(['models', 'apply', '-f', edited, '--dry-run'])).stderr).toContain(
+      'dry run: 2 change(s) not applied',
+    );
     expect((await cli(['models', 'diff', '-f', edited])).code).toBe(1);
     expect((await cli(['models', 'apply', '-f', edited])).code).toBe(0);
     expect((await cli(['models', 'diff', '-f', edited])).code).toBe(0);
@@ -150,7 +212,9 @@ describe('keys', () => {
     const secret = created.stdout.trim();
     expect(secret).toMatch(/^emb_/);
     expect(created.stderr).toBe('');
-    expect((await cli(['embed', 'with the new key', '--model', 'local-small'], undefined, { EMBCTL_API_KEY: secret })).code).toBe(0);
+    expect(
+      (await cli(['embed', 'with the new key', '--model', 'local-small'], undefined, { EMBCTL_API_KEY: secret })).code,
+    ).toBe(0);
 
     const listed = await json(['keys', 'list']);
     const key = listed.find((k: { name: string }) => k.name === 'pipeline');
@@ -192,7 +256,12 @@ describe('exit codes', () => {
     const result = await cli(args);
     expect(result.code).toBe(code);
     expect(result.stderr).toContain(message);
-    expect(result.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')),
+    ).toHaveLength(1);
   });
 
   it('--verbose adds the request id and HTTP details', async () => {

@@ -11,10 +11,19 @@ import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 let gateway: SpawnedGateway;
 let fake: FakeUpstream;
 let work: string;
-const cli = (args: string[], input?: string) => runCli(args, { env: gateway.env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
+const cli = (args: string[], input?: string) =>
+  runCli(args, { env: gateway.env, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 /** The CLI pointed straight at the fake OpenAI-compatible server: no embctl gateway in between. */
-const direct = (args: string[]) => runCli([...args, '--url', `${fake.url}/v1`, '--api-key', TOKEN, '--model', 'bge-small'], { env: isolatedEnv(), timeoutMs: 60_000 });
-const readJsonl = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; text?: string; embedding: number[] | string });
+const direct = (args: string[]) =>
+  runCli([...args, '--url', `${fake.url}/v1`, '--api-key', TOKEN, '--model', 'bge-small'], {
+    env: isolatedEnv(),
+    timeoutMs: 60_000,
+  });
+const readJsonl = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { id: string; text?: string; embedding: number[] | string });
 
 beforeAll(async () => {
   gateway = await spawnGateway();
@@ -34,18 +43,52 @@ describe('inputs', () => {
       return path;
     };
     const cases: [string[], string[], string?][] = [
-      [['embed', 'one', 'two'], ['0', '1']],
+      [
+        ['embed', 'one', 'two'],
+        ['0', '1'],
+      ],
       [['embed', '-f', '-'], ['stdin:1', 'stdin:3'], 'alpha\n\nbeta\n'],
-      [['embed', '-f', write('p.txt', 'a\nb\n\nc\n'), '--split', 'paragraph'], [`${join(work, 'p.txt')}:1`, `${join(work, 'p.txt')}:4`]],
-      [['embed', '-f', write('d.jsonl', '{"key":"k1","body":"first"}\n{"key":"k2","body":"second"}\n'), '--text-field', 'body', '--id-field', 'key'], ['k1', 'k2']],
-      [['embed', '-f', write('d.json', '[{"id":"j1","text":"x"},{"id":"j2","text":"y"}]'), '--id-field', 'id'], ['j1', 'j2']],
-      [['embed', '-f', write('d.csv', 'ref,content\nc1,"quoted, text"\nc2,plain\n'), '--text-column', 'content', '--id-column', 'ref'], ['c1', 'c2']],
+      [
+        ['embed', '-f', write('p.txt', 'a\nb\n\nc\n'), '--split', 'paragraph'],
+        [`${join(work, 'p.txt')}:1`, `${join(work, 'p.txt')}:4`],
+      ],
+      [
+        [
+          'embed',
+          '-f',
+          write('d.jsonl', '{"key":"k1","body":"first"}\n{"key":"k2","body":"second"}\n'),
+          '--text-field',
+          'body',
+          '--id-field',
+          'key',
+        ],
+        ['k1', 'k2'],
+      ],
+      [
+        ['embed', '-f', write('d.json', '[{"id":"j1","text":"x"},{"id":"j2","text":"y"}]'), '--id-field', 'id'],
+        ['j1', 'j2'],
+      ],
+      [
+        [
+          'embed',
+          '-f',
+          write('d.csv', 'ref,content\nc1,"quoted, text"\nc2,plain\n'),
+          '--text-column',
+          'content',
+          '--id-column',
+          'ref',
+        ],
+        ['c1', 'c2'],
+      ],
       [['embed', '-f', write('d.tsv', 'text\nrow one\n'), '--format', 'tsv'], [`${join(work, 'd.tsv')}:2`]],
     ];
     for (const [args, ids, input] of cases) {
       const result = await cli([...args, '-o', 'json', '--dimensions', '8'], input);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-      expect(JSON.parse(result.stdout).data.map((d: { id: string }) => d.id), args.join(' ')).toEqual(ids);
+      expect(
+        JSON.parse(result.stdout).data.map((d: { id: string }) => d.id),
+        args.join(' '),
+      ).toEqual(ids);
     }
     const tree = join(work, 'tree');
     mkdirSync(join(tree, 'guides'), { recursive: true });
@@ -53,12 +96,28 @@ describe('inputs', () => {
     writeFileSync(join(tree, 'guides', 'start.md'), 'Getting started');
     writeFileSync(join(tree, 'skip.bin'), 'binary');
     const result = await cli(['embed', '--files', tree, '--glob', '**/*.md', '-o', 'ndjson', '--dimensions', '8']);
-    expect(result.stdout.trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['guides/start.md', 'readme.md']);
+    expect(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(['guides/start.md', 'readme.md']);
   });
 
   it('chunks long texts to the token budget, suffixing ids', async () => {
     const long = Array.from({ length: 300 }, (_, i) => `token${i}`).join(' ');
-    const result = await cli(['embed', '-o', 'json', '--chunk-tokens', '200', '--chunk-overlap', '20', '--dimensions', '8', long]);
+    const result = await cli([
+      'embed',
+      '-o',
+      'json',
+      '--chunk-tokens',
+      '200',
+      '--chunk-overlap',
+      '20',
+      '--dimensions',
+      '8',
+      long,
+    ]);
     const ids = JSON.parse(result.stdout).data.map((d: { id: string }) => d.id);
     expect(ids.length).toBeGreaterThan(2);
     expect(ids).toEqual(ids.map((_: string, i: number) => `0#${i}`));
@@ -67,32 +126,55 @@ describe('inputs', () => {
 });
 
 describe('--out index', () => {
-  it('writes ordered, deduplicated records with a meta file; reruns are no-ops; search finds the near-duplicate', async () => {
-    const out = join(work, 'docs.jsonl');
-    const source = join(work, 'docs.txt');
-    writeFileSync(source, `${readFileSync(join(ROOT, 'examples/docs.txt'), 'utf8')}The quick brown fox jumps over the lazy dog.\n`);
-    const first = await cli(['embed', '-f', source, '--out', out]);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stderr).toContain('13 record(s) (1 reused from identical texts)');
-    const records = readJsonl(out);
-    expect(records.map((r) => r.id)).toEqual(Array.from({ length: 13 }, (_, i) => `${source}:${i + 1}`));
-    expect(records[12]!.embedding).toEqual(records[0]!.embedding);
-    expect(JSON.parse(readFileSync(`${out}.meta.json`, 'utf8'))).toMatchObject({ format: 'embctl-embeddings', model: 'hash-384-v1', requested_model: 'local/hash-384-v1', dimensions: 384, records: 13, vector_format: 'float', text: true });
+  it(
+    'writes ordered, deduplicated records with a meta file; reruns are no-ops; search finds the ' + 'near-duplicate',
+    async () => {
+      const out = join(work, 'docs.jsonl');
+      const source = join(work, 'docs.txt');
+      writeFileSync(
+        source,
+        `${readFileSync(join(ROOT, 'examples/docs.txt'), 'utf8')}The quick brown fox jumps over the lazy dog.\n`,
+      );
+      const first = await cli(['embed', '-f', source, '--out', out]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toContain('13 record(s) (1 reused from identical texts)');
+      const records = readJsonl(out);
+      expect(records.map((r) => r.id)).toEqual(Array.from({ length: 13 }, (_, i) => `${source}:${i + 1}`));
+      expect(records[12]!.embedding).toEqual(records[0]!.embedding);
+      expect(JSON.parse(readFileSync(`${out}.meta.json`, 'utf8'))).toMatchObject({
+        format: 'embctl-embeddings',
+        model: 'hash-384-v1',
+        requested_model: 'local/hash-384-v1',
+        dimensions: 384,
+        records: 13,
+        vector_format: 'float',
+        text: true,
+      });
 
-    const again = await cli(['embed', '-f', source, '--out', out]);
-    expect(again.code).toBe(0);
-    expect(again.stderr).toContain('nothing new to embed');
-    expect(readJsonl(out)).toHaveLength(13);
+      const again = await cli(['embed', '-f', source, '--out', out]);
+      expect(again.code).toBe(0);
+      expect(again.stderr).toContain('nothing new to embed');
+      expect(readJsonl(out)).toHaveLength(13);
 
-    const found = await cli(['search', 'a quick brown fox jumped over a lazy dog', '--index', out, '-k', '3', '-o', 'json']);
-    expect(found.code, found.stderr).toBe(0);
-    const hits = JSON.parse(found.stdout);
-    expect(hits[0].text).toBe('The quick brown fox jumps over the lazy dog.');
-    expect(hits).toHaveLength(3);
-    expect(hits[0].score).toBeGreaterThan(hits[2].score);
-    const table = await cli(['search', 'central bank interest rates', '--index', out, '-k', '2', '-o', 'table']);
-    expect(table.stdout).toMatch(/^1\s+0\.\d{4}\s+\S+docs\.txt:[34]\s+/m);
-  });
+      const found = await cli([
+        'search',
+        'a quick brown fox jumped over a lazy dog',
+        '--index',
+        out,
+        '-k',
+        '3',
+        '-o',
+        'json',
+      ]);
+      expect(found.code, found.stderr).toBe(0);
+      const hits = JSON.parse(found.stdout);
+      expect(hits[0].text).toBe('The quick brown fox jumps over the lazy dog.');
+      expect(hits).toHaveLength(3);
+      expect(hits[0].score).toBeGreaterThan(hits[2].score);
+      const table = await cli(['search', 'central bank interest rates', '--index', out, '-k', '2', '-o', 'table']);
+      expect(table.stdout).toMatch(/^1\s+0\.\d{4}\s+\S+docs\.txt:[34]\s+/m);
+    },
+  );
 
   it('stores base64 vectors bit-identical to the float ones, and can leave the text out', async () => {
     const floats = join(work, 'f.jsonl');
@@ -122,7 +204,20 @@ describe('--out index', () => {
   });
 
   it('warns when the model is not pinned to a version', async () => {
-    await cli(['models', 'create', '--provider', 'openai-compatible', '--id', 'floating', '--base-url', `${fake.url}/v1`, '--token', TOKEN, '--model', 'latest-embedder']);
+    await cli([
+      'models',
+      'create',
+      '--provider',
+      'openai-compatible',
+      '--id',
+      'floating',
+      '--base-url',
+      `${fake.url}/v1`,
+      '--token',
+      TOKEN,
+      '--model',
+      'latest-embedder',
+    ]);
     const result = await cli(['embed', 'x', '--model', 'floating', '-o', 'json']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain("'latest-embedder-q8' is not a versioned model name");
@@ -137,14 +232,20 @@ describe('against a faulty OpenAI-compatible server, directly', () => {
     const texts = lines(60);
     writeFileSync(source, `${texts.join('\n')}\n`);
     fake.requests.length = 0;
-    fake.script({ status: 429, headers: { 'retry-after-ms': '50' } }, { status: 500 }, { delayMs: 400 }, { status: 503 }, { status: 500 });
+    fake.script(
+      { status: 429, headers: { 'retry-after-ms': '50' } },
+      { status: 500 },
+      { delayMs: 400 },
+      { status: 503 },
+      { status: 500 },
+    );
     const out = join(work, 'faults.jsonl');
     const result = await direct(['embed', '-f', source, '--out', out, '--batch-size', '7', '--concurrency', '3', '-v']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/4 retries/);
     const records = readJsonl(out);
     expect(records.map((r) => r.text)).toEqual(texts);
-    records.forEach((r, i) => expect(r.embedding).toEqual(fakeVector(texts[i]!)));
+    for (const [i, r] of records.entries()) expect(r.embedding).toEqual(fakeVector(texts[i]!));
   });
 
   it('stops at a mid-run model change, keeping only what came before it', async () => {
@@ -166,13 +267,33 @@ describe('against a faulty OpenAI-compatible server, directly', () => {
   it('resumes after kill -9 to a file identical to an uninterrupted run', async () => {
     const source = join(work, 'big.txt');
     writeFileSync(source, `${lines(1500, 'record').join('\n')}\n${lines(100, 'record').join('\n')}\n`);
-    const args = (out: string) => ['embed', '-f', source, '--out', out, '--batch-size', '10', '--concurrency', '2', '--url', `${fake.url}/v1`, '--api-key', TOKEN, '--model', 'bge-small'];
+    const args = (out: string) => [
+      'embed',
+      '-f',
+      source,
+      '--out',
+      out,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '2',
+      '--url',
+      `${fake.url}/v1`,
+      '--api-key',
+      TOKEN,
+      '--model',
+      'bge-small',
+    ];
     const reference = join(work, 'reference.jsonl');
     expect((await runCli(args(reference), { env: isolatedEnv(), timeoutMs: 60_000 })).code).toBe(0);
 
     fake.setDelay(20);
     const interrupted = join(work, 'interrupted.jsonl');
-    const child = spawn(process.execPath, [BIN, ...args(interrupted)], { env: isolatedEnv(), cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, ...args(interrupted)], {
+      env: isolatedEnv(),
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
     await new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + 30_000;
       const poll = setInterval(() => {
@@ -204,7 +325,9 @@ describe('against a faulty OpenAI-compatible server, directly', () => {
     writeFileSync(source, `${lines(30, 'v1').join('\n')}\n`);
     const out = join(work, 'changing.jsonl');
     fake.script({}, { status: 400, body: { error: { message: 'stop here' } } });
-    expect((await direct(['embed', '-f', source, '--out', out, '--batch-size', '10', '--concurrency', '1'])).code).toBe(1);
+    expect((await direct(['embed', '-f', source, '--out', out, '--batch-size', '10', '--concurrency', '1'])).code).toBe(
+      1,
+    );
     writeFileSync(source, `${lines(30, 'v2').join('\n')}\n`);
     const refused = await direct(['embed', '-f', source, '--out', out, '--batch-size', '10', '--concurrency', '1']);
     expect(refused.code).toBe(1);

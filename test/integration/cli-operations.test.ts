@@ -33,7 +33,12 @@ beforeAll(async () => {
   fake = await startFake(FORMATS['openai-compatible']);
   await call('POST', `${gateway.url}/v1/embedding-models`, {
     token: gateway.adminToken,
-    body: { id: 'drifting', provider: 'openai-compatible', config: { connection: { base_url: `${fake.url}/v1`, token: TOKEN }, options: { model: 'bge-small-v1' } }, pricing: { input_per_million_tokens: 0.1 } },
+    body: {
+      id: 'drifting',
+      provider: 'openai-compatible',
+      config: { connection: { base_url: `${fake.url}/v1`, token: TOKEN }, options: { model: 'bge-small-v1' } },
+      pricing: { input_per_million_tokens: 0.1 },
+    },
   });
   const calls: [string, Record<string, unknown>, string?][] = [
     ['ok-local', { model: 'local', input: ['a', 'b'] }],
@@ -42,7 +47,8 @@ beforeAll(async () => {
     ['unknown', { model: 'nope', input: 'x' }],
     ['unauthorized', { model: 'local', input: 'x' }, 'emb_wrong'],
   ];
-  for (const [name, body, key] of calls) ids[name] = String((await embeddingsCall(gateway.url, key ?? gateway.apiKey, body)).headers['x-request-id']);
+  for (const [name, body, key] of calls)
+    ids[name] = String((await embeddingsCall(gateway.url, key ?? gateway.apiKey, body)).headers['x-request-id']);
 });
 afterAll(async () => {
   await gateway.stop();
@@ -51,12 +57,24 @@ afterAll(async () => {
 
 describe('logs', () => {
   it.each([
-    [['--model', 'local'], ['ok-local', 'bad-input', 'unauthorized']],
-    [['--status', '4xx'], ['bad-input', 'unknown', 'unauthorized']],
+    [
+      ['--model', 'local'],
+      ['ok-local', 'bad-input', 'unauthorized'],
+    ],
+    [
+      ['--status', '4xx'],
+      ['bad-input', 'unknown', 'unauthorized'],
+    ],
     [['--status', '2xx', '--provider', 'openai-compatible'], ['ok-drift']],
-    [['--model', 'local,nope', '--status', '400,404'], ['bad-input', 'unknown']],
+    [
+      ['--model', 'local,nope', '--status', '400,404'],
+      ['bad-input', 'unknown'],
+    ],
     [['--resolved-model', 'bge-small-v1-q8'], ['ok-drift']],
-    [['--key', 'default', '--status', '2xx'], ['ok-local', 'ok-drift']],
+    [
+      ['--key', 'default', '--status', '2xx'],
+      ['ok-local', 'ok-drift'],
+    ],
   ])('list %j', async (flags, expected) => {
     const rows = await json(['logs', 'list', '--since', '1h', ...flags]);
     expect(rows.map((r: { id: string }) => r.id).sort()).toEqual(expected.map((n) => ids[n]).sort());
@@ -73,7 +91,11 @@ describe('logs', () => {
     const table = await cli(['logs', 'list', '-o', 'table', '--limit', '3']);
     expect(table.stdout).toMatch(/^TIME\s+STATUS\s+MODEL\s+PROVIDER\s+INPUTS\s+TOKENS\s+LATENCY\s+COST\s+ID$/m);
     const shown = await cli(['logs', 'show', ids['ok-drift']!]);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ id: ids['ok-drift'], resolved_model: 'bge-small-v1-q8', model_mismatch: true });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      id: ids['ok-drift'],
+      resolved_model: 'bge-small-v1-q8',
+      model_mismatch: true,
+    });
     expect(shown.stderr).toContain("the upstream served 'bge-small-v1-q8'");
     expect((await cli(['logs', 'show', 'req_nope'])).code).toBe(4);
   });
@@ -84,8 +106,13 @@ describe('usage', () => {
     const rows = await json(['logs', 'list', '--since', '1h']);
     const report = await json(['usage', '--since', '1h', '--by', 'model']);
     expect(report.totals.requests).toBe(rows.length);
-    expect(report.totals.prompt_tokens).toBe(rows.reduce((n: number, r: { prompt_tokens: number }) => n + r.prompt_tokens, 0));
-    expect(report.totals.cost_usd).toBeCloseTo(rows.reduce((n: number, r: { cost_usd: number }) => n + r.cost_usd, 0), 12);
+    expect(report.totals.prompt_tokens).toBe(
+      rows.reduce((n: number, r: { prompt_tokens: number }) => n + r.prompt_tokens, 0),
+    );
+    expect(report.totals.cost_usd).toBeCloseTo(
+      rows.reduce((n: number, r: { cost_usd: number }) => n + r.cost_usd, 0),
+      12,
+    );
     const table = await cli(['usage', '--by', 'key', '-o', 'table']);
     expect(table.stdout).toMatch(/^KEY\s+REQUESTS\s+ERRORS\s+INPUTS\s+TOKENS\s+COST$/m);
     expect(table.stdout).toMatch(/tokens per day\n\d{4}-\d{2}-\d{2}\s+█+/);
@@ -99,10 +126,19 @@ describe('logs tail -f', () => {
     const port = await freePort();
     let served = await spawnGateway({ env, args: ['--port', String(port)] });
     // spawnGateway passes --port 0 first; the later --port wins.
-    const tail = spawn(process.execPath, [BIN, 'logs', 'tail', '-f', '-n', '0'], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail = spawn(process.execPath, [BIN, 'logs', 'tail', '-f', '-n', '0'], {
+      env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     tail.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const lines = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string });
+    const lines = () =>
+      out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string });
     const waitFor = async (id: string, ms: number) => {
       const deadline = Date.now() + ms;
       while (!lines().some((l) => l.id === id)) {
@@ -135,7 +171,11 @@ describe('gateway status, --detach and stop', () => {
     expect(started.stdout.trim()).toBe(`http://127.0.0.1:${port}`);
     const status = await runCli(['gateway', 'status', '-o', 'json'], { env });
     expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ models: '1 enabled of 1', keys: '1 active of 1', store: expect.stringContaining('sqlite') });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      models: '1 enabled of 1',
+      keys: '1 active of 1',
+      store: expect.stringContaining('sqlite'),
+    });
     expect((await runCli(['gateway', 'start', '--detach', '--port', String(port)], { env })).code).toBe(5);
     const stopped = await runCli(['gateway', 'stop'], { env });
     expect(stopped.code, stopped.stderr).toBe(0);
@@ -151,7 +191,9 @@ describe('doctor', () => {
     expect(healthy.stdout).toMatch(/✔ gateway: .* answers/);
     expect(healthy.stdout).toMatch(/✔ pinned model: 'local\/hash-384-v1' resolves/);
 
-    const key = (await call('POST', `${gateway.url}/v1/api-keys`, { token: gateway.adminToken, body: { name: 'doomed' } })).body;
+    const key = (
+      await call('POST', `${gateway.url}/v1/api-keys`, { token: gateway.adminToken, body: { name: 'doomed' } })
+    ).body;
     await call('POST', `${gateway.url}/v1/api-keys/${key.id}/revoke`, { token: gateway.adminToken });
     const revoked = await cli(['doctor', '-o', 'table'], { EMBCTL_API_KEY: key.secret });
     expect(revoked.code).toBe(1);
@@ -161,7 +203,10 @@ describe('doctor', () => {
     const down = await cli(['doctor', '-o', 'json'], { EMBCTL_URL: 'http://127.0.0.1:9' });
     expect(down.code).toBe(1);
     const checks = JSON.parse(down.stdout);
-    expect(checks.find((c: { check: string }) => c.check === 'gateway')).toMatchObject({ ok: false, hint: expect.stringContaining('embctl gateway start') });
+    expect(checks.find((c: { check: string }) => c.check === 'gateway')).toMatchObject({
+      ok: false,
+      hint: expect.stringContaining('embctl gateway start'),
+    });
   });
 });
 
@@ -170,7 +215,8 @@ describe('completion', () => {
   async function bashComplete(words: string[]): Promise<string[]> {
     const script = [
       // The one bash-completion helper the script uses (distributions ship it; this machine may not).
-      'type _get_comp_words_by_ref >/dev/null 2>&1 || _get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }',
+      'type _get_comp_words_by_ref >/dev/null 2>&1 || _get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; ' +
+        'prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }',
       'source completions/embctl.bash',
       `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})`,
       `COMP_CWORD=${words.length - 1}`,
@@ -181,17 +227,32 @@ describe('completion', () => {
       'printf "%s\\n" "${COMPREPLY[@]}"',
     ].join('\n');
     return new Promise((resolve, reject) => {
-      const child = spawn('bash', ['-c', script], { cwd: ROOT, env: { ...gateway.env, PATH: `${join(ROOT, 'bin')}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('bash', ['-c', script], {
+        cwd: ROOT,
+        env: { ...gateway.env, PATH: `${join(ROOT, 'bin')}:${process.env.PATH}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('error', reject);
-      child.on('exit', () => resolve(out.split('\n').map((l) => l.trim()).filter(Boolean)));
+      child.on('exit', () =>
+        resolve(
+          out
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean),
+        ),
+      );
     });
   }
 
   it('the committed scripts are what `completion SHELL` prints', async () => {
     const { readFileSync } = await import('node:fs');
-    for (const [shell, file] of [['bash', 'embctl.bash'], ['zsh', '_embctl'], ['fish', 'embctl.fish']]) {
+    for (const [shell, file] of [
+      ['bash', 'embctl.bash'],
+      ['zsh', '_embctl'],
+      ['fish', 'embctl.fish'],
+    ]) {
       const printed = await cli(['completion', shell!]);
       expect(printed.stdout).toBe(readFileSync(join(ROOT, 'completions', file!), 'utf8'));
     }
@@ -200,7 +261,13 @@ describe('completion', () => {
   it('bash completes commands, fixed choices, and model ids from the running gateway', async () => {
     expect(await bashComplete(['embctl', 'mo'])).toEqual(['models']);
     expect(await bashComplete(['embctl', 'models', 'get', ''])).toEqual(expect.arrayContaining(['local', 'drifting']));
-    expect(await bashComplete(['embctl', 'models', 'list', '-o', ''])).toEqual(['table', 'wide', 'json', 'yaml', 'ndjson']);
+    expect(await bashComplete(['embctl', 'models', 'list', '-o', ''])).toEqual([
+      'table',
+      'wide',
+      'json',
+      'yaml',
+      'ndjson',
+    ]);
     expect(await bashComplete(['embctl', 'profile', 'use', ''])).toEqual(['local']);
   });
 });

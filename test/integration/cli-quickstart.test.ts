@@ -12,8 +12,14 @@ describe('quick start: embctl embed -f examples/docs.txt on a fresh machine', ()
     const result = await runCli(['embed', '-f', 'examples/docs.txt'], { env });
     expect(result.stderr).toContain("saved in profile 'local'");
     expect(result.code).toBe(0);
-    const output = JSON.parse(result.stdout) as { model: string; dimensions: number; data: { id: string; embedding: number[] }[] };
-    const lines = readFileSync('examples/docs.txt', 'utf8').split('\n').filter((l) => l.trim());
+    const output = JSON.parse(result.stdout) as {
+      model: string;
+      dimensions: number;
+      data: { id: string; embedding: number[] }[];
+    };
+    const lines = readFileSync('examples/docs.txt', 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     expect(output.model).toBe('hash-384-v1');
     expect(output.dimensions).toBe(384);
     expect(output.data.map((d) => d.id)).toEqual(lines.map((_, i) => `examples/docs.txt:${i + 1}`));
@@ -30,9 +36,15 @@ describe('quick start: embctl embed -f examples/docs.txt on a fresh machine', ()
   });
 
   it('reads stdin and prints NDJSON', async () => {
-    const result = await runCli(['embed', '-o', 'ndjson', '--dimensions', '16'], { env: isolatedEnv(), input: 'first line\n\nsecond line\n' });
+    const result = await runCli(['embed', '-o', 'ndjson', '--dimensions', '16'], {
+      env: isolatedEnv(),
+      input: 'first line\n\nsecond line\n',
+    });
     expect(result.code).toBe(0);
-    const rows = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; embedding: number[] });
+    const rows = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; embedding: number[] });
     expect(rows.map((r) => r.id)).toEqual(['stdin:1', 'stdin:3']);
     expect(rows[0]!.embedding).toHaveLength(16);
   });
@@ -40,7 +52,7 @@ describe('quick start: embctl embed -f examples/docs.txt on a fresh machine', ()
   it('fails with exit 2 and a hint when there is nothing to embed', async () => {
     const result = await runCli(['embed', '--dimensions', 'lots'], { env: isolatedEnv() });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("--dimensions must be a whole number");
+    expect(result.stderr).toContain('--dimensions must be a whole number');
   });
 });
 
@@ -57,7 +69,9 @@ describe('embctl gateway start', () => {
     // A restart over the same data dir keeps the key and prints no secret.
     const restarted = await spawnGateway({ env: gateway.env });
     expect(restarted.output()).not.toContain(gateway.apiKey);
-    const health = await fetch(`${restarted.url}/v1/models`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
+    const health = await fetch(`${restarted.url}/v1/models`, {
+      headers: { authorization: `Bearer ${gateway.apiKey}` },
+    });
     expect(health.status).toBe(200);
     expect(await restarted.stop()).toBe(0);
   });
@@ -68,7 +82,17 @@ describe('embctl gateway start', () => {
     const url = new URL(`${gateway.url}/v1/embeddings`);
     const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${gateway.apiKey}` } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            authorization: `Bearer ${gateway.apiKey}`,
+          },
+        },
         (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));

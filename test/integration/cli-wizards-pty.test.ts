@@ -58,7 +58,12 @@ describe('wizards under a pseudo-terminal', () => {
     expect(await pty.exited).toBe(0);
     expect(pty.output()).toContain('created wizard-made');
     const got = await runCli(['models', 'get', 'wizard-made', '-o', 'json'], { env: gateway.env });
-    expect(JSON.parse(got.stdout)).toMatchObject({ id: 'wizard-made', provider: 'local', dimensions: 24, config: { options: { model: 'hash-24-v1' } } });
+    expect(JSON.parse(got.stdout)).toMatchObject({
+      id: 'wizard-made',
+      provider: 'local',
+      dimensions: 24,
+      config: { options: { model: 'hash-24-v1' } },
+    });
   });
 
   it('a destructive verb asks on a terminal; answering no keeps the entity', async () => {

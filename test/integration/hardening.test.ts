@@ -26,13 +26,18 @@ afterAll(async () => {
 /** A well-formed answer: success, or OpenAI's error shape with a 4xx status; never a stack or a secret. */
 function wellFormed(response: { status: number; body: any }, raw: string): void {
   expect(response.status).toBeLessThan(500);
-  if (response.status >= 400) expect(Object.keys(response.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  if (response.status >= 400)
+    expect(Object.keys(response.body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
   expect(raw).not.toMatch(/\bat \S+ \(|node_modules|\.ts:\d+|\.js:\d+/);
   for (const secret of secrets) expect(raw).not.toContain(secret);
 }
 
 async function post(path: string, body: unknown, token: string) {
-  const response = await fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const response = await fetch(`${gateway.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
   const raw = await response.text();
   return { status: response.status, body: raw ? JSON.parse(raw) : undefined, raw };
 }
@@ -67,41 +72,60 @@ describe('property-based fuzzing', () => {
       }),
       { numRuns: 2000 },
     );
-    expect((await embeddingsCall(gateway.url, gateway.apiKey, { model: 'local', input: 'still serving' })).status).toBe(200);
+    expect((await embeddingsCall(gateway.url, gateway.apiKey, { model: 'local', input: 'still serving' })).status).toBe(
+      200,
+    );
   });
 
-  it('POST /v1/embedding-models and /v1/api-keys: 1 000 generated bodies each, 201 or a 400 naming the field', async () => {
-    const entity = fc.record(
-      {
-        id: fc.oneof(fc.string(), fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/), fc.jsonValue()),
-        provider: fc.oneof(fc.constantFrom('local', 'openai', 'cohere', 'nope'), fc.jsonValue()),
-        config: fc.oneof(fc.jsonValue(), fc.record({ connection: fc.jsonValue(), options: fc.jsonValue() }, { requiredKeys: [] })),
-        models: fc.oneof(fc.jsonValue(), fc.record({ include: fc.array(fc.string()), exclude: fc.array(fc.string()) })),
-        dimensions: fc.jsonValue(),
-        tags: fc.jsonValue(),
-      },
-      { requiredKeys: [] },
-    );
-    await fc.assert(
-      fc.asyncProperty(fc.oneof(entity, fc.jsonValue()), async (body) => {
-        const response = await post('/v1/embedding-models', body, gateway.adminToken);
-        wellFormed(response, response.raw);
-        expect([201, 400]).toContain(response.status);
-        if (response.status === 201) await call('DELETE', `${gateway.url}/v1/embedding-models/${encodeURIComponent(response.body.id)}`, { token: gateway.adminToken });
-      }),
-      { numRuns: 1000 },
-    );
-    const key = fc.record({ name: fc.jsonValue(), expires_at: fc.jsonValue(), metadata: fc.jsonValue(), limits: fc.jsonValue() }, { requiredKeys: [] });
-    await fc.assert(
-      fc.asyncProperty(fc.oneof(key, fc.jsonValue()), async (body) => {
-        const response = await post('/v1/api-keys', body, gateway.adminToken);
-        wellFormed(response, response.raw);
-        expect([201, 400]).toContain(response.status);
-      }),
-      { numRuns: 1000 },
-    );
-    expect((await call('GET', `${gateway.url}/v1/embedding-models/local`, { token: gateway.adminToken })).status).toBe(200);
-  });
+  it(
+    'POST /v1/embedding-models and /v1/api-keys: 1 000 generated bodies each, 201 or a 400 naming the ' + 'field',
+    async () => {
+      const entity = fc.record(
+        {
+          id: fc.oneof(fc.string(), fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/), fc.jsonValue()),
+          provider: fc.oneof(fc.constantFrom('local', 'openai', 'cohere', 'nope'), fc.jsonValue()),
+          config: fc.oneof(
+            fc.jsonValue(),
+            fc.record({ connection: fc.jsonValue(), options: fc.jsonValue() }, { requiredKeys: [] }),
+          ),
+          models: fc.oneof(
+            fc.jsonValue(),
+            fc.record({ include: fc.array(fc.string()), exclude: fc.array(fc.string()) }),
+          ),
+          dimensions: fc.jsonValue(),
+          tags: fc.jsonValue(),
+        },
+        { requiredKeys: [] },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(entity, fc.jsonValue()), async (body) => {
+          const response = await post('/v1/embedding-models', body, gateway.adminToken);
+          wellFormed(response, response.raw);
+          expect([201, 400]).toContain(response.status);
+          if (response.status === 201)
+            await call('DELETE', `${gateway.url}/v1/embedding-models/${encodeURIComponent(response.body.id)}`, {
+              token: gateway.adminToken,
+            });
+        }),
+        { numRuns: 1000 },
+      );
+      const key = fc.record(
+        { name: fc.jsonValue(), expires_at: fc.jsonValue(), metadata: fc.jsonValue(), limits: fc.jsonValue() },
+        { requiredKeys: [] },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(key, fc.jsonValue()), async (body) => {
+          const response = await post('/v1/api-keys', body, gateway.adminToken);
+          wellFormed(response, response.raw);
+          expect([201, 400]).toContain(response.status);
+        }),
+        { numRuns: 1000 },
+      );
+      expect(
+        (await call('GET', `${gateway.url}/v1/embedding-models/local`, { token: gateway.adminToken })).status,
+      ).toBe(200);
+    },
+  );
 });
 
 describe('credentials: each mistake gets its status and leaks nothing', () => {
@@ -127,12 +151,18 @@ describe('credentials: each mistake gets its status and leaks nothing', () => {
   });
 
   it('revoked, expired and constrained keys', async () => {
-    const make = async (body: Record<string, unknown>) => (await call('POST', `${gateway.url}/v1/api-keys`, { token: gateway.adminToken, body: { name: 'case', ...body } })).body;
+    const make = async (body: Record<string, unknown>) =>
+      (await call('POST', `${gateway.url}/v1/api-keys`, { token: gateway.adminToken, body: { name: 'case', ...body } }))
+        .body;
     const revoked = await make({});
     await call('POST', `${gateway.url}/v1/api-keys/${revoked.id}/revoke`, { token: gateway.adminToken });
     const expired = await make({ expires_at: '2020-01-01T00:00:00Z' });
     const constrained = await make({ metadata: { ai_models_exclude: 'hash-.*' } });
-    for (const [secret, status, code] of [[revoked.secret, 401, 'invalid_api_key'], [expired.secret, 401, 'invalid_api_key'], [constrained.secret, 403, 'model_not_allowed']] as const) {
+    for (const [secret, status, code] of [
+      [revoked.secret, 401, 'invalid_api_key'],
+      [expired.secret, 401, 'invalid_api_key'],
+      [constrained.secret, 403, 'model_not_allowed'],
+    ] as const) {
       const response = await post('/v1/embeddings', { model: 'local', input: 'x' }, secret);
       expect(response.status).toBe(status);
       expect(response.body.error.code).toBe(code);
@@ -146,7 +176,12 @@ describe('hostile clients', () => {
     const url = new URL(gateway.url);
     const started = Date.now();
     const answer = await new Promise<string>((resolve) => {
-      const socket = connect(Number(url.port), url.hostname, () => socket.write('POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"mod'));
+      const socket = connect(Number(url.port), url.hostname, () =>
+        socket.write(
+          'POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ' +
+            '100\r\n\r\n{"mod',
+        ),
+      );
       let data = '';
       socket.on('data', (d) => (data += d.toString()));
       socket.on('close', () => resolve(data));
@@ -166,8 +201,30 @@ describe('hostile clients', () => {
 describe('where it listens', () => {
   it('serves HTTPS with --tls-cert and --tls-key, on any address', async () => {
     const dir = tempDir('tls');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    const tls = await spawnGateway({ args: ['--host', '0.0.0.0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')] });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const tls = await spawnGateway({
+      args: ['--host', '0.0.0.0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')],
+    });
     expect(tls.url).toMatch(/^https:\/\//);
     const dispatcher = new Agent({ connect: { ca: readFileSync(join(dir, 'cert.pem')) } });
     const response = await request(`${tls.url.replace('0.0.0.0', '127.0.0.1')}/v1/embeddings`, {

@@ -9,7 +9,13 @@ import { call, embeddingsCall } from '../helpers/http.js';
 
 let gateway: SpawnedGateway;
 let fake: FakeUpstream;
-const createKey = async (limits: Record<string, number>) => (await call('POST', `${gateway.url}/v1/api-keys`, { token: gateway.adminToken, body: { name: `limited-${Math.random()}`, limits } })).body as { id: string; secret: string };
+const createKey = async (limits: Record<string, number>) =>
+  (
+    await call('POST', `${gateway.url}/v1/api-keys`, {
+      token: gateway.adminToken,
+      body: { name: `limited-${Math.random()}`, limits },
+    })
+  ).body as { id: string; secret: string };
 
 /** Fixed windows turn over on the clock minute: start a test well inside one. */
 async function awayFromMinuteEdge(): Promise<void> {
@@ -23,7 +29,12 @@ beforeAll(async () => {
   // 1 000 USD per million tokens: a 3-word call costs $0.003 (the fake reports one token a word).
   await call('POST', `${gateway.url}/v1/embedding-models`, {
     token: gateway.adminToken,
-    body: { id: 'pricey', provider: 'openai-compatible', config: { connection: { base_url: `${fake.url}/v1`, token: TOKEN }, options: { model: 'bge-v1' } }, pricing: { input_per_million_tokens: 1000 } },
+    body: {
+      id: 'pricey',
+      provider: 'openai-compatible',
+      config: { connection: { base_url: `${fake.url}/v1`, token: TOKEN }, options: { model: 'bge-v1' } },
+      pricing: { input_per_million_tokens: 1000 },
+    },
   });
 });
 afterAll(async () => {
@@ -51,7 +62,9 @@ describe('requests per minute', () => {
     expect(refused.headers['x-ratelimit-reset-requests']).toBe(`${refused.headers['retry-after']}s`);
     expect(refused.headers['x-should-retry']).toBeUndefined();
     // Another key is not affected.
-    expect((await embeddingsCall(gateway.url, gateway.apiKey, { model: 'local', input: 'other key' })).status).toBe(200);
+    expect((await embeddingsCall(gateway.url, gateway.apiKey, { model: 'local', input: 'other key' })).status).toBe(
+      200,
+    );
   });
 });
 
@@ -59,7 +72,10 @@ describe('tokens per minute', () => {
   it('counts tokens exactly at the boundary, and refuses a request larger than the whole limit for good', async () => {
     await awayFromMinuteEdge();
     const key = await createKey({ tpm: 10 });
-    const first = await embeddingsCall(gateway.url, key.secret, { model: 'local', input: 'one two three four five six' });
+    const first = await embeddingsCall(gateway.url, key.secret, {
+      model: 'local',
+      input: 'one two three four five six',
+    });
     expect(first.status).toBe(200);
     expect(first.headers['x-ratelimit-remaining-tokens']).toBe('4');
     const exact = await embeddingsCall(gateway.url, key.secret, { model: 'local', input: 'one two three four' });
@@ -67,7 +83,10 @@ describe('tokens per minute', () => {
     expect(exact.headers['x-ratelimit-remaining-tokens']).toBe('0');
     const over = await embeddingsCall(gateway.url, key.secret, { model: 'local', input: 'one' });
     expect(over.status).toBe(429);
-    const tooBig = await embeddingsCall(gateway.url, (await createKey({ tpm: 10 })).secret, { model: 'local', input: 'a b c d e f g h i j k' });
+    const tooBig = await embeddingsCall(gateway.url, (await createKey({ tpm: 10 })).secret, {
+      model: 'local',
+      input: 'a b c d e f g h i j k',
+    });
     expect(tooBig.status).toBe(429);
     expect(tooBig.headers['x-should-retry']).toBe('false');
     expect(tooBig.body.error.message).toContain('more than the 10 tokens per minute');
@@ -75,32 +94,46 @@ describe('tokens per minute', () => {
 });
 
 describe('budgets', () => {
-  it('allows spending up to the daily budget, then 429 insufficient_quota until midnight UTC, and the SDK does not retry', async () => {
-    const key = await createKey({ budget_usd_day: 0.005 });
-    const cost = async () => (await call('GET', `${gateway.url}/v1/api-keys/${key.id}`, { token: gateway.adminToken })).body.usage.spent_today_usd as number;
-    expect((await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' })).status).toBe(200);
-    expect(await cost()).toBeCloseTo(0.003, 9);
-    expect((await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' })).status).toBe(200);
-    expect(await cost()).toBeCloseTo(0.006, 9);
-    const refused = await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' });
-    expect(refused.status).toBe(429);
-    expect(refused.body.error).toMatchObject({ code: 'insufficient_quota' });
-    expect(refused.headers['x-should-retry']).toBe('false');
-    const untilMidnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000);
-    expect(Math.abs(Number(refused.headers['retry-after']) - untilMidnight)).toBeLessThanOrEqual(2);
+  it(
+    'allows spending up to the daily budget, then 429 insufficient_quota until midnight UTC, and the SDK does not ' +
+      'retry',
+    async () => {
+      const key = await createKey({ budget_usd_day: 0.005 });
+      const cost = async () =>
+        (await call('GET', `${gateway.url}/v1/api-keys/${key.id}`, { token: gateway.adminToken })).body.usage
+          .spent_today_usd as number;
+      expect((await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' })).status).toBe(
+        200,
+      );
+      expect(await cost()).toBeCloseTo(0.003, 9);
+      expect((await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' })).status).toBe(
+        200,
+      );
+      expect(await cost()).toBeCloseTo(0.006, 9);
+      const refused = await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' });
+      expect(refused.status).toBe(429);
+      expect(refused.body.error).toMatchObject({ code: 'insufficient_quota' });
+      expect(refused.headers['x-should-retry']).toBe('false');
+      const untilMidnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000);
+      expect(Math.abs(Number(refused.headers['retry-after']) - untilMidnight)).toBeLessThanOrEqual(2);
 
-    const before = fake.requests.length;
-    const sdk = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key.secret, maxRetries: 2 });
-    const error = await sdk.embeddings.create({ model: 'pricey', input: 'x' }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(OpenAI.RateLimitError);
-    expect(fake.requests.length).toBe(before);
-    const logged = await call('GET', `${gateway.url}/v1/request-logs?key=${key.id}&status=429`, { token: gateway.adminToken });
-    expect(logged.body.data).toHaveLength(2);
-  });
+      const before = fake.requests.length;
+      const sdk = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key.secret, maxRetries: 2 });
+      const error = await sdk.embeddings.create({ model: 'pricey', input: 'x' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(fake.requests.length).toBe(before);
+      const logged = await call('GET', `${gateway.url}/v1/request-logs?key=${key.id}&status=429`, {
+        token: gateway.adminToken,
+      });
+      expect(logged.body.data).toHaveLength(2);
+    },
+  );
 
   it('counts spend already in the logs after a restart', async () => {
     const key = await createKey({ budget_usd_month: 0.004 });
-    expect((await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three four five' })).status).toBe(200);
+    expect(
+      (await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three four five' })).status,
+    ).toBe(200);
     expect(await gateway.stop()).toBe(0);
     gateway = await spawnGateway({ env: gateway.env });
     const refused = await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'x' });
@@ -111,10 +144,15 @@ describe('budgets', () => {
 
 describe('CLI', () => {
   it('sets, shows and removes limits', async () => {
-    const created = await runCli(['keys', 'create', 'cli-limited', '--rpm', '60', '--budget-day', '2.5', '-o', 'json'], { env: gateway.env });
+    const created = await runCli(
+      ['keys', 'create', 'cli-limited', '--rpm', '60', '--budget-day', '2.5', '-o', 'json'],
+      { env: gateway.env },
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(JSON.parse(created.stdout).limits).toEqual({ rpm: 60, budget_usd_day: 2.5 });
-    const updated = await runCli(['keys', 'update', 'cli-limited', '--rpm', 'none', '--tpm', '1000', '-o', 'json'], { env: gateway.env });
+    const updated = await runCli(['keys', 'update', 'cli-limited', '--rpm', 'none', '--tpm', '1000', '-o', 'json'], {
+      env: gateway.env,
+    });
     expect(JSON.parse(updated.stdout).limits).toEqual({ tpm: 1000, budget_usd_day: 2.5 });
     const shown = await runCli(['keys', 'get', 'cli-limited', '-o', 'table'], { env: gateway.env });
     expect(shown.stdout).toMatch(/^limits:\s+1000 tpm, \$2\.5\/day$/m);

@@ -29,7 +29,13 @@ interface Case {
 const json = (value: unknown) => JSON.stringify(value);
 const ok = { model: 'local/hash-384-v1', input: 'hello' };
 const with_ = (extra: Record<string, unknown>) => json({ ...ok, ...extra });
-const bad = (name: string, body: string | Buffer, param: string | null, code: string, extra: Partial<Case> = {}): Case => ({
+const bad = (
+  name: string,
+  body: string | Buffer,
+  param: string | null,
+  code: string,
+  extra: Partial<Case> = {},
+): Case => ({
   name,
   body,
   status: 400,
@@ -62,7 +68,12 @@ const cases: Case[] = [
   bad('a fractional token id', with_({ input: [1.5] }), 'input', 'invalid_token'),
   bad('2049 inputs', with_({ input: Array(2049).fill('a') }), 'input', 'too_many_inputs'),
   bad('one input over 8192 tokens', with_({ input: [Array(8193).fill(100)] }), 'input', 'context_length_exceeded'),
-  bad('over 300 000 tokens in a request', with_({ input: Array(40).fill(Array(8000).fill(100)) }), 'input', 'max_tokens_per_request'),
+  bad(
+    'over 300 000 tokens in a request',
+    with_({ input: Array(40).fill(Array(8000).fill(100)) }),
+    'input',
+    'max_tokens_per_request',
+  ),
   bad('unknown encoding_format', with_({ encoding_format: 'int8' }), 'encoding_format', 'invalid_value'),
   bad('dimensions zero', with_({ dimensions: 0 }), 'dimensions', 'invalid_value'),
   bad('dimensions fractional', with_({ dimensions: 1.5 }), 'dimensions', 'invalid_value'),
@@ -70,21 +81,63 @@ const cases: Case[] = [
   bad('dimensions beyond the model', with_({ dimensions: 99_999 }), 'dimensions', 'unsupported_model'),
   bad('user as a number', with_({ user: 7 }), 'user', 'invalid_type'),
   bad('an unknown field', with_({ temperature: 0.2 }), 'temperature', 'unknown_parameter'),
-  bad('non-UTF-8 bytes', Buffer.concat([Buffer.from('{"model":"local","input":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]), null, 'invalid_encoding'),
-  bad('text/plain content type', json(ok), null, 'unsupported_content_type', { headers: { 'content-type': 'text/plain' } }),
-  bad('form content type', 'model=x&input=y', null, 'unsupported_content_type', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+  bad(
+    'non-UTF-8 bytes',
+    Buffer.concat([Buffer.from('{"model":"local","input":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]),
+    null,
+    'invalid_encoding',
+  ),
+  bad('text/plain content type', json(ok), null, 'unsupported_content_type', {
+    headers: { 'content-type': 'text/plain' },
+  }),
+  bad('form content type', 'model=x&input=y', null, 'unsupported_content_type', {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  }),
   bad('a model that is an empty string', with_({ model: '' }), 'model', 'missing_required_parameter'),
-  { name: 'no API key', body: json(ok), auth: 'none', status: 401, type: 'authentication_error', code: 'missing_api_key' },
-  { name: 'a wrong API key', body: json(ok), auth: 'emb_not-a-real-key', status: 401, type: 'authentication_error', code: 'invalid_api_key' },
-  { name: 'the admin token as an API key', body: json(ok), auth: 'admin', status: 401, type: 'authentication_error', code: 'invalid_api_key' },
-  { name: 'an unknown model', body: with_({ model: 'text-embedding-3-small' }), status: 404, type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
+  {
+    name: 'no API key',
+    body: json(ok),
+    auth: 'none',
+    status: 401,
+    type: 'authentication_error',
+    code: 'missing_api_key',
+  },
+  {
+    name: 'a wrong API key',
+    body: json(ok),
+    auth: 'emb_not-a-real-key',
+    status: 401,
+    type: 'authentication_error',
+    code: 'invalid_api_key',
+  },
+  {
+    name: 'the admin token as an API key',
+    body: json(ok),
+    auth: 'admin',
+    status: 401,
+    type: 'authentication_error',
+    code: 'invalid_api_key',
+  },
+  {
+    name: 'an unknown model',
+    body: with_({ model: 'text-embedding-3-small' }),
+    status: 404,
+    type: 'invalid_request_error',
+    param: 'model',
+    code: 'model_not_found',
+  },
 ];
 
 async function post(body: string | Buffer, headers: Record<string, string> = {}, auth: Case['auth'] = 'key') {
-  const authorization = auth === 'key' ? gateway.apiKey : auth === 'admin' ? gateway.adminToken : auth === 'none' ? undefined : auth;
+  const authorization =
+    auth === 'key' ? gateway.apiKey : auth === 'admin' ? gateway.adminToken : auth === 'none' ? undefined : auth;
   const response = await request(`${gateway.url}/v1/embeddings`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(authorization ? { authorization: `Bearer ${authorization}` } : {}), ...headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(authorization ? { authorization: `Bearer ${authorization}` } : {}),
+      ...headers,
+    },
     body,
   });
   const text = await response.body.text();
@@ -115,7 +168,17 @@ describe('malformed requests', () => {
     const url = new URL(`${gateway.url}/v1/embeddings`);
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 9 * 1024 * 1024, authorization: `Bearer ${gateway.apiKey}` } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': 9 * 1024 * 1024,
+            authorization: `Bearer ${gateway.apiKey}`,
+          },
+        },
         (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
@@ -126,10 +189,12 @@ describe('malformed requests', () => {
         },
       );
       req.on('error', reject);
-      req.write('{"model":"local","input":"' + 'x'.repeat(1024));
+      req.write(`{"model":"local","input":"${'x'.repeat(1024)}`);
     });
     expect(answer.status).toBe(413);
-    expect(JSON.parse(answer.body)).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_too_large' } });
+    expect(JSON.parse(answer.body)).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'request_too_large' },
+    });
     expect((await post(json(ok))).status).toBe(200);
   });
 

@@ -22,7 +22,12 @@ afterAll(async () => {
 const texts = Array.from({ length: 100 }, (_, i) => `document number ${i} about topic ${i % 7}`);
 
 async function floats(input: string | string[], dimensions?: number): Promise<number[][]> {
-  const response = await client.embeddings.create({ model: MODEL, input, encoding_format: 'float', ...(dimensions ? { dimensions } : {}) });
+  const response = await client.embeddings.create({
+    model: MODEL,
+    input,
+    encoding_format: 'float',
+    ...(dimensions ? { dimensions } : {}),
+  });
   return response.data.map((d) => d.embedding);
 }
 
@@ -56,7 +61,11 @@ describe('openai SDK contract', () => {
   });
 
   it('returns base64 strings when asked explicitly, decoding to the same vectors', async () => {
-    const response = await client.embeddings.create({ model: MODEL, input: texts.slice(0, 3), encoding_format: 'base64' });
+    const response = await client.embeddings.create({
+      model: MODEL,
+      input: texts.slice(0, 3),
+      encoding_format: 'base64',
+    });
     const expected = await floats(texts.slice(0, 3));
     response.data.forEach((d, i) => {
       expect(typeof d.embedding).toBe('string');
@@ -82,14 +91,22 @@ describe('openai SDK contract', () => {
   it('lists models with their dimensions', async () => {
     const models = await client.models.list();
     expect(models.data.map((m) => m.id)).toContain(MODEL);
-    expect(models.data.find((m) => m.id === MODEL)).toMatchObject({ object: 'model', owned_by: 'local', dimensions: 384 });
+    expect(models.data.find((m) => m.id === MODEL)).toMatchObject({
+      object: 'model',
+      owned_by: 'local',
+      dimensions: 384,
+    });
   });
 
   it('surfaces errors as the SDK error classes', async () => {
     await expect(client.embeddings.create({ model: MODEL, input: '' })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
-    await expect(client.embeddings.create({ model: 'no-such-model', input: 'x' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.embeddings.create({ model: 'no-such-model', input: 'x' })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     const stranger = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'emb_wrong', maxRetries: 0 });
-    await expect(stranger.embeddings.create({ model: MODEL, input: 'x' })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(stranger.embeddings.create({ model: MODEL, input: 'x' })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
     const error = await client.embeddings.create({ model: 'no-such-model', input: 'x' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 404, code: 'model_not_found', param: 'model' });
     expect((error as InstanceType<typeof OpenAI.APIError>).requestID).toMatch(/^req_/);

@@ -28,17 +28,138 @@ interface ProviderCase {
 }
 
 const CASES: ProviderCase[] = [
-  { id: 'p-openai', provider: 'openai', format: 'openai', connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }), model: 'text-embedding-3-small', limit: 2048, dimensions: (b) => b.dimensions, resolved: 'text-embedding-3-small', usage: 'reported', authHeader: ['authorization', `Bearer ${TOKEN}`] },
-  { id: 'p-azure-legacy', provider: 'azure-openai', format: 'azure-legacy', connection: (u) => ({ base_url: u, api_key: TOKEN, deployment_id: 'emb-deploy', api_version: '2024-02-01' }), model: 'text-embedding-3-small', limit: 2048, dimensions: (b) => b.dimensions, resolved: 'deployment-model', usage: 'reported', authHeader: ['api-key', TOKEN] },
-  { id: 'p-azure-v1', provider: 'azure-openai', format: 'azure-v1', connection: (u) => ({ base_url: u, token: TOKEN }), model: 'emb-deploy', limit: 2048, dimensions: (b) => b.dimensions, resolved: 'emb-deploy', usage: 'reported', authHeader: ['api-key', TOKEN] },
-  { id: 'p-compatible', provider: 'openai-compatible', format: 'openai-compatible', connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN, headers: { 'x-tenant': 'acme' } }), model: 'bge-small', limit: 2048, dimensions: (b) => b.dimensions, resolved: 'bge-small-q8', usage: 'reported', authHeader: ['x-tenant', 'acme'] },
-  { id: 'p-mistral', provider: 'mistral', format: 'mistral', connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }), model: 'codestral-embed', limit: 512, dimensions: (b) => b.output_dimension, resolved: 'codestral-embed', usage: 'reported', authHeader: ['authorization', `Bearer ${TOKEN}`] },
-  { id: 'p-voyage', provider: 'voyage', format: 'voyage', connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }), model: 'voyage-3.5', limit: 1000, dimensions: (b) => b.output_dimension, resolved: 'voyage-3.5', usage: 'reported', authHeader: ['authorization', `Bearer ${TOKEN}`] },
-  { id: 'p-jina', provider: 'jina', format: 'jina', connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }), model: 'jina-embeddings-v3', limit: 2048, dimensions: (b) => b.dimensions, resolved: 'jina-embeddings-v3', usage: 'reported', authHeader: ['authorization', `Bearer ${TOKEN}`] },
-  { id: 'p-cohere', provider: 'cohere', format: 'cohere', connection: (u) => ({ base_url: u, token: TOKEN }), model: 'embed-v4.0', limit: 96, dimensions: (b) => b.output_dimension, resolved: 'embed-v4.0', usage: 'reported', authHeader: ['authorization', `Bearer ${TOKEN}`] },
-  { id: 'p-gemini', provider: 'gemini', format: 'gemini', connection: (u) => ({ base_url: `${u}/v1beta`, token: TOKEN }), model: 'gemini-embedding-001', limit: 100, dimensions: (b) => b.requests[0].outputDimensionality, resolved: 'gemini-embedding-001', usage: 'estimated', authHeader: ['x-goog-api-key', TOKEN] },
-  { id: 'p-ollama', provider: 'ollama', format: 'ollama', connection: (u) => ({ base_url: u }), model: 'nomic-embed-text', limit: 512, dimensions: (b) => b.dimensions, resolved: 'nomic-embed-text:latest', usage: 'reported', authHeader: undefined },
-  { id: 'p-tei', provider: 'huggingface-tei', format: 'huggingface-tei', connection: (u) => ({ base_url: u }), model: 'bge-base', limit: 32, dimensions: undefined, resolved: 'bge-base', usage: 'reported', authHeader: undefined },
+  {
+    id: 'p-openai',
+    provider: 'openai',
+    format: 'openai',
+    connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }),
+    model: 'text-embedding-3-small',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'text-embedding-3-small',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-azure-legacy',
+    provider: 'azure-openai',
+    format: 'azure-legacy',
+    connection: (u) => ({ base_url: u, api_key: TOKEN, deployment_id: 'emb-deploy', api_version: '2024-02-01' }),
+    model: 'text-embedding-3-small',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'deployment-model',
+    usage: 'reported',
+    authHeader: ['api-key', TOKEN],
+  },
+  {
+    id: 'p-azure-v1',
+    provider: 'azure-openai',
+    format: 'azure-v1',
+    connection: (u) => ({ base_url: u, token: TOKEN }),
+    model: 'emb-deploy',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'emb-deploy',
+    usage: 'reported',
+    authHeader: ['api-key', TOKEN],
+  },
+  {
+    id: 'p-compatible',
+    provider: 'openai-compatible',
+    format: 'openai-compatible',
+    connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN, headers: { 'x-tenant': 'acme' } }),
+    model: 'bge-small',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'bge-small-q8',
+    usage: 'reported',
+    authHeader: ['x-tenant', 'acme'],
+  },
+  {
+    id: 'p-mistral',
+    provider: 'mistral',
+    format: 'mistral',
+    connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }),
+    model: 'codestral-embed',
+    limit: 512,
+    dimensions: (b) => b.output_dimension,
+    resolved: 'codestral-embed',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-voyage',
+    provider: 'voyage',
+    format: 'voyage',
+    connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }),
+    model: 'voyage-3.5',
+    limit: 1000,
+    dimensions: (b) => b.output_dimension,
+    resolved: 'voyage-3.5',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-jina',
+    provider: 'jina',
+    format: 'jina',
+    connection: (u) => ({ base_url: `${u}/v1`, token: TOKEN }),
+    model: 'jina-embeddings-v3',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'jina-embeddings-v3',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-cohere',
+    provider: 'cohere',
+    format: 'cohere',
+    connection: (u) => ({ base_url: u, token: TOKEN }),
+    model: 'embed-v4.0',
+    limit: 96,
+    dimensions: (b) => b.output_dimension,
+    resolved: 'embed-v4.0',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-gemini',
+    provider: 'gemini',
+    format: 'gemini',
+    connection: (u) => ({ base_url: `${u}/v1beta`, token: TOKEN }),
+    model: 'gemini-embedding-001',
+    limit: 100,
+    dimensions: (b) => b.requests[0].outputDimensionality,
+    resolved: 'gemini-embedding-001',
+    usage: 'estimated',
+    authHeader: ['x-goog-api-key', TOKEN],
+  },
+  {
+    id: 'p-ollama',
+    provider: 'ollama',
+    format: 'ollama',
+    connection: (u) => ({ base_url: u }),
+    model: 'nomic-embed-text',
+    limit: 512,
+    dimensions: (b) => b.dimensions,
+    resolved: 'nomic-embed-text:latest',
+    usage: 'reported',
+    authHeader: undefined,
+  },
+  {
+    id: 'p-tei',
+    provider: 'huggingface-tei',
+    format: 'huggingface-tei',
+    connection: (u) => ({ base_url: u }),
+    model: 'bge-base',
+    limit: 32,
+    dimensions: undefined,
+    resolved: 'bge-base',
+    usage: 'reported',
+    authHeader: undefined,
+  },
 ];
 
 let gateway: SpawnedGateway;
@@ -52,7 +173,11 @@ beforeAll(async () => {
     fakes.set(c.id, fake);
     const created = await call('POST', `${gateway.url}/v1/embedding-models`, {
       token: gateway.adminToken,
-      body: { id: c.id, provider: c.provider, config: { connection: { ...c.connection(fake.url), timeout: 10_000 }, options: { model: c.model } } },
+      body: {
+        id: c.id,
+        provider: c.provider,
+        config: { connection: { ...c.connection(fake.url), timeout: 10_000 }, options: { model: c.model } },
+      },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
   }
@@ -64,7 +189,8 @@ afterAll(async () => {
 
 describe.each(CASES)('$provider ($id)', (c) => {
   const fake = () => fakes.get(c.id)!;
-  const embed = (body: Record<string, unknown>) => embeddingsCall(gateway.url, gateway.apiKey, { model: c.id, ...body });
+  const embed = (body: Record<string, unknown>) =>
+    embeddingsCall(gateway.url, gateway.apiKey, { model: c.id, ...body });
 
   it('translates one input both ways', async () => {
     fake().requests.length = 0;
@@ -72,7 +198,9 @@ describe.each(CASES)('$provider ($id)', (c) => {
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     expect(response.body.data[0].embedding).toEqual(fakeVector('hello upstream world'));
     expect(response.body.model).toBe(c.resolved);
-    expect(response.body.usage.prompt_tokens).toBe(c.usage === 'reported' ? 3 : countTextTokens('hello upstream world'));
+    expect(response.body.usage.prompt_tokens).toBe(
+      c.usage === 'reported' ? 3 : countTextTokens('hello upstream world'),
+    );
     const [received] = fake().requests;
     expect(received!.body).toBeDefined();
     if (c.authHeader) expect(received!.headers[c.authHeader[0]]).toBe(c.authHeader[1]);
@@ -87,8 +215,12 @@ describe.each(CASES)('$provider ($id)', (c) => {
     expect(response.status, JSON.stringify(response.body).slice(0, 300)).toBe(200);
     expect(fake().requests).toHaveLength(Math.ceil(count / c.limit));
     expect(response.body.data.map((d: { index: number }) => d.index)).toEqual(texts.map((_, i) => i));
-    expect(response.body.data.map((d: { embedding: number[] }) => d.embedding)).toEqual(texts.map((t) => fakeVector(t)));
-    expect(response.body.usage.prompt_tokens).toBe(c.usage === 'reported' ? words(texts) : texts.reduce((n, t) => n + countTextTokens(t), 0));
+    expect(response.body.data.map((d: { embedding: number[] }) => d.embedding)).toEqual(
+      texts.map((t) => fakeVector(t)),
+    );
+    expect(response.body.usage.prompt_tokens).toBe(
+      c.usage === 'reported' ? words(texts) : texts.reduce((n, t) => n + countTextTokens(t), 0),
+    );
   });
 
   it("returns correct vectors to the openai SDK's default base64 request", async () => {
@@ -97,20 +229,23 @@ describe.each(CASES)('$provider ($id)', (c) => {
     expect(response.data.map((d) => d.embedding)).toEqual([fakeVector('alpha beta'), fakeVector('gamma')]);
   });
 
-  it(c.dimensions ? "forwards 'dimensions' under the provider's own name" : "refuses 'dimensions' with a clear 400", async () => {
-    fake().requests.length = 0;
-    if (c.dimensions) fake().script({ vectorLength: 4 });
-    const response = await embed({ input: 'short vectors', dimensions: 4, encoding_format: 'float' });
-    if (c.dimensions) {
-      expect(response.status, JSON.stringify(response.body)).toBe(200);
-      expect(c.dimensions(fake().requests[0]!.body)).toBe(4);
-      expect(response.body.data[0].embedding).toHaveLength(4);
-    } else {
-      expect(fake().requests).toHaveLength(0);
-      expect(response.status).toBe(400);
-      expect(response.body.error).toMatchObject({ param: 'dimensions', code: 'unsupported_model' });
-    }
-  });
+  it(
+    c.dimensions ? "forwards 'dimensions' under the provider's own name" : "refuses 'dimensions' with a clear 400",
+    async () => {
+      fake().requests.length = 0;
+      if (c.dimensions) fake().script({ vectorLength: 4 });
+      const response = await embed({ input: 'short vectors', dimensions: 4, encoding_format: 'float' });
+      if (c.dimensions) {
+        expect(response.status, JSON.stringify(response.body)).toBe(200);
+        expect(c.dimensions(fake().requests[0]!.body)).toBe(4);
+        expect(response.body.data[0].embedding).toHaveLength(4);
+      } else {
+        expect(fake().requests).toHaveLength(0);
+        expect(response.status).toBe(400);
+        expect(response.body.error).toMatchObject({ param: 'dimensions', code: 'unsupported_model' });
+      }
+    },
+  );
 
   it("passes the upstream's 400 message through as a 400", async () => {
     fake().script({ status: 400, body: FORMATS[c.format].error(400, 'the input was unacceptable').body });
@@ -134,15 +269,26 @@ describe('provider-specific translation', () => {
     const fake = fakes.get('p-cohere')!;
     fake.requests.length = 0;
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-cohere', input: 'doc' });
-    expect(fake.requests[0]!.body).toMatchObject({ model: 'embed-v4.0', texts: ['doc'], input_type: 'search_document', embedding_types: ['float'] });
-    await call('PATCH', `${gateway.url}/v1/embedding-models/p-cohere`, { token: gateway.adminToken, body: { config: { options: { input_type: 'search_query', truncate: 'END' } } } });
+    expect(fake.requests[0]!.body).toMatchObject({
+      model: 'embed-v4.0',
+      texts: ['doc'],
+      input_type: 'search_document',
+      embedding_types: ['float'],
+    });
+    await call('PATCH', `${gateway.url}/v1/embedding-models/p-cohere`, {
+      token: gateway.adminToken,
+      body: { config: { options: { input_type: 'search_query', truncate: 'END' } } },
+    });
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-cohere', input: 'query' });
     expect(fake.requests[1]!.body).toMatchObject({ input_type: 'search_query', truncate: 'END' });
   });
 
   it('gemini puts options such as taskType into each request', async () => {
     const fake = fakes.get('p-gemini')!;
-    await call('PATCH', `${gateway.url}/v1/embedding-models/p-gemini`, { token: gateway.adminToken, body: { config: { options: { taskType: 'RETRIEVAL_DOCUMENT' } } } });
+    await call('PATCH', `${gateway.url}/v1/embedding-models/p-gemini`, {
+      token: gateway.adminToken,
+      body: { config: { options: { taskType: 'RETRIEVAL_DOCUMENT' } } },
+    });
     fake.requests.length = 0;
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-gemini', input: ['a', 'b'] });
     expect(fake.requests[0]!.url).toBe('/v1beta/models/gemini-embedding-001:batchEmbedContents');
@@ -162,7 +308,8 @@ describe('provider-specific translation', () => {
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: 'x', encoding_format: 'float' });
     expect(openai.requests[0]!.body).toMatchObject({ model: 'text-embedding-3-small', encoding_format: 'float' });
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: 'x' });
-    expect(openai.requests[1]!.body).toMatchObject({ encoding_format: 'float' }); // OpenAI's default when the caller names none
+    // OpenAI's default when the caller names none
+    expect(openai.requests[1]!.body).toMatchObject({ encoding_format: 'float' });
     await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: 'x', encoding_format: 'base64' });
     expect(openai.requests[2]!.body).toMatchObject({ encoding_format: 'base64' });
   });
@@ -173,20 +320,34 @@ describe('provider-specific translation', () => {
     expect(refused.body.error.code).toBe('token_input_unsupported');
     const openai = fakes.get('p-openai')!;
     openai.requests.length = 0;
-    expect((await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: [[1, 2, 3]] })).status).toBe(200);
+    expect((await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-openai', input: [[1, 2, 3]] })).status).toBe(
+      200,
+    );
     expect(openai.requests[0]!.body.input).toEqual([[1, 2, 3]]);
   });
 
   it('rotates comma-separated tokens round-robin per entity', async () => {
     const fake = fakes.get('p-ollama')!;
-    await call('PATCH', `${gateway.url}/v1/embedding-models/p-ollama`, { token: gateway.adminToken, body: { config: { connection: { token: 'tok-a, tok-b,tok-c' } } } });
+    await call('PATCH', `${gateway.url}/v1/embedding-models/p-ollama`, {
+      token: gateway.adminToken,
+      body: { config: { connection: { token: 'tok-a, tok-b,tok-c' } } },
+    });
     fake.requests.length = 0;
-    for (let i = 0; i < 4; i++) await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-ollama', input: `r${i}` });
-    expect(fake.requests.map((r) => r.headers.authorization)).toEqual(['Bearer tok-a', 'Bearer tok-b', 'Bearer tok-c', 'Bearer tok-a']);
+    for (let i = 0; i < 4; i++)
+      await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-ollama', input: `r${i}` });
+    expect(fake.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer tok-a',
+      'Bearer tok-b',
+      'Bearer tok-c',
+      'Bearer tok-a',
+    ]);
   });
 
   it('resolves ${env:NAME} only at call time and says which variable is missing', async () => {
-    await call('PATCH', `${gateway.url}/v1/embedding-models/p-ollama`, { token: gateway.adminToken, body: { config: { connection: { token: '${env:TEST_UNSET_API_KEY}' } } } });
+    await call('PATCH', `${gateway.url}/v1/embedding-models/p-ollama`, {
+      token: gateway.adminToken,
+      body: { config: { connection: { token: '${env:TEST_UNSET_API_KEY}' } } },
+    });
     const response = await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-ollama', input: 'x' });
     expect(response.status).toBe(503);
     expect(response.body.error).toMatchObject({ code: 'provider_misconfigured' });

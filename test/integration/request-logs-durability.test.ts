@@ -15,7 +15,12 @@ describe('request log durability', () => {
     const worker = async () => {
       while (sent < 1000) {
         sent++;
-        const response = await request(`${gateway.url}/v1/embeddings`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.apiKey}` }, body });
+        const response = await request(`${gateway.url}/v1/embeddings`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.apiKey}` },
+          body,
+        });
         expect(response.statusCode).toBe(200);
         await response.body.dump();
       }
@@ -37,7 +42,10 @@ describe('request log durability', () => {
     const env = isolatedEnv();
     const first = await spawnGateway({ env });
     for (let i = 0; i < 12; i++) {
-      await call('POST', `${first.url}/v1/embeddings`, { token: first.apiKey, body: { model: 'local', input: `row ${i}` } });
+      await call('POST', `${first.url}/v1/embeddings`, {
+        token: first.apiKey,
+        body: { model: 'local', input: `row ${i}` },
+      });
     }
     await first.stop();
     const trimmed = await spawnGateway({ env, args: ['--log-max-rows', '5'] });

@@ -15,7 +15,8 @@ let restricted: { id: string; secret: string };
 const SECRET_INPUT = 'the confidential sentence nobody may log 7d1f';
 const PRICE = 0.05;
 
-const admin = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(method, `${gateway.url}${path}`, { token: gateway.adminToken, body, headers });
+const admin = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+  call(method, `${gateway.url}${path}`, { token: gateway.adminToken, body, headers });
 const embed = (body: Record<string, unknown>, token = gateway.apiKey) => embeddingsCall(gateway.url, token, body);
 const requestId = (response: { headers: Record<string, unknown> }) => String(response.headers['x-request-id']);
 
@@ -32,15 +33,27 @@ beforeAll(async () => {
     config: { connection: { base_url: `${compatible.url}/v1`, token: TOKEN }, options: { model: 'bge-small' } },
     pricing: { input_per_million_tokens: PRICE },
   });
-  await admin('POST', '/v1/embedding-models', { id: 'gem', provider: 'gemini', config: { connection: { base_url: `${gemini.url}/v1beta`, token: TOKEN }, options: { model: 'gemini-embedding-001' } } });
-  restricted = (await admin('POST', '/v1/api-keys', { name: 'restricted', metadata: { ai_models_include: 'nothing-.*' } })).body;
+  await admin('POST', '/v1/embedding-models', {
+    id: 'gem',
+    provider: 'gemini',
+    config: {
+      connection: { base_url: `${gemini.url}/v1beta`, token: TOKEN },
+      options: { model: 'gemini-embedding-001' },
+    },
+  });
+  restricted = (
+    await admin('POST', '/v1/api-keys', { name: 'restricted', metadata: { ai_models_include: 'nothing-.*' } })
+  ).body;
 
   const run = async (name: string, response: Promise<{ status: number; headers: Record<string, unknown> }>) => {
     const r = await response;
     calls[name] = { id: requestId(r), status: r.status };
   };
   await run('single', embed({ model: 'local', input: SECRET_INPUT }));
-  await run('batch', embed({ model: 'local', input: ['one', 'two', 'three'], encoding_format: 'base64', dimensions: 32 }));
+  await run(
+    'batch',
+    embed({ model: 'local', input: ['one', 'two', 'three'], encoding_format: 'base64', dimensions: 32 }),
+  );
   await run('priced', embed({ model: 'priced', input: ['alpha beta gamma', 'delta'] }));
   await run('estimated', embed({ model: 'gem', input: ['estimate me'] }));
   await run('denied', embed({ model: 'local', input: 'x' }, restricted.secret));
@@ -69,25 +82,83 @@ async function allRows(query = ''): Promise<any[]> {
 describe('one row per call', () => {
   it('records every call of the mix exactly once, newest first, with its x-request-id', async () => {
     const rows = await allRows();
-    expect(rows.map((r) => r.id).sort()).toEqual(Object.values(calls).map((c) => c.id).sort());
+    expect(rows.map((r) => r.id).sort()).toEqual(
+      Object.values(calls)
+        .map((c) => c.id)
+        .sort(),
+    );
     expect(rows.map((r) => r.seq)).toEqual([...rows.map((r) => r.seq)].sort((a, b) => b - a));
   });
 
   it('has the right fields for each kind of call', async () => {
     const row = async (name: string) => (await admin('GET', `/v1/request-logs/${calls[name]!.id}`)).body;
-    expect(await row('single')).toMatchObject({ status: 200, key_name: 'default', requested_model: 'local', resolved_model: 'hash-384-v1', entity_id: 'local', provider: 'local', input_count: 1, dimensions: 384, encoding: 'float', error_code: null, cost_usd: 0, model_mismatch: false, usage_estimated: false });
-    expect(await row('batch')).toMatchObject({ status: 200, input_count: 3, prompt_tokens: 3, dimensions: 32, encoding: 'base64' });
+    expect(await row('single')).toMatchObject({
+      status: 200,
+      key_name: 'default',
+      requested_model: 'local',
+      resolved_model: 'hash-384-v1',
+      entity_id: 'local',
+      provider: 'local',
+      input_count: 1,
+      dimensions: 384,
+      encoding: 'float',
+      error_code: null,
+      cost_usd: 0,
+      model_mismatch: false,
+      usage_estimated: false,
+    });
+    expect(await row('batch')).toMatchObject({
+      status: 200,
+      input_count: 3,
+      prompt_tokens: 3,
+      dimensions: 32,
+      encoding: 'base64',
+    });
     const priced = await row('priced');
-    expect(priced).toMatchObject({ status: 200, provider: 'openai-compatible', entity_id: 'priced', resolved_model: 'bge-small-q8', prompt_tokens: 4, model_mismatch: true });
+    expect(priced).toMatchObject({
+      status: 200,
+      provider: 'openai-compatible',
+      entity_id: 'priced',
+      resolved_model: 'bge-small-q8',
+      prompt_tokens: 4,
+      model_mismatch: true,
+    });
     expect(priced.cost_usd).toBeCloseTo((4 * PRICE) / 1e6, 12);
     expect(priced.upstream_ms).toBeGreaterThan(0);
     expect(priced.latency_ms).toBeGreaterThanOrEqual(priced.upstream_ms);
-    expect(await row('estimated')).toMatchObject({ status: 200, provider: 'gemini', usage_estimated: true, prompt_tokens: 2 });
-    expect(await row('denied')).toMatchObject({ status: 403, error_code: 'model_not_allowed', key_name: 'restricted', key_id: restricted.id, prompt_tokens: 0, cost_usd: 0 });
+    expect(await row('estimated')).toMatchObject({
+      status: 200,
+      provider: 'gemini',
+      usage_estimated: true,
+      prompt_tokens: 2,
+    });
+    expect(await row('denied')).toMatchObject({
+      status: 403,
+      error_code: 'model_not_allowed',
+      key_name: 'restricted',
+      key_id: restricted.id,
+      prompt_tokens: 0,
+      cost_usd: 0,
+    });
     expect(await row('malformed')).toMatchObject({ status: 400, error_code: 'empty_input', requested_model: 'local' });
-    expect(await row('unauthenticated')).toMatchObject({ status: 401, error_code: 'invalid_api_key', key_id: null, key_name: null });
-    expect(await row('not-found')).toMatchObject({ status: 404, error_code: 'model_not_found', requested_model: 'no-such', resolved_model: null });
-    expect(await row('upstream-failed')).toMatchObject({ status: 502, error_code: 'upstream_auth_failed', entity_id: 'priced', cost_usd: 0 });
+    expect(await row('unauthenticated')).toMatchObject({
+      status: 401,
+      error_code: 'invalid_api_key',
+      key_id: null,
+      key_name: null,
+    });
+    expect(await row('not-found')).toMatchObject({
+      status: 404,
+      error_code: 'model_not_found',
+      requested_model: 'no-such',
+      resolved_model: null,
+    });
+    expect(await row('upstream-failed')).toMatchObject({
+      status: 502,
+      error_code: 'upstream_auth_failed',
+      entity_id: 'priced',
+      cost_usd: 0,
+    });
     expect((await admin('GET', '/v1/request-logs/req_nope')).status).toBe(404);
   });
 });
@@ -136,7 +207,10 @@ describe('usage and cost', () => {
       expect(sum('requests')).toBe(rows.length);
       expect(sum('errors')).toBe(rows.filter((r) => r.status >= 400).length);
       expect(sum('prompt_tokens')).toBe(rows.reduce((n, r) => n + r.prompt_tokens, 0));
-      expect(sum('cost_usd')).toBeCloseTo(rows.reduce((n, r) => n + r.cost_usd, 0), 12);
+      expect(sum('cost_usd')).toBeCloseTo(
+        rows.reduce((n, r) => n + r.cost_usd, 0),
+        12,
+      );
       expect(usage.totals.requests).toBe(rows.length);
     }
     const byModel = (await admin('GET', '/v1/usage?group_by=model')).body.data;
@@ -178,7 +252,10 @@ describe('live stream (SSE)', () => {
     expect(all.comments).toContain('heartbeat');
 
     // Resuming from the first event's id replays exactly what came after it.
-    const resumed = await connectSse(`${gateway.url}/v1/request-logs/stream`, { ...headers, 'last-event-id': all.events[0]!.id! });
+    const resumed = await connectSse(`${gateway.url}/v1/request-logs/stream`, {
+      ...headers,
+      'last-event-id': all.events[0]!.id!,
+    });
     await resumed.waitFor((events) => events.length >= 1, 1000);
     expect(resumed.events.map((e) => JSON.parse(e.data).id)).toEqual([requestId(bad)]);
     for (const client of [all, failures, resumed]) client.close();
@@ -188,7 +265,15 @@ describe('live stream (SSE)', () => {
 describe('never logged', () => {
   it('holds no secret and no input text anywhere in the store files', async () => {
     const files = ['embctl.db', 'embctl.db-wal'].map((f) => join(gateway.env.EMBCTL_DATA_DIR!, f));
-    const content = Buffer.concat(files.map((f) => { try { return readFileSync(f); } catch { return Buffer.alloc(0); } }));
+    const content = Buffer.concat(
+      files.map((f) => {
+        try {
+          return readFileSync(f);
+        } catch {
+          return Buffer.alloc(0);
+        }
+      }),
+    );
     for (const secret of [SECRET_INPUT, gateway.apiKey, gateway.adminToken, restricted.secret, TOKEN]) {
       expect(content.includes(Buffer.from(secret)), secret.slice(0, 8)).toBe(false);
     }

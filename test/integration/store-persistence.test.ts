@@ -24,15 +24,29 @@ describe('a client of the reference gateway', () => {
     const basic = `Basic ${Buffer.from(`client-id:${gateway.adminToken}`).toString('base64')}`;
     const created = await call('POST', base, { authorization: basic, body: REFERENCE_ENTITY });
     expect(created.status).toBe(201);
-    expect(created.headers.location).toBe('/apis/ai-gateway.extensions.cloud-apim.com/v1/embedding-models/embedding-model-entity-id');
-    expect(created.body).toMatchObject({ ...REFERENCE_ENTITY, config: { ...REFERENCE_ENTITY.config, connection: { ...REFERENCE_ENTITY.config.connection, token: '…' } } });
+    expect(created.headers.location).toBe(
+      '/apis/ai-gateway.extensions.cloud-apim.com/v1/embedding-models/embedding-model-entity-id',
+    );
+    expect(created.body).toMatchObject({
+      ...REFERENCE_ENTITY,
+      config: { ...REFERENCE_ENTITY.config, connection: { ...REFERENCE_ENTITY.config.connection, token: '…' } },
+    });
     const listed = await call('GET', base, { authorization: basic });
     expect(listed.body.map((e: { id: string }) => e.id)).toContain('embedding-model-entity-id');
-    const updated = await call('PUT', `${base}/embedding-model-entity-id`, { authorization: basic, body: { ...REFERENCE_ENTITY, description: 'changed' } });
+    const updated = await call('PUT', `${base}/embedding-model-entity-id`, {
+      authorization: basic,
+      body: { ...REFERENCE_ENTITY, description: 'changed' },
+    });
     expect(updated.body.description).toBe('changed');
     // The same entity is visible under the native path.
-    expect((await call('GET', `${gateway.url}/v1/embedding-models/embedding-model-entity-id`, { token: gateway.adminToken })).status).toBe(200);
-    expect((await call('DELETE', `${base}/embedding-model-entity-id`, { authorization: basic })).body).toEqual({ deleted: true, id: 'embedding-model-entity-id' });
+    expect(
+      (await call('GET', `${gateway.url}/v1/embedding-models/embedding-model-entity-id`, { token: gateway.adminToken }))
+        .status,
+    ).toBe(200);
+    expect((await call('DELETE', `${base}/embedding-model-entity-id`, { authorization: basic })).body).toEqual({
+      deleted: true,
+      id: 'embedding-model-entity-id',
+    });
     const wrong = `Basic ${Buffer.from('client-id:nope').toString('base64')}`;
     expect((await call('GET', base, { authorization: wrong })).status).toBe(401);
     await gateway.stop();
@@ -43,24 +57,34 @@ describe('persistence', () => {
   it('keeps entities and keys across a restart', async () => {
     const env = isolatedEnv();
     const first = await spawnGateway({ env });
-    await call('POST', `${first.url}/v1/embedding-models`, { token: first.adminToken, body: { id: 'kept', provider: 'local', config: { options: { model: 'hash-32-v1' } }, tags: ['x'] } });
-    const key = (await call('POST', `${first.url}/v1/api-keys`, { token: first.adminToken, body: { name: 'kept-key' } })).body;
+    await call('POST', `${first.url}/v1/embedding-models`, {
+      token: first.adminToken,
+      body: { id: 'kept', provider: 'local', config: { options: { model: 'hash-32-v1' } }, tags: ['x'] },
+    });
+    const key = (
+      await call('POST', `${first.url}/v1/api-keys`, { token: first.adminToken, body: { name: 'kept-key' } })
+    ).body;
     expect(await first.stop()).toBe(0);
 
     const second = await spawnGateway({ env });
-    expect((await call('GET', `${second.url}/v1/embedding-models/kept`, { token: second.adminToken })).body.tags).toEqual(['x']);
+    expect(
+      (await call('GET', `${second.url}/v1/embedding-models/kept`, { token: second.adminToken })).body.tags,
+    ).toEqual(['x']);
     const embedded = await embeddingsCall(second.url, key.secret, { model: 'kept', input: 'still here' });
     expect(embedded.status).toBe(200);
     expect(embedded.body.data[0].embedding).toHaveLength(32);
     await second.stop();
   });
 
-  it('serves two gateways on one data dir without corruption; each sees the other\'s writes', async () => {
+  it("serves two gateways on one data dir without corruption; each sees the other's writes", async () => {
     const env = isolatedEnv();
     const a = await spawnGateway({ env });
     const b = await spawnGateway({ env });
     const writes = Array.from({ length: 20 }, (_, i) =>
-      call('POST', `${(i % 2 ? a : b).url}/v1/embedding-models`, { token: a.adminToken, body: { id: `m${i}`, provider: 'local', config: { options: { model: 'hash-8-v1' } } } }),
+      call('POST', `${(i % 2 ? a : b).url}/v1/embedding-models`, {
+        token: a.adminToken,
+        body: { id: `m${i}`, provider: 'local', config: { options: { model: 'hash-8-v1' } } },
+      }),
     );
     expect((await Promise.all(writes)).map((r) => r.status)).toEqual(Array(20).fill(201));
     for (const gateway of [a, b]) {
@@ -68,7 +92,10 @@ describe('persistence', () => {
       expect(listed.body).toHaveLength(21);
     }
     // B learns of A's new entity within its catalogue recheck interval (1 s).
-    await call('POST', `${a.url}/v1/embedding-models`, { token: a.adminToken, body: { id: 'late', provider: 'local', config: { options: { model: 'hash-8-v1' } } } });
+    await call('POST', `${a.url}/v1/embedding-models`, {
+      token: a.adminToken,
+      body: { id: 'late', provider: 'local', config: { options: { model: 'hash-8-v1' } } },
+    });
     let status = 0;
     for (let attempt = 0; attempt < 30 && status !== 200; attempt++) {
       status = (await embeddingsCall(b.url, a.apiKey, { model: 'late', input: 'x' })).status;

@@ -24,7 +24,12 @@ beforeAll(async () => {
   ] as const) {
     const created = await call('POST', `${gateway.url}/v1/embedding-models`, {
       token: gateway.adminToken,
-      body: { id, provider, config: { connection: { base_url: base, token: TOKEN, timeout: TIMEOUT_MS }, options: { model: 'm' } }, ...extra },
+      body: {
+        id,
+        provider,
+        config: { connection: { base_url: base, token: TOKEN, timeout: TIMEOUT_MS }, options: { model: 'm' } },
+        ...extra,
+      },
     });
     expect(created.status).toBe(201);
   }
@@ -38,7 +43,8 @@ beforeEach(() => {
   fake.requests.length = 0;
 });
 
-const embed = (input: unknown = 'fault test', model = 'faulty') => embeddingsCall(gateway.url, gateway.apiKey, { model, input, encoding_format: 'float' });
+const embed = (input: unknown = 'fault test', model = 'faulty') =>
+  embeddingsCall(gateway.url, gateway.apiKey, { model, input, encoding_format: 'float' });
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = Date.now();
@@ -111,7 +117,13 @@ describe('upstream faults', () => {
   });
 
   it('a 429 storm ends in 429 with retry-after for the caller', async () => {
-    fake.script(...Array(3).fill({ status: 429, headers: { 'retry-after-ms': '100' }, body: { error: { message: 'Rate limit reached', type: 'rate_limit_error' } } }));
+    fake.script(
+      ...Array(3).fill({
+        status: 429,
+        headers: { 'retry-after-ms': '100' },
+        body: { error: { message: 'Rate limit reached', type: 'rate_limit_error' } },
+      }),
+    );
     const response = await embed();
     expect(response.status).toBe(429);
     expect(response.body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_exceeded' });
@@ -123,7 +135,9 @@ describe('upstream faults', () => {
   it("the openai SDK honours the gateway's 429 retry-after and then succeeds", async () => {
     fake.script(...Array(3).fill({ status: 429, headers: { 'retry-after-ms': '50' } }));
     const sdk = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: gateway.apiKey, maxRetries: 1 });
-    const [response, elapsed] = await timed(() => sdk.embeddings.create({ model: 'faulty', input: 'retry me', encoding_format: 'float' }));
+    const [response, elapsed] = await timed(() =>
+      sdk.embeddings.create({ model: 'faulty', input: 'retry me', encoding_format: 'float' }),
+    );
     expect(response.data[0]!.embedding).toEqual(fakeVector('retry me'));
     // Three upstream 429s (the gateway's own retries), the SDK's wait of retry-after: 1 s, then one more call.
     expect(fake.requests).toHaveLength(4);
@@ -173,7 +187,11 @@ describe('upstream faults', () => {
   it('an unreachable upstream ends in 502 upstream_unreachable', async () => {
     await call('POST', `${gateway.url}/v1/embedding-models`, {
       token: gateway.adminToken,
-      body: { id: 'nowhere', provider: 'openai-compatible', config: { connection: { base_url: 'http://127.0.0.1:9/v1', timeout: TIMEOUT_MS }, options: { model: 'm' } } },
+      body: {
+        id: 'nowhere',
+        provider: 'openai-compatible',
+        config: { connection: { base_url: 'http://127.0.0.1:9/v1', timeout: TIMEOUT_MS }, options: { model: 'm' } },
+      },
     });
     const response = await embed('x', 'nowhere');
     expect(response.status).toBe(502);
@@ -181,27 +199,34 @@ describe('upstream faults', () => {
     await stillServes();
   });
 
-  it('a client that leaves mid-call gets a 499 row once the upstream answers, and no stack trace is logged', async () => {
-    fake.script({ delayMs: 300 });
-    const leaving = new AbortController();
-    const sent = fetch(`${gateway.url}/v1/embeddings`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${gateway.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'faulty', input: 'about to leave' }),
-      signal: leaving.signal,
-    });
-    setTimeout(() => leaving.abort(), 100);
-    await expect(sent).rejects.toThrow();
-    await stillServes();
-    let row: any;
-    for (let attempt = 0; attempt < 50 && !row; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const rows = await call('GET', `${gateway.url}/v1/request-logs?status=499`, { token: gateway.adminToken });
-      row = rows.body.data[0];
-    }
-    expect(row).toMatchObject({ status: 499, error_code: 'client_closed_request', entity_id: 'faulty', input_count: 1 });
-    expect(row.prompt_tokens).toBeGreaterThan(0); // the upstream call finished and was counted
-    expect(gateway.output()).not.toMatch(/\n\s+at /);
-  });
+  it(
+    'a client that leaves mid-call gets a 499 row once the upstream answers, and no stack trace is ' + 'logged',
+    async () => {
+      fake.script({ delayMs: 300 });
+      const leaving = new AbortController();
+      const sent = fetch(`${gateway.url}/v1/embeddings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gateway.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'faulty', input: 'about to leave' }),
+        signal: leaving.signal,
+      });
+      setTimeout(() => leaving.abort(), 100);
+      await expect(sent).rejects.toThrow();
+      await stillServes();
+      let row: any;
+      for (let attempt = 0; attempt < 50 && !row; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const rows = await call('GET', `${gateway.url}/v1/request-logs?status=499`, { token: gateway.adminToken });
+        row = rows.body.data[0];
+      }
+      expect(row).toMatchObject({
+        status: 499,
+        error_code: 'client_closed_request',
+        entity_id: 'faulty',
+        input_count: 1,
+      });
+      expect(row.prompt_tokens).toBeGreaterThan(0); // the upstream call finished and was counted
+      expect(gateway.output()).not.toMatch(/\n\s+at /);
+    },
+  );
 });
-

@@ -21,19 +21,52 @@ const entity = (id: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-const error = (status: number, message: string, code: string | null = null, param: string | null = null) => ({ error: { message, type: 'x', param, code } });
+const error = (_status: number, message: string, code: string | null = null, param: string | null = null) => ({
+  error: { message, type: 'x', param, code },
+});
 
 describe('argv → request', () => {
   it('models create turns every flag into the entity body, validated before sending', async () => {
     const { agent, pool } = mockGateway();
     let sent: any;
-    pool.intercept({ path: '/v1/embedding-models', method: 'POST', headers: { authorization: 'Bearer embadm_test' } }).reply(201, (opts) => {
-      sent = JSON.parse(String(opts.body));
-      return entity(sent.id);
-    });
+    pool
+      .intercept({ path: '/v1/embedding-models', method: 'POST', headers: { authorization: 'Bearer embadm_test' } })
+      .reply(201, (opts) => {
+        sent = JSON.parse(String(opts.body));
+        return entity(sent.id);
+      });
     const result = await runInProcess(
-      ['models', 'create', '--provider', 'openai', '--id', 'oa', '--model', 'text-embedding-3-large', '--option', 'dimensions=256', '--option', 'input_type=doc',
-        '--tag', 'a', '--tag', 'b', '--include', 'text-.*', '--price', '0.13', '--upstream-timeout', '5000', '--header', 'x-team=search', '--token', '${env:OPENAI_API_KEY}', '--disabled', '-o', 'json'],
+      [
+        'models',
+        'create',
+        '--provider',
+        'openai',
+        '--id',
+        'oa',
+        '--model',
+        'text-embedding-3-large',
+        '--option',
+        'dimensions=256',
+        '--option',
+        'input_type=doc',
+        '--tag',
+        'a',
+        '--tag',
+        'b',
+        '--include',
+        'text-.*',
+        '--price',
+        '0.13',
+        '--upstream-timeout',
+        '5000',
+        '--header',
+        'x-team=search',
+        '--token',
+        '${env:OPENAI_API_KEY}',
+        '--disabled',
+        '-o',
+        'json',
+      ],
       { agent },
     );
     expect(result.stderr).toContain('created oa');
@@ -42,7 +75,10 @@ describe('argv → request', () => {
       id: 'oa',
       provider: 'openai',
       enabled: false,
-      config: { connection: { timeout: 5000, token: '${env:OPENAI_API_KEY}', headers: { 'x-team': 'search' } }, options: { model: 'text-embedding-3-large', dimensions: 256, input_type: 'doc' } },
+      config: {
+        connection: { timeout: 5000, token: '${env:OPENAI_API_KEY}', headers: { 'x-team': 'search' } },
+        options: { model: 'text-embedding-3-large', dimensions: 256, input_type: 'doc' },
+      },
       models: { include: ['text-.*'], exclude: [] },
       pricing: { input_per_million_tokens: 0.13 },
       tags: ['a', 'b'],
@@ -74,7 +110,9 @@ describe('output', () => {
   it('models list: JSON when piped, a table on a terminal, more columns with -o wide', async () => {
     const serve = () => {
       const { agent, pool } = mockGateway();
-      pool.intercept({ path: (p) => p.startsWith('/v1/embedding-models'), method: 'GET' }).reply(200, [entity('a'), entity('b', { enabled: false })]);
+      pool
+        .intercept({ path: (p) => p.startsWith('/v1/embedding-models'), method: 'GET' })
+        .reply(200, [entity('a'), entity('b', { enabled: false })]);
       return agent;
     };
     const piped = await runInProcess(['models', 'list'], { agent: serve() });
@@ -92,7 +130,18 @@ describe('output', () => {
 
   it('keys create -q prints only the secret', async () => {
     const { agent, pool } = mockGateway();
-    pool.intercept({ path: '/v1/api-keys', method: 'POST' }).reply(201, { id: 'key_1', name: 'ci', secret: 'emb_SECRET', redacted: 'emb_…CRET', enabled: true, expires_at: null, revoked_at: null, metadata: {}, created_at: '', updated_at: '' });
+    pool.intercept({ path: '/v1/api-keys', method: 'POST' }).reply(201, {
+      id: 'key_1',
+      name: 'ci',
+      secret: 'emb_SECRET',
+      redacted: 'emb_…CRET',
+      enabled: true,
+      expires_at: null,
+      revoked_at: null,
+      metadata: {},
+      created_at: '',
+      updated_at: '',
+    });
     const result = await runInProcess(['keys', 'create', 'ci', '-q'], { agent });
     expect(result.stdout).toBe('emb_SECRET\n');
     expect(result.stderr).toBe('');
@@ -112,7 +161,9 @@ describe('HTTP failures → exit codes', () => {
     [504, error(504, 'upstream timeout', 'upstream_timeout'), 6],
   ])('HTTP %i (%j) → its exit code, the message and the request id', async (status, body, exit) => {
     const { agent, pool } = mockGateway();
-    pool.intercept({ path: '/v1/embedding-models/x', method: 'GET' }).reply(status, body, { headers: { 'x-request-id': 'req_abc' } });
+    pool
+      .intercept({ path: '/v1/embedding-models/x', method: 'GET' })
+      .reply(status, body, { headers: { 'x-request-id': 'req_abc' } });
     const result = await runInProcess(['models', 'get', 'x', '-v'], { agent });
     expect(result.code).toBe(exit);
     expect(result.stderr).toContain(`error: ${body.error.message}`);
@@ -136,7 +187,9 @@ describe('non-interactive rules', () => {
 
     const confirmed = mockGateway();
     confirmed.pool.intercept({ path: '/v1/embedding-models/x', method: 'GET' }).reply(200, entity('x'));
-    confirmed.pool.intercept({ path: '/v1/embedding-models/x', method: 'DELETE' }).reply(200, { deleted: true, id: 'x' });
+    confirmed.pool
+      .intercept({ path: '/v1/embedding-models/x', method: 'DELETE' })
+      .reply(200, { deleted: true, id: 'x' });
     const prompter = scriptedPrompter([true]);
     const asked = await runInProcess(['models', 'delete', 'x'], { agent: confirmed.agent, tty: true, prompter });
     expect(asked.code).toBe(0);
@@ -158,16 +211,46 @@ describe('wizards (scripted answers)', () => {
       sent = JSON.parse(String(opts.body));
       return entity(sent.id);
     });
-    const prompter = scriptedPrompter(['openai', 'https://api.openai.com/v1', 'env', 'OPENAI_API_KEY', 'text-embedding-3-small', '1536', 'user=me', 'oa-small']);
+    const prompter = scriptedPrompter([
+      'openai',
+      'https://api.openai.com/v1',
+      'env',
+      'OPENAI_API_KEY',
+      'text-embedding-3-small',
+      '1536',
+      'user=me',
+      'oa-small',
+    ]);
     const result = await runInProcess(['models', 'create'], { agent, tty: true, prompter });
     expect(result.code).toBe(0);
-    expect(sent).toMatchObject({ id: 'oa-small', provider: 'openai', dimensions: 1536, config: { connection: { token: '${env:OPENAI_API_KEY}' }, options: { model: 'text-embedding-3-small', user: 'me' } } });
-    expect(prompter.asked).toEqual(['Provider:', 'Base URL:', 'Credential:', 'Variable name:', 'Model:', 'Dimensions (empty if unknown):', 'Extra options as key=value, comma-separated (empty for none):', 'Id:']);
+    expect(sent).toMatchObject({
+      id: 'oa-small',
+      provider: 'openai',
+      dimensions: 1536,
+      config: {
+        connection: { token: '${env:OPENAI_API_KEY}' },
+        options: { model: 'text-embedding-3-small', user: 'me' },
+      },
+    });
+    expect(prompter.asked).toEqual([
+      'Provider:',
+      'Base URL:',
+      'Credential:',
+      'Variable name:',
+      'Model:',
+      'Dimensions (empty if unknown):',
+      'Extra options as key=value, comma-separated (empty for none):',
+      'Id:',
+    ]);
   });
 
   it('profile add without flags asks, and with --no-check saves a 0600 file', async () => {
     const prompter = scriptedPrompter(['staging', 'http://staging:8080', 'emb_staging_key_123456', '']);
-    const result = await runInProcess(['profile', 'add', '--no-check'], { tty: true, prompter, env: { EMBCTL_URL: '', EMBCTL_API_KEY: '', EMBCTL_ADMIN_TOKEN: '' } });
+    const result = await runInProcess(['profile', 'add', '--no-check'], {
+      tty: true,
+      prompter,
+      env: { EMBCTL_URL: '', EMBCTL_API_KEY: '', EMBCTL_ADMIN_TOKEN: '' },
+    });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('emb_…3456');
     expect(result.stdout).not.toContain('emb_staging_key_123456');
@@ -175,7 +258,10 @@ describe('wizards (scripted answers)', () => {
   });
 
   it('profile add reads the key from stdin with --api-key-stdin', async () => {
-    const result = await runInProcess(['profile', 'add', 'ci', '--url', 'http://ci:1', '--api-key-stdin', '--no-check', '-o', 'json'], { stdin: 'emb_from_stdin_abcdef\n' });
+    const result = await runInProcess(
+      ['profile', 'add', 'ci', '--url', 'http://ci:1', '--api-key-stdin', '--no-check', '-o', 'json'],
+      { stdin: 'emb_from_stdin_abcdef\n' },
+    );
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ name: 'ci', url: 'http://ci:1', apiKey: 'emb_…cdef' });
   });
@@ -184,7 +270,9 @@ describe('wizards (scripted answers)', () => {
 describe('models diff', () => {
   it('exits 1 and names the field when the gateway differs from the file', async () => {
     const { agent, pool } = mockGateway();
-    pool.intercept({ path: (p) => p.startsWith('/v1/embedding-models'), method: 'GET' }).reply(200, [entity('local-small', { dimensions: 32 })]);
+    pool
+      .intercept({ path: (p) => p.startsWith('/v1/embedding-models'), method: 'GET' })
+      .reply(200, [entity('local-small', { dimensions: 32 })]);
     const result = await runInProcess(['models', 'diff', '-f', '-', '-o', 'table'], {
       agent,
       stdin: 'id: local-small\nprovider: local\nconfig: { options: { model: hash-64-v1 } }\ndimensions: 64\n',

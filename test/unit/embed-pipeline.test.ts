@@ -25,7 +25,8 @@ function file(name: string, content: string): string {
   return path;
 }
 
-const read = (files: string[], options: Partial<SourceOptions> = {}) => collect(allRecords({ texts: [], files, stdinFallback: false }, noStdin, { ...SOURCES, ...options }));
+const read = (files: string[], options: Partial<SourceOptions> = {}) =>
+  collect(allRecords({ texts: [], files, stdinFallback: false }, noStdin, { ...SOURCES, ...options }));
 
 describe('sources', () => {
   it('text: one input per non-blank line, or per paragraph', async () => {
@@ -41,7 +42,10 @@ describe('sources', () => {
 
   it('JSONL and JSON with chosen fields', async () => {
     const jsonl = file('docs.jsonl', '{"doc":"a","body":"alpha"}\n\n{"doc":7,"body":"beta"}\n');
-    expect(await read([jsonl], { textField: 'body', idField: 'doc' })).toEqual([{ id: 'a', text: 'alpha' }, { id: '7', text: 'beta' }]);
+    expect(await read([jsonl], { textField: 'body', idField: 'doc' })).toEqual([
+      { id: 'a', text: 'alpha' },
+      { id: '7', text: 'beta' },
+    ]);
     await expect(read([jsonl])).rejects.toThrow(/no non-empty string field 'text'/);
     const json = file('docs.json', JSON.stringify([{ text: 'one' }, 'two']));
     expect((await read([json])).map((r) => r.text)).toEqual(['one', 'two']);
@@ -49,7 +53,10 @@ describe('sources', () => {
 
   it('CSV with quoted, multi-line fields; TSV', async () => {
     const csv = file('rows.csv', 'id,text\nr1,"hello, world"\nr2,"two\nlines"\n');
-    expect(await read([csv], { idColumn: 'id' })).toEqual([{ id: 'r1', text: 'hello, world' }, { id: 'r2', text: 'two\nlines' }]);
+    expect(await read([csv], { idColumn: 'id' })).toEqual([
+      { id: 'r1', text: 'hello, world' },
+      { id: 'r2', text: 'two\nlines' },
+    ]);
     await expect(read([csv], { textColumn: 'body' })).rejects.toThrow(/no column 'body'.*|choose it/);
     const tsv = file('rows.tsv', 'text\tlabel\ntab separated\tx\n');
     expect((await read([tsv])).map((r) => r.text)).toEqual(['tab separated']);
@@ -115,7 +122,10 @@ describe('index file repair', () => {
     const path = join(tempDir('index'), 'out.jsonl');
     const writer = new IndexWriter(path, undefined);
     const lines = ['{"id":"a","embedding":[1,2]}\n', '{"id":"é","embedding":[3,4]}\n'];
-    writer.append(lines, lines.map((l) => Buffer.byteLength(l)));
+    writer.append(
+      lines,
+      lines.map((l) => Buffer.byteLength(l)),
+    );
     const checkpoint = writer.bytes;
     writer.close();
     appendFileSync(path, '{"id":"c","embedding":[5,');
@@ -125,6 +135,11 @@ describe('index file repair', () => {
     const last = '{"id":"c","embedding":[5,6]}\n';
     reopened.append([last], [Buffer.byteLength(last)]);
     reopened.close();
-    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id)).toEqual(['a', 'é', 'c']);
+    expect(
+      readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    ).toEqual(['a', 'é', 'c']);
   });
 });

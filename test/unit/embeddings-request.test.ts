@@ -70,7 +70,9 @@ describe('parseEmbeddingsRequest', () => {
 
   it('counts text tokens with cl100k_base and enforces 8192 per input', async () => {
     const long = 'word '.repeat(8200);
-    expect((await failure({ model: 'm', input: ['ok', long] })).message).toContain(`'input[1]' has more than 8192 tokens; the maximum context length is 8192`);
+    expect((await failure({ model: 'm', input: ['ok', long] })).message).toContain(
+      `'input[1]' has more than 8192 tokens; the maximum context length is 8192`,
+    );
     const near = parseEmbeddingsRequest({ model: 'm', input: 'word '.repeat(8000) });
     await near.checkTokenLimits();
     expect(await near.totalTokens()).toBe(countTextTokens('word '.repeat(8000)));

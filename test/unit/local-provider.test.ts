@@ -5,7 +5,11 @@ import { hashEmbed, localAdapter } from '../../src/gateway/providers/local.js';
 import { cosineSimilarity, norm } from '../../src/core/vectors.js';
 import { encodeText } from '../../src/core/tokenizer.js';
 
-const digest = (v: Float32Array) => createHash('sha256').update(Buffer.from(v.buffer, v.byteOffset, v.byteLength)).digest('hex').slice(0, 16);
+const digest = (v: Float32Array) =>
+  createHash('sha256')
+    .update(Buffer.from(v.buffer, v.byteOffset, v.byteLength))
+    .digest('hex')
+    .slice(0, 16);
 
 describe('local provider (feature hashing)', () => {
   it('is deterministic: same text, same bits, pinned across releases and machines', () => {
@@ -16,7 +20,12 @@ describe('local provider (feature hashing)', () => {
   });
 
   it('returns unit vectors of the asked length, even for text with no words', () => {
-    for (const [text, dims] of [['hello world', 384], ['!!!', 16], ['   ', 4096], ['日本語のテキスト', 64]] as const) {
+    for (const [text, dims] of [
+      ['hello world', 384],
+      ['!!!', 16],
+      ['   ', 4096],
+      ['日本語のテキスト', 64],
+    ] as const) {
       const v = hashEmbed(text, dims);
       expect(v.length).toBe(dims);
       expect(norm(v)).toBeCloseTo(1, 5);
@@ -29,7 +38,9 @@ describe('local provider (feature hashing)', () => {
     const unrelated = hashEmbed('Knead the dough for ten minutes, then let it rise.', 384);
     expect(cosineSimilarity(query, related)).toBeGreaterThan(cosineSimilarity(query, unrelated) + 0.2);
     // Character trigrams make inflections close too.
-    expect(cosineSimilarity(hashEmbed('running', 384), hashEmbed('runner', 384))).toBeGreaterThan(cosineSimilarity(hashEmbed('running', 384), hashEmbed('banana', 384)) + 0.2);
+    expect(cosineSimilarity(hashEmbed('running', 384), hashEmbed('runner', 384))).toBeGreaterThan(
+      cosineSimilarity(hashEmbed('running', 384), hashEmbed('banana', 384)) + 0.2,
+    );
   });
 
   it('embeds token-id inputs as their decoded cl100k text', () => {
@@ -41,7 +52,14 @@ describe('local provider (feature hashing)', () => {
   });
 
   it('honours the requested dimensions and refuses what it cannot serve', () => {
-    const result = localAdapter.embed({ entity: SEED_ENTITY, model: 'hash-384-v1', tokenCount: 1, inputs: ['hi'], dimensions: 32, encoding: 'float' });
+    const result = localAdapter.embed({
+      entity: SEED_ENTITY,
+      model: 'hash-384-v1',
+      tokenCount: 1,
+      inputs: ['hi'],
+      dimensions: 32,
+      encoding: 'float',
+    });
     expect(result.vectors[0]!.length).toBe(32);
     expect(localAdapter.checkModel('hash-384-v1', 5000)).toMatch(/at most 4096/);
     expect(localAdapter.checkModel('text-embedding-3-small')).toMatch(/hash-<dimensions>-v1/);

@@ -6,7 +6,17 @@ describe('hasNestedQuantifier', () => {
     expect(hasNestedQuantifier(pattern)).toBe(true);
   });
 
-  it.each(['text-embedding-3-.*', '.*ada.*', '(small|large)', '(ab)+', 'a+b*', '[(+*)]+', '\\(a+\\)+', 'hash-[0-9]+-v1', '(a?)'])('accepts %s', (pattern) => {
+  it.each([
+    'text-embedding-3-.*',
+    '.*ada.*',
+    '(small|large)',
+    '(ab)+',
+    'a+b*',
+    '[(+*)]+',
+    '\\(a+\\)+',
+    'hash-[0-9]+-v1',
+    '(a?)',
+  ])('accepts %s', (pattern) => {
     expect(hasNestedQuantifier(pattern)).toBe(false);
   });
 });

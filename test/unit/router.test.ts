@@ -4,7 +4,12 @@ import type { EmbeddingModelEntity } from '../../src/core/entity.js';
 import { ApiError } from '../../src/core/errors.js';
 import { buildCatalogue, keyConstraintsOf, routeRequest } from '../../src/gateway/router.js';
 
-function entity(id: string, name: string, model: string, extra: Partial<EmbeddingModelEntity> = {}): EmbeddingModelEntity {
+function entity(
+  id: string,
+  name: string,
+  model: string,
+  extra: Partial<EmbeddingModelEntity> = {},
+): EmbeddingModelEntity {
   return {
     id,
     name,
@@ -20,12 +25,25 @@ function entity(id: string, name: string, model: string, extra: Partial<Embeddin
 }
 
 function key(metadata: Record<string, string> = {}): ApiKeyRecord {
-  return { id: 'k1', name: 'ci', hash: 'h', redacted: 'emb_…', enabled: true, expires_at: null, revoked_at: null, metadata, created_at: '', updated_at: '' };
+  return {
+    id: 'k1',
+    name: 'ci',
+    hash: 'h',
+    redacted: 'emb_…',
+    enabled: true,
+    expires_at: null,
+    revoked_at: null,
+    metadata,
+    created_at: '',
+    updated_at: '',
+  };
 }
 
 const catalogue = buildCatalogue(
   [
-    entity('openai-small', 'My OpenAI', 'text-embedding-3-small', { models: { include: ['text-embedding-3-.*'], exclude: ['.*ada.*'] } }),
+    entity('openai-small', 'My OpenAI', 'text-embedding-3-small', {
+      models: { include: ['text-embedding-3-.*'], exclude: ['.*ada.*'] },
+    }),
     entity('mistral', 'Mistral', 'mistral-embed'),
     entity('dup-a', 'Dup A', 'shared-model'),
     entity('dup-b', 'Dup B', 'shared-model'),
@@ -88,12 +106,23 @@ describe('model routing', () => {
 
   describe('constraints: every level must allow the model', () => {
     it('neither level constrains', () => expect(route('mistral/anything')).toBe('mistral anything'));
-    it('entity include refuses', () => expect(routeError('openai-small/other-model').message).toMatch(/none of the include patterns 'text-embedding-3-\.\*'/));
-    it('entity exclude refuses', () => expect(routeError('openai-small###text-embedding-3-ada').message).toMatch(/exclude pattern '\.\*ada\.\*'/));
-    it('key include refuses', () => expect(routeError('mistral', { ai_models_include: 'text-.*' }).message).toMatch(/API key 'ci'/));
-    it('key exclude refuses', () => expect(routeError('mistral', { ai_models_exclude: 'foo, mistral-.*' }).code).toBe('model_not_allowed'));
-    it('both allow', () => expect(route('openai-small', { ai_models_include: 'text-embedding-3-small' })).toBe('openai-small text-embedding-3-small'));
-    it('entity allows, key refuses', () => expect(routeError('openai-small', { ai_models_exclude: '.*small' }).status).toBe(403));
-    it('patterns match the whole name', () => expect(routeError('mistral', { ai_models_include: 'mistral' }).code).toBe('model_not_allowed'));
+    it('entity include refuses', () =>
+      expect(routeError('openai-small/other-model').message).toMatch(
+        /none of the include patterns 'text-embedding-3-\.\*'/,
+      ));
+    it('entity exclude refuses', () =>
+      expect(routeError('openai-small###text-embedding-3-ada').message).toMatch(/exclude pattern '\.\*ada\.\*'/));
+    it('key include refuses', () =>
+      expect(routeError('mistral', { ai_models_include: 'text-.*' }).message).toMatch(/API key 'ci'/));
+    it('key exclude refuses', () =>
+      expect(routeError('mistral', { ai_models_exclude: 'foo, mistral-.*' }).code).toBe('model_not_allowed'));
+    it('both allow', () =>
+      expect(route('openai-small', { ai_models_include: 'text-embedding-3-small' })).toBe(
+        'openai-small text-embedding-3-small',
+      ));
+    it('entity allows, key refuses', () =>
+      expect(routeError('openai-small', { ai_models_exclude: '.*small' }).status).toBe(403));
+    it('patterns match the whole name', () =>
+      expect(routeError('mistral', { ai_models_include: 'mistral' }).code).toBe('model_not_allowed'));
   });
 });

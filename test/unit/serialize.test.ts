@@ -4,7 +4,8 @@ import { serializeEmbeddings } from '../../src/gateway/serialize.js';
 import { base64ToFloat32, Embedding, float32ToBase64 } from '../../src/core/vectors.js';
 
 const vector = (seed: number, dims: number) => Float32Array.from({ length: dims }, (_, i) => Math.sin(seed * 31 + i));
-const text = async (body: Buffer | Readable) => (Buffer.isBuffer(body) ? body : Buffer.concat(await Readable.from(body).toArray())).toString('utf8');
+const text = async (body: Buffer | Readable) =>
+  (Buffer.isBuffer(body) ? body : Buffer.concat(await Readable.from(body).toArray())).toString('utf8');
 
 /** The same vectors in each form the gateway carries: floats, base64 text, and the upstream's own bytes. */
 function forms(count: number, dims: number): Embedding[][] {

@@ -1,9 +1,19 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { countTextTokens, countTextTokensSliced, encodeText, MAX_PIECE, spansOf, timeSlicer } from '../../src/core/tokenizer.js';
+import {
+  countTextTokens,
+  countTextTokensSliced,
+  encodeText,
+  MAX_PIECE,
+  spansOf,
+  timeSlicer,
+} from '../../src/core/tokenizer.js';
 
 // The library counted whole, as the reference the bounded counter must agree with on real text.
-const whole = createRequire(import.meta.url)('gpt-tokenizer/cjs/encoding/cl100k_base') as { countTokens(t: string, o?: object): number; encode(t: string, o?: object): number[] };
+const whole = createRequire(import.meta.url)('gpt-tokenizer/cjs/encoding/cl100k_base') as {
+  countTokens(t: string, o?: object): number;
+  encode(t: string, o?: object): number[];
+};
 const asText = { disallowedSpecial: new Set<string>() };
 
 const prose = [
@@ -26,8 +36,8 @@ describe('bounded cl100k counting', () => {
   });
 
   it('cuts runs with no break into pieces of at most MAX_PIECE characters, never inside a surrogate pair', () => {
-    const spans = [...spansOf('x'.repeat(1000) + ' tail' + '😀'.repeat(100))];
-    expect(spans.join('')).toBe('x'.repeat(1000) + ' tail' + '😀'.repeat(100));
+    const spans = [...spansOf(`${'x'.repeat(1000)} tail${'😀'.repeat(100)}`)];
+    expect(spans.join('')).toBe(`${'x'.repeat(1000)} tail${'😀'.repeat(100)}`);
     for (const span of spans) {
       expect(span.length).toBeLessThanOrEqual(2048);
       expect(/^[\udc00-\udfff]/.test(span)).toBe(false);
@@ -37,7 +47,12 @@ describe('bounded cl100k counting', () => {
   });
 
   it('counts a 1 MB word, a 1 MB run of spaces and 200 k CJK characters (each was minutes of BPE when whole)', () => {
-    for (const text of ['x'.repeat(1_000_000), ' '.repeat(1_000_000) + 'a', '漢'.repeat(200_000), '!'.repeat(500_000)]) {
+    for (const text of [
+      'x'.repeat(1_000_000),
+      `${' '.repeat(1_000_000)}a`,
+      '漢'.repeat(200_000),
+      '!'.repeat(500_000),
+    ]) {
       const count = countTextTokens(text);
       expect(count).toBeGreaterThan(text.length / 64);
       expect(count).toBeLessThanOrEqual(text.length * 3);

@@ -13,7 +13,8 @@ function asPlainJson(value: unknown): unknown {
     return floats ? JSON.parse(floats.toString()) : value.toBase64();
   }
   if (Array.isArray(value)) return value.map(asPlainJson);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asPlainJson(v)]));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asPlainJson(v)]));
   return value;
 }
 
@@ -21,14 +22,24 @@ function asPlainJson(value: unknown): unknown {
 function chunked(text: string, cuts: number[] = []): Buffer[] {
   const bytes = Buffer.from(text);
   const points = [0, ...cuts.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b), bytes.length];
-  return points.slice(1).map((end, i) => Buffer.concat([Buffer.from('xyz'), bytes.subarray(points[i], end)]).subarray(3));
+  return points
+    .slice(1)
+    .map((end, i) => Buffer.concat([Buffer.from('xyz'), bytes.subarray(points[i], end)]).subarray(3));
 }
 const parse = (text: string, cuts?: number[]) => parseUpstreamJson(chunked(text, cuts));
 
 describe('parseUpstreamJson', () => {
   it('reads base64 vectors as Embeddings straight from the bytes, bit for bit', () => {
-    const body = { object: 'list', data: [0, 1, 2].map((i) => ({ object: 'embedding', index: i, embedding: b64(384, i + 1) })), model: 'm', usage: { prompt_tokens: 3 } };
-    const parsed = parse(JSON.stringify(body), [1000, 2049, 2050, 3333]) as { data: { embedding: unknown }[]; model: string };
+    const body = {
+      object: 'list',
+      data: [0, 1, 2].map((i) => ({ object: 'embedding', index: i, embedding: b64(384, i + 1) })),
+      model: 'm',
+      usage: { prompt_tokens: 3 },
+    };
+    const parsed = parse(JSON.stringify(body), [1000, 2049, 2050, 3333]) as {
+      data: { embedding: unknown }[];
+      model: string;
+    };
     expect(parsed.model).toBe('m');
     for (const [i, item] of parsed.data.entries()) {
       expect(item.embedding).toBeInstanceOf(Embedding);
@@ -41,7 +52,10 @@ describe('parseUpstreamJson', () => {
 
   it('gives what JSON.parse gives for any JSON, vectors aside', () => {
     const longBase64 = fc.integer({ min: 64, max: 300 }).map((dims) => b64(dims));
-    const longFloats = fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()), { minLength: 40, maxLength: 300 });
+    const longFloats = fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()), {
+      minLength: 40,
+      maxLength: 300,
+    });
     const value = fc.letrec((tie) => ({
       node: fc.oneof(
         { depthSize: 'small' },
@@ -63,10 +77,10 @@ describe('parseUpstreamJson', () => {
 
   it('leaves alone long strings that are not base64 of whole float32 values', () => {
     const cases = [
-      'A'.repeat(300) + '!', // not the alphabet
-      'AAAA'.repeat(100) + 'AAA=', // 3 bytes short of a float
+      `${'A'.repeat(300)}!`, // not the alphabet
+      `${'AAAA'.repeat(100)}AAA=`, // 3 bytes short of a float
       'AA=A'.repeat(100), // padding in the middle
-      'AAAA'.repeat(99) + 'A', // a length no base64 has
+      `${'AAAA'.repeat(99)}A`, // a length no base64 has
       `${'x'.repeat(200)}\\"${'y'.repeat(200)}`, // an escaped quote inside
     ];
     for (const text of cases) {
@@ -86,7 +100,11 @@ describe('parseUpstreamJson', () => {
     const body = { note: 'quote " backslash \\ and \\" ünïcödé 埋め込み', embedding: b64(100), tail: '\\' };
     const text = JSON.stringify(body);
     // Cut inside the multi-byte characters and between a backslash and what it escapes.
-    const parsed = parse(text, [Buffer.from(text).indexOf('ü') + 1, Buffer.from(text).indexOf('埋') + 2, Buffer.from(text).indexOf('\\\\') + 1]) as typeof body & { embedding: Embedding };
+    const parsed = parse(text, [
+      Buffer.from(text).indexOf('ü') + 1,
+      Buffer.from(text).indexOf('埋') + 2,
+      Buffer.from(text).indexOf('\\\\') + 1,
+    ]) as typeof body & { embedding: Embedding };
     expect(parsed.note).toBe(body.note);
     expect(parsed.tail).toBe('\\');
     expect(parsed.embedding).toBeInstanceOf(Embedding);
@@ -140,38 +158,56 @@ describe('parseUpstreamJson', () => {
   });
 });
 
-
 describe('non-finite vectors are never lifted', () => {
   const NON_FINITE = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
   // NaN payloads other than the canonical one: exponent all ones, any non-zero mantissa, either sign.
-  const nanBits = fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 0x7fffff })).map(([sign, mantissa]) => ((sign ? 0x80000000 : 0) | 0x7f800000 | mantissa) >>> 0);
+  const nanBits = fc
+    .tuple(fc.boolean(), fc.integer({ min: 1, max: 0x7fffff }))
+    .map(([sign, mantissa]) => ((sign ? 0x80000000 : 0) | 0x7f800000 | mantissa) >>> 0);
 
   it('a base64 vector holding NaN or ±Inf at any position stays a plain string (the adapter then refuses it)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 64, max: 700 }), fc.nat(), fc.oneof(fc.constantFrom(...NON_FINITE).map((v) => ({ value: v })), nanBits.map((bits) => ({ bits }))), (dims, at, bad) => {
-        const v = vector(dims);
-        const position = at % dims;
-        if ('value' in bad) v[position] = bad.value;
-        else new Uint32Array(v.buffer)[position] = bad.bits;
-        const parsed = parse(JSON.stringify({ data: [{ embedding: float32ToBase64(v) }] })) as { data: { embedding: unknown }[] };
-        expect(typeof parsed.data[0]!.embedding).toBe('string');
-      }),
+      fc.property(
+        fc.integer({ min: 64, max: 700 }),
+        fc.nat(),
+        fc.oneof(
+          fc.constantFrom(...NON_FINITE).map((v) => ({ value: v })),
+          nanBits.map((bits) => ({ bits })),
+        ),
+        (dims, at, bad) => {
+          const v = vector(dims);
+          const position = at % dims;
+          if ('value' in bad) v[position] = bad.value;
+          else new Uint32Array(v.buffer)[position] = bad.bits;
+          const parsed = parse(JSON.stringify({ data: [{ embedding: float32ToBase64(v) }] })) as {
+            data: { embedding: unknown }[];
+          };
+          expect(typeof parsed.data[0]!.embedding).toBe('string');
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('every finite base64 vector is still lifted, whatever its values', () => {
     fc.assert(
-      fc.property(fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 64, maxLength: 600 }), (values) => {
-        const parsed = parse(JSON.stringify({ data: [{ embedding: float32ToBase64(Float32Array.from(values)) }] })) as { data: { embedding: unknown }[] };
-        expect(parsed.data[0]!.embedding).toBeInstanceOf(Embedding);
-      }),
+      fc.property(
+        fc.array(fc.float({ noNaN: true, noDefaultInfinity: true }), { minLength: 64, maxLength: 600 }),
+        (values) => {
+          const parsed = parse(
+            JSON.stringify({ data: [{ embedding: float32ToBase64(Float32Array.from(values)) }] }),
+          ) as { data: { embedding: unknown }[] };
+          expect(parsed.data[0]!.embedding).toBeInstanceOf(Embedding);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('a printed float that may pass float32 range is left to the full check', () => {
-    const floats = (last: string) => (parse(`{"data":[{"embedding":[${'0.25,'.repeat(100)}${last}]}]}`) as { data: { embedding: unknown }[] }).data[0]!.embedding;
+    const floats = (last: string) =>
+      (parse(`{"data":[{"embedding":[${'0.25,'.repeat(100)}${last}]}]}`) as { data: { embedding: unknown }[] }).data[0]!
+        .embedding;
     expect(floats('3.4e38')).not.toBeInstanceOf(Embedding);
     expect(floats('5e38')).not.toBeInstanceOf(Embedding);
     expect(floats('9'.repeat(39))).not.toBeInstanceOf(Embedding);

@@ -1,5 +1,3 @@
-/** `embctl doctor`: is this set up right? One line per check, a fix for each failure, exit 0 only if all pass. */
-import type { Command } from '@commander-js/extra-typings';
 import { existsSync, statSync } from 'node:fs';
 import { CliError, ExitCode } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
@@ -37,10 +35,15 @@ export async function doctor(ctx: CliContext): Promise<number> {
   };
 
   await run('config file', async () => {
-    if (!existsSync(profiles.path)) return { ok: true, detail: `none yet (${profiles.path}); flags and environment only` };
+    if (!existsSync(profiles.path))
+      return { ok: true, detail: `none yet (${profiles.path}); flags and environment only` };
     const mode = statSync(profiles.path).mode & 0o777;
     return mode & 0o077
-      ? { ok: false, detail: `${profiles.path} is readable by others (mode ${mode.toString(8)}) and holds credentials`, hint: `chmod 600 ${profiles.path}` }
+      ? {
+          ok: false,
+          detail: `${profiles.path} is readable by others (mode ${mode.toString(8)}) and holds credentials`,
+          hint: `chmod 600 ${profiles.path}`,
+        }
       : { ok: true, detail: `${profiles.path} (mode 600), profile '${settings.profileName ?? '(none)'}'` };
   });
 
@@ -50,7 +53,10 @@ export async function doctor(ctx: CliContext): Promise<number> {
     client = await ctx.client();
     const sent = await client.send<{ version: string }>('GET', '/healthz', { auth: 'none' });
     date = typeof sent.headers.date === 'string' ? sent.headers.date : undefined;
-    return { ok: true, detail: `${settings.embedded ? 'embedded, ' : ''}${client.url} answers (embctl ${sent.body.version})` };
+    return {
+      ok: true,
+      detail: `${settings.embedded ? 'embedded, ' : ''}${client.url} answers (embctl ${sent.body.version})`,
+    };
   });
 
   if (client) {
@@ -58,41 +64,95 @@ export async function doctor(ctx: CliContext): Promise<number> {
       if (!date) return { ok: true, detail: 'the gateway sent no Date header; not checked' };
       const skew = Date.now() - Date.parse(date);
       return Math.abs(skew) > MAX_SKEW_MS
-        ? { ok: false, detail: `this machine's clock is ${Math.round(skew / 1000)} s off the gateway's`, hint: 'sync the clock (timedatectl set-ntp true): key expiry and log times depend on it' }
+        ? {
+            ok: false,
+            detail: `this machine's clock is ${Math.round(skew / 1000)} s off the gateway's`,
+            hint: 'sync the clock (timedatectl set-ntp true): key expiry and log times depend on it',
+          }
         : { ok: true, detail: `within ${Math.max(1, Math.round(Math.abs(skew) / 1000))} s of the gateway` };
     });
     let models: { id: string }[] = [];
-    await run('API key', async (c) => {
-      if (!settings.apiKey) return { ok: false, detail: 'none set', hint: 'set one: `embctl profile set apiKey -` (reads stdin), or EMBCTL_API_KEY' };
-      models = await c!.models();
-      return { ok: true, detail: `accepted (${redactSecret(settings.apiKey)})` };
-    }, client);
-    await run('admin token', async (c) => {
-      if (!settings.adminToken) return { ok: false, detail: 'none set', hint: 'set it: `embctl profile set adminToken -` (reads stdin), or EMBCTL_ADMIN_TOKEN' };
-      const status = await c!.status();
-      return { ok: true, detail: `accepted (gateway up ${status.uptime_s} s, store ${status.store.kind})` };
-    }, client);
+    await run(
+      'API key',
+      async (c) => {
+        if (!settings.apiKey)
+          return {
+            ok: false,
+            detail: 'none set',
+            hint: 'set one: `embctl profile set apiKey -` (reads stdin), or EMBCTL_API_KEY',
+          };
+        models = await c!.models();
+        return { ok: true, detail: `accepted (${redactSecret(settings.apiKey)})` };
+      },
+      client,
+    );
+    await run(
+      'admin token',
+      async (c) => {
+        if (!settings.adminToken)
+          return {
+            ok: false,
+            detail: 'none set',
+            hint: 'set it: `embctl profile set adminToken -` (reads stdin), or EMBCTL_ADMIN_TOKEN',
+          };
+        const status = await c!.status();
+        return { ok: true, detail: `accepted (gateway up ${status.uptime_s} s, store ${status.store.kind})` };
+      },
+      client,
+    );
     if (settings.adminToken) {
-      await run('stored credentials', async (c) => {
-        const unreadable = (await c!.listEntities()).filter((e) => e.unreadable);
-        return unreadable.length
-          ? { ok: false, detail: `${unreadable.map((e) => e.id).join(', ')}: ${unreadable[0]!.unreadable}`, hint: `restate the credential (\`embctl models update ${unreadable[0]!.id} --token …\`) or delete it (\`embctl models delete ${unreadable[0]!.id}\`)` }
-          : { ok: true, detail: 'every embedding model\'s credentials can be read' };
-      }, client);
+      await run(
+        'stored credentials',
+        async (c) => {
+          const unreadable = (await c!.listEntities()).filter((e) => e.unreadable);
+          return unreadable.length
+            ? {
+                ok: false,
+                detail: `${unreadable.map((e) => e.id).join(', ')}: ${unreadable[0]!.unreadable}`,
+                hint:
+                  `restate the credential (\`embctl models update ${unreadable[0]!.id} --token …\`) or delete ` +
+                  `it (\`embctl models delete ${unreadable[0]!.id}\`)`,
+              }
+            : { ok: true, detail: "every embedding model's credentials can be read" };
+        },
+        client,
+      );
     }
     await run('models', async () =>
       models.length
-        ? { ok: true, detail: `${models.length} enabled: ${models.slice(0, 5).map((m) => m.id).join(', ')}${models.length > 5 ? ', …' : ''}` }
-        : { ok: false, detail: 'no enabled embedding model is available to this key', hint: 'enable one: `embctl models list`, then `embctl models enable ID`' },
+        ? {
+            ok: true,
+            detail: `${models.length} enabled: ${models
+              .slice(0, 5)
+              .map((m) => m.id)
+              .join(', ')}${models.length > 5 ? ', …' : ''}`,
+          }
+        : {
+            ok: false,
+            detail: 'no enabled embedding model is available to this key',
+            hint: 'enable one: `embctl models list`, then `embctl models enable ID`',
+          },
     );
-    await run('pinned model', async (c) => {
-      if (!settings.model) return { ok: true, detail: 'none pinned in the profile (embed uses --model or the only model served)' };
-      const resolved = await c!.call<{ id: string; model?: string }>('GET', `/v1/models/${encodeURIComponent(settings.model)}`);
-      const name = resolved.model ?? resolved.id;
-      return isPinnedModel(name)
-        ? { ok: true, detail: `'${settings.model}' resolves to ${resolved.id}` }
-        : { ok: false, detail: `'${settings.model}' resolves to '${name}', which names no version`, hint: 'pin a versioned model: `embctl profile set model ENTITY/MODEL-VERSION`' };
-    }, client);
+    await run(
+      'pinned model',
+      async (c) => {
+        if (!settings.model)
+          return { ok: true, detail: 'none pinned in the profile (embed uses --model or the only model served)' };
+        const resolved = await c!.call<{ id: string; model?: string }>(
+          'GET',
+          `/v1/models/${encodeURIComponent(settings.model)}`,
+        );
+        const name = resolved.model ?? resolved.id;
+        return isPinnedModel(name)
+          ? { ok: true, detail: `'${settings.model}' resolves to ${resolved.id}` }
+          : {
+              ok: false,
+              detail: `'${settings.model}' resolves to '${name}', which names no version`,
+              hint: 'pin a versioned model: `embctl profile set model ENTITY/MODEL-VERSION`',
+            };
+      },
+      client,
+    );
   }
 
   if (out.format === 'table') {
@@ -109,8 +169,9 @@ export async function doctor(ctx: CliContext): Promise<number> {
 }
 
 export function registerDoctorCommand(program: Root, makeContext: MakeContext): void {
-  handle(program
-    .command('doctor')
-    .description('check the config, the gateway, the credentials, the models and the clock')
-    , makeContext, (_o, ctx) => doctor(ctx));
+  handle(
+    program.command('doctor').description('check the config, the gateway, the credentials, the models and the clock'),
+    makeContext,
+    (_o, ctx) => doctor(ctx),
+  );
 }

@@ -39,13 +39,20 @@ export interface EmbedOptions extends SourceOptions {
 }
 
 /** The model to use: --model, the profile's pinned model, the index's own, else the only one served. */
-export async function chooseModel(requested: string | undefined, ctx: CliContext, client: GatewayClient, fromIndex?: string): Promise<string> {
+export async function chooseModel(
+  requested: string | undefined,
+  ctx: CliContext,
+  client: GatewayClient,
+  fromIndex?: string,
+): Promise<string> {
   const pinned = requested ?? ctx.settings.model ?? fromIndex;
   if (pinned) return pinned;
   const models = await client.models();
   if (models.length === 1) return models[0]!.id;
   throw new CliError(
-    models.length === 0 ? 'the gateway serves no enabled embedding model' : `the gateway serves ${models.length} models; choose one with --model`,
+    models.length === 0
+      ? 'the gateway serves no enabled embedding model'
+      : `the gateway serves ${models.length} models; choose one with --model`,
     ExitCode.usage,
     models.length ? `one of: ${models.map((m) => m.id).join(', ')}` : 'enable one with `embctl models enable ID`',
   );
@@ -53,15 +60,49 @@ export async function chooseModel(requested: string | undefined, ctx: CliContext
 
 function checkOptions(options: EmbedOptions): void {
   if (options.chunkTokens !== undefined && options.chunkOverlap >= options.chunkTokens) {
-    throw usageError(`--chunk-overlap (${options.chunkOverlap}) must be smaller than --chunk-tokens (${options.chunkTokens})`);
+    throw usageError(
+      `--chunk-overlap (${options.chunkOverlap}) must be smaller than --chunk-tokens (${options.chunkTokens})`,
+    );
   }
   if (options.force && !options.out) throw usageError('--force only applies with --out');
 }
 
 /** What makes two runs "the same command": their sources and every option that shapes records. */
 function fingerprintOf(texts: string[], options: EmbedOptions, model: string): string {
-  const { file, files, glob, format, split, textField, idField, textColumn, idColumn, chunkTokens, chunkOverlap, dimensions, vectorFormat, text } = options;
-  const spec = { texts: createHash('sha256').update(JSON.stringify(texts)).digest('hex'), file, files, glob: files ? glob : undefined, format, split, textField, idField, textColumn, idColumn, chunkTokens, chunkOverlap, model, dimensions, vectorFormat, text };
+  const {
+    file,
+    files,
+    glob,
+    format,
+    split,
+    textField,
+    idField,
+    textColumn,
+    idColumn,
+    chunkTokens,
+    chunkOverlap,
+    dimensions,
+    vectorFormat,
+    text,
+  } = options;
+  const spec = {
+    texts: createHash('sha256').update(JSON.stringify(texts)).digest('hex'),
+    file,
+    files,
+    glob: files ? glob : undefined,
+    format,
+    split,
+    textField,
+    idField,
+    textColumn,
+    idColumn,
+    chunkTokens,
+    chunkOverlap,
+    model,
+    dimensions,
+    vectorFormat,
+    text,
+  };
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
 }
 
@@ -74,10 +115,21 @@ async function* chunked(records: AsyncIterable<InputRecord>, options: EmbedOptio
  * A resumed run passes over the records it already wrote: it hashes them to prove the input is the
  * same, and remembers their texts so that copies of them are reused, then yields the rest.
  */
-async function* skipWritten(records: AsyncIterable<InputRecord>, count: number, expectedSha: string, hasher: Hash, seen: DedupIndex, firstPosition: number): AsyncGenerator<InputRecord> {
+async function* skipWritten(
+  records: AsyncIterable<InputRecord>,
+  count: number,
+  expectedSha: string,
+  hasher: Hash,
+  seen: DedupIndex,
+  firstPosition: number,
+): AsyncGenerator<InputRecord> {
   let skipped = 0;
   const mismatch = () =>
-    new CliError(`the input differs from the interrupted run that wrote the first ${count} records`, ExitCode.failure, 'rerun with the same input, write to another --out, or pass --force to start over');
+    new CliError(
+      `the input differs from the interrupted run that wrote the first ${count} records`,
+      ExitCode.failure,
+      'rerun with the same input, write to another --out, or pass --force to start over',
+    );
   for await (const record of records) {
     if (skipped < count) {
       hashRecord(hasher, record.id, record.text);
@@ -101,14 +153,28 @@ interface Prepared {
   meta?: IndexMeta;
 }
 
-function prepareFile(out: string, records: AsyncIterable<InputRecord>, options: EmbedOptions, fingerprint: string, model: string): Prepared {
+function prepareFile(
+  out: string,
+  records: AsyncIterable<InputRecord>,
+  options: EmbedOptions,
+  fingerprint: string,
+  model: string,
+): Prepared {
   if (options.force) removeIndex(out);
   const meta = readMeta(out);
   if (existsSync(out) && !meta) {
-    throw new CliError(`${out} exists and is not an embctl output (no ${out}.meta.json)`, ExitCode.conflict, 'write to another --out, or pass --force to replace it');
+    throw new CliError(
+      `${out} exists and is not an embctl output (no ${out}.meta.json)`,
+      ExitCode.conflict,
+      'write to another --out, or pass --force to replace it',
+    );
   }
   if (meta && options.dimensions !== undefined && options.dimensions !== meta.dimensions) {
-    throw new CliError(`${out} holds ${meta.dimensions}-dimension vectors; --dimensions ${options.dimensions} cannot be added to it`, ExitCode.conflict, 'write to another --out, or pass --force to replace it');
+    throw new CliError(
+      `${out} holds ${meta.dimensions}-dimension vectors; --dimensions ${options.dimensions} cannot be added to it`,
+      ExitCode.conflict,
+      'write to another --out, or pass --force to replace it',
+    );
   }
   const checkpoint = readCheckpoint(out);
   const resuming = checkpoint?.fingerprint === fingerprint;
@@ -116,12 +182,35 @@ function prepareFile(out: string, records: AsyncIterable<InputRecord>, options: 
   const writer = new IndexWriter(out, checkpoint?.bytes);
   const hasher = createHash('sha256');
   const seen = new DedupIndex();
-  const base = resuming ? { records: checkpoint.base_records, bytes: checkpoint.base_bytes } : { records: writer.records, bytes: writer.bytes };
+  const base = resuming
+    ? { records: checkpoint.base_records, bytes: checkpoint.base_bytes }
+    : { records: writer.records, bytes: writer.bytes };
   const skipped = resuming ? checkpoint.records : 0;
   const firstPosition = base.records;
-  const sink = new FileSink(writer, meta, { requestedModel: model, requestedDimensions: options.dimensions, vectorFormat: options.vectorFormat, includeText: options.text, fingerprint, base, skipped }, hasher);
+  const sink = new FileSink(
+    writer,
+    meta,
+    {
+      requestedModel: model,
+      requestedDimensions: options.dimensions,
+      vectorFormat: options.vectorFormat,
+      includeText: options.text,
+      fingerprint,
+      base,
+      skipped,
+    },
+    hasher,
+  );
   const rest = resuming ? skipWritten(records, skipped, checkpoint.input_sha256, hasher, seen, firstPosition) : records;
-  return { sink, writer, records: rest, seen, firstPosition: firstPosition + skipped, skipped, ...(meta ? { meta } : {}) };
+  return {
+    sink,
+    writer,
+    records: rest,
+    seen,
+    firstPosition: firstPosition + skipped,
+    skipped,
+    ...(meta ? { meta } : {}),
+  };
 }
 
 function rate(count: number, ms: number): string {
@@ -131,7 +220,12 @@ function rate(count: number, ms: number): string {
 export async function embed(texts: string[], options: EmbedOptions, ctx: CliContext): Promise<void> {
   checkOptions(options);
   const { out } = ctx;
-  const spec: InputSpec = { texts, files: options.file, stdinFallback: true, ...(options.files ? { tree: { dir: options.files, glob: options.glob } } : {}) };
+  const spec: InputSpec = {
+    texts,
+    files: options.file,
+    stdinFallback: true,
+    ...(options.files ? { tree: { dir: options.files, glob: options.glob } } : {}),
+  };
   if (texts.length === 0 && options.file.length === 0 && !options.files && ctx.stdin.isTTY) {
     throw usageError('nothing to embed', 'pass texts as arguments, -f FILE, --files DIR, or pipe text on stdin');
   }
@@ -153,30 +247,47 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   };
   const progress = (stats: RunStats) => {
     const cost = costText(stats) ? ` · ${costText(stats)}` : '';
-    if (spinner) spinner.text = `${stats.records.toLocaleString('en-US')} records · ${rate(stats.records, performance.now() - started)} · ${stats.tokens.toLocaleString('en-US')} tokens${cost}`;
+    if (spinner)
+      spinner.text =
+        `${stats.records.toLocaleString('en-US')} records · ` +
+        `${rate(stats.records, performance.now() - started)} · ${stats.tokens.toLocaleString('en-US')} tokens${cost}`;
   };
   let stats: RunStats;
   try {
-    stats = await runEmbedding(plan(prepared.records, options, prepared.seen, prepared.firstPosition), client, prepared.sink, {
-      model,
-      ...(options.dimensions ? { dimensions: options.dimensions } : {}),
-      wire: options.encodingFormat,
-      vectorFormat: options.vectorFormat,
-      concurrency: options.concurrency,
-      retries: options.retries,
-      ...(prepared.meta ? { expectModel: prepared.meta.model } : {}),
-      onProgress: progress,
-      onRetry: ({ batch, attempt, waitMs, reason }) => {
-        if (spinner) spinner.text = `batch ${batch}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s (${reason})`;
-        else out.debug(`batch ${batch}: retry ${attempt} in ${Math.round(waitMs)} ms: ${reason}`);
+    stats = await runEmbedding(
+      plan(prepared.records, options, prepared.seen, prepared.firstPosition),
+      client,
+      prepared.sink,
+      {
+        model,
+        ...(options.dimensions ? { dimensions: options.dimensions } : {}),
+        wire: options.encodingFormat,
+        vectorFormat: options.vectorFormat,
+        concurrency: options.concurrency,
+        retries: options.retries,
+        ...(prepared.meta ? { expectModel: prepared.meta.model } : {}),
+        onProgress: progress,
+        onRetry: ({ batch, attempt, waitMs, reason }) => {
+          if (spinner) spinner.text = `batch ${batch}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s (${reason})`;
+          else out.debug(`batch ${batch}: retry ${attempt} in ${Math.round(waitMs)} ms: ${reason}`);
+        },
       },
-    });
+    );
   } catch (error) {
     spinner?.stop();
     if (prepared.sink instanceof FileSink) prepared.sink.finish();
-    const transient = error instanceof CliError && (error.exitCode === ExitCode.unreachable || error.exitCode === ExitCode.rateLimited || Number(error.details?.status) >= 500);
+    const transient =
+      error instanceof CliError &&
+      (error.exitCode === ExitCode.unreachable ||
+        error.exitCode === ExitCode.rateLimited ||
+        Number(error.details?.status) >= 500);
     if (options.out && transient) {
-      throw new CliError(error.message, error.exitCode, `${error.hint ? `${error.hint}; ` : ''}what was written is kept: rerun the same command to resume`, error.details);
+      throw new CliError(
+        error.message,
+        error.exitCode,
+        `${error.hint ? `${error.hint}; ` : ''}what was written is kept: rerun the same command to resume`,
+        error.details,
+      );
     }
     throw error;
   } finally {
@@ -186,13 +297,20 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
 
   const elapsed = performance.now() - started;
   if (stats.records === 0) {
-    out.info(prepared.skipped ? `nothing new to embed: ${options.out} already holds every record` : 'nothing to embed: the input holds no text');
+    out.info(
+      prepared.skipped
+        ? `nothing new to embed: ${options.out} already holds every record`
+        : 'nothing to embed: the input holds no text',
+    );
     return;
   }
   if (prepared.sink instanceof StdoutSink) prepared.sink.finish(stats.tokens);
   else prepared.sink.finish();
   if (stats.model && !isPinnedModel(stats.model)) {
-    out.warn(`'${stats.model}' is not a versioned model name: if the provider moves it to a new version, new vectors will not match old ones. Pin a versioned model with --model (or \`embctl profile set model\`).`);
+    out.warn(
+      `'${stats.model}' is not a versioned model name: if the provider moves it to a new version, new vectors will ` +
+        `not match old ones. Pin a versioned model with --model (or \`embctl profile set model\`).`,
+    );
   }
   const cost = costText(stats);
   const reused = stats.records - stats.embedded;
@@ -205,36 +323,80 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
       `${(elapsed / 1000).toFixed(1)} s`,
       rate(stats.records, elapsed),
       ...(stats.retries ? [`${stats.retries} retries`] : []),
-    ].join(' · ') + (stats.model ? ` → ${stats.dimensions}-dimension vectors from ${stats.model}` : '') + (options.out ? ` in ${options.out}` : ''),
+    ].join(' · ') +
+      (stats.model ? ` → ${stats.dimensions}-dimension vectors from ${stats.model}` : '') +
+      (options.out ? ` in ${options.out}` : ''),
   );
 }
 
 export function registerEmbedCommand(program: Root, makeContext: MakeContext): void {
-  handle(program
-    .command('embed')
-    .description('embed texts, files, document trees or stdin; print the vectors or write a resumable JSONL index')
-    .argument('[text...]', 'texts to embed')
-    .option('-f, --file <path>', 'input file (repeatable); - for stdin. Format from the extension: .txt/.md lines, .jsonl, .json, .csv, .tsv', collect, [])
-    .option('--files <dir>', 'embed every file under DIR matching --glob, one input each (id = relative path)')
-    .option('--glob <pattern>', 'files to take under --files', '**/*.{md,txt}')
-    .addOption(new Option('--format <format>', 'input format, overriding the extension').choices(FORMATS))
-    .addOption(new Option('--split <unit>', 'text files: one input per line or per paragraph').choices(['line', 'paragraph'] as const).default('line' as const))
-    .option('--text-field <field>', 'JSON/JSONL: the field holding the text', 'text')
-    .option('--id-field <field>', 'JSON/JSONL: the field holding the id (default: file:line)')
-    .option('--text-column <column>', 'CSV/TSV: the column holding the text', 'text')
-    .option('--id-column <column>', 'CSV/TSV: the column holding the id (default: file:row)')
-    .option('--chunk-tokens <n>', 'split texts longer than n tokens into chunks (ids get #0, #1, …)', integer('--chunk-tokens', 16, 8192))
-    .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks', integer('--chunk-overlap', 0), 0)
-    .option('-m, --model <model>', "model (default: the profile's pinned model, the --out index's, or the only one served)")
-    .option('--dimensions <n>', 'shorten vectors to n dimensions (models that support it)', integer('--dimensions', 1))
-    .addOption(new Option('--encoding-format <format>', 'wire encoding asked of the gateway').choices(VECTOR_FORMATS).default('base64' as const))
-    .addOption(new Option('--vector-format <format>', 'how vectors are written: float (numbers) or base64 (little-endian float32)').choices(VECTOR_FORMATS).default('float' as const))
-    .option('--no-text', 'leave the text out of the output records')
-    .option('-O, --out <file>', 'write JSONL records here (with <file>.meta.json); rerunning resumes an interrupted run')
-    .option('--force', 'replace an --out made by another model, dimension or input instead of refusing')
-    .option('--batch-size <n>', 'inputs per request', integer('--batch-size', 1, 2048), 128)
-    .option('--max-batch-tokens <n>', 'tokens per request', integer('--max-batch-tokens', 1, 300_000), 100_000)
-    .option('-c, --concurrency <n>', 'requests in flight', integer('--concurrency', 1, 64), 4)
-    .option('--retries <n>', 'retries of a batch on 429, 5xx or network errors (honouring retry-after)', integer('--retries', 0, 100), 6)
-    , makeContext, (options, ctx, texts) => embed(texts, options, ctx));
+  handle(
+    program
+      .command('embed')
+      .description('embed texts, files, document trees or stdin; print the vectors or write a resumable JSONL index')
+      .argument('[text...]', 'texts to embed')
+      .option(
+        '-f, --file <path>',
+        'input file (repeatable); - for stdin. Format from the extension: .txt/.md lines, .jsonl, .json, .csv, .tsv',
+        collect,
+        [],
+      )
+      .option('--files <dir>', 'embed every file under DIR matching --glob, one input each (id = relative path)')
+      .option('--glob <pattern>', 'files to take under --files', '**/*.{md,txt}')
+      .addOption(new Option('--format <format>', 'input format, overriding the extension').choices(FORMATS))
+      .addOption(
+        new Option('--split <unit>', 'text files: one input per line or per paragraph')
+          .choices(['line', 'paragraph'] as const)
+          .default('line' as const),
+      )
+      .option('--text-field <field>', 'JSON/JSONL: the field holding the text', 'text')
+      .option('--id-field <field>', 'JSON/JSONL: the field holding the id (default: file:line)')
+      .option('--text-column <column>', 'CSV/TSV: the column holding the text', 'text')
+      .option('--id-column <column>', 'CSV/TSV: the column holding the id (default: file:row)')
+      .option(
+        '--chunk-tokens <n>',
+        'split texts longer than n tokens into chunks (ids get #0, #1, …)',
+        integer('--chunk-tokens', 16, 8192),
+      )
+      .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks', integer('--chunk-overlap', 0), 0)
+      .option(
+        '-m, --model <model>',
+        "model (default: the profile's pinned model, the --out index's, or the only one served)",
+      )
+      .option(
+        '--dimensions <n>',
+        'shorten vectors to n dimensions (models that support it)',
+        integer('--dimensions', 1),
+      )
+      .addOption(
+        new Option('--encoding-format <format>', 'wire encoding asked of the gateway')
+          .choices(VECTOR_FORMATS)
+          .default('base64' as const),
+      )
+      .addOption(
+        new Option(
+          '--vector-format <format>',
+          'how vectors are written: float (numbers) or base64 (little-endian float32)',
+        )
+          .choices(VECTOR_FORMATS)
+          .default('float' as const),
+      )
+      .option('--no-text', 'leave the text out of the output records')
+      .option(
+        '-O, --out <file>',
+        'write JSONL records here (with <file>.meta.json); rerunning resumes an interrupted run',
+      )
+      .option('--force', 'replace an --out made by another model, dimension or input instead of refusing')
+      .option('--batch-size <n>', 'inputs per request', integer('--batch-size', 1, 2048), 128)
+      .option('--max-batch-tokens <n>', 'tokens per request', integer('--max-batch-tokens', 1, 300_000), 100_000)
+      .option('-c, --concurrency <n>', 'requests in flight', integer('--concurrency', 1, 64), 4)
+      .option(
+        '--retries <n>',
+        'retries of a batch on 429, 5xx or network errors (honouring retry-after)',
+        integer('--retries', 0, 100),
+        6,
+      ),
+    makeContext,
+    (options, ctx, texts) => embed(texts, options, ctx),
+  );
 }

@@ -1,5 +1,5 @@
 /** `embctl gateway start`: the gateway in the foreground, stopped cleanly by SIGINT/SIGTERM. */
-import { Option, type Command } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,11 +36,19 @@ export const DEFAULT_YOUNG_GENERATION_MB = 8;
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
-export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext, stopped: Promise<string>): Promise<void> {
+export async function gatewayStart(
+  options: GatewayStartOptions,
+  ctx: CliContext,
+  stopped: Promise<string>,
+): Promise<void> {
   const { out, profiles } = ctx;
   if (options.youngGenerationMb) (await import('../../gateway/heap-tuning.js')).tuneHeap(options.youngGenerationMb);
   const { startGateway } = await import('../../gateway/start.js');
-  const gateway = await startGateway({ ...options, env: ctx.env, logError: (message) => ctx.out.warn(`gateway: ${message}`) });
+  const gateway = await startGateway({
+    ...options,
+    env: ctx.env,
+    logError: (message) => ctx.out.warn(`gateway: ${message}`),
+  });
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
   const local = profiles.get(LOCAL_PROFILE);
   if (gateway.bootstrap) {
@@ -71,7 +79,11 @@ export async function gatewayStart(options: GatewayStartOptions, ctx: CliContext
 /** What a detached first start logs instead of its secrets: the parent reads them from the profile. */
 const FIRST_START_MARK = `first start: the API key and admin token are saved in profile '${LOCAL_PROFILE}'`;
 
-function firstStartBanner(secrets: { apiKey: string; adminToken: string; model: string }, profilePath: string, url: string): string {
+function firstStartBanner(
+  secrets: { apiKey: string; adminToken: string; model: string },
+  profilePath: string,
+  url: string,
+): string {
   return [
     '',
     'First start: created the embedding model, an API key and the admin token. They are shown once,',
@@ -80,7 +92,8 @@ function firstStartBanner(secrets: { apiKey: string; adminToken: string; model: 
     `  API key      ${secrets.apiKey}`,
     `  admin token  ${secrets.adminToken}`,
     '',
-    `Try: embctl embed "hello world"    or    curl ${url}/v1/embeddings -H "Authorization: Bearer ${secrets.apiKey}" ...`,
+    `Try: embctl embed "hello world"    or    curl ${url}/v1/embeddings -H "Authorization: Bearer ` +
+      `${secrets.apiKey}" ...`,
     '',
   ].join('\n');
 }
@@ -109,12 +122,21 @@ function alive(host: HostProcess, pid: number): boolean {
 /** Starts `gateway start` (without --detach) in the background, logging to the data dir; returns once it listens. */
 export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliContext): Promise<void> {
   const running = readPid(dataDir);
-  if (running && alive(ctx.host, running)) throw new CliError(`a gateway is already running over ${dataDir} (pid ${running})`, ExitCode.conflict, 'stop it with `embctl gateway stop`');
+  if (running && alive(ctx.host, running))
+    throw new CliError(
+      `a gateway is already running over ${dataDir} (pid ${running})`,
+      ExitCode.conflict,
+      'stop it with `embctl gateway stop`',
+    );
   const logPath = join(dataDir, LOG_FILE);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const log = openSync(logPath, 'a', 0o600);
   // The child logs to a file: it keeps the first-start secrets out of it, and they are shown here.
-  const child = spawn(ctx.host.execPath, [ctx.host.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir, '--quiet-secrets'], { detached: true, stdio: ['ignore', log, log], env: ctx.env });
+  const child = spawn(
+    ctx.host.execPath,
+    [ctx.host.argv[1]!, ...argv.filter((a) => a !== '--detach'), '--data-dir', dataDir, '--quiet-secrets'],
+    { detached: true, stdio: ['ignore', log, log], env: ctx.env },
+  );
   child.unref();
   closeSync(log);
   const deadline = Date.now() + 20_000;
@@ -126,10 +148,18 @@ export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliCon
     if (url && readPid(dataDir) === child.pid) {
       const local = ctx.profiles.get(LOCAL_PROFILE);
       if (text.includes(FIRST_START_MARK) && local?.apiKey && local.adminToken) {
-        ctx.out.info(firstStartBanner({ apiKey: local.apiKey, adminToken: local.adminToken, model: local.model ?? '' }, ctx.profiles.path, url));
+        ctx.out.info(
+          firstStartBanner(
+            { apiKey: local.apiKey, adminToken: local.adminToken, model: local.model ?? '' },
+            ctx.profiles.path,
+            url,
+          ),
+        );
       }
       ctx.out.text(url);
-      ctx.out.success(`gateway running in the background (pid ${child.pid}); log: ${logPath}; stop it with \`embctl gateway stop\``);
+      ctx.out.success(
+        `gateway running in the background (pid ${child.pid}); log: ${logPath}; stop it with \`embctl gateway stop\``,
+      );
       return;
     }
     if (child.exitCode !== null) break;
@@ -142,12 +172,21 @@ export async function gatewayStop(dataDir: string, ctx: CliContext): Promise<voi
   const pid = readPid(dataDir);
   if (!pid || !alive(ctx.host, pid)) {
     rmSync(join(dataDir, PID_FILE), { force: true });
-    throw new CliError(`no gateway is running over ${dataDir}`, ExitCode.notFound, 'a gateway started in the foreground stops with Ctrl-C; --data-dir picks another data dir');
+    throw new CliError(
+      `no gateway is running over ${dataDir}`,
+      ExitCode.notFound,
+      'a gateway started in the foreground stops with Ctrl-C; --data-dir picks another data dir',
+    );
   }
   ctx.host.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 30_000;
   while (alive(ctx.host, pid) && Date.now() < deadline) await sleep(100);
-  if (alive(ctx.host, pid)) throw new CliError(`the gateway (pid ${pid}) is still finishing requests after 30 s`, ExitCode.failure, `wait, or kill ${pid}`);
+  if (alive(ctx.host, pid))
+    throw new CliError(
+      `the gateway (pid ${pid}) is still finishing requests after 30 s`,
+      ExitCode.failure,
+      `wait, or kill ${pid}`,
+    );
   ctx.out.success(`gateway stopped (pid ${pid})`);
 }
 
@@ -170,53 +209,103 @@ export async function gatewayStatus(ctx: CliContext): Promise<void> {
 
 export function registerGatewayCommands(program: Root, makeContext: MakeContext): void {
   const gateway = program.command('gateway').description('run the embeddings gateway');
-  handle(gateway.command('status').description('version, uptime, store, models and keys of the gateway'), makeContext, (_o, ctx) => gatewayStatus(ctx));
-  handle(gateway.command('stop').description('stop a gateway started with --detach over the data dir'), makeContext, (_o, ctx) => gatewayStop(ctx.settings.dataDir, ctx));
-  handle(gateway
-    .command('start')
-    .description('start the gateway in the foreground (Ctrl-C stops it after in-flight requests finish)')
-    .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), 8080)
-    .option('--body-limit <bytes>', 'largest request body accepted', integer('--body-limit', 1024))
-    .option('--log-retention <duration>', 'delete request logs older than this (default 30d)', duration('--log-retention'))
-    .option('--log-max-rows <n>', 'keep at most this many request-log rows (default 1000000)', integer('--log-max-rows', 1))
-    .option('--detach', `run in the background, with ${PID_FILE} and ${LOG_FILE} in the data dir`)
-    .option('--request-timeout <duration>', 'a client must send its whole request within this (default 30s)', duration('--request-timeout'))
-    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
-    .option('--tls-key <file>', 'the PEM private key for --tls-cert')
-    .option('--insecure', 'allow a non-loopback --host without TLS (e.g. behind a TLS proxy)')
-    .option('--allow-env <name>', 'an environment variable entities may read as ${env:NAME} (repeatable, * is a wildcard; default *_API_KEY *_TOKEN *_KEY *_SECRET *_PASSWORD, never EMBCTL_*)', collect)
-    .option('--max-connections <n>', 'open connections at most (default 2048)', integer('--max-connections', 1))
-    .option('--max-connections-per-ip <n>', 'open connections at most from one address (default 256)', integer('--max-connections-per-ip', 1))
-    .option('--keep-alive-timeout <duration>', 'close idle keep-alive connections after this (default 5s)', duration('--keep-alive-timeout'))
-    .addOption(new Option('--quiet-secrets', 'keep first-start secrets out of the output (used by --detach)').hideHelp())
-    .option('--young-generation-mb <mb>', `cap V8's young generation and tighten old-generation growth (lower peak memory); 0 keeps V8's own sizing`, integer('--young-generation-mb', 0, 1024), DEFAULT_YOUNG_GENERATION_MB)
-    , makeContext, async (opts, ctx) => {
-        if (!opts.host) throw usageError('--host is empty');
-        if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw usageError('--tls-cert and --tls-key go together');
-        const refusal = bindRefusal(opts.host, Boolean(opts.tlsCert), Boolean(opts.insecure));
-        if (refusal) throw usageError(refusal, 'pass --tls-cert and --tls-key, keep the default --host 127.0.0.1, or (behind a TLS proxy) --insecure');
-        const tls = opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
-        if (opts.detach) return gatewayDetach(ctx.host.argv.slice(2), ctx.settings.dataDir, ctx);
-        const signal = ctx.interrupted();
-        const stopped = new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }));
-        const settings: GatewayStartOptions = {
-          host: opts.host,
-          port: opts.port,
-          dataDir: ctx.settings.dataDir,
-          adminToken: opts.adminToken ?? ctx.env.EMBCTL_ADMIN_TOKEN,
-          bodyLimit: opts.bodyLimit,
-          logRetentionMs: opts.logRetention,
-          logMaxRows: opts.logMaxRows,
-          requestTimeoutMs: opts.requestTimeout,
-          youngGenerationMb: opts.youngGenerationMb,
-          quietSecrets: opts.quietSecrets,
-          allowEnv: opts.allowEnv,
-          maxConnections: opts.maxConnections,
-          maxConnectionsPerIp: opts.maxConnectionsPerIp,
-          keepAliveTimeoutMs: opts.keepAliveTimeout,
-          ...(tls ? { tls } : {}),
-        };
-        await gatewayStart(settings, ctx, stopped);
-      });
+  handle(
+    gateway.command('status').description('version, uptime, store, models and keys of the gateway'),
+    makeContext,
+    (_o, ctx) => gatewayStatus(ctx),
+  );
+  handle(
+    gateway.command('stop').description('stop a gateway started with --detach over the data dir'),
+    makeContext,
+    (_o, ctx) => gatewayStop(ctx.settings.dataDir, ctx),
+  );
+  handle(
+    gateway
+      .command('start')
+      .description('start the gateway in the foreground (Ctrl-C stops it after in-flight requests finish)')
+      .option('--host <host>', 'address to bind', '127.0.0.1')
+      .option('--port <port>', 'port to listen on (0 picks a free one)', integer('--port', 0, 65535), 8080)
+      .option('--body-limit <bytes>', 'largest request body accepted', integer('--body-limit', 1024))
+      .option(
+        '--log-retention <duration>',
+        'delete request logs older than this (default 30d)',
+        duration('--log-retention'),
+      )
+      .option(
+        '--log-max-rows <n>',
+        'keep at most this many request-log rows (default 1000000)',
+        integer('--log-max-rows', 1),
+      )
+      .option('--detach', `run in the background, with ${PID_FILE} and ${LOG_FILE} in the data dir`)
+      .option(
+        '--request-timeout <duration>',
+        'a client must send its whole request within this (default 30s)',
+        duration('--request-timeout'),
+      )
+      .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+      .option('--tls-key <file>', 'the PEM private key for --tls-cert')
+      .option('--insecure', 'allow a non-loopback --host without TLS (e.g. behind a TLS proxy)')
+      .option(
+        '--allow-env <name>',
+        'an environment variable entities may read as ${env:NAME} (repeatable, * is a wildcard; default *_API_KEY ' +
+          '*_TOKEN *_KEY *_SECRET *_PASSWORD, never EMBCTL_*)',
+        collect,
+      )
+      .option('--max-connections <n>', 'open connections at most (default 2048)', integer('--max-connections', 1))
+      .option(
+        '--max-connections-per-ip <n>',
+        'open connections at most from one address (default 256)',
+        integer('--max-connections-per-ip', 1),
+      )
+      .option(
+        '--keep-alive-timeout <duration>',
+        'close idle keep-alive connections after this (default 5s)',
+        duration('--keep-alive-timeout'),
+      )
+      .addOption(
+        new Option('--quiet-secrets', 'keep first-start secrets out of the output (used by --detach)').hideHelp(),
+      )
+      .option(
+        '--young-generation-mb <mb>',
+        `cap V8's young generation and tighten old-generation growth (lower peak memory); 0 keeps V8's own sizing`,
+        integer('--young-generation-mb', 0, 1024),
+        DEFAULT_YOUNG_GENERATION_MB,
+      ),
+    makeContext,
+    async (opts, ctx) => {
+      if (!opts.host) throw usageError('--host is empty');
+      if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw usageError('--tls-cert and --tls-key go together');
+      const refusal = bindRefusal(opts.host, Boolean(opts.tlsCert), Boolean(opts.insecure));
+      if (refusal)
+        throw usageError(
+          refusal,
+          'pass --tls-cert and --tls-key, keep the default --host 127.0.0.1, or (behind a TLS proxy) --insecure',
+        );
+      const tls =
+        opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
+      if (opts.detach) return gatewayDetach(ctx.host.argv.slice(2), ctx.settings.dataDir, ctx);
+      const signal = ctx.interrupted();
+      const stopped = new Promise<string>((resolve) =>
+        signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }),
+      );
+      const settings: GatewayStartOptions = {
+        host: opts.host,
+        port: opts.port,
+        dataDir: ctx.settings.dataDir,
+        adminToken: opts.adminToken ?? ctx.env.EMBCTL_ADMIN_TOKEN,
+        bodyLimit: opts.bodyLimit,
+        logRetentionMs: opts.logRetention,
+        logMaxRows: opts.logMaxRows,
+        requestTimeoutMs: opts.requestTimeout,
+        youngGenerationMb: opts.youngGenerationMb,
+        quietSecrets: opts.quietSecrets,
+        allowEnv: opts.allowEnv,
+        maxConnections: opts.maxConnections,
+        maxConnectionsPerIp: opts.maxConnectionsPerIp,
+        keepAliveTimeoutMs: opts.keepAliveTimeout,
+        ...(tls ? { tls } : {}),
+      };
+      await gatewayStart(settings, ctx, stopped);
+    },
+  );
 }

@@ -47,7 +47,11 @@ const time = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 export const LOG_COLUMNS: Column<StoredLogRow>[] = [
   { header: 'time', value: (r) => time(r.created_at) },
   { header: 'status', value: (r) => (r.error_code ? `${r.status} ${r.error_code}` : r.status) },
-  { header: 'model', value: (r) => `${r.requested_model ?? '-'}${r.resolved_model ? ` → ${r.resolved_model}` : ''}${r.model_mismatch ? ' (!)' : ''}` },
+  {
+    header: 'model',
+    value: (r) =>
+      `${r.requested_model ?? '-'}${r.resolved_model ? ` → ${r.resolved_model}` : ''}${r.model_mismatch ? ' (!)' : ''}`,
+  },
   { header: 'provider', value: (r) => r.provider ?? '' },
   { header: 'inputs', value: (r) => r.input_count },
   { header: 'tokens', value: (r) => `${r.prompt_tokens}${r.usage_estimated ? '~' : ''}` },
@@ -58,7 +62,9 @@ export const LOG_COLUMNS: Column<StoredLogRow>[] = [
 
 /** Every string the gateway sent, stripped of control characters: a log line must never drive the terminal. */
 function sanitized(row: StoredLogRow): StoredLogRow {
-  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? stripControl(v) : v])) as unknown as StoredLogRow;
+  return Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [k, typeof v === 'string' ? stripControl(v) : v]),
+  ) as unknown as StoredLogRow;
 }
 
 export async function logsList(options: LogFilterOptions & { limit: number }, ctx: CliContext): Promise<void> {
@@ -67,7 +73,11 @@ export async function logsList(options: LogFilterOptions & { limit: number }, ct
   const rows: StoredLogRow[] = [];
   let cursor: string | null = null;
   do {
-    const page = await client.logs({ ...query, limit: Math.min(1000, options.limit - rows.length), ...(cursor ? { cursor } : {}) });
+    const page = await client.logs({
+      ...query,
+      limit: Math.min(1000, options.limit - rows.length),
+      ...(cursor ? { cursor } : {}),
+    });
     rows.push(...page.data.map(sanitized));
     cursor = page.next_cursor;
   } while (cursor && rows.length < options.limit);
@@ -78,7 +88,10 @@ export async function logsShow(id: string, ctx: CliContext): Promise<void> {
   const row = sanitized(await (await ctx.client()).log(id));
   ctx.out.item(row);
   if (row.model_mismatch) {
-    ctx.out.warn(`the upstream served '${row.resolved_model}', not the '${row.requested_model}' this call was routed to: vectors from it belong to another model`);
+    ctx.out.warn(
+      `the upstream served '${row.resolved_model}', not the '${row.requested_model}' this call was routed to: ` +
+        `vectors from it belong to another model`,
+    );
   }
 }
 
@@ -99,7 +112,13 @@ export async function logsTail(options: TailOptions, ctx: CliContext): Promise<v
   // A line per call as it happens: aligned text on a terminal, one JSON object per line otherwise (for jq).
   const emit = (row: StoredLogRow) => {
     const clean = sanitized(row);
-    out.text(out.format === 'table' ? LOG_COLUMNS.slice(0, -1).map((c) => String(c.value(clean))).join('  ') : JSON.stringify(clean));
+    out.text(
+      out.format === 'table'
+        ? LOG_COLUMNS.slice(0, -1)
+            .map((c) => String(c.value(clean)))
+            .join('  ')
+        : JSON.stringify(clean),
+    );
   };
   for (const row of recent) emit(row);
   if (!options.follow) return;
@@ -117,7 +136,11 @@ export async function logsTail(options: TailOptions, ctx: CliContext): Promise<v
         emit(rest);
       }
     } catch (error) {
-      if (!(error instanceof CliError) || (error.exitCode !== ExitCode.unreachable && !(Number(error.details?.status) >= 500))) throw error;
+      if (
+        !(error instanceof CliError) ||
+        (error.exitCode !== ExitCode.unreachable && !(Number(error.details?.status) >= 500))
+      )
+        throw error;
       if (failures++ === 0) out.warn(`lost the gateway (${error.message}); reconnecting…`);
     }
     if (!signal.aborted) await sleep(Math.min(5000, 250 * 2 ** Math.min(failures, 5)), signal);
@@ -138,14 +161,27 @@ function filterFlags(command: Command): Command {
 }
 
 export function registerLogCommands(program: Root, makeContext: MakeContext): void {
-  const logs = program.command('logs').description('Request Logs: which model served each call, its tokens, latency and cost');
-  handle(filterFlags(logs.command('list').alias('ls').description('list calls, newest first (flags AND together; comma lists OR)'))
-    .option('-n, --limit <n>', 'at most this many', integer('--limit', 1, 100_000), 50)
-    , makeContext, (options, ctx) => logsList(options, ctx));
-  handle(filterFlags(logs.command('tail').description('print recent calls, then follow new ones live until Ctrl-C'))
-    .option('-n, --lines <n>', 'recent calls to print first', integer('--lines', 0, 1000), 10)
-    .option('-f, --follow', 'keep following (the default)', true)
-    .option('--no-follow', 'print the recent calls and exit')
-    , makeContext, (options, ctx) => logsTail(options, ctx));
-  handle(logs.command('show').argument('<id>', 'the request id (x-request-id)').description('one call in full'), makeContext, (_o, ctx, id) => logsShow(id, ctx));
+  const logs = program
+    .command('logs')
+    .description('Request Logs: which model served each call, its tokens, latency and cost');
+  handle(
+    filterFlags(
+      logs.command('list').alias('ls').description('list calls, newest first (flags AND together; comma lists OR)'),
+    ).option('-n, --limit <n>', 'at most this many', integer('--limit', 1, 100_000), 50),
+    makeContext,
+    (options, ctx) => logsList(options, ctx),
+  );
+  handle(
+    filterFlags(logs.command('tail').description('print recent calls, then follow new ones live until Ctrl-C'))
+      .option('-n, --lines <n>', 'recent calls to print first', integer('--lines', 0, 1000), 10)
+      .option('-f, --follow', 'keep following (the default)', true)
+      .option('--no-follow', 'print the recent calls and exit'),
+    makeContext,
+    (options, ctx) => logsTail(options, ctx),
+  );
+  handle(
+    logs.command('show').argument('<id>', 'the request id (x-request-id)').description('one call in full'),
+    makeContext,
+    (_o, ctx, id) => logsShow(id, ctx),
+  );
 }

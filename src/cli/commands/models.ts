@@ -44,10 +44,13 @@ const DETAIL: Column<StoredEntityView>[] = [
   { header: 'base url', value: (e) => e.config.connection.base_url ?? '(provider default)' },
   { header: 'token', value: (e) => e.config.connection.token ?? e.config.connection.api_key ?? '' },
   { header: 'timeout', value: (e) => `${e.config.connection.timeout} ms` },
-  { header: 'options', value: (e) => {
-    const { model, ...rest } = e.config.options;
-    return Object.keys(rest).length ? rest : '';
-  } },
+  {
+    header: 'options',
+    value: (e) => {
+      const { model, ...rest } = e.config.options;
+      return Object.keys(rest).length ? rest : '';
+    },
+  },
   ...COLUMNS.slice(4),
   { header: 'include', value: (e) => e.models.include.join(' ') },
   { header: 'exclude', value: (e) => e.models.exclude.join(' ') },
@@ -70,7 +73,11 @@ export interface ListOptions {
 
 export async function modelsList(options: ListOptions, ctx: CliContext): Promise<void> {
   const client = await ctx.client();
-  const entities = await client.listEntities({ provider: options.provider, enabled: options.enabled, tag: options.tag });
+  const entities = await client.listEntities({
+    provider: options.provider,
+    enabled: options.enabled,
+    tag: options.tag,
+  });
   ctx.out.list(entities, options.wide ? WIDE : COLUMNS);
 }
 
@@ -89,24 +96,38 @@ export async function modelsCreate(flags: EntityFlags & { file?: string[] }, ctx
     return;
   }
   const fromFlags = await entityFromFlags(flags, ctx);
-  const candidate = flags.provider ? fromFlags : ctx.interactive ? { ...(await entityWizard(ctx)), ...fromFlags } : undefined;
-  if (!candidate) throw usageError('missing --provider (and the rest of the entity)', 'pass --provider and --id (see --help), -f FILE, or run on a terminal for the wizard');
+  const candidate = flags.provider
+    ? fromFlags
+    : ctx.interactive
+      ? { ...(await entityWizard(ctx)), ...fromFlags }
+      : undefined;
+  if (!candidate)
+    throw usageError(
+      'missing --provider (and the rest of the entity)',
+      'pass --provider and --id (see --help), -f FILE, or run on a terminal for the wizard',
+    );
   const entity = validated(candidate, 'the entity');
   showEntity(ctx, await client.createEntity(entity));
   ctx.out.success(`created ${entity.id}`);
 }
 
-export async function modelsUpdate(id: string, flags: EntityFlags & { file?: string[]; keepCredentials?: boolean }, ctx: CliContext): Promise<void> {
+export async function modelsUpdate(
+  id: string,
+  flags: EntityFlags & { file?: string[]; keepCredentials?: boolean },
+  ctx: CliContext,
+): Promise<void> {
   const { entityFromFlags, loadEntities, validated } = await entityInput();
   const client = await ctx.client();
   if (flags.file?.length) {
     const entities = await loadEntities(flags.file, ctx);
     const entity = entities.find((e) => e.id === id);
-    if (!entity || entities.length !== 1) throw usageError(`the file must hold exactly the entity '${id}'`, 'or use `embctl models apply -f` for several');
+    if (!entity || entities.length !== 1)
+      throw usageError(`the file must hold exactly the entity '${id}'`, 'or use `embctl models apply -f` for several');
     showEntity(ctx, await client.replaceEntity(id, entity, undefined, flags.keepCredentials));
   } else {
     const patch = await entityFromFlags(flags, ctx);
-    if (Object.keys(patch).length === 0) throw usageError('nothing to update', 'pass the fields to change as flags (see --help), or -f FILE');
+    if (Object.keys(patch).length === 0)
+      throw usageError('nothing to update', 'pass the fields to change as flags (see --help), or -f FILE');
     const { entity, etag } = await client.getEntity(id);
     // Validate the result locally, as the gateway will, before sending.
     const { created_at, updated_at, ...current } = entity;
@@ -180,7 +201,7 @@ async function reportPlan(ctx: CliContext, plan: PlanItem[]): Promise<void> {
     const { describePlan } = await applyPlanner();
     for (const line of describePlan(plan)) ctx.out.text(line);
   } else {
-    ctx.out.records(plan.map(({ desired, ...item }) => (void desired, item)));
+    ctx.out.records(plan.map(({ desired: _desired, ...item }) => item));
   }
 }
 
@@ -202,7 +223,11 @@ export async function modelsApply(options: ApplyOptions, ctx: CliContext): Promi
     return;
   }
   const deletes = work.filter((item) => item.action === 'delete');
-  if (deletes.length) await confirmDestructive(ctx, `delete ${deletes.length} embedding model(s) not in the files (${deletes.map((d) => d.id).join(', ')})`);
+  if (deletes.length)
+    await confirmDestructive(
+      ctx,
+      `delete ${deletes.length} embedding model(s) not in the files (${deletes.map((d) => d.id).join(', ')})`,
+    );
   for (const item of work) {
     if (item.action === 'create') await client.createEntity(item.desired);
     if (item.action === 'update') await client.replaceEntity(item.id, item.desired);
@@ -217,19 +242,25 @@ export async function modelsDiff(options: ApplyOptions, ctx: CliContext): Promis
   const [{ loadEntities }, { planApply }] = await Promise.all([entityInput(), applyPlanner()]);
   const desired = await loadEntities(options.file, ctx);
   const client = await ctx.client();
-  const plan = planApply(desired, await client.listEntities(), Boolean(options.prune)).filter((item) => item.action !== 'unchanged');
+  const plan = planApply(desired, await client.listEntities(), Boolean(options.prune)).filter(
+    (item) => item.action !== 'unchanged',
+  );
   await reportPlan(ctx, plan);
   if (plan.length === 0) ctx.out.info('no differences');
   return plan.length === 0 ? 0 : 1;
 }
 
 /** The entity's fields as flags, for `create` and `update` alike; their types flow into the handlers. */
+// biome-ignore lint/complexity/noBannedTypes: `{}` is how commander's types say "no options declared yet".
 function entityFlags<A extends unknown[], G extends OptionValues>(command: Command<A, {}, G>) {
   return command
     .option('--id <id>', 'entity id (letters, digits, _ . : -)')
     .option('--name <name>', 'display name (also usable in requests, as a slug)')
     .option('--description <text>', 'description')
-    .option('--provider <provider>', 'local, openai, azure-openai, openai-compatible, ollama, mistral, cohere, gemini, voyage, jina, huggingface-tei')
+    .option(
+      '--provider <provider>',
+      'local, openai, azure-openai, openai-compatible, ollama, mistral, cohere, gemini, voyage, jina, huggingface-tei',
+    )
     .option('--base-url <url>', "the provider's base URL")
     .option('--token <token>', 'token or ${env:NAME}; comma-separated tokens rotate (prefer --token-stdin or ${env:…})')
     .option('--token-stdin', 'read the token from stdin')
@@ -238,11 +269,13 @@ function entityFlags<A extends unknown[], G extends OptionValues>(command: Comma
     .option('--option <key=value>', 'provider option forwarded as-is (repeatable)', collect, [])
     .option('--header <key=value>', 'extra HTTP header for the upstream (repeatable)', collect, [])
     .option('--dimensions <n>', 'vector size it produces', integer('--dimensions', 1))
-    .addOption(new Option('--price <usd>', 'USD per million input tokens').argParser((v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < 0) throw usageError(`--price must be a number ≥ 0; got '${v}'`);
-      return n;
-    }))
+    .addOption(
+      new Option('--price <usd>', 'USD per million input tokens').argParser((v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0) throw usageError(`--price must be a number ≥ 0; got '${v}'`);
+        return n;
+      }),
+    )
     .option('--tag <tag>', 'tag (repeatable)', collect, [])
     .option('--include <regex>', 'allowed model names, full match (repeatable)', collect, [])
     .option('--exclude <regex>', 'refused model names, full match (repeatable)', collect, [])
@@ -254,44 +287,83 @@ function entityFlags<A extends unknown[], G extends OptionValues>(command: Comma
 
 export function registerModelCommands(program: Root, makeContext: MakeContext): void {
   const models = program.command('models').description('manage embedding models (entities) on the gateway');
-  handle(models
-    .command('list')
-    .alias('ls')
-    .description('list embedding models')
-    .option('--provider <provider>', 'only this provider')
-    .option('--enabled', 'only enabled ones')
-    .option('--disabled', 'only disabled ones')
-    .option('--tag <tag>', 'only those with this tag')
-    .option('--wide', 'more columns on a terminal (same as -o wide)')
-    , makeContext, (o, ctx) =>
-        modelsList({ ...o, enabled: o.disabled ? false : o.enabled, wide: o.wide || ctx.out.wide }, ctx));
-  handle(models.command('get').argument('<id>').description('show one embedding model, secrets redacted'), makeContext, (_o, ctx, id) => modelsGet(id, ctx));
-  handle(entityFlags(models.command('create').description('create an embedding model from flags, -f FILE, or a wizard on a terminal')).option('--disabled', 'create it disabled'), makeContext, (o, ctx) => modelsCreate({ ...o, enabled: o.disabled ? false : undefined }, ctx));
-  handle(entityFlags(models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)'))
-    .option('--keep-credentials', 'send the stored token to a changed --base-url or provider (otherwise restate it)')
-    , makeContext, (o, ctx, id) => modelsUpdate(id, o, ctx));
-  handle(models.command('delete').alias('rm').argument('<id>').description('delete an embedding model (asks, or needs --yes)'), makeContext, (_o, ctx, id) => modelsDelete(id, ctx));
-  handle(models.command('enable').argument('<id>').description('make it reachable'), makeContext, (_o, ctx, id) => modelsSetEnabled(id, true, ctx));
-  handle(models.command('disable').argument('<id>').description('make it unreachable (requests get 403 model_disabled)'), makeContext, (_o, ctx, id) => modelsSetEnabled(id, false, ctx));
-  handle(models
-    .command('constrain')
-    .argument('<id>')
-    .description('add allowed/refused model-name patterns (full-match regexes)')
-    .option('--include <regex>', 'allow (repeatable)', collect, [])
-    .option('--exclude <regex>', 'refuse (repeatable)', collect, [])
-    .option('--clear', 'drop the existing patterns first')
-    , makeContext, (o, ctx, id) => modelsConstrain(id, o, ctx));
-  handle(models
-    .command('apply')
-    .description('create or update the gateway to match files (kubectl-style)')
-    .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
-    .option('--dry-run', 'print the plan only')
-    .option('--prune', 'also delete entities not in the files (asks, or needs --yes)')
-    , makeContext, (o, ctx) => modelsApply(o, ctx));
-  handle(models
-    .command('diff')
-    .description('print how the gateway differs from files; exit 0 when equal, 1 when not')
-    .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
-    .option('--prune', 'also report entities not in the files')
-    , makeContext, (o, ctx) => modelsDiff(o, ctx));
+  handle(
+    models
+      .command('list')
+      .alias('ls')
+      .description('list embedding models')
+      .option('--provider <provider>', 'only this provider')
+      .option('--enabled', 'only enabled ones')
+      .option('--disabled', 'only disabled ones')
+      .option('--tag <tag>', 'only those with this tag')
+      .option('--wide', 'more columns on a terminal (same as -o wide)'),
+    makeContext,
+    (o, ctx) => modelsList({ ...o, enabled: o.disabled ? false : o.enabled, wide: o.wide || ctx.out.wide }, ctx),
+  );
+  handle(
+    models.command('get').argument('<id>').description('show one embedding model, secrets redacted'),
+    makeContext,
+    (_o, ctx, id) => modelsGet(id, ctx),
+  );
+  handle(
+    entityFlags(
+      models.command('create').description('create an embedding model from flags, -f FILE, or a wizard on a terminal'),
+    ).option('--disabled', 'create it disabled'),
+    makeContext,
+    (o, ctx) => modelsCreate({ ...o, enabled: o.disabled ? false : undefined }, ctx),
+  );
+  handle(
+    entityFlags(
+      models.command('update').argument('<id>').description('change fields (flags: a merge; -f FILE: a full replace)'),
+    ).option('--keep-credentials', 'send the stored token to a changed --base-url or provider (otherwise restate it)'),
+    makeContext,
+    (o, ctx, id) => modelsUpdate(id, o, ctx),
+  );
+  handle(
+    models
+      .command('delete')
+      .alias('rm')
+      .argument('<id>')
+      .description('delete an embedding model (asks, or needs --yes)'),
+    makeContext,
+    (_o, ctx, id) => modelsDelete(id, ctx),
+  );
+  handle(models.command('enable').argument('<id>').description('make it reachable'), makeContext, (_o, ctx, id) =>
+    modelsSetEnabled(id, true, ctx),
+  );
+  handle(
+    models.command('disable').argument('<id>').description('make it unreachable (requests get 403 model_disabled)'),
+    makeContext,
+    (_o, ctx, id) => modelsSetEnabled(id, false, ctx),
+  );
+  handle(
+    models
+      .command('constrain')
+      .argument('<id>')
+      .description('add allowed/refused model-name patterns (full-match regexes)')
+      .option('--include <regex>', 'allow (repeatable)', collect, [])
+      .option('--exclude <regex>', 'refuse (repeatable)', collect, [])
+      .option('--clear', 'drop the existing patterns first'),
+    makeContext,
+    (o, ctx, id) => modelsConstrain(id, o, ctx),
+  );
+  handle(
+    models
+      .command('apply')
+      .description('create or update the gateway to match files (kubectl-style)')
+      .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
+      .option('--dry-run', 'print the plan only')
+      .option('--prune', 'also delete entities not in the files (asks, or needs --yes)'),
+    makeContext,
+    (o, ctx) => modelsApply(o, ctx),
+  );
+  handle(
+    models
+      .command('diff')
+      .description('print how the gateway differs from files; exit 0 when equal, 1 when not')
+      .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
+      .option('--prune', 'also report entities not in the files'),
+    makeContext,
+    (o, ctx) => modelsDiff(o, ctx),
+  );
 }

@@ -1,5 +1,3 @@
-/** `embctl profile add|list|use|show|remove|set`: named connections in a 0600 file, secrets always redacted on display. */
-import type { Command } from '@commander-js/extra-typings';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { GatewayClient } from '../../client/gateway-client.js';
 import { confirmDestructive, handle, type MakeContext, readStdinSecret } from '../command.js';
@@ -22,7 +20,8 @@ const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const DEFAULT_URL = 'http://127.0.0.1:8080';
 
 function checkName(name: string): string {
-  if (!PROFILE_NAME.test(name)) throw usageError(`'${name}' is not a valid profile name`, 'use letters, digits, _ . - (at most 64)');
+  if (!PROFILE_NAME.test(name))
+    throw usageError(`'${name}' is not a valid profile name`, 'use letters, digits, _ . - (at most 64)');
   return name;
 }
 
@@ -38,35 +37,71 @@ function checkUrl(url: string): string {
 
 /** Calls the gateway with what is about to be saved, so a typo fails now rather than at 3 a.m. */
 async function verify(profile: Profile, timeoutMs: number): Promise<string[]> {
-  const client = new GatewayClient({ url: profile.url!, apiKey: profile.apiKey, adminToken: profile.adminToken, timeoutMs });
+  const client = new GatewayClient({
+    url: profile.url!,
+    apiKey: profile.apiKey,
+    adminToken: profile.adminToken,
+    timeoutMs,
+  });
   try {
     const health = await client.health();
     const notes = [`gateway ${profile.url} answers (embctl ${health.version})`];
     if (profile.apiKey) notes.push(`API key accepted (${(await client.models()).length} model(s) available)`);
-    if (profile.adminToken) notes.push(`admin token accepted (${(await client.listEntities()).length} embedding model(s))`);
+    if (profile.adminToken)
+      notes.push(`admin token accepted (${(await client.listEntities()).length} embedding model(s))`);
     return notes;
   } finally {
     await client.close();
   }
 }
 
-export async function profileAdd(nameArg: string | undefined, options: ProfileAddOptions, ctx: CliContext): Promise<void> {
+export async function profileAdd(
+  nameArg: string | undefined,
+  options: ProfileAddOptions,
+  ctx: CliContext,
+): Promise<void> {
   const { prompt, out, profiles } = ctx;
-  const name = checkName(nameArg ?? (await prompt.input({ message: 'Profile name:', default: 'default', validate: (v) => PROFILE_NAME.test(v) || 'letters, digits, _ . -' })));
-  const url = checkUrl(options.url ?? (ctx.interactive ? await prompt.input({ message: 'Gateway URL:', default: DEFAULT_URL }) : DEFAULT_URL));
+  const name = checkName(
+    nameArg ??
+      (await prompt.input({
+        message: 'Profile name:',
+        default: 'default',
+        validate: (v) => PROFILE_NAME.test(v) || 'letters, digits, _ . -',
+      })),
+  );
+  const url = checkUrl(
+    options.url ??
+      (ctx.interactive ? await prompt.input({ message: 'Gateway URL:', default: DEFAULT_URL }) : DEFAULT_URL),
+  );
   const apiKey = options.apiKeyStdin
     ? await readStdinSecret(ctx.stdin, '--api-key-stdin')
-    : (options.apiKey ?? (ctx.interactive ? (await prompt.secret({ message: 'API key (emb_…, empty to skip):' })) || undefined : undefined));
+    : (options.apiKey ??
+      (ctx.interactive
+        ? (await prompt.secret({ message: 'API key (emb_…, empty to skip):' })) || undefined
+        : undefined));
   const adminToken = options.adminTokenStdin
     ? await readStdinSecret(ctx.stdin, '--admin-token-stdin')
-    : (options.adminToken ?? (ctx.interactive ? (await prompt.secret({ message: 'Admin token (embadm_…, empty to skip):' })) || undefined : undefined));
-  const profile: Profile = { url, ...(apiKey ? { apiKey } : {}), ...(adminToken ? { adminToken } : {}), ...(options.model ? { model: options.model } : {}) };
+    : (options.adminToken ??
+      (ctx.interactive
+        ? (await prompt.secret({ message: 'Admin token (embadm_…, empty to skip):' })) || undefined
+        : undefined));
+  const profile: Profile = {
+    url,
+    ...(apiKey ? { apiKey } : {}),
+    ...(adminToken ? { adminToken } : {}),
+    ...(options.model ? { model: options.model } : {}),
+  };
 
   if (options.check) {
     try {
       for (const note of await verify(profile, ctx.settings.timeoutMs)) out.success(note);
     } catch (error) {
-      if (error instanceof CliError) throw new CliError(`not saved: ${error.message}`, error.exitCode, `${error.hint ? `${error.hint}; ` : ''}or pass --no-check to save it anyway`);
+      if (error instanceof CliError)
+        throw new CliError(
+          `not saved: ${error.message}`,
+          error.exitCode,
+          `${error.hint ? `${error.hint}; ` : ''}or pass --no-check to save it anyway`,
+        );
       throw error;
     }
   }
@@ -81,13 +116,16 @@ export async function profileAdd(nameArg: string | undefined, options: ProfileAd
 
 function requireProfile(ctx: CliContext, name: string): Profile {
   const profile = ctx.profiles.get(name);
-  if (!profile) throw new CliError(`no profile named '${name}'`, ExitCode.notFound, 'list them with `embctl profile list`');
+  if (!profile)
+    throw new CliError(`no profile named '${name}'`, ExitCode.notFound, 'list them with `embctl profile list`');
   return profile;
 }
 
 export async function profileList(ctx: CliContext): Promise<void> {
   const current = ctx.profiles.current;
-  const rows = ctx.profiles.list().map(([name, profile]) => ({ name, current: name === current, ...redactProfile(profile) }));
+  const rows = ctx.profiles
+    .list()
+    .map(([name, profile]) => ({ name, current: name === current, ...redactProfile(profile) }));
   ctx.out.list(rows, [
     { header: '', value: (r) => (r.current ? '*' : '') },
     { header: 'name', value: (r) => r.name },
@@ -106,9 +144,19 @@ export async function profileUse(name: string, ctx: CliContext): Promise<void> {
 
 export async function profileShow(name: string | undefined, ctx: CliContext): Promise<void> {
   const target = name ?? ctx.settings.profileName;
-  if (!target) throw new CliError('no profile is set up yet', ExitCode.notFound, 'add one with `embctl profile add`, or run `embctl gateway start`');
+  if (!target)
+    throw new CliError(
+      'no profile is set up yet',
+      ExitCode.notFound,
+      'add one with `embctl profile add`, or run `embctl gateway start`',
+    );
   const profile = requireProfile(ctx, target);
-  ctx.out.item({ name: target, current: ctx.profiles.current === target, file: ctx.profiles.path, ...redactProfile(profile) });
+  ctx.out.item({
+    name: target,
+    current: ctx.profiles.current === target,
+    file: ctx.profiles.path,
+    ...redactProfile(profile),
+  });
 }
 
 export async function profileRemove(name: string, ctx: CliContext): Promise<void> {
@@ -122,7 +170,8 @@ const SETTABLE = ['url', 'apiKey', 'adminToken', 'model', 'dataDir', 'embedded']
 type Settable = (typeof SETTABLE)[number];
 
 export async function profileSet(key: string, value: string, ctx: CliContext): Promise<void> {
-  if (!(SETTABLE as readonly string[]).includes(key)) throw usageError(`unknown profile setting '${key}'`, `one of: ${SETTABLE.join(', ')}`);
+  if (!(SETTABLE as readonly string[]).includes(key))
+    throw usageError(`unknown profile setting '${key}'`, `one of: ${SETTABLE.join(', ')}`);
   const name = ctx.settings.profileName ?? 'default';
   const resolved = value === '-' ? await readStdinSecret(ctx.stdin, "'-' (stdin)") : value;
   const profile: Profile = { ...ctx.profiles.get(name) };
@@ -132,7 +181,8 @@ export async function profileSet(key: string, value: string, ctx: CliContext): P
       profile.embedded = false;
       break;
     case 'embedded':
-      if (resolved !== 'true' && resolved !== 'false') throw usageError(`embedded takes true or false; got '${resolved}'`);
+      if (resolved !== 'true' && resolved !== 'false')
+        throw usageError(`embedded takes true or false; got '${resolved}'`);
       profile.embedded = resolved === 'true';
       break;
     default:
@@ -146,24 +196,46 @@ export async function profileSet(key: string, value: string, ctx: CliContext): P
 
 export function registerProfileCommands(program: Root, makeContext: MakeContext): void {
   const profile = program.command('profile').description('manage profiles: saved gateway URLs and credentials');
-  handle(profile
-    .command('add')
-    .description('add a profile (a wizard on a terminal; flags otherwise)')
-    .argument('[name]', 'profile name')
-    .option('--api-key-stdin', 'read the API key from stdin')
-    .option('--admin-token-stdin', 'read the admin token from stdin')
-    .option('-m, --model <model>', 'pinned model for embed and search')
-    .option('--use', 'make it the current profile')
-    .option('--no-check', 'save without calling the gateway first')
-    , makeContext, (options, ctx, name) => profileAdd(name, options, ctx));
-  handle(profile.command('list').alias('ls').description('list profiles (* marks the current one)'), makeContext, (_o, ctx) => profileList(ctx));
-  handle(profile.command('use').argument('<name>').description('make a profile the current one'), makeContext, (_o, ctx, name) => profileUse(name, ctx));
-  handle(profile.command('show').argument('[name]').description('show a profile, secrets redacted'), makeContext, (_o, ctx, name) => profileShow(name, ctx));
-  handle(profile.command('remove').alias('rm').argument('<name>').description('remove a profile'), makeContext, (_o, ctx, name) => profileRemove(name, ctx));
-  handle(profile
-    .command('set')
-    .argument('<key>', SETTABLE.join('|'))
-    .argument('<value>', "the value; - reads it from stdin (for secrets)")
-    .description('set one setting of the selected profile (--profile, else the current one)')
-    , makeContext, (_o, ctx, key, value) => profileSet(key, value, ctx));
+  handle(
+    profile
+      .command('add')
+      .description('add a profile (a wizard on a terminal; flags otherwise)')
+      .argument('[name]', 'profile name')
+      .option('--api-key-stdin', 'read the API key from stdin')
+      .option('--admin-token-stdin', 'read the admin token from stdin')
+      .option('-m, --model <model>', 'pinned model for embed and search')
+      .option('--use', 'make it the current profile')
+      .option('--no-check', 'save without calling the gateway first'),
+    makeContext,
+    (options, ctx, name) => profileAdd(name, options, ctx),
+  );
+  handle(
+    profile.command('list').alias('ls').description('list profiles (* marks the current one)'),
+    makeContext,
+    (_o, ctx) => profileList(ctx),
+  );
+  handle(
+    profile.command('use').argument('<name>').description('make a profile the current one'),
+    makeContext,
+    (_o, ctx, name) => profileUse(name, ctx),
+  );
+  handle(
+    profile.command('show').argument('[name]').description('show a profile, secrets redacted'),
+    makeContext,
+    (_o, ctx, name) => profileShow(name, ctx),
+  );
+  handle(
+    profile.command('remove').alias('rm').argument('<name>').description('remove a profile'),
+    makeContext,
+    (_o, ctx, name) => profileRemove(name, ctx),
+  );
+  handle(
+    profile
+      .command('set')
+      .argument('<key>', SETTABLE.join('|'))
+      .argument('<value>', 'the value; - reads it from stdin (for secrets)')
+      .description('set one setting of the selected profile (--profile, else the current one)'),
+    makeContext,
+    (_o, ctx, key, value) => profileSet(key, value, ctx),
+  );
 }

@@ -1,5 +1,3 @@
-/** `embctl search`: rank the records of an `embed --out` index by cosine similarity to a query. */
-import type { Command } from '@commander-js/extra-typings';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { base64ToFloat32 } from '../../core/vectors.js';
 import { handle, integer, type MakeContext } from '../command.js';
@@ -23,13 +21,19 @@ const COLUMNS: Column<Hit>[] = [
 ];
 
 export async function search(queries: string[], options: SearchOptions, ctx: CliContext): Promise<void> {
-  if (queries.length === 0 || queries.some((q) => q.trim() === '')) throw usageError('give a non-empty query', 'embctl search "what to look for" --index vectors.jsonl');
+  if (queries.length === 0 || queries.some((q) => q.trim() === ''))
+    throw usageError('give a non-empty query', 'embctl search "what to look for" --index vectors.jsonl');
   const loadStarted = performance.now();
   const index = await loadIndex(options.index);
   const loadMs = performance.now() - loadStarted;
   const { meta } = index;
   if (options.model && options.model !== meta.requested_model && options.model !== meta.model) {
-    throw new CliError(`${options.index} was made with '${meta.model}' (asked as '${meta.requested_model}'); a query embedded with '${options.model}' would be compared across vector spaces`, ExitCode.usage, 'drop --model: the index says which model to use');
+    throw new CliError(
+      `${options.index} was made with '${meta.model}' (asked as '${meta.requested_model}'); a query embedded with ` +
+        `'${options.model}' would be compared across vector spaces`,
+      ExitCode.usage,
+      'drop --model: the index says which model to use',
+    );
   }
   const client = await ctx.client();
   const response = await client.embeddings({
@@ -39,12 +43,22 @@ export async function search(queries: string[], options: SearchOptions, ctx: Cli
     ...(meta.requested_dimensions ? { dimensions: meta.requested_dimensions } : {}),
   });
   if (response.model !== meta.model) {
-    throw new CliError(`the query was embedded by '${response.model}', the index by '${meta.model}': scores across two models mean nothing`, ExitCode.failure, `check the routing of '${meta.requested_model}' on the gateway`);
+    throw new CliError(
+      `the query was embedded by '${response.model}', the index by '${meta.model}': scores across two models mean ` +
+        `nothing`,
+      ExitCode.failure,
+      `check the routing of '${meta.requested_model}' on the gateway`,
+    );
   }
   const searchStarted = performance.now();
   const results = response.data.map((item, i) => {
-    const vector = typeof item.embedding === 'string' ? base64ToFloat32(item.embedding) : Float32Array.from(item.embedding);
-    if (vector.length !== meta.dimensions) throw new CliError(`the query vector has ${vector.length} dimensions, the index ${meta.dimensions}`, ExitCode.failure);
+    const vector =
+      typeof item.embedding === 'string' ? base64ToFloat32(item.embedding) : Float32Array.from(item.embedding);
+    if (vector.length !== meta.dimensions)
+      throw new CliError(
+        `the query vector has ${vector.length} dimensions, the index ${meta.dimensions}`,
+        ExitCode.failure,
+      );
     return { query: queries[i]!, hits: topK(index, vector, options.k, options.minScore) };
   });
   const searchMs = performance.now() - searchStarted;
@@ -58,23 +72,27 @@ export async function search(queries: string[], options: SearchOptions, ctx: Cli
   if (ctx.out.format !== 'table') {
     ctx.out.records(results.length === 1 ? results[0]!.hits : results, false);
   }
-  ctx.out.info(`${index.count.toLocaleString('en-US')} vectors of ${meta.dimensions} dimensions (${meta.model}): loaded in ${Math.round(loadMs)} ms, searched in ${searchMs.toFixed(1)} ms`);
+  ctx.out.info(
+    `${index.count.toLocaleString('en-US')} vectors of ${meta.dimensions} dimensions (${meta.model}): loaded in ` +
+      `${Math.round(loadMs)} ms, searched in ${searchMs.toFixed(1)} ms`,
+  );
 }
 
 export function registerSearchCommand(program: Root, makeContext: MakeContext): void {
   handle(
     program
-    .command('search')
-    .description('find the records of an `embed --out` index most similar to a query (cosine)')
-    .argument('<query...>', 'what to look for (several queries: one result list each)')
-    .requiredOption('-i, --index <file>', 'the JSONL index written by `embctl embed --out`')
-    .option('-k, --k <n>', 'how many results', integer('-k', 1, 10_000), 10)
-    .option('-m, --model <model>', 'refuse unless the index was made with this model')
-    .option('--min-score <score>', 'drop results below this cosine similarity', (v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < -1 || n > 1) throw usageError(`--min-score must be between -1 and 1; got '${v}'`);
-      return n;
-    }),
+      .command('search')
+      .description('find the records of an `embed --out` index most similar to a query (cosine)')
+      .argument('<query...>', 'what to look for (several queries: one result list each)')
+      .requiredOption('-i, --index <file>', 'the JSONL index written by `embctl embed --out`')
+      .option('-k, --k <n>', 'how many results', integer('-k', 1, 10_000), 10)
+      .option('-m, --model <model>', 'refuse unless the index was made with this model')
+      .option('--min-score <score>', 'drop results below this cosine similarity', (v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < -1 || n > 1)
+          throw usageError(`--min-score must be between -1 and 1; got '${v}'`);
+        return n;
+      }),
     makeContext,
     (options, ctx, queries) => search(queries, options, ctx),
   );

@@ -56,8 +56,12 @@ export async function usage(options: UsageOptions, ctx: CliContext): Promise<voi
   ];
   out.list(report.data, columns);
   const t = report.totals;
-  out.text(`total: ${t.requests.toLocaleString('en-US')} requests, ${t.errors.toLocaleString('en-US')} errors, ${t.prompt_tokens.toLocaleString('en-US')} tokens, ${money(t.cost_usd)} since ${report.since ?? 'the start'}`);
-  const daily = groups.length === 1 && groups[0] === 'day' ? report.data : (await client.usage({ ...query, group_by: 'day' })).data;
+  out.text(
+    `total: ${t.requests.toLocaleString('en-US')} requests, ${t.errors.toLocaleString('en-US')} errors, ` +
+      `${t.prompt_tokens.toLocaleString('en-US')} tokens, ${money(t.cost_usd)} since ${report.since ?? 'the start'}`,
+  );
+  const daily =
+    groups.length === 1 && groups[0] === 'day' ? report.data : (await client.usage({ ...query, group_by: 'day' })).data;
   if (daily.length) {
     out.text(`\n${options.chart} per day`);
     for (const line of barChart(daily, options.chart, (text) => out.paintData('cyan', text))) out.text(line);
@@ -65,14 +69,21 @@ export async function usage(options: UsageOptions, ctx: CliContext): Promise<voi
 }
 
 export function registerUsageCommand(program: Root, makeContext: MakeContext): void {
-  handle(program
-    .command('usage')
-    .description('requests, errors, tokens and cost, grouped, with a chart per day')
-    .option('--since <when>', 'from this long ago (30d, 12h) or an ISO time', '30d')
-    .option('--until <when>', 'until this long ago or an ISO time')
-    .option('--by <groups>', `group by ${USAGE_GROUPS.join(', ')} (comma-separated)`, 'model')
-    .option('--model <models>', 'only these requested models')
-    .option('--key <keys>', 'only these API keys (id or name)')
-    .addOption(new Option('--chart <metric>', 'chart tokens or cost per day').choices(['tokens', 'cost'] as const).default('tokens' as const))
-    , makeContext, (options, ctx) => usage(options, ctx));
+  handle(
+    program
+      .command('usage')
+      .description('requests, errors, tokens and cost, grouped, with a chart per day')
+      .option('--since <when>', 'from this long ago (30d, 12h) or an ISO time', '30d')
+      .option('--until <when>', 'until this long ago or an ISO time')
+      .option('--by <groups>', `group by ${USAGE_GROUPS.join(', ')} (comma-separated)`, 'model')
+      .option('--model <models>', 'only these requested models')
+      .option('--key <keys>', 'only these API keys (id or name)')
+      .addOption(
+        new Option('--chart <metric>', 'chart tokens or cost per day')
+          .choices(['tokens', 'cost'] as const)
+          .default('tokens' as const),
+      ),
+    makeContext,
+    (options, ctx) => usage(options, ctx),
+  );
 }

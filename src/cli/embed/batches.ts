@@ -58,7 +58,12 @@ export function tokensAtMost(text: string, limit: number): number {
  * Plans the batches. `seen` knows the position that first held each text; a resumed run passes
  * the texts of the records it skipped, so copies of those are reused too.
  */
-export async function* plan(records: AsyncIterable<InputRecord>, options: BatchOptions, seen: DedupIndex, firstPosition = 0): AsyncGenerator<Batch> {
+export async function* plan(
+  records: AsyncIterable<InputRecord>,
+  options: BatchOptions,
+  seen: DedupIndex,
+  firstPosition = 0,
+): AsyncGenerator<Batch> {
   let position = firstPosition;
   let index = 0;
   let current: Batch = { index, records: [], unique: [], tokens: 0 };
@@ -74,15 +79,23 @@ export async function* plan(records: AsyncIterable<InputRecord>, options: BatchO
       if (current.records.length >= options.batchSize * 4) yield* flush();
       continue;
     }
-    const tokens = tokensAtMost(record.text, Math.min(EMBEDDINGS_LIMITS.maxTokensPerInput, options.maxBatchTokens - current.tokens));
+    const tokens = tokensAtMost(
+      record.text,
+      Math.min(EMBEDDINGS_LIMITS.maxTokensPerInput, options.maxBatchTokens - current.tokens),
+    );
     if (tokens > EMBEDDINGS_LIMITS.maxTokensPerInput) {
       throw new CliError(
-        `input '${record.id}' has ${tokens} tokens; embedding models take at most ${EMBEDDINGS_LIMITS.maxTokensPerInput}`,
+        `input '${record.id}' has ${tokens} tokens; embedding models take at most ` +
+          `${EMBEDDINGS_LIMITS.maxTokensPerInput}`,
         ExitCode.usage,
         'split long texts with --chunk-tokens 512 --chunk-overlap 64 (or shorter)',
       );
     }
-    if (current.unique.length >= options.batchSize || (current.unique.length > 0 && current.tokens + tokens > options.maxBatchTokens)) yield* flush();
+    if (
+      current.unique.length >= options.batchSize ||
+      (current.unique.length > 0 && current.tokens + tokens > options.maxBatchTokens)
+    )
+      yield* flush();
     const planned: PlannedRecord = { id: record.id, text: record.text, position: position++, tokens };
     current.records.push(planned);
     current.unique.push(planned);

@@ -1,6 +1,7 @@
 /**
  * Which earlier record holds the same text: an open-addressing table keyed by 96 bits of the
- * text's SHA-256, 16 bytes a slot in typed arrays (positions up to 4 294 967 294). A Map of string keys costs ~100 bytes an entry
+ * text's SHA-256, 16 bytes a slot in typed arrays (positions up to 4 294 967 294). A Map of string keys costs ~100
+ * bytes an entry
  * and, because V8 sizes its heap as a multiple of what is live, several times that in RSS; this
  * keeps a 200 000-record run's dedup state under 8 MB. 96 bits make a false match (a wrong vector
  * reused) vanishingly unlikely: about 1 in 10^18 for a million distinct texts.
@@ -30,7 +31,8 @@ export class DedupIndex {
         if (++this.size * 2 > this.positions.length) this.grow();
         return undefined;
       }
-      if (this.keys[slot * 3] === a && this.keys[slot * 3 + 1] === b && this.keys[slot * 3 + 2] === c) return stored - 1;
+      if (this.keys[slot * 3] === a && this.keys[slot * 3 + 1] === b && this.keys[slot * 3 + 2] === c)
+        return stored - 1;
     }
   }
 

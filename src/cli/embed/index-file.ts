@@ -5,7 +5,19 @@
  * at most a partial last line beyond the checkpoint; the next run truncates to the checkpoint and
  * goes on, so no record is missing or written twice.
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { CliError, ExitCode } from '../../core/errors.js';
 
 export interface IndexMeta {
@@ -46,7 +58,11 @@ function readJson<T>(path: string): T | undefined {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
-    throw new CliError(`${path} is not valid JSON`, ExitCode.failure, 'remove it and rerun with --force to rebuild the output');
+    throw new CliError(
+      `${path} is not valid JSON`,
+      ExitCode.failure,
+      'remove it and rerun with --force to rebuild the output',
+    );
   }
 }
 
@@ -58,7 +74,8 @@ function writeJsonAtomic(path: string, value: unknown): void {
 
 export function readMeta(out: string): IndexMeta | undefined {
   const meta = readJson<IndexMeta>(metaPath(out));
-  if (meta && meta.format !== 'embctl-embeddings') throw new CliError(`${metaPath(out)} is not an embctl index description`, ExitCode.failure);
+  if (meta && meta.format !== 'embctl-embeddings')
+    throw new CliError(`${metaPath(out)} is not an embctl index description`, ExitCode.failure);
   return meta;
 }
 
@@ -119,7 +136,8 @@ export class IndexWriter {
       this.size += length;
     }
     const written = writeSync(this.fd, lines.join(''), start, 'utf8');
-    if (written !== this.size - start) throw new Error(`write to ${this.path} took ${written} bytes, ${this.size - start} expected`);
+    if (written !== this.size - start)
+      throw new Error(`write to ${this.path} took ${written} bytes, ${this.size - start} expected`);
   }
 
   /** The serialized `embedding` value of record `position`, read back from the file. */

@@ -18,25 +18,39 @@ export interface LoadedIndex {
 }
 
 export async function loadIndex(path: string): Promise<LoadedIndex> {
-  if (!existsSync(path)) throw new CliError(`no index at '${path}'`, ExitCode.notFound, 'make one with `embctl embed -f FILE --out PATH`');
+  if (!existsSync(path))
+    throw new CliError(`no index at '${path}'`, ExitCode.notFound, 'make one with `embctl embed -f FILE --out PATH`');
   const meta = readMeta(path);
-  if (!meta) throw new CliError(`${path} has no ${path}.meta.json, so the model that made it is unknown`, ExitCode.failure, 'search only indexes written by `embctl embed --out`');
+  if (!meta)
+    throw new CliError(
+      `${path} has no ${path}.meta.json, so the model that made it is unknown`,
+      ExitCode.failure,
+      'search only indexes written by `embctl embed --out`',
+    );
   const dims = meta.dimensions;
   let matrix = new Float32Array(Math.max(1, meta.records) * dims);
   const ids: string[] = [];
   const texts: (string | undefined)[] = [];
   let line = 0;
-  for await (const text of createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity })) {
+  for await (const text of createInterface({
+    input: createReadStream(path, { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  })) {
     line++;
     if (text === '') continue;
     let record: { id: string; text?: string; embedding: number[] | string };
     try {
       record = JSON.parse(text) as typeof record;
     } catch {
-      throw new CliError(`${path}:${line} is not valid JSON`, ExitCode.failure, 'a run that was killed leaves a partial last line: rerun the embed command to repair it');
+      throw new CliError(
+        `${path}:${line} is not valid JSON`,
+        ExitCode.failure,
+        'a run that was killed leaves a partial last line: rerun the embed command to repair it',
+      );
     }
     const vector = typeof record.embedding === 'string' ? base64ToFloat32(record.embedding) : record.embedding;
-    if (vector.length !== dims) throw new CliError(`${path}:${line} has ${vector.length} dimensions, the index ${dims}`, ExitCode.failure);
+    if (vector.length !== dims)
+      throw new CliError(`${path}:${line} has ${vector.length} dimensions, the index ${dims}`, ExitCode.failure);
     const row = ids.length;
     if ((row + 1) * dims > matrix.length) {
       const grown = new Float32Array(matrix.length * 2);

@@ -63,7 +63,8 @@ function isRetriable(error: unknown): boolean {
 /** One embedding, serialized in the output's format straight from the wire's: no round trip when they agree. */
 function serialize(embedding: number[] | string, format: VectorFormat): { text: string; dimensions: number } {
   if (typeof embedding === 'string') {
-    if (format === 'base64') return { text: JSON.stringify(embedding), dimensions: Buffer.byteLength(embedding, 'base64') / 4 };
+    if (format === 'base64')
+      return { text: JSON.stringify(embedding), dimensions: Buffer.byteLength(embedding, 'base64') / 4 };
     const vector = base64ToFloat32(embedding);
     return { text: float32ToJson(vector), dimensions: vector.length };
   }
@@ -71,8 +72,21 @@ function serialize(embedding: number[] | string, format: VectorFormat): { text: 
   return { text: JSON.stringify(float32ToBase64(Float32Array.from(embedding))), dimensions: embedding.length };
 }
 
-export async function runEmbedding(batches: AsyncIterable<Batch>, client: GatewayClient, sink: RecordSink, options: RunnerOptions): Promise<RunStats> {
-  const stats: RunStats = { records: 0, embedded: 0, batches: 0, tokens: 0, retries: 0, model: options.expectModel, dimensions: undefined };
+export async function runEmbedding(
+  batches: AsyncIterable<Batch>,
+  client: GatewayClient,
+  sink: RecordSink,
+  options: RunnerOptions,
+): Promise<RunStats> {
+  const stats: RunStats = {
+    records: 0,
+    embedded: 0,
+    batches: 0,
+    tokens: 0,
+    retries: 0,
+    model: options.expectModel,
+    dimensions: undefined,
+  };
   let begun = false;
 
   const send = async (batch: Batch): Promise<EmbeddingsResponse | undefined> => {
@@ -100,20 +114,28 @@ export async function runEmbedding(batches: AsyncIterable<Batch>, client: Gatewa
     const vectors = new Map<number, string>();
     if (response) {
       if (response.data.length !== batch.unique.length) {
-        throw new CliError(`the gateway returned ${response.data.length} vectors for ${batch.unique.length} inputs`, ExitCode.failure);
+        throw new CliError(
+          `the gateway returned ${response.data.length} vectors for ${batch.unique.length} inputs`,
+          ExitCode.failure,
+        );
       }
       if (stats.model !== undefined && response.model !== stats.model) {
         throw new CliError(
-          `the gateway answered with model '${response.model}' after '${stats.model}' (batch ${batch.index}, from record ${batch.records[0]!.position}): ` +
+          `the gateway answered with model '${response.model}' after '${stats.model}' (batch ${batch.index}, from ` +
+            `record ${batch.records[0]!.position}): ` +
             'vectors of two models cannot share an output, so the run stopped before writing any of them',
           ExitCode.failure,
-          'pin a versioned model (--model entity/model), check the routing (`embctl logs list --resolved-model …`), then rerun: it resumes where it stopped',
+          'pin a versioned model (--model entity/model), check the routing (`embctl logs list --resolved-model …`), ' +
+            'then rerun: it resumes where it stopped',
         );
       }
       for (const item of response.data) {
         const { text, dimensions } = serialize(item.embedding, options.vectorFormat);
         if (stats.dimensions !== undefined && dimensions !== stats.dimensions) {
-          throw new CliError(`the gateway returned a ${dimensions}-dimension vector after ${stats.dimensions}-dimension ones`, ExitCode.failure);
+          throw new CliError(
+            `the gateway returned a ${dimensions}-dimension vector after ${stats.dimensions}-dimension ones`,
+            ExitCode.failure,
+          );
         }
         stats.dimensions ??= dimensions;
         vectors.set(batch.unique[item.index]!.position, text);
@@ -127,12 +149,14 @@ export async function runEmbedding(batches: AsyncIterable<Batch>, client: Gatewa
       stats.embedded += batch.unique.length;
     }
     // A copy's original is in this batch, or already written (batches are written in order).
-    const records = batch.records.map((record: PlannedRecord): OutputRecord => ({
-      position: record.position,
-      id: record.id,
-      text: record.text,
-      embedding: vectors.get(record.position) ?? vectors.get(record.copyOf!) ?? sink.embeddingAt(record.copyOf!),
-    }));
+    const records = batch.records.map(
+      (record: PlannedRecord): OutputRecord => ({
+        position: record.position,
+        id: record.id,
+        text: record.text,
+        embedding: vectors.get(record.position) ?? vectors.get(record.copyOf!) ?? sink.embeddingAt(record.copyOf!),
+      }),
+    );
     sink.write(records, batch);
     stats.records += records.length;
     stats.batches++;

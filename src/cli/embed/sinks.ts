@@ -32,7 +32,15 @@ export class FileSink implements RecordSink {
   constructor(
     private readonly writer: IndexWriter,
     private meta: IndexMeta | undefined,
-    private readonly settings: { requestedModel: string; requestedDimensions: number | undefined; vectorFormat: VectorFormat; includeText: boolean; fingerprint: string; base: { records: number; bytes: number }; skipped: number },
+    private readonly settings: {
+      requestedModel: string;
+      requestedDimensions: number | undefined;
+      vectorFormat: VectorFormat;
+      includeText: boolean;
+      fingerprint: string;
+      base: { records: number; bytes: number };
+      skipped: number;
+    },
     private readonly hasher: Hash,
   ) {
     this.runRecords = settings.skipped;
@@ -42,13 +50,20 @@ export class FileSink implements RecordSink {
     const meta = this.meta;
     if (meta && (meta.model !== model || meta.dimensions !== dimensions)) {
       throw new CliError(
-        `${this.writer.path} holds ${meta.dimensions}-dimension vectors from '${meta.model}', and the gateway now answers with ${dimensions}-dimension vectors from '${model}': they cannot share an index`,
+        `${this.writer.path} holds ${meta.dimensions}-dimension vectors from '${meta.model}', and the gateway now ` +
+          `answers with ${dimensions}-dimension vectors from '${model}': they cannot share an index`,
         ExitCode.failure,
-        'use the model the file was made with (see its .meta.json), write to another --out, or pass --force to replace the file',
+        'use the model the file was made with (see its .meta.json), write to another --out, or pass --force to ' +
+          'replace the file',
       );
     }
     if (meta && meta.vector_format !== this.settings.vectorFormat) {
-      throw new CliError(`${this.writer.path} stores vectors as ${meta.vector_format}; this run would write ${this.settings.vectorFormat}`, ExitCode.failure, `pass --vector-format ${meta.vector_format}`);
+      throw new CliError(
+        `${this.writer.path} stores vectors as ${meta.vector_format}; this run would write ` +
+          `${this.settings.vectorFormat}`,
+        ExitCode.failure,
+        `pass --vector-format ${meta.vector_format}`,
+      );
     }
     const now = new Date().toISOString();
     this.meta = meta ?? {
@@ -56,7 +71,9 @@ export class FileSink implements RecordSink {
       version: 1,
       model,
       requested_model: this.settings.requestedModel,
-      ...(this.settings.requestedDimensions !== undefined ? { requested_dimensions: this.settings.requestedDimensions } : {}),
+      ...(this.settings.requestedDimensions !== undefined
+        ? { requested_dimensions: this.settings.requestedDimensions }
+        : {}),
       dimensions,
       vector_format: this.settings.vectorFormat,
       text: this.settings.includeText,
@@ -153,12 +170,19 @@ export class StdoutSink implements RecordSink {
       ]);
       return;
     }
-    const data = this.records.map((r) => ({ id: r.id, ...(this.includeText ? { text: r.text } : {}), embedding: JSON.parse(r.embedding) as unknown }));
+    const data = this.records.map((r) => ({
+      id: r.id,
+      ...(this.includeText ? { text: r.text } : {}),
+      embedding: JSON.parse(r.embedding) as unknown,
+    }));
     out.records([{ model: this.model, dimensions: this.dimensions, usage: { prompt_tokens: tokens }, data }], true);
   }
 }
 
 function firstValues(embedding: string): string {
   if (embedding.startsWith('"')) return `${embedding.slice(1, 25)}…`;
-  return `${(JSON.parse(embedding) as number[]).slice(0, 4).map((v) => v.toFixed(4)).join(' ')} …`;
+  return `${(JSON.parse(embedding) as number[])
+    .slice(0, 4)
+    .map((v) => v.toFixed(4))
+    .join(' ')} …`;
 }

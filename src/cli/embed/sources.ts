@@ -63,7 +63,11 @@ async function* lines(stream: NodeJS.ReadableStream, path: string): AsyncGenerat
 
 function unreadable(path: string, error: unknown): CliError {
   const code = (error as NodeJS.ErrnoException).code;
-  return new CliError(`cannot read input file '${path}' (${code ?? (error as Error).message})`, code === 'ENOENT' ? ExitCode.notFound : ExitCode.failure, 'check the path given to -f');
+  return new CliError(
+    `cannot read input file '${path}' (${code ?? (error as Error).message})`,
+    code === 'ENOENT' ? ExitCode.notFound : ExitCode.failure,
+    'check the path given to -f',
+  );
 }
 
 const label = (path: string) => (path === '-' ? 'stdin' : path);
@@ -88,14 +92,24 @@ async function* textRecords(path: string, stdin: Stdin, split: SourceOptions['sp
 }
 
 function fromObject(value: unknown, where: string, options: SourceOptions): InputRecord {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new CliError(`${where} is not a JSON object`, ExitCode.failure);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new CliError(`${where} is not a JSON object`, ExitCode.failure);
   const record = value as Record<string, unknown>;
   const text = record[options.textField];
   if (typeof text !== 'string' || text === '') {
-    throw new CliError(`${where} has no non-empty string field '${options.textField}'`, ExitCode.failure, 'choose the field with --text-field');
+    throw new CliError(
+      `${where} has no non-empty string field '${options.textField}'`,
+      ExitCode.failure,
+      'choose the field with --text-field',
+    );
   }
   const id = options.idField ? record[options.idField] : undefined;
-  if (options.idField && (id === undefined || id === null)) throw new CliError(`${where} has no field '${options.idField}'`, ExitCode.failure, 'choose the field with --id-field');
+  if (options.idField && (id === undefined || id === null))
+    throw new CliError(
+      `${where} has no field '${options.idField}'`,
+      ExitCode.failure,
+      'choose the field with --id-field',
+    );
   return { id: id === undefined ? where : String(id), text };
 }
 
@@ -123,31 +137,57 @@ async function* jsonRecords(path: string, stdin: Stdin, options: SourceOptions):
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CliError(`${label(path)} is not valid JSON (${(error as Error).message})`, ExitCode.failure, 'for large corpora use JSONL, one object per line');
+    throw new CliError(
+      `${label(path)} is not valid JSON (${(error as Error).message})`,
+      ExitCode.failure,
+      'for large corpora use JSONL, one object per line',
+    );
   }
   const items = Array.isArray(value) ? value : [value];
   for (const [i, item] of items.entries()) {
-    yield typeof item === 'string' ? { id: `${label(path)}#${i}`, text: item } : fromObject(item, `${label(path)}#${i}`, options);
+    yield typeof item === 'string'
+      ? { id: `${label(path)}#${i}`, text: item }
+      : fromObject(item, `${label(path)}#${i}`, options);
   }
 }
 
-async function* csvRecords(path: string, stdin: Stdin, options: SourceOptions, delimiter: string): AsyncGenerator<InputRecord> {
-  const parser = open(path, stdin).pipe(parseCsv({ columns: true, delimiter, bom: true, skip_empty_lines: true, relax_column_count: true }));
+async function* csvRecords(
+  path: string,
+  stdin: Stdin,
+  options: SourceOptions,
+  delimiter: string,
+): AsyncGenerator<InputRecord> {
+  const parser = open(path, stdin).pipe(
+    parseCsv({ columns: true, delimiter, bom: true, skip_empty_lines: true, relax_column_count: true }),
+  );
   let row = 1;
   try {
     for await (const record of parser as AsyncIterable<Record<string, string>>) {
       row++;
       const text = record[options.textColumn];
-      if (text === undefined) throw new CliError(`${label(path)} has no column '${options.textColumn}'`, ExitCode.failure, `choose it with --text-column (columns: ${Object.keys(record).join(', ')})`);
+      if (text === undefined)
+        throw new CliError(
+          `${label(path)} has no column '${options.textColumn}'`,
+          ExitCode.failure,
+          `choose it with --text-column (columns: ${Object.keys(record).join(', ')})`,
+        );
       if (text === '') continue;
       const id = options.idColumn ? record[options.idColumn] : undefined;
-      if (options.idColumn && id === undefined) throw new CliError(`${label(path)} has no column '${options.idColumn}'`, ExitCode.failure, 'choose it with --id-column');
+      if (options.idColumn && id === undefined)
+        throw new CliError(
+          `${label(path)} has no column '${options.idColumn}'`,
+          ExitCode.failure,
+          'choose it with --id-column',
+        );
       yield { id: id ?? `${label(path)}:${row}`, text };
     }
   } catch (error) {
     if (error instanceof CliError) throw error;
     if ((error as NodeJS.ErrnoException).syscall) throw unreadable(path, error);
-    throw new CliError(`${label(path)} is not valid ${delimiter === '\t' ? 'TSV' : 'CSV'}: ${(error as Error).message}`, ExitCode.failure);
+    throw new CliError(
+      `${label(path)} is not valid ${delimiter === '\t' ? 'TSV' : 'CSV'}: ${(error as Error).message}`,
+      ExitCode.failure,
+    );
   }
 }
 
@@ -159,7 +199,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 
 export async function* fileRecords(path: string, stdin: Stdin, options: SourceOptions): AsyncGenerator<InputRecord> {
   // Checked first: a stream that fails to open must not leave a parser waiting forever.
-  if (path !== '-') await access(path, constants.R_OK).catch((error: unknown) => Promise.reject(unreadable(path, error)));
+  if (path !== '-')
+    await access(path, constants.R_OK).catch((error: unknown) => Promise.reject(unreadable(path, error)));
   switch (formatOf(path, options)) {
     case 'jsonl':
       return yield* jsonlRecords(path, stdin, options);

@@ -14,20 +14,30 @@ const DEFAULT_API_VERSION = '2024-10-21';
 export const azureOpenaiAdapter: HttpAdapter = {
   kind: 'http',
   id: 'azure-openai',
-  baseUrl: (connection) => connection.base_url ?? (connection.resource_name ? `https://${connection.resource_name}.openai.azure.com` : undefined),
+  baseUrl: (connection) =>
+    connection.base_url ??
+    (connection.resource_name ? `https://${connection.resource_name}.openai.azure.com` : undefined),
   defaultModel: PROVIDERS['azure-openai'].defaultModel,
   maxInputsPerCall: 2048,
   acceptsTokenInputs: true,
   checkModel: (model, dimensions) =>
-    dimensions !== undefined && /ada-002/.test(model) ? `'${model}' has a fixed size of 1536; 'dimensions' needs a text-embedding-3 deployment` : undefined,
+    dimensions !== undefined && /ada-002/.test(model)
+      ? `'${model}' has a fixed size of 1536; 'dimensions' needs a text-embedding-3 deployment`
+      : undefined,
   buildRequest(call, baseUrl, credential) {
     const { connection } = call.entity.config;
     const headers = { ...(credential ? { 'api-key': credential } : bearer(undefined)), ...connection.headers };
-    const body: Record<string, unknown> = { input: call.inputs, encoding_format: call.encoding, ...extraOptions(call.entity) };
+    const body: Record<string, unknown> = {
+      input: call.inputs,
+      encoding_format: call.encoding,
+      ...extraOptions(call.entity),
+    };
     if (call.dimensions !== undefined) body.dimensions = call.dimensions;
     if (call.user !== undefined) body.user = call.user;
     if (connection.deployment_id) {
-      const path = `openai/deployments/${encodeURIComponent(connection.deployment_id)}/embeddings?api-version=${encodeURIComponent(connection.api_version ?? DEFAULT_API_VERSION)}`;
+      const deployment = encodeURIComponent(connection.deployment_id);
+      const version = encodeURIComponent(connection.api_version ?? DEFAULT_API_VERSION);
+      const path = `openai/deployments/${deployment}/embeddings?api-version=${version}`;
       return { url: joinUrl(baseUrl, path), headers, body };
     }
     return { url: joinUrl(baseUrl, 'openai/v1/embeddings'), headers, body: { model: call.model, ...body } };

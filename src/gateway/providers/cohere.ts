@@ -3,7 +3,17 @@
  * `search_document`: what a corpus is embedded as), `embedding_types: ["float"]`; 96 texts per call.
  */
 import { PROVIDERS } from '../../core/providers.js';
-import { bearer, commonErrorMessage, dimensionsFor, extraOptions, joinUrl, numberAt, readVectors, stringAt, texts } from './shared.js';
+import {
+  bearer,
+  commonErrorMessage,
+  dimensionsFor,
+  extraOptions,
+  joinUrl,
+  numberAt,
+  readVectors,
+  stringAt,
+  texts,
+} from './shared.js';
 import type { HttpAdapter } from './types.js';
 
 export const cohereAdapter: HttpAdapter = {
@@ -16,9 +26,19 @@ export const cohereAdapter: HttpAdapter = {
   // Only embed-v4.0 offers output_dimension (256, 512, 1024, 1536).
   checkModel: dimensionsFor(/^embed-v4/, 'Cohere'),
   buildRequest(call, baseUrl, credential) {
-    const body: Record<string, unknown> = { input_type: 'search_document', ...extraOptions(call.entity), model: call.model, texts: texts(call), embedding_types: ['float'] };
+    const body: Record<string, unknown> = {
+      input_type: 'search_document',
+      ...extraOptions(call.entity),
+      model: call.model,
+      texts: texts(call),
+      embedding_types: ['float'],
+    };
     if (call.dimensions !== undefined) body.output_dimension = call.dimensions;
-    return { url: joinUrl(baseUrl, 'v2/embed'), headers: { ...bearer(credential), ...call.entity.config.connection.headers }, body };
+    return {
+      url: joinUrl(baseUrl, 'v2/embed'),
+      headers: { ...bearer(credential), ...call.entity.config.connection.headers },
+      body,
+    };
   },
   parseResponse(body, _headers, call) {
     const embeddings = (body as { embeddings?: { float?: unknown } } | null)?.embeddings;

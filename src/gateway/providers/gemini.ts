@@ -24,13 +24,25 @@ export const geminiAdapter: HttpAdapter = {
       ...options,
       ...(call.dimensions !== undefined ? { outputDimensionality: call.dimensions } : {}),
     }));
-    const headers = { ...(credential ? { 'x-goog-api-key': credential } : {}), ...call.entity.config.connection.headers };
-    return { url: joinUrl(baseUrl, `models/${encodeURIComponent(model)}:batchEmbedContents`), headers, body: { requests } };
+    const headers = {
+      ...(credential ? { 'x-goog-api-key': credential } : {}),
+      ...call.entity.config.connection.headers,
+    };
+    return {
+      url: joinUrl(baseUrl, `models/${encodeURIComponent(model)}:batchEmbedContents`),
+      headers,
+      body: { requests },
+    };
   },
   parseResponse(body, _headers, call) {
     const embeddings = (body as { embeddings?: unknown } | null)?.embeddings;
     if (!Array.isArray(embeddings)) throw new UpstreamShapeError("the body has no 'embeddings' array");
-    return { vectors: embeddings.map((e, i) => readVector((e as { values?: unknown } | null)?.values, `embeddings[${i}].values`)), model: call.model };
+    return {
+      vectors: embeddings.map((e, i) =>
+        readVector((e as { values?: unknown } | null)?.values, `embeddings[${i}].values`),
+      ),
+      model: call.model,
+    };
   },
   errorMessage: commonErrorMessage,
 };

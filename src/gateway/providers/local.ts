@@ -66,7 +66,8 @@ export function hashEmbed(text: string, dimensions: number): Float32Array {
   for (const word of words) {
     const wordHash = fnv1a(word, 0, word.length, SEED_WORD);
     addFeature(acc, wordHash, WEIGHT_WORD);
-    if (previous !== -1) addFeature(acc, Math.imul(previous, 31) ^ fnv1a(word, 0, word.length, SEED_BIGRAM), WEIGHT_BIGRAM);
+    if (previous !== -1)
+      addFeature(acc, Math.imul(previous, 31) ^ fnv1a(word, 0, word.length, SEED_BIGRAM), WEIGHT_BIGRAM);
     previous = wordHash;
     addTrigrams(acc, ` ${word} `);
   }
@@ -100,13 +101,19 @@ export const localAdapter: InProcessAdapter = {
     const named = LOCAL_MODEL.exec(model);
     if (!named) return `the local provider serves models named hash-<dimensions>-v1 (e.g. hash-384-v1), not '${model}'`;
     const native = Number(named[1]);
-    if (native < 1 || native > LOCAL_MAX_DIMENSIONS) return `'${model}' names ${native} dimensions; the local provider produces 1 to ${LOCAL_MAX_DIMENSIONS}`;
-    if (dimensions !== undefined && dimensions > LOCAL_MAX_DIMENSIONS) return `the local provider produces at most ${LOCAL_MAX_DIMENSIONS} dimensions; ${dimensions} were asked for`;
+    if (native < 1 || native > LOCAL_MAX_DIMENSIONS)
+      return `'${model}' names ${native} dimensions; the local provider produces 1 to ${LOCAL_MAX_DIMENSIONS}`;
+    if (dimensions !== undefined && dimensions > LOCAL_MAX_DIMENSIONS)
+      return `the local provider produces at most ${LOCAL_MAX_DIMENSIONS} dimensions; ${dimensions} were asked for`;
     return undefined;
   },
   embed(call: EmbedCall): EmbedResult {
     const dimensions = dimensionsOf(call);
     // cl100k_base is this provider's declared tokenizer, so the count is exact, not an estimate.
-    return { vectors: call.inputs.map((input) => Embedding.ofFloats(hashEmbed(textOf(input), dimensions))), model: call.model, promptTokens: call.tokenCount };
+    return {
+      vectors: call.inputs.map((input) => Embedding.ofFloats(hashEmbed(textOf(input), dimensions))),
+      model: call.model,
+      promptTokens: call.tokenCount,
+    };
   },
 };

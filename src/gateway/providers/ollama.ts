@@ -14,7 +14,11 @@ export const ollamaAdapter: HttpAdapter = {
   buildRequest(call, baseUrl, credential) {
     const body: Record<string, unknown> = { ...extraOptions(call.entity), model: call.model, input: texts(call) };
     if (call.dimensions !== undefined) body.dimensions = call.dimensions;
-    return { url: joinUrl(baseUrl, 'api/embed'), headers: { ...bearer(credential), ...call.entity.config.connection.headers }, body };
+    return {
+      url: joinUrl(baseUrl, 'api/embed'),
+      headers: { ...bearer(credential), ...call.entity.config.connection.headers },
+      body,
+    };
   },
   parseResponse(body, _headers, call) {
     return {

@@ -10,7 +10,9 @@ export const openaiAdapter = openAIStyleAdapter({
   acceptsTokenInputs: true,
   dimensionsField: 'dimensions',
   checkModel: (model, dimensions) =>
-    dimensions !== undefined && FIXED_SIZE.test(model) ? `OpenAI's '${model}' has a fixed size of 1536; 'dimensions' needs text-embedding-3-* or later` : undefined,
+    dimensions !== undefined && FIXED_SIZE.test(model)
+      ? `OpenAI's '${model}' has a fixed size of 1536; 'dimensions' needs text-embedding-3-* or later`
+      : undefined,
   forwardsEncoding: true,
   tokens: (body) => numberAt(body, 'usage', 'prompt_tokens'),
 });

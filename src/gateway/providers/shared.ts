@@ -2,7 +2,13 @@
 import type { EmbeddingModelEntity } from '../../core/entity.js';
 import { PROVIDERS } from '../../core/providers.js';
 import { Embedding } from '../../core/vectors.js';
-import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter, type ResponseHeaders } from './types.js';
+import {
+  UpstreamShapeError,
+  type EmbedCall,
+  type EmbedResult,
+  type HttpAdapter,
+  type ResponseHeaders,
+} from './types.js';
 
 export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
@@ -38,14 +44,18 @@ export function readVector(value: unknown, where: string): Embedding {
     } catch {
       throw new UpstreamShapeError(`${where} is a string that is not base64 float32`);
     }
-    if (!allFinite(embedding.toFloat32())) throw new UpstreamShapeError(`${where} holds a value that is NaN or infinite`);
+    if (!allFinite(embedding.toFloat32()))
+      throw new UpstreamShapeError(`${where} holds a value that is NaN or infinite`);
     return embedding;
   }
   if (!Array.isArray(value) || value.length === 0 || !value.every((x) => typeof x === 'number')) {
     throw new UpstreamShapeError(`${where} is not a non-empty array of numbers`);
   }
   const floats = Float32Array.from(value as number[]);
-  if (!allFinite(floats)) throw new UpstreamShapeError(`${where} holds a value that is not a finite float32 (NaN, infinite, or beyond ±3.4e38)`);
+  if (!allFinite(floats))
+    throw new UpstreamShapeError(
+      `${where} holds a value that is not a finite float32 (NaN, infinite, or beyond ±3.4e38)`,
+    );
   return Embedding.ofFloats(floats);
 }
 
@@ -69,7 +79,11 @@ export function stringAt(body: unknown, ...path: string[]): string | undefined {
 }
 
 /** `{data:[{index, embedding}], model, usage}`: OpenAI and the many servers that copy it. */
-export function parseOpenAIShape(body: unknown, call: EmbedCall, tokens: (body: unknown) => number | undefined): EmbedResult {
+export function parseOpenAIShape(
+  body: unknown,
+  call: EmbedCall,
+  tokens: (body: unknown) => number | undefined,
+): EmbedResult {
   const data = field(body, 'data');
   if (!Array.isArray(data)) throw new UpstreamShapeError("the body has no 'data' array");
   const ordered = data.every((item) => typeof field(item, 'index') === 'number')
@@ -97,7 +111,9 @@ export function commonErrorMessage(body: unknown): string | undefined {
 /** `dimensions` supported by the models matching `pattern`, refused with a reason for the others. */
 export function dimensionsFor(pattern: RegExp, provider: string) {
   return (model: string, dimensions?: number): string | undefined =>
-    dimensions === undefined || pattern.test(model) ? undefined : `${provider} cannot shorten '${model}' vectors: 'dimensions' is not supported for this model`;
+    dimensions === undefined || pattern.test(model)
+      ? undefined
+      : `${provider} cannot shorten '${model}' vectors: 'dimensions' is not supported for this model`;
 }
 
 export interface OpenAIStyleSpec {
@@ -107,7 +123,8 @@ export interface OpenAIStyleSpec {
   /** Name of the dimensions field on this provider's wire, or undefined when there is none. */
   dimensionsField: string | undefined;
   checkModel: HttpAdapter['checkModel'];
-  /** The provider takes `encoding_format`: it is asked for the caller's, and its vectors pass through untouched (the parser reads either). */
+  /** The provider takes `encoding_format`: it is asked for the caller's, and its vectors pass through untouched ' +
+    '(the parser reads either). */
   forwardsEncoding: boolean;
   tokens: (body: unknown) => number | undefined;
 }
@@ -125,7 +142,12 @@ export function openAIStyleAdapter(spec: OpenAIStyleSpec): HttpAdapter {
     buildRequest(call, baseUrl, credential) {
       const headers = { ...bearer(credential), ...call.entity.config.connection.headers };
       // The caller's encoding first, so that an entity's own `encoding_format` option (a server that refuses one) wins.
-      const body: Record<string, unknown> = { model: call.model, input: spec.acceptsTokenInputs ? call.inputs : texts(call), ...(spec.forwardsEncoding ? { encoding_format: call.encoding } : {}), ...extraOptions(call.entity) };
+      const body: Record<string, unknown> = {
+        model: call.model,
+        input: spec.acceptsTokenInputs ? call.inputs : texts(call),
+        ...(spec.forwardsEncoding ? { encoding_format: call.encoding } : {}),
+        ...extraOptions(call.entity),
+      };
       if (call.dimensions !== undefined && spec.dimensionsField) body[spec.dimensionsField] = call.dimensions;
       if (call.user !== undefined && spec.id === 'openai') body.user = call.user;
       return { url: joinUrl(baseUrl, 'embeddings'), headers, body };

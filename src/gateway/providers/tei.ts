@@ -14,14 +14,25 @@ export const teiAdapter: HttpAdapter = {
   defaultModel: PROVIDERS['huggingface-tei'].defaultModel,
   maxInputsPerCall: 32,
   acceptsTokenInputs: false,
-  checkModel: (_model, dimensions) => (dimensions === undefined ? undefined : "TEI's /embed cannot shorten vectors ('dimensions'); serve a model of the size you need"),
+  checkModel: (_model, dimensions) =>
+    dimensions === undefined
+      ? undefined
+      : "TEI's /embed cannot shorten vectors ('dimensions'); serve a model of the size you need",
   buildRequest(call, baseUrl, credential) {
     const body = { truncate: false, ...extraOptions(call.entity), inputs: texts(call) };
-    return { url: joinUrl(baseUrl, 'embed'), headers: { ...bearer(credential), ...call.entity.config.connection.headers }, body };
+    return {
+      url: joinUrl(baseUrl, 'embed'),
+      headers: { ...bearer(credential), ...call.entity.config.connection.headers },
+      body,
+    };
   },
   parseResponse(body, headers, call) {
     const computed = Number(headers['x-compute-tokens']);
-    return { vectors: readVectors(body, 'the body'), model: call.model, promptTokens: Number.isFinite(computed) && computed > 0 ? computed : undefined };
+    return {
+      vectors: readVectors(body, 'the body'),
+      model: call.model,
+      promptTokens: Number.isFinite(computed) && computed > 0 ? computed : undefined,
+    };
   },
   errorMessage: commonErrorMessage,
 };

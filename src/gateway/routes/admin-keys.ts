@@ -25,11 +25,15 @@ export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext
     for (let attempt = 0; ; attempt++) {
       const current = await load(id);
       try {
-        const saved = await store.apiKeys.replace({ ...change(current), updated_at: new Date().toISOString() }, current.version);
+        const saved = await store.apiKeys.replace(
+          { ...change(current), updated_at: new Date().toISOString() },
+          current.version,
+        );
         ctx.catalogue.invalidate();
         return viewOf(saved);
       } catch (error) {
-        if (!(error instanceof StoreConflict && error.reason === 'stale') || attempt >= 4) throw storeError(error, 'API key');
+        if (!(error instanceof StoreConflict && error.reason === 'stale') || attempt >= 4)
+          throw storeError(error, 'API key');
       }
     }
   };
@@ -51,13 +55,20 @@ export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext
     });
 
     // One key, with what it has used of its limits and budgets.
-    scope.get<IdParams>('/:id', async (req) => ({ ...viewOf(await load(req.params.id)), usage: await ctx.limiter.usage(req.params.id) }));
+    scope.get<IdParams>('/:id', async (req) => ({
+      ...viewOf(await load(req.params.id)),
+      usage: await ctx.limiter.usage(req.params.id),
+    }));
 
     const update = async (id: string, body: unknown) => {
       const patch = parseApiKeyInput(apiKeyPatchSchema, body);
       const { limits, ...rest } = patch;
       return save(id, (current) => {
-        const merged = { ...keyBody(current), ...rest, metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata };
+        const merged = {
+          ...keyBody(current),
+          ...rest,
+          metadata: patch.metadata ? (patch.metadata as Record<string, string>) : current.metadata,
+        };
         const nextLimits = mergeLimits(current.limits, limits);
         if (nextLimits) merged.limits = nextLimits;
         else delete merged.limits;
@@ -67,7 +78,13 @@ export function registerAdminKeyRoutes(app: FastifyInstance, ctx: GatewayContext
     scope.patch<IdParams>('/:id', async (req) => update(req.params.id, req.body));
     scope.put<IdParams>('/:id', async (req) => update(req.params.id, parseApiKeyInput(apiKeyInputSchema, req.body)));
 
-    scope.post<IdParams>('/:id/revoke', async (req) => save(req.params.id, (current) => ({ ...keyBody(current), enabled: false, revoked_at: current.revoked_at ?? new Date().toISOString() })));
+    scope.post<IdParams>('/:id/revoke', async (req) =>
+      save(req.params.id, (current) => ({
+        ...keyBody(current),
+        enabled: false,
+        revoked_at: current.revoked_at ?? new Date().toISOString(),
+      })),
+    );
 
     scope.delete<IdParams>('/:id', async (req) => {
       await storeWrite('API key', store.apiKeys.delete(req.params.id));

@@ -4,7 +4,14 @@
  * guarded by `If-Match` when given.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isSecretHeader, redactEntity, keepRedactedSecrets, slugify, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
+import {
+  isSecretHeader,
+  redactEntity,
+  keepRedactedSecrets,
+  slugify,
+  type EmbeddingModelEntity,
+  type StoredEntity,
+} from '../../core/entity.js';
 import { envReferenceRefusal } from '../../core/secrets.js';
 import { parseEntityOrThrow } from '../../core/entity-schema.js';
 import { invalidRequest } from '../../core/errors.js';
@@ -16,7 +23,10 @@ import { etagOf, expectedVersion } from '../etag.js';
 import { adapterFor } from '../providers/index.js';
 import { adminScope, notFound, pageOf, storeWrite, type Query } from './admin-scope.js';
 
-export const ENTITY_PREFIXES = ['/v1/embedding-models', '/apis/ai-gateway.extensions.cloud-apim.com/v1/embedding-models'];
+export const ENTITY_PREFIXES = [
+  '/v1/embedding-models',
+  '/apis/ai-gateway.extensions.cloud-apim.com/v1/embedding-models',
+];
 
 type IdParams = { Params: { id: string } };
 
@@ -54,7 +64,10 @@ function statedCredentials(body: unknown): { fields: Set<string>; headers: Set<s
   const connection = (body as { config?: { connection?: Record<string, unknown> } } | null)?.config?.connection;
   const stated = (v: unknown) => typeof v === 'string' && !v.includes('…');
   const fields = new Set(['token', 'api_key'].filter((f) => stated(connection?.[f])));
-  const headers = connection?.headers && typeof connection.headers === 'object' ? (connection.headers as Record<string, unknown>) : {};
+  const headers =
+    connection?.headers && typeof connection.headers === 'object'
+      ? (connection.headers as Record<string, unknown>)
+      : {};
   return { fields, headers: new Set(Object.keys(headers).filter((h) => stated(headers[h]))) };
 }
 
@@ -68,13 +81,18 @@ function checkCredentialMove(current: StoredEntity, next: EmbeddingModelEntity, 
   const stated = statedCredentials(body);
   const before = current.config.connection;
   const after = next.config.connection;
-  const carried = (['token', 'api_key'] as const).filter((f) => after[f] !== undefined && after[f] === before[f] && !stated.fields.has(f)).map((f) => `config.connection.${f}`);
+  const carried = (['token', 'api_key'] as const)
+    .filter((f) => after[f] !== undefined && after[f] === before[f] && !stated.fields.has(f))
+    .map((f) => `config.connection.${f}`);
   for (const [name, value] of Object.entries(after.headers ?? {})) {
-    if (isSecretHeader(after, name) && before.headers?.[name] === value && !stated.headers.has(name)) carried.push(`config.connection.headers.${name}`);
+    if (isSecretHeader(after, name) && before.headers?.[name] === value && !stated.headers.has(name))
+      carried.push(`config.connection.headers.${name}`);
   }
   if (carried.length === 0) return;
   throw invalidRequest(
-    `This write moves '${current.id}' from ${destinationOf(current)} to ${destinationOf(next)} and would send its stored ${carried.join(', ')} there. Restate the credential in the same write (\`embctl models update ${current.id} --token …\`), or add ?keep_credentials=true (\`--keep-credentials\`) to send the stored one.`,
+    `This write moves '${current.id}' from ${destinationOf(current)} to ${destinationOf(next)} and would send its ` +
+      `stored ${carried.join(', ')} there. Restate the credential in the same write (\`embctl models update ` +
+      `${current.id} --token …\`), or add ?keep_credentials=true (\`--keep-credentials\`) to send the stored one.`,
     carried[0]!,
     'credential_destination_changed',
   );
@@ -83,10 +101,19 @@ function checkCredentialMove(current: StoredEntity, next: EmbeddingModelEntity, 
 /** `${env:NAME}` references outside the gateway's allow-list are refused at write time, not at the first call. */
 function checkEnvReferences(entity: EmbeddingModelEntity, allow: GatewayContext['allowEnv']): void {
   const c = entity.config.connection;
-  const fields: [string, string | undefined][] = [['token', c.token], ['api_key', c.api_key], ...Object.entries(c.headers ?? {}).map(([k, v]): [string, string] => [`headers.${k}`, v])];
+  const fields: [string, string | undefined][] = [
+    ['token', c.token],
+    ['api_key', c.api_key],
+    ...Object.entries(c.headers ?? {}).map(([k, v]): [string, string] => [`headers.${k}`, v]),
+  ];
   for (const [field, value] of fields) {
     const refusal = value === undefined ? undefined : envReferenceRefusal(value, allow);
-    if (refusal) throw invalidRequest(`'config.connection.${field}': ${refusal}.`, `config.connection.${field}`, 'env_reference_not_allowed');
+    if (refusal)
+      throw invalidRequest(
+        `'config.connection.${field}': ${refusal}.`,
+        `config.connection.${field}`,
+        'env_reference_not_allowed',
+      );
   }
 }
 
@@ -101,7 +128,8 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
   const { store } = ctx;
   const load = async (id: string) => {
     const stored = await store.entities.get(id);
-    if (!stored) throw notFound('Embedding model', id, 'List them with GET /v1/embedding-models (`embctl models list`).');
+    if (!stored)
+      throw notFound('Embedding model', id, 'List them with GET /v1/embedding-models (`embctl models list`).');
     return stored;
   };
   const written = <T>(result: T): T => {
@@ -112,7 +140,11 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
   adminScope(app, ctx, ENTITY_PREFIXES, (scope) => {
     scope.get<{ Querystring: Record<string, string | undefined> }>('/', async (req, reply) => {
       if (req.query.enabled !== undefined && req.query.enabled !== 'true' && req.query.enabled !== 'false') {
-        throw invalidRequest(`'enabled' must be true or false; got '${req.query.enabled}'.`, 'enabled', 'invalid_value');
+        throw invalidRequest(
+          `'enabled' must be true or false; got '${req.query.enabled}'.`,
+          'enabled',
+          'invalid_value',
+        );
       }
       const { offset, limit } = pageOf(req.query);
       const all = (await store.entities.list()).filter((e) => matchesFilters(e, req.query));
@@ -130,19 +162,35 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
 
     scope.get<IdParams>('/:id', async (req, reply) => send(reply, await load(req.params.id)));
 
-    const replace = async (req: FastifyRequest<IdParams & { Querystring: Query }>, next: (current: StoredEntity) => unknown, reply: FastifyReply) => {
+    const replace = async (
+      req: FastifyRequest<IdParams & { Querystring: Query }>,
+      next: (current: StoredEntity) => unknown,
+      reply: FastifyReply,
+    ) => {
       const id = req.params.id;
       const ifMatch = req.headers['if-match'];
       const current = await load(id);
       const version = expectedVersion(ifMatch, current.version);
       const candidate = next(current);
-      if (candidate !== null && typeof candidate === 'object' && 'id' in candidate && (candidate as { id: unknown }).id !== id) {
-        throw invalidRequest(`The body's id '${String((candidate as { id: unknown }).id)}' differs from the URL's '${id}'; ids cannot be changed.`, 'id', 'id_mismatch');
+      if (
+        candidate !== null &&
+        typeof candidate === 'object' &&
+        'id' in candidate &&
+        (candidate as { id: unknown }).id !== id
+      ) {
+        throw invalidRequest(
+          `The body's id '${String((candidate as { id: unknown }).id)}' differs from the URL's '${id}'; ids cannot ` +
+            `be changed.`,
+          'id',
+          'id_mismatch',
+        );
       }
       const entity = withListPrice(keepRedactedSecrets(parseEntityOrThrow({ ...(candidate as object), id }), current));
       checkEnvReferences(entity, ctx.allowEnv);
       checkCredentialMove(current, entity, req.body, req.query.keep_credentials === 'true');
-      const stored = written(await storeWrite('Embedding model', store.entities.replace(id, entity, version ?? current.version)));
+      const stored = written(
+        await storeWrite('Embedding model', store.entities.replace(id, entity, version ?? current.version)),
+      );
       return send(reply, stored);
     };
 
@@ -150,12 +198,20 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
 
     scope.patch<IdParams & { Querystring: Query }>('/:id', async (req, reply) => {
       if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
-        throw invalidRequest('A PATCH body must be a JSON object (JSON Merge Patch: null deletes a field).', null, 'invalid_body');
+        throw invalidRequest(
+          'A PATCH body must be a JSON object (JSON Merge Patch: null deletes a field).',
+          null,
+          'invalid_body',
+        );
       }
-      return replace(req, (current) => {
-        const { version, created_at, updated_at, ...entity } = current;
-        return mergePatch(entity, req.body);
-      }, reply);
+      return replace(
+        req,
+        (current) => {
+          const { version, created_at, updated_at, ...entity } = current;
+          return mergePatch(entity, req.body);
+        },
+        reply,
+      );
     });
 
     scope.delete<IdParams>('/:id', async (req) => {

@@ -7,7 +7,12 @@ import { authenticateAdmin } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 
 /** Registers `routes` under each prefix, behind the admin token. */
-export function adminScope(app: FastifyInstance, ctx: GatewayContext, prefixes: string[], routes: (scope: FastifyInstance) => void): void {
+export function adminScope(
+  app: FastifyInstance,
+  ctx: GatewayContext,
+  prefixes: string[],
+  routes: (scope: FastifyInstance) => void,
+): void {
   for (const prefix of prefixes) {
     void app.register(
       async (scope) => {
@@ -39,13 +44,22 @@ export function storeError(error: unknown, what: string): unknown {
   if (!(error instanceof StoreConflict)) return error;
   switch (error.reason) {
     case 'exists':
-      return invalidRequest(`${what} '${error.id}' already exists: choose another id, or update it with PUT/PATCH.`, 'id', 'duplicate_id');
+      return invalidRequest(
+        `${what} '${error.id}' already exists: choose another id, or update it with PUT/PATCH.`,
+        'id',
+        'duplicate_id',
+      );
     case 'missing':
       return new ApiError('not_found', `${what} '${error.id}' does not exist.`, { code: 'not_found' });
     case 'stale':
-      return new ApiError('precondition_failed', `${what} '${error.id}' was changed by someone else (now at version ${error.currentVersion}). Read it again and retry.`, {
-        code: 'etag_mismatch',
-      });
+      return new ApiError(
+        'precondition_failed',
+        `${what} '${error.id}' was changed by someone else (now at version ${error.currentVersion}). Read it again ` +
+          `and retry.`,
+        {
+          code: 'etag_mismatch',
+        },
+      );
   }
 }
 
@@ -60,8 +74,10 @@ export function checkDepth(body: unknown, max = ADMIN_LIMITS.maxDepth): void {
   while (stack.length) {
     const [value, depth] = stack.pop()!;
     if (value === null || typeof value !== 'object') continue;
-    if (depth >= max) throw invalidRequest(`The body nests JSON deeper than ${max} levels; no field needs that.`, null, 'too_deep');
-    for (const child of Object.values(value)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    if (depth >= max)
+      throw invalidRequest(`The body nests JSON deeper than ${max} levels; no field needs that.`, null, 'too_deep');
+    for (const child of Object.values(value))
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
   }
 }
 
@@ -70,7 +86,12 @@ export function queryInt(query: Query, name: string, fallback: number, min: numb
   const value = query[name];
   if (value === undefined || value === '') return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw invalidRequest(`'${name}' must be a whole number from ${min} to ${max}; got '${value}'.`, name, 'invalid_value');
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max)
+    throw invalidRequest(
+      `'${name}' must be a whole number from ${min} to ${max}; got '${value}'.`,
+      name,
+      'invalid_value',
+    );
   return parsed;
 }
 
@@ -80,7 +101,10 @@ export function pageOf(query: Query): { offset: number; limit: number } {
     const pageSize = queryInt(query, 'pageSize', 100, 1, 1000);
     return { offset: (queryInt(query, 'page', 1, 1, 1_000_000) - 1) * pageSize, limit: pageSize };
   }
-  return { offset: queryInt(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER), limit: queryInt(query, 'limit', 100, 1, 1000) };
+  return {
+    offset: queryInt(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER),
+    limit: queryInt(query, 'limit', 100, 1, 1000),
+  };
 }
 
 export function notFound(what: string, id: string, hint: string): ApiError {

@@ -121,7 +121,10 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       const { catalogue } = await ctx.catalogue.current();
       trace.route = routeRequest(catalogue, request.model, trace.key.constraints);
       const price = trace.route.target.entity.pricing?.input_per_million_tokens ?? listPrice(trace.route.model) ?? 0;
-      const admission = await ctx.limiter.admit(trace.key.record, { tokens: () => request.totalTokens(), pricePerMillion: price });
+      const admission = await ctx.limiter.admit(trace.key.record, {
+        tokens: () => request.totalTokens(),
+        pricePerMillion: price,
+      });
       void reply.headers(admission.headers);
       const started = performance.now();
       try {
@@ -137,7 +140,13 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
         reply.raw.once('finish', lease.release);
         return lease.buffer;
       };
-      return serializeEmbeddings(trace.result.vectors, trace.request.encodingFormat, trace.result.model, trace.result.promptTokens, lendBody);
+      return serializeEmbeddings(
+        trace.result.vectors,
+        trace.request.encodingFormat,
+        trace.result.model,
+        trace.result.promptTokens,
+        lendBody,
+      );
     };
   });
 }

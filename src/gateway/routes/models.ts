@@ -32,7 +32,9 @@ function allowed(catalogueRoute: () => unknown): boolean {
 export function registerModelRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const visible = async (constraints: KeyConstraints) => {
     const { catalogue } = await ctx.catalogue.current();
-    return catalogue.entities.filter((target) => allowed(() => routeRequest(catalogue, qualifiedName(target), constraints)));
+    return catalogue.entities.filter((target) =>
+      allowed(() => routeRequest(catalogue, qualifiedName(target), constraints)),
+    );
   };
 
   app.get('/v1/models', async (req) => {

@@ -5,7 +5,15 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidRequest } from '../../core/errors.js';
 import { formatIssues } from '../../core/entity.js';
-import { LOG_FILTER_PARAMS, USAGE_GROUPS, matchesFilter, parseLogFilter, type LogFilter, type StoredLogRow, type UsageGroup } from '../../core/request-log.js';
+import {
+  LOG_FILTER_PARAMS,
+  USAGE_GROUPS,
+  matchesFilter,
+  parseLogFilter,
+  type LogFilter,
+  type StoredLogRow,
+  type UsageGroup,
+} from '../../core/request-log.js';
 import type { GatewayContext } from '../context.js';
 import { adminScope, notFound, queryInt, type Query } from './admin-scope.js';
 
@@ -14,14 +22,23 @@ const DEFAULT_HEARTBEAT_S = 15;
 
 function filterOf(query: Query): LogFilter {
   const { filter, issues } = parseLogFilter(Object.fromEntries(LOG_FILTER_PARAMS.map((p) => [p, query[p]])));
-  if (issues.length) throw invalidRequest(`Invalid filter: ${formatIssues(issues)}.`, issues[0]!.field, 'invalid_filter');
+  if (issues.length)
+    throw invalidRequest(`Invalid filter: ${formatIssues(issues)}.`, issues[0]!.field, 'invalid_filter');
   return filter;
 }
 
 function groupsOf(value: string | undefined): UsageGroup[] {
-  const groups = (value ?? 'model').split(',').map((g) => g.trim()).filter(Boolean);
+  const groups = (value ?? 'model')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
   const bad = groups.filter((g) => !(USAGE_GROUPS as readonly string[]).includes(g));
-  if (bad.length) throw invalidRequest(`'group_by' takes ${USAGE_GROUPS.join(', ')} (comma-separated); got '${bad.join(',')}'.`, 'group_by', 'invalid_value');
+  if (bad.length)
+    throw invalidRequest(
+      `'group_by' takes ${USAGE_GROUPS.join(', ')} (comma-separated); got '${bad.join(',')}'.`,
+      'group_by',
+      'invalid_value',
+    );
   return groups as UsageGroup[];
 }
 
@@ -39,11 +56,17 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
     scope.get<{ Querystring: Query }>('/', async (req) => {
       const filter = filterOf(req.query);
       const limit = queryInt(req.query, 'limit', 100, 1, 1000);
-      const cursor = req.query.cursor === undefined ? undefined : queryInt(req.query, 'cursor', 0, 1, Number.MAX_SAFE_INTEGER);
+      const cursor =
+        req.query.cursor === undefined ? undefined : queryInt(req.query, 'cursor', 0, 1, Number.MAX_SAFE_INTEGER);
       // Rows still in the write buffer belong to calls that already answered: show them.
       await ctx.logs.flush();
       const page = await store.logs.page(filter, limit, cursor);
-      return { object: 'list', data: page.rows, next_cursor: page.nextCursor === undefined ? null : String(page.nextCursor), has_more: page.nextCursor !== undefined };
+      return {
+        object: 'list',
+        data: page.rows,
+        next_cursor: page.nextCursor === undefined ? null : String(page.nextCursor),
+        has_more: page.nextCursor !== undefined,
+      };
     });
 
     scope.get<{ Querystring: Query }>('/stream', async (req, reply) => {
@@ -99,7 +122,12 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
     scope.get<{ Params: { id: string } }>('/:id', async (req) => {
       await ctx.logs.flush();
       const row = await store.logs.get(req.params.id);
-      if (!row) throw notFound('Request log', req.params.id, 'The id is the x-request-id of the call; rows older than the retention period are deleted.');
+      if (!row)
+        throw notFound(
+          'Request log',
+          req.params.id,
+          'The id is the x-request-id of the call; rows older than the retention period are deleted.',
+        );
       return row;
     });
   });

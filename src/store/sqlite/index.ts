@@ -6,7 +6,14 @@ import type { ApiKeyRecord } from '../../core/api-key.js';
 import { mapSecrets, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
 import { openSecretBox, UnreadableSecret, type SecretBox } from '../secret-box.js';
 import { ADMIN_TOKEN_SETTING, keepRevocation, keyBody } from '../keys.js';
-import { StoreConflict, type ApiKeyStore, type EntityStore, type SettingsStore, type StoredApiKey, type Store } from '../store.js';
+import {
+  StoreConflict,
+  type ApiKeyStore,
+  type EntityStore,
+  type SettingsStore,
+  type StoredApiKey,
+  type Store,
+} from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 
@@ -16,7 +23,10 @@ function migrate(db: Database.Database): void {
   db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > MIGRATIONS.length) {
-      throw new Error(`the store at ${db.name} has schema version ${current}, newer than this embctl knows (${MIGRATIONS.length}); upgrade embctl`);
+      throw new Error(
+        `the store at ${db.name} has schema version ${current}, newer than this embctl knows ` +
+          `(${MIGRATIONS.length}); upgrade embctl`,
+      );
     }
     for (let version = current; version < MIGRATIONS.length; version++) {
       db.exec(MIGRATIONS[version]!);
@@ -66,7 +76,9 @@ export function openSqliteStore(dataDir: string): Store {
   const sealed = (entity: EmbeddingModelEntity) => JSON.stringify(mapSecrets(entity, box.seal));
   const stored = (row: EntityRow) => toStored(row, box);
 
-  const bumpCatalogue = db.prepare("UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'catalogue_version'");
+  const bumpCatalogue = db.prepare(
+    "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'catalogue_version'",
+  );
   const q = {
     listEntities: db.prepare<[], EntityRow>('SELECT * FROM entities ORDER BY id'),
     getEntity: db.prepare<[string], EntityRow>('SELECT * FROM entities WHERE id = ?'),
@@ -79,14 +91,17 @@ export function openSqliteStore(dataDir: string): Store {
     updateKey: db.prepare('UPDATE api_keys SET hash = ?, body = ?, version = version + 1 WHERE id = ?'),
     deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
     getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
-    setSetting: db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
+    setSetting: db.prepare(
+      'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+    ),
   };
 
   /** Checks the expected version and runs the write in one immediate transaction: no lost update between replicas. */
   const guardedWrite = db.transaction((id: string, expectedVersion: number | undefined, write: () => void) => {
     const row = q.getEntity.get(id);
     if (!row) throw new StoreConflict('missing', id);
-    if (expectedVersion !== undefined && row.version !== expectedVersion) throw new StoreConflict('stale', id, row.version);
+    if (expectedVersion !== undefined && row.version !== expectedVersion)
+      throw new StoreConflict('stale', id, row.version);
     write();
     bumpCatalogue.run();
   });
@@ -109,7 +124,9 @@ export function openSqliteStore(dataDir: string): Store {
       return stored(q.getEntity.get(entity.id)!);
     },
     async replace(id, entity, expectedVersion) {
-      guardedWrite.immediate(id, expectedVersion, () => q.updateEntity.run(sealed({ ...entity, id }), new Date().toISOString(), id));
+      guardedWrite.immediate(id, expectedVersion, () =>
+        q.updateEntity.run(sealed({ ...entity, id }), new Date().toISOString(), id),
+      );
       return stored(q.getEntity.get(id)!);
     },
     async delete(id, expectedVersion) {
@@ -139,7 +156,8 @@ export function openSqliteStore(dataDir: string): Store {
       db.transaction(() => {
         const row = q.getKey.get(record.id);
         if (!row) throw new StoreConflict('missing', record.id);
-        if (expectedVersion !== undefined && row.version !== expectedVersion) throw new StoreConflict('stale', record.id, row.version);
+        if (expectedVersion !== undefined && row.version !== expectedVersion)
+          throw new StoreConflict('stale', record.id, row.version);
         const next = keepRevocation(record, storedKey(row));
         q.updateKey.run(next.hash, JSON.stringify(keyBody(next)), record.id);
         bumpCatalogue.run();

@@ -1,6 +1,13 @@
 /** Request logs in SQLite: filters compiled to indexed SQL, usage aggregated in the database. */
 import type Database from 'better-sqlite3';
-import type { LogFilter, RequestLogRow, StatusMatch, StoredLogRow, UsageGroup, UsageRow } from '../../core/request-log.js';
+import type {
+  LogFilter,
+  RequestLogRow,
+  StatusMatch,
+  StoredLogRow,
+  UsageGroup,
+  UsageRow,
+} from '../../core/request-log.js';
 import type { RequestLogStore } from '../store.js';
 
 interface LogRecord extends Omit<StoredLogRow, 'created_at' | 'usage_estimated' | 'model_mismatch'> {
@@ -10,8 +17,25 @@ interface LogRecord extends Omit<StoredLogRow, 'created_at' | 'usage_estimated' 
 }
 
 const COLUMNS = [
-  'id', 'created_at', 'key_id', 'key_name', 'requested_model', 'resolved_model', 'entity_id', 'provider', 'input_count',
-  'prompt_tokens', 'usage_estimated', 'dimensions', 'encoding', 'status', 'error_code', 'latency_ms', 'upstream_ms', 'cost_usd', 'model_mismatch',
+  'id',
+  'created_at',
+  'key_id',
+  'key_name',
+  'requested_model',
+  'resolved_model',
+  'entity_id',
+  'provider',
+  'input_count',
+  'prompt_tokens',
+  'usage_estimated',
+  'dimensions',
+  'encoding',
+  'status',
+  'error_code',
+  'latency_ms',
+  'upstream_ms',
+  'cost_usd',
+  'model_mismatch',
 ] as const;
 
 const toRow = (r: LogRecord): StoredLogRow => ({
@@ -60,7 +84,8 @@ export function whereOf(filter: LogFilter): { sql: string; params: unknown[] } {
   }
   if (filter.model) clauses.push(inList('requested_model', filter.model, params));
   if (filter.resolvedModel) clauses.push(inList('resolved_model', filter.resolvedModel, params));
-  if (filter.key) clauses.push(`(${inList('key_id', filter.key, params)} OR ${inList('key_name', filter.key, params)})`);
+  if (filter.key)
+    clauses.push(`(${inList('key_id', filter.key, params)} OR ${inList('key_name', filter.key, params)})`);
   if (filter.entity) clauses.push(inList('entity_id', filter.entity, params));
   if (filter.provider) clauses.push(inList('provider', filter.provider, params));
   if (filter.status) clauses.push(statusClause(filter.status, params));
@@ -80,7 +105,9 @@ const GROUP_SQL: Record<UsageGroup, string> = {
 };
 
 export function sqliteRequestLogs(db: Database.Database): RequestLogStore {
-  const insert = db.prepare(`INSERT INTO request_logs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`);
+  const insert = db.prepare(
+    `INSERT INTO request_logs (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
+  );
   const getById = db.prepare<[string], LogRecord>('SELECT * FROM request_logs WHERE id = ?');
   const appendAll = db.transaction((rows: RequestLogRow[]) =>
     rows.map((row): StoredLogRow => ({ ...row, seq: Number(insert.run(toRecord(row)).lastInsertRowid) })),
@@ -101,7 +128,10 @@ export function sqliteRequestLogs(db: Database.Database): RequestLogStore {
     },
     async after(filter, seq, limit) {
       const { sql, params } = whereOf(filter);
-      return db.prepare<unknown[], LogRecord>(`SELECT * FROM request_logs WHERE ${sql} AND seq > ? ORDER BY seq ASC LIMIT ?`).all(...params, seq, limit).map(toRow);
+      return db
+        .prepare<unknown[], LogRecord>(`SELECT * FROM request_logs WHERE ${sql} AND seq > ? ORDER BY seq ASC LIMIT ?`)
+        .all(...params, seq, limit)
+        .map(toRow);
     },
     async get(id) {
       const record = getById.get(id);
@@ -118,16 +148,25 @@ export function sqliteRequestLogs(db: Database.Database): RequestLogStore {
         'SUM(prompt_tokens) AS prompt_tokens',
         'ROUND(SUM(cost_usd), 9) AS cost_usd',
       ].join(', ');
-      const grouping = groupBy.length ? ` GROUP BY ${groupBy.map((g) => `"${g}"`).join(', ')} ORDER BY ${groupBy.map((g) => `"${g}"`).join(', ')}` : '';
-      return db.prepare<unknown[], UsageRow>(`SELECT ${select} FROM request_logs WHERE ${sql}${grouping}`).all(...params).filter((r) => r.requests > 0);
+      const grouping = groupBy.length
+        ? ` GROUP BY ${groupBy.map((g) => `"${g}"`).join(', ')} ORDER BY ${groupBy.map((g) => `"${g}"`).join(', ')}`
+        : '';
+      return db
+        .prepare<unknown[], UsageRow>(`SELECT ${select} FROM request_logs WHERE ${sql}${grouping}`)
+        .all(...params)
+        .filter((r) => r.requests > 0);
     },
     async prune(olderThan, maxRows) {
-      return db.transaction(() => {
-        let removed = db.prepare('DELETE FROM request_logs WHERE created_at < ?').run(olderThan).changes;
-        const cutoff = db.prepare<[number], { seq: number }>('SELECT seq FROM request_logs ORDER BY seq DESC LIMIT 1 OFFSET ?').get(maxRows - 1);
-        if (cutoff) removed += db.prepare('DELETE FROM request_logs WHERE seq < ?').run(cutoff.seq).changes;
-        return removed;
-      }).immediate();
+      return db
+        .transaction(() => {
+          let removed = db.prepare('DELETE FROM request_logs WHERE created_at < ?').run(olderThan).changes;
+          const cutoff = db
+            .prepare<[number], { seq: number }>('SELECT seq FROM request_logs ORDER BY seq DESC LIMIT 1 OFFSET ?')
+            .get(maxRows - 1);
+          if (cutoff) removed += db.prepare('DELETE FROM request_logs WHERE seq < ?').run(cutoff.seq).changes;
+          return removed;
+        })
+        .immediate();
     },
   };
 }
