@@ -45,8 +45,7 @@ export class CommandOutcome extends Error {
   }
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: commander's own bound for any command, whatever its arguments and
-// options.
+// biome-ignore lint/suspicious/noExplicitAny: commander's own bound for a command of any arguments and options.
 export type AnyCommand = Command<any[], any, any>;
 export type MakeContext = (cmd: AnyCommand) => CliContext;
 type ArgumentsOf<C> = C extends Command<infer A, infer _O, infer _G> ? A : never;

@@ -38,8 +38,7 @@ export interface OutputOptions {
 type Style = Parameters<typeof styleText>[0];
 
 // eslint-disable-next-line no-control-regex
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are stripped
-// from what is printed.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is stripped from output.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /** Server-provided strings may hold escape sequences; a terminal must never execute them. */
