@@ -1,4 +1,5 @@
 /** Starts a gateway over a data dir: opens the store, bootstraps it if empty, listens. */
+import type { FastifyInstance } from 'fastify';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 import { preloadTokenizer } from '../core/tokenizer.js';
@@ -50,7 +51,16 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+/** A gateway built but not listening: its Fastify app (tests call it with `inject`), store and shutdown. */
+export interface BuiltGateway {
+  app: FastifyInstance;
+  store: Store;
+  bootstrap: BootstrapSecrets | undefined;
+  close(): Promise<void>;
+}
+
+/** Everything but the socket: the store opened and bootstrapped, the context, the routes. */
+export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'>): Promise<BuiltGateway> {
   const store = openSqliteStore(options.dataDir);
   try {
     const bootstrap = await bootstrapStore(store, options.adminToken);
@@ -94,13 +104,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     });
     preloadTokenizer();
-    await app.listen({ host: options.host, port: options.port });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : options.port;
-    const host = options.host.includes(':') ? `[${options.host}]` : options.host;
     let closing: Promise<void> | undefined;
     return {
-      url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+      app,
       store,
       bootstrap,
       close: () =>
@@ -119,4 +125,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await store.close();
     throw error;
   }
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const gateway = await buildGateway(options);
+  try {
+    await gateway.app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    await gateway.close();
+    throw error;
+  }
+  const address = gateway.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    store: gateway.store,
+    bootstrap: gateway.bootstrap,
+    close: gateway.close,
+  };
 }

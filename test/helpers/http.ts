@@ -1,5 +1,6 @@
 /** Small HTTP helpers for tests that speak to the gateway directly. */
 import { request } from 'undici';
+import { injectedApp } from './inject.js';
 
 export interface JsonResponse<T = any> {
   status: number;
@@ -16,10 +17,26 @@ export async function call<T = any>(
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.authorization) headers.authorization = options.authorization;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const app = injectedApp(url);
+  if (app) {
+    const { pathname, search } = new URL(url);
+    const injected = await app.inject({
+      method: method as 'GET',
+      url: pathname + search,
+      headers,
+      ...(payload === undefined ? {} : { payload }),
+    });
+    return {
+      status: injected.statusCode,
+      headers: injected.headers,
+      body: injected.body ? (JSON.parse(injected.body) as T) : (undefined as T),
+    };
+  }
   const response = await request(url, {
     method: method as 'GET',
     headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    body: payload,
   });
   const text = await response.body.text();
   return {

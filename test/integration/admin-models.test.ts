@@ -1,18 +1,18 @@
 /** The embedding-model admin API over HTTP against the built gateway. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
+import { injectGateway, type InjectedGateway } from '../helpers/inject.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
-let gateway: SpawnedGateway;
+let gateway: InjectedGateway;
 const models = (path = '') => `${gateway.url}/v1/embedding-models${path}`;
 const admin = (method: string, path = '', body?: unknown, headers?: Record<string, string>) =>
   call(method, models(path), { token: gateway.adminToken, body, headers });
 
 beforeAll(async () => {
-  gateway = await spawnGateway();
+  gateway = await injectGateway();
 });
 afterAll(async () => {
-  await gateway.stop();
+  await gateway.close();
 });
 
 const openaiSmall = {

@@ -2,20 +2,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
+import { injectGateway, type InjectedGateway } from '../helpers/inject.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
-let gateway: SpawnedGateway;
+let gateway: InjectedGateway;
 const keys = (path = '') => `${gateway.url}/v1/api-keys${path}`;
 const admin = (method: string, path = '', body?: unknown) =>
   call(method, keys(path), { token: gateway.adminToken, body });
 const embed = (token: string, model = 'local') => embeddingsCall(gateway.url, token, { model, input: 'hello' });
 
 beforeAll(async () => {
-  gateway = await spawnGateway();
+  gateway = await injectGateway();
 });
 afterAll(async () => {
-  await gateway.stop();
+  await gateway.close();
 });
 
 describe('API keys', () => {
@@ -34,7 +34,7 @@ describe('API keys', () => {
     expect(JSON.stringify((await admin('GET')).body)).not.toContain(secret);
     expect((await embed(secret)).status).toBe(200);
 
-    const db = readFileSync(join(gateway.env.EMBCTL_DATA_DIR!, 'embctl.db'));
+    const db = readFileSync(join(gateway.dataDir, 'embctl.db'));
     expect(db.includes(Buffer.from(secret))).toBe(false);
     expect(db.includes(Buffer.from(gateway.adminToken))).toBe(false);
   });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTextTokens } from '../../src/core/tokenizer.js';
 import { FORMATS, TOKEN, type FormatName } from '../fakes/formats.js';
 import { fakeVector, startFake, type FakeUpstream } from '../fakes/upstream.js';
-import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
+import { injectGateway, type InjectedGateway } from '../helpers/inject.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
 interface ProviderCase {
@@ -162,12 +162,15 @@ const CASES: ProviderCase[] = [
   },
 ];
 
-let gateway: SpawnedGateway;
+let gateway: InjectedGateway;
+let listening: Promise<string> | undefined;
+/** The SDK needs a real socket: the same in-process gateway, listening on loopback once asked. */
+const socketUrl = () => (listening ??= gateway.listen());
 const fakes = new Map<string, FakeUpstream>();
 const words = (texts: string[]) => texts.reduce((n, t) => n + t.split(/\s+/).filter(Boolean).length, 0);
 
 beforeAll(async () => {
-  gateway = await spawnGateway();
+  gateway = await injectGateway();
   for (const c of CASES) {
     const fake = await startFake(FORMATS[c.format]);
     fakes.set(c.id, fake);
@@ -183,7 +186,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
-  await gateway.stop();
+  await gateway.close();
   await Promise.all([...fakes.values()].map((f) => f.close()));
 });
 
@@ -224,7 +227,7 @@ describe.each(CASES)('$provider ($id)', (c) => {
   });
 
   it("returns correct vectors to the openai SDK's default base64 request", async () => {
-    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: gateway.apiKey, maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${await socketUrl()}/v1`, apiKey: gateway.apiKey, maxRetries: 0 });
     const response = await client.embeddings.create({ model: c.id, input: ['alpha beta', 'gamma'] });
     expect(response.data.map((d) => d.embedding)).toEqual([fakeVector('alpha beta'), fakeVector('gamma')]);
   });
