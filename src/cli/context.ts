@@ -49,9 +49,12 @@ export interface HostProcess {
   pid: number;
   /** Sends `signal` (0: only checks that it exists; throws ESRCH when it does not). */
   kill(pid: number, signal: NodeJS.Signals | 0): void;
-  /** Calls `handler` once, on the first SIGINT or SIGTERM. */
+  /** Calls `handler` on the first SIGINT or SIGTERM; a second one ends the process at once (exit 130). */
   onStopSignal(handler: (signal: NodeJS.Signals) => void): void;
 }
+
+/** A second signal sooner than this after the first is an echo of it, not a second Ctrl-C. */
+const REPEAT_MS = 300;
 
 export const realProcess: HostProcess = {
   argv: process.argv,
@@ -59,8 +62,20 @@ export const realProcess: HostProcess = {
   pid: process.pid,
   kill: (pid, signal) => void process.kill(pid, signal),
   onStopSignal(handler) {
-    process.once('SIGINT', handler);
-    process.once('SIGTERM', handler);
+    // Listeners stay registered (not `once`), and a repeat within REPEAT_MS is the same Ctrl-C:
+    // when-exit (loaded by conf) and signal-exit (by ora) re-raise the signal they saw, expecting the
+    // process to die of it, which would cut the handler's clean stop short.
+    let first: number | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (first === undefined) {
+        first = Date.now();
+        handler(signal);
+      } else if (Date.now() - first > REPEAT_MS) {
+        process.exit(130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   },
 };
 

@@ -200,8 +200,16 @@ export class Output {
 
   /** A spinner on a terminal's stderr; none otherwise, so logs stay clean (and ora is not even loaded). */
   async spinner(text: string): Promise<Ora | undefined> {
-    if (this.quiet || !this.stderr.isTTY) return undefined;
+    // A terminal that reports no width (some pseudo-terminals) cannot show one: ora would loop on it.
+    if (this.quiet || !this.stderr.isTTY || !((this.stderr as { columns?: number }).columns! > 0)) return undefined;
     const { default: ora } = await import('ora');
-    return ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan', isEnabled: true }).start();
+    // discardStdin would put the terminal in raw mode, where Ctrl-C is a keystroke instead of SIGINT.
+    return ora({
+      text,
+      stream: this.stderr as NodeJS.WritableStream,
+      color: 'cyan',
+      isEnabled: true,
+      discardStdin: false,
+    }).start();
   }
 }

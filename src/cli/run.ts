@@ -10,6 +10,11 @@ import { buildProgram } from './program.js';
 function report(error: unknown, out: Output): ExitCodeValue {
   // Not a failure: the command said how it ended (`models diff` found differences).
   if (error instanceof CommandOutcome) return error.exitCode;
+  // Ctrl-C at a prompt (@inquirer/prompts): a cancel, not a failure.
+  if ((error as Error | undefined)?.name === 'ExitPromptError') {
+    out.error('cancelled');
+    return ExitCode.interrupted;
+  }
   if (error instanceof CommanderError) {
     // commander already printed its message; help and --version end here too.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;

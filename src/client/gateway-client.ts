@@ -110,6 +110,25 @@ const HINTS: Record<number, string> = {
   503: 'the gateway or its upstream is unavailable; retry shortly',
 };
 
+/** Hints by the gateway's error code, where the status alone would mislead ("retry shortly" for a typo). */
+const CODE_HINTS: Record<string, string> = {
+  provider_misconfigured:
+    "an operator must fix the embedding model's connection (`embctl models get ID`): set the variable in the " +
+    "gateway's environment or the token (`embctl models update ID --token …`); retrying will not help",
+  upstream_not_found:
+    "the upstream has no such model or path: check the entity's base_url and model (`embctl models get ID`)",
+  upstream_auth_failed:
+    "the upstream refused the gateway's token: an operator must update it (`embctl models update ID --token …`)",
+  entity_unreadable: 'restate its credentials (`embctl models update ID --token …`) or delete it',
+  model_disabled: 'an operator can enable it: `embctl models enable ID`; `embctl models list` shows what is enabled',
+  insufficient_quota:
+    "the key's budget is spent until it resets (see the message); raise it with `embctl keys update KEY --budget-day …`",
+  tokens_exceed_rate_limit:
+    "send fewer or shorter inputs per request (--batch-size, --max-batch-tokens), or raise the key's --tpm",
+  model_not_found: 'list the models you may use with `embctl models list` (or GET /v1/models)',
+  ambiguous_model: 'name the entity too: ENTITY/MODEL (the message lists them)',
+};
+
 // Loaded on the first request: `--help`, `profile` and completion never pay for it.
 const undici = () => import('undici');
 
@@ -179,7 +198,15 @@ export class GatewayClient {
     const text = await response.body.text();
     const requestId = String(response.headers['x-request-id'] ?? '');
     if (response.statusCode >= 400)
-      throw this.httpError(response.statusCode, text, target, method, requestId, retryAfterMs(response.headers));
+      throw this.httpError(
+        response.statusCode,
+        text,
+        target,
+        method,
+        requestId,
+        retryAfterMs(response.headers),
+        response.headers['x-should-retry'] !== 'false',
+      );
     try {
       return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
     } catch {
@@ -372,6 +399,8 @@ export class GatewayClient {
     method: string,
     requestId: string,
     retryAfter: number | undefined,
+    /** False when the gateway said `x-should-retry: false`: the same request can never succeed. */
+    mayRetry = true,
   ): CliError {
     let body: Partial<OpenAIErrorBody> | undefined;
     try {
@@ -383,7 +412,7 @@ export class GatewayClient {
     const message =
       apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     const exitCode = apiError?.code === 'duplicate_id' ? ExitCode.conflict : exitCodeForStatus(status);
-    return new CliError(message, exitCode, HINTS[status], {
+    return new CliError(message, exitCode, (apiError?.code ? CODE_HINTS[apiError.code] : undefined) ?? HINTS[status], {
       status,
       requestId,
       method,
@@ -391,6 +420,7 @@ export class GatewayClient {
       code: apiError?.code ?? null,
       param: apiError?.param ?? null,
       ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+      ...(mayRetry ? {} : { shouldRetry: false }),
     });
   }
 }

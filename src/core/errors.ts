@@ -15,6 +15,7 @@ export type ErrorKind =
   | 'precondition_failed'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'quota_exhausted'
   | 'upstream'
   | 'unavailable'
   | 'timeout'
@@ -29,6 +30,9 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   precondition_failed: 412,
   payload_too_large: 413,
   rate_limited: 429,
+  // Not OpenAI's 429: a spent budget cannot be waited out by a live call, and 402 is a status that
+  // every client library treats as final (LangChain, the Vercel AI SDK, the openai SDKs).
+  quota_exhausted: 402,
   upstream: 502,
   unavailable: 503,
   timeout: 504,
@@ -45,6 +49,7 @@ const TYPE_BY_KIND: Record<ErrorKind, string> = {
   precondition_failed: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
   rate_limited: 'rate_limit_error',
+  quota_exhausted: 'insufficient_quota',
   upstream: 'upstream_error',
   unavailable: 'server_error',
   timeout: 'timeout_error',
@@ -100,6 +105,8 @@ export const ExitCode = {
   conflict: 5,
   unreachable: 6,
   rateLimited: 7,
+  /** Ctrl-C (SIGINT) or SIGTERM: the shell's convention, 128 + SIGINT. */
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -108,7 +115,7 @@ export function exitCodeForStatus(status: number): ExitCodeValue {
   if (status === 401 || status === 403) return ExitCode.auth;
   if (status === 404) return ExitCode.notFound;
   if (status === 409 || status === 412) return ExitCode.conflict;
-  if (status === 429) return ExitCode.rateLimited;
+  if (status === 429 || status === 402) return ExitCode.rateLimited;
   if (status === 504) return ExitCode.unreachable;
   return ExitCode.failure;
 }
@@ -131,3 +138,7 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string, hint?: string) => new CliError(message, ExitCode.usage, hint);
+
+/** The user stopped the command: one quiet line, exit 130. */
+export const interruptedError = (what: string, hint?: string) =>
+  new CliError(`interrupted: ${what}`, ExitCode.interrupted, hint);

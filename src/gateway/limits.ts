@@ -1,8 +1,9 @@
 /**
  * Per-key limits: requests and tokens per minute (fixed windows on the clock minute, so `retry-after`
  * is exact), and spend per UTC day and month (from the request logs at first use, then counted in
- * memory). Exceeding a rate is 429 `rate_limit_exceeded`; an exhausted budget is 429
- * `insufficient_quota` with `x-should-retry: false`, so the SDKs stop retrying. Counters live in each
+ * memory). Exceeding a rate is 429 `rate_limit_exceeded` with the exact `retry-after(-ms)`; what
+ * waiting cannot fix is final: a spent budget is 402 `insufficient_quota`, a request larger than the
+ * whole tpm is 400 `tokens_exceed_rate_limit`, both with `x-should-retry: false`. Counters live in each
  * gateway process: replicas behind a load balancer each enforce the whole limit.
  *
  * Budgets are exact under concurrency: a call reserves its estimated cost (its cl100k tokens at the
@@ -131,43 +132,54 @@ export class KeyLimiter {
     const now = at ?? Date.now();
     const state = await this.state(key.id, now);
     const untilMinute = (state.minute + 1) * MINUTE - now;
-    const refuse = (message: string, code: string, waitMs: number, retry: boolean) => {
+    // Waiting helps a rate (429 with the exact wait); it cannot help a spent budget or a request
+    // larger than the whole per-minute limit, which get statuses clients do not retry (402, 400).
+    const wait = (message: string, waitMs: number) => {
       throw new ApiError('rate_limited', message, {
-        code,
+        code: 'rate_limit_exceeded',
         headers: {
           ...this.headers(limits, state, now),
           'retry-after': String(seconds(waitMs)),
-          ...(retry ? {} : { 'x-should-retry': 'false' }),
+          'retry-after-ms': String(Math.ceil(waitMs)),
+        },
+      });
+    };
+    const refuse = (kind: 'quota_exhausted' | 'invalid_request', message: string, code: string, resetsInMs: number) => {
+      throw new ApiError(kind, message, {
+        code,
+        param: kind === 'invalid_request' ? 'input' : null,
+        headers: {
+          ...this.headers(limits, state, now),
+          'x-should-retry': 'false',
+          'x-ratelimit-reset-budget': `${seconds(resetsInMs)}s`,
         },
       });
     };
     const today = state.daySpent + state.dayReserved;
     if (limits.budget_usd_day !== undefined && today >= limits.budget_usd_day) {
       refuse(
+        'quota_exhausted',
         `The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${today.toFixed(6)} ` +
           `today, calls in flight included); it resets at 00:00 UTC.`,
         'insufficient_quota',
         state.day + 86_400_000 - now,
-        false,
       );
     }
     const thisMonth = state.monthSpent + state.monthReserved;
     if (limits.budget_usd_month !== undefined && thisMonth >= limits.budget_usd_month) {
       refuse(
+        'quota_exhausted',
         `The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ` +
           `($${thisMonth.toFixed(6)} this month, calls in flight included); it resets on the 1st, 00:00 UTC.`,
         'insufficient_quota',
         nextMonth(now) - now,
-        false,
       );
     }
     if (limits.rpm !== undefined && state.requests >= limits.rpm) {
-      refuse(
+      wait(
         `Rate limit reached for API key '${key.name}': ${limits.rpm} requests per minute. Retry after ` +
           `${seconds(untilMinute)} s.`,
-        'rate_limit_exceeded',
         untilMinute,
-        true,
       );
     }
     let reserved = 0;
@@ -175,20 +187,18 @@ export class KeyLimiter {
       reserved = tokens;
       if (reserved > limits.tpm) {
         refuse(
+          'invalid_request',
           `This request has ${reserved} tokens, more than the ${limits.tpm} tokens per minute of API key ` +
-            `'${key.name}': send smaller requests.`,
-          'rate_limit_exceeded',
+            `'${key.name}': it can never be admitted; send smaller requests.`,
+          'tokens_exceed_rate_limit',
           untilMinute,
-          false,
         );
       }
       if (state.tokens + reserved > limits.tpm) {
-        refuse(
+        wait(
           `Rate limit reached for API key '${key.name}': ${limits.tpm} tokens per minute (${state.tokens} used, ` +
             `this request needs ${reserved}). Retry after ${seconds(untilMinute)} s.`,
-          'rate_limit_exceeded',
           untilMinute,
-          true,
         );
       }
       state.tokens += reserved;

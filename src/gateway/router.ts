@@ -153,6 +153,7 @@ export function routeRequest(catalogue: Catalogue, requested: string, key: KeyCo
       {
         param: 'model',
         code: 'entity_unreadable',
+        headers: { 'x-should-retry': 'false' },
       },
     );
   }

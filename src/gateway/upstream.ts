@@ -21,6 +21,9 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/** Errors of configuration, not of the moment: `x-should-retry: false` tells clients (and embctl) not to wait for them. */
+export const FINAL = { 'x-should-retry': 'false' } as const;
+
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 4000 };
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -46,9 +49,7 @@ export class CredentialRotation {
         'unavailable',
         `The embedding model '${entity.id}' cannot call its provider: ${(error as Error).message} in the gateway's ` +
           `environment.`,
-        {
-          code: 'provider_misconfigured',
-        },
+        { code: 'provider_misconfigured', headers: FINAL },
       );
     }
   }
@@ -150,9 +151,7 @@ export function upstreamStatusError(
       'upstream',
       `${who} refused the gateway's credentials (HTTP ${status}${detail}). Your API key was accepted; an operator ` +
         `must fix the entity's token.`,
-      {
-        code: 'upstream_auth_failed',
-      },
+      { code: 'upstream_auth_failed', headers: FINAL },
     );
   }
   if (status === 429) {
@@ -177,6 +176,7 @@ export function upstreamStatusError(
   if (status === 404) {
     return new ApiError('upstream', `${who} answered 404${detail}. Check the entity's base_url and model name.`, {
       code: 'upstream_not_found',
+      headers: FINAL,
     });
   }
   if (status >= 400 && status < 500)
@@ -210,7 +210,7 @@ export async function callUpstream(
     throw new ApiError(
       'unavailable',
       `The embedding model '${entity.id}' has no base_url, which provider '${entity.provider}' needs.`,
-      { code: 'provider_misconfigured' },
+      { code: 'provider_misconfigured', headers: FINAL },
     );
   }
   const outgoing = adapter.buildRequest(call, baseUrl, credential.token);

@@ -17,7 +17,8 @@ export interface PtySession {
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][A-Z0-9]|\r/g;
 
 export function runInPty(command: string, env: Record<string, string>, cwd: string): PtySession {
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+  // `script` makes a terminal of 0 × 0 unless told: give it a real size, as a terminal window has.
+  const child = spawn('script', ['-qfec', `stty cols 120 rows 40 && exec ${command}`, '/dev/null'], {
     env: { ...env, TERM: 'xterm-256color', COLUMNS: '120', LINES: '40' },
     cwd,
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,8 +1,8 @@
 /** The interactive wizards, answered through a real pseudo-terminal: real prompts, real keystrokes. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli } from '../helpers/cli.js';
+import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { runInPty } from '../helpers/pty.js';
 
@@ -73,5 +73,41 @@ describe('wizards under a pseudo-terminal', () => {
     expect(await pty.exited).toBe(1);
     expect(pty.output()).toContain('cancelled');
     expect((await runCli(['models', 'get', 'wizard-made'], { env: gateway.env })).code).toBe(0);
+  });
+});
+
+describe('Ctrl-C on a terminal', () => {
+  const CTRL_C = '\u0003';
+
+  it('stops embed at once while its spinner runs, exit 130, and the rerun resumes', async () => {
+    const dir = tempDir('ctrl-c');
+    const input = join(dir, 'big.txt');
+    writeFileSync(input, Array.from({ length: 40_000 }, (_, i) => `line number ${i} with a few words`).join('\n'));
+    const out = join(dir, 'vectors.jsonl');
+    const command = `${process.execPath} ${BIN} embed -f ${input} --out ${out} --batch-size 16 --concurrency 1`;
+    const pty = runInPty(command, ttyEnv, ROOT);
+    await pty.waitFor('records ·', 20_000);
+    const sentAt = Date.now();
+    pty.send(CTRL_C);
+    expect(await pty.exited).toBe(130);
+    expect(Date.now() - sentAt).toBeLessThan(5000);
+    expect(pty.output(), pty.output().slice(-400)).toMatch(/interrupted: [\d,]+ record\(s\) written/);
+    expect(pty.output()).not.toContain('unexpected failure');
+    const resumed = await runCli(['embed', '-f', input, '--out', out, '--batch-size', '512'], {
+      env: gateway.env,
+      timeoutMs: 120_000,
+    });
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming: [\d,]+ record\(s\) already/);
+    expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(40_000);
+  }, 150_000);
+
+  it('at a prompt is a cancel: one line, exit 130', async () => {
+    const pty = runInPty(`${process.execPath} ${BIN} profile add`, ttyEnv, ROOT);
+    await pty.waitFor('Profile name');
+    pty.send(CTRL_C);
+    expect(await pty.exited).toBe(130);
+    expect(pty.output()).toContain('cancelled');
+    expect(pty.output()).not.toContain('unexpected failure');
   });
 });

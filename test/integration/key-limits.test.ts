@@ -87,7 +87,9 @@ describe('tokens per minute', () => {
       model: 'local',
       input: 'a b c d e f g h i j k',
     });
-    expect(tooBig.status).toBe(429);
+    // Waiting cannot admit it: a status every client library treats as final.
+    expect(tooBig.status).toBe(400);
+    expect(tooBig.body.error).toMatchObject({ code: 'tokens_exceed_rate_limit', param: 'input' });
     expect(tooBig.headers['x-should-retry']).toBe('false');
     expect(tooBig.body.error.message).toContain('more than the 10 tokens per minute');
   });
@@ -95,7 +97,7 @@ describe('tokens per minute', () => {
 
 describe('budgets', () => {
   it(
-    'allows spending up to the daily budget, then 429 insufficient_quota until midnight UTC, and the SDK does not ' +
+    'allows spending up to the daily budget, then 402 insufficient_quota until midnight UTC, and the SDK does not ' +
       'retry',
     async () => {
       const key = await createKey({ budget_usd_day: 0.005 });
@@ -111,18 +113,23 @@ describe('budgets', () => {
       );
       expect(await cost()).toBeCloseTo(0.006, 9);
       const refused = await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'one two three' });
-      expect(refused.status).toBe(429);
-      expect(refused.body.error).toMatchObject({ code: 'insufficient_quota' });
+      expect(refused.status).toBe(402);
+      expect(refused.body.error).toMatchObject({ code: 'insufficient_quota', type: 'insufficient_quota' });
       expect(refused.headers['x-should-retry']).toBe('false');
+      // No retry-after: waiting hours is no answer for a live call; when the budget resets is said apart.
+      expect(refused.headers['retry-after']).toBeUndefined();
       const untilMidnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000);
-      expect(Math.abs(Number(refused.headers['retry-after']) - untilMidnight)).toBeLessThanOrEqual(2);
+      expect(
+        Math.abs(Number.parseInt(String(refused.headers['x-ratelimit-reset-budget'])) - untilMidnight),
+      ).toBeLessThanOrEqual(2);
 
       const before = fake.requests.length;
       const sdk = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key.secret, maxRetries: 2 });
       const error = await sdk.embeddings.create({ model: 'pricey', input: 'x' }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
       expect(fake.requests.length).toBe(before);
-      const logged = await call('GET', `${gateway.url}/v1/request-logs?key=${key.id}&status=429`, {
+      const logged = await call('GET', `${gateway.url}/v1/request-logs?key=${key.id}&status=402`, {
         token: gateway.adminToken,
       });
       expect(logged.body.data).toHaveLength(2);
@@ -137,7 +144,7 @@ describe('budgets', () => {
     expect(await gateway.stop()).toBe(0);
     gateway = await spawnGateway({ env: gateway.env });
     const refused = await embeddingsCall(gateway.url, key.secret, { model: 'pricey', input: 'x' });
-    expect(refused.status).toBe(429);
+    expect(refused.status).toBe(402);
     expect(refused.body.error.message).toContain('monthly budget of $0.004');
   });
 });

@@ -267,6 +267,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
         retries: options.retries,
         ...(prepared.meta ? { expectModel: prepared.meta.model } : {}),
         onProgress: progress,
+        signal: ctx.interrupted(),
         onRetry: ({ batch, attempt, waitMs, reason }) => {
           if (spinner) spinner.text = `batch ${batch}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s (${reason})`;
           else out.debug(`batch ${batch}: retry ${attempt} in ${Math.round(waitMs)} ms: ${reason}`);

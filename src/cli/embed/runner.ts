@@ -3,7 +3,7 @@
  * try, and hands results to the sink strictly in input order. Every response's model is checked
  * against the first: vectors from two models must never share an output.
  */
-import { CliError, ExitCode } from '../../core/errors.js';
+import { CliError, ExitCode, interruptedError } from '../../core/errors.js';
 import { backoffMs, RETRIABLE_STATUS, sleep } from '../../core/retry.js';
 import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
 import type { EmbeddingsResponse, GatewayClient } from '../../client/gateway-client.js';
@@ -41,6 +41,8 @@ export interface RunnerOptions {
   expectModel?: string;
   onRetry?: (info: { batch: number; attempt: number; waitMs: number; reason: string }) => void;
   onProgress?: (stats: RunStats) => void;
+  /** Ctrl-C: no new batch is sent, retry waits end, and the run stops with what is written kept. */
+  signal?: AbortSignal;
 }
 
 export interface RunStats {
@@ -55,6 +57,8 @@ export interface RunStats {
 
 function isRetriable(error: unknown): boolean {
   if (!(error instanceof CliError)) return false;
+  // The gateway knows better than a status code: a spent budget or a broken entity never heals by waiting.
+  if (error.details?.shouldRetry === false) return false;
   const status = error.details?.status;
   if (typeof status === 'number') return RETRIABLE_STATUS.has(status);
   return error.exitCode === ExitCode.unreachable;
@@ -88,6 +92,14 @@ export async function runEmbedding(
     dimensions: undefined,
   };
   let begun = false;
+  const stopIfInterrupted = () => {
+    if (options.signal?.aborted) {
+      throw interruptedError(
+        `${stats.records.toLocaleString('en-US')} record(s) written`,
+        'rerun the same command to resume',
+      );
+    }
+  };
 
   const send = async (batch: Batch): Promise<EmbeddingsResponse | undefined> => {
     if (batch.unique.length === 0) return undefined;
@@ -105,7 +117,8 @@ export async function runEmbedding(
         const waitMs = typeof advised === 'number' ? advised : backoffMs(attempt, 500, 30_000);
         stats.retries++;
         options.onRetry?.({ batch: batch.index, attempt: attempt + 1, waitMs, reason: (error as Error).message });
-        await sleep(waitMs);
+        await sleep(waitMs, options.signal);
+        stopIfInterrupted();
       }
     }
   };
@@ -169,10 +182,23 @@ export async function runEmbedding(
   const writeNext = async () => {
     const { batch, response } = inFlight.get(nextToWrite)!;
     inFlight.delete(nextToWrite++);
-    write(batch, await response);
+    let answered: EmbeddingsResponse | undefined;
+    try {
+      answered = await response;
+    } catch (error) {
+      stopIfInterrupted();
+      throw error;
+    }
+    write(batch, answered);
   };
+  const interrupted = new Promise<never>((_resolve, reject) => {
+    options.signal?.addEventListener('abort', () => reject(new Error('interrupted')), { once: true });
+  });
+  interrupted.catch(() => undefined);
   for await (const batch of batches) {
-    const response = send(batch);
+    stopIfInterrupted();
+    // A batch still in flight when Ctrl-C comes is dropped: a resumed run sends it again.
+    const response = Promise.race([send(batch), interrupted]);
     // Awaited in order below; until then a failure must not surface as an unhandled rejection.
     response.catch(() => undefined);
     inFlight.set(batch.index, { batch, response });
