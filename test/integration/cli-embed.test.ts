@@ -334,3 +334,30 @@ describe('against a faulty OpenAI-compatible server, directly', () => {
     expect(refused.stderr).toContain('the input differs from the interrupted run');
   });
 });
+
+describe('input that is not text', () => {
+  it('refuses binary and non-UTF-8 input naming the file and line, and reads it with --encoding or --allow-invalid', async () => {
+    const binary = join(work, 'random.bin');
+    const bytes = Buffer.from(Array.from({ length: 20_000 }, (_, i) => (i * 7919 + 13) % 256));
+    writeFileSync(binary, Buffer.concat([Buffer.from('fine first line\nsecond\n'), bytes]));
+    const refused = await cli(['embed', '-f', binary, '--format', 'text']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`${binary}:3 (holds a NUL byte|has bytes that are not valid utf-8)`));
+    expect(refused.stdout).toBe('');
+
+    const latin1 = join(work, 'latin1.txt');
+    writeFileSync(latin1, Buffer.from('ok line\ncafé au lait\n', 'latin1'));
+    const notUtf8 = await cli(['embed', '-f', latin1]);
+    expect(notUtf8.code).toBe(2);
+    expect(notUtf8.stderr).toContain(`${latin1}:2 has bytes that are not valid utf-8`);
+    expect(notUtf8.stderr).toContain('--encoding');
+
+    const decoded = await cli(['embed', '-f', latin1, '--encoding', 'latin1', '-o', 'ndjson']);
+    expect(decoded.code).toBe(0);
+    expect(decoded.stdout).toContain('café au lait');
+    const forced = await cli(['embed', '-f', latin1, '--allow-invalid', '-o', 'ndjson']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('caf\uFFFD au lait');
+    expect((await cli(['embed', '-f', latin1, '--encoding', 'klingon'])).code).toBe(2);
+  });
+});

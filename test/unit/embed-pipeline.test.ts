@@ -10,7 +10,7 @@ import { IndexWriter } from '../../src/cli/embed/index-file.js';
 import { allRecords, type InputRecord, type SourceOptions } from '../../src/cli/embed/sources.js';
 import { tempDir } from '../helpers/cli.js';
 
-const SOURCES: SourceOptions = { split: 'line', textField: 'text', textColumn: 'text' };
+const SOURCES: SourceOptions = { split: 'line', encoding: 'utf-8', textField: 'text', textColumn: 'text' };
 const noStdin = Object.assign(Readable.from([]), { isTTY: true });
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

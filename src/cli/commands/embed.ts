@@ -2,7 +2,7 @@
  * `embctl embed`: texts, files, trees or stdin → vectors, printed, or written to a resumable JSONL
  * index (`--out`) that records the model that made it and refuses to mix in another.
  */
-import { Option } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
@@ -65,6 +65,17 @@ function checkOptions(options: EmbedOptions): void {
     );
   }
   if (options.force && !options.out) throw usageError('--force only applies with --out');
+}
+
+/** A WHATWG encoding label that this Node.js can decode, checked while parsing (a usage error otherwise). */
+function encodingLabel(value: string): string {
+  try {
+    return new TextDecoder(value).encoding;
+  } catch {
+    throw new InvalidArgumentError(
+      `--encoding must be an encoding label such as utf-8, latin1, utf-16le or windows-1252; got '${value}'.`,
+    );
+  }
 }
 
 /** What makes two runs "the same command": their sources and every option that shapes records. */
@@ -349,6 +360,16 @@ export function registerEmbedCommand(program: Root, makeContext: MakeContext): v
         new Option('--split <unit>', 'text files: one input per line or per paragraph')
           .choices(['line', 'paragraph'] as const)
           .default('line' as const),
+      )
+      .option(
+        '--encoding <label>',
+        "the input files' text encoding (utf-8, latin1, utf-16le, windows-1252, …)",
+        encodingLabel,
+        'utf-8',
+      )
+      .option(
+        '--allow-invalid',
+        'embed input with NUL bytes or invalid sequences anyway (U+FFFD replaces what cannot be decoded)',
       )
       .option('--text-field <field>', 'JSON/JSONL: the field holding the text', 'text')
       .option('--id-field <field>', 'JSON/JSONL: the field holding the id (default: file:line)')

@@ -11,6 +11,7 @@ import { access, readFile } from 'node:fs/promises';
 import { extname, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { decodeWhole, decodingStream, type Decoding } from './decode.js';
 
 export interface InputRecord {
   id: string;
@@ -22,6 +23,9 @@ export type SourceFormat = (typeof FORMATS)[number];
 
 export interface SourceOptions {
   format?: SourceFormat;
+  /** How input bytes become text; NUL bytes and invalid sequences are refused unless allowed. */
+  encoding: string;
+  allowInvalid?: boolean;
   split: 'line' | 'paragraph';
   textField: string;
   idField?: string;
@@ -48,8 +52,16 @@ function formatOf(path: string, options: SourceOptions): SourceFormat {
   }
 }
 
-function open(path: string, stdin: Stdin): NodeJS.ReadableStream {
-  return path === '-' ? stdin : createReadStream(path, { encoding: 'utf8' });
+const decodingOf = (options: SourceOptions): Decoding => ({
+  encoding: options.encoding,
+  allowInvalid: options.allowInvalid === true,
+});
+
+function open(path: string, stdin: Stdin, options: SourceOptions): NodeJS.ReadableStream {
+  const source: NodeJS.ReadableStream = path === '-' ? stdin : createReadStream(path);
+  const text = decodingStream(label(path), decodingOf(options));
+  source.on('error', (error: Error) => text.destroy(error));
+  return source.pipe(text);
 }
 
 async function* lines(stream: NodeJS.ReadableStream, path: string): AsyncGenerator<[string, number]> {
@@ -57,7 +69,7 @@ async function* lines(stream: NodeJS.ReadableStream, path: string): AsyncGenerat
   try {
     for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) yield [line, ++number];
   } catch (error) {
-    throw unreadable(path, error);
+    throw error instanceof CliError ? error : unreadable(path, error);
   }
 }
 
@@ -72,10 +84,11 @@ function unreadable(path: string, error: unknown): CliError {
 
 const label = (path: string) => (path === '-' ? 'stdin' : path);
 
-async function* textRecords(path: string, stdin: Stdin, split: SourceOptions['split']): AsyncGenerator<InputRecord> {
+async function* textRecords(path: string, stdin: Stdin, options: SourceOptions): AsyncGenerator<InputRecord> {
+  const split = options.split;
   let paragraph: string[] = [];
   let start = 0;
-  for await (const [line, number] of lines(open(path, stdin), path)) {
+  for await (const [line, number] of lines(open(path, stdin, options), path)) {
     if (split === 'line') {
       if (line.trim() !== '') yield { id: `${label(path)}:${number}`, text: line };
       continue;
@@ -114,7 +127,7 @@ function fromObject(value: unknown, where: string, options: SourceOptions): Inpu
 }
 
 async function* jsonlRecords(path: string, stdin: Stdin, options: SourceOptions): AsyncGenerator<InputRecord> {
-  for await (const [line, number] of lines(open(path, stdin), path)) {
+  for await (const [line, number] of lines(open(path, stdin, options), path)) {
     if (line.trim() === '') continue;
     let value: unknown;
     try {
@@ -127,12 +140,13 @@ async function* jsonlRecords(path: string, stdin: Stdin, options: SourceOptions)
 }
 
 async function* jsonRecords(path: string, stdin: Stdin, options: SourceOptions): AsyncGenerator<InputRecord> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = path === '-' ? await readAll(stdin) : await readFile(path, 'utf8');
+    bytes = path === '-' ? await readAll(stdin) : await readFile(path);
   } catch (error) {
     throw unreadable(path, error);
   }
+  const text = decodeWhole(bytes, label(path), decodingOf(options));
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -157,7 +171,7 @@ async function* csvRecords(
   options: SourceOptions,
   delimiter: string,
 ): AsyncGenerator<InputRecord> {
-  const parser = open(path, stdin).pipe(
+  const parser = open(path, stdin, options).pipe(
     parseCsv({ columns: true, delimiter, bom: true, skip_empty_lines: true, relax_column_count: true }),
   );
   let row = 1;
@@ -191,10 +205,10 @@ async function* csvRecords(
   }
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export async function* fileRecords(path: string, stdin: Stdin, options: SourceOptions): AsyncGenerator<InputRecord> {
@@ -211,18 +225,18 @@ export async function* fileRecords(path: string, stdin: Stdin, options: SourceOp
     case 'tsv':
       return yield* csvRecords(path, stdin, options, '\t');
     default:
-      return yield* textRecords(path, stdin, options.split);
+      return yield* textRecords(path, stdin, options);
   }
 }
 
 /** Each matching file under `dir` is one input, its id the path relative to `dir`, in sorted order. */
-export async function* treeRecords(dir: string, pattern: string): AsyncGenerator<InputRecord> {
+export async function* treeRecords(dir: string, pattern: string, options: SourceOptions): AsyncGenerator<InputRecord> {
   const { glob } = await import('tinyglobby');
   const root = resolve(dir);
   const files = (await glob(pattern, { cwd: root, onlyFiles: true, dot: false })).sort();
   if (files.length === 0) throw usageError(`no file under '${dir}' matches '${pattern}'`, 'check --files and --glob');
   for (const file of files) {
-    const text = await readFile(resolve(root, file), 'utf8');
+    const text = decodeWhole(await readFile(resolve(root, file)), file, decodingOf(options));
     if (text.trim() !== '') yield { id: relative(root, resolve(root, file)), text };
   }
 }
@@ -242,7 +256,7 @@ export async function* allRecords(spec: InputSpec, stdin: Stdin, options: Source
     yield { id: String(i), text };
   }
   for (const file of spec.files) yield* fileRecords(file, stdin, options);
-  if (spec.tree) yield* treeRecords(spec.tree.dir, spec.tree.glob);
+  if (spec.tree) yield* treeRecords(spec.tree.dir, spec.tree.glob, options);
   if (spec.texts.length === 0 && spec.files.length === 0 && !spec.tree && spec.stdinFallback && !stdin.isTTY) {
     yield* fileRecords('-', stdin, options);
   }
