@@ -172,6 +172,11 @@ export class Output {
     }
   }
 
+  /** Text to stdout as it is, no newline added: documents printed piece by piece. */
+  write(chunk: string): void {
+    this.stdout.write(chunk);
+  }
+
   /** Plain text to stdout (completion scripts, a secret printed for a script). */
   text(line: string): void {
     this.stdout.write(line.endsWith('\n') ? line : `${line}\n`);

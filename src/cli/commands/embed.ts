@@ -288,6 +288,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   } catch (error) {
     spinner?.stop();
     if (prepared.sink instanceof FileSink) prepared.sink.finish();
+    else prepared.sink.abandon();
     const transient =
       error instanceof CliError &&
       (error.exitCode === ExitCode.unreachable ||
@@ -309,6 +310,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
 
   const elapsed = performance.now() - started;
   if (stats.records === 0) {
+    if (prepared.sink instanceof StdoutSink) prepared.sink.abandon();
     out.info(
       prepared.skipped
         ? `nothing new to embed: ${options.out} already holds every record`

@@ -76,6 +76,28 @@ function serialize(embedding: number[] | string, format: VectorFormat): { text: 
   return { text: JSON.stringify(float32ToBase64(Float32Array.from(embedding))), dimensions: embedding.length };
 }
 
+/**
+ * `promise`, or a rejection as soon as `signal` aborts. The listener goes with the promise: racing
+ * every batch against one never-settling promise would keep each response alive to the end.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('interrupted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 export async function runEmbedding(
   batches: AsyncIterable<Batch>,
   client: GatewayClient,
@@ -184,21 +206,17 @@ export async function runEmbedding(
     inFlight.delete(nextToWrite++);
     let answered: EmbeddingsResponse | undefined;
     try {
-      answered = await response;
+      // A batch still in flight when Ctrl-C comes is dropped: a resumed run sends it again.
+      answered = await untilAborted(response, options.signal);
     } catch (error) {
       stopIfInterrupted();
       throw error;
     }
     write(batch, answered);
   };
-  const interrupted = new Promise<never>((_resolve, reject) => {
-    options.signal?.addEventListener('abort', () => reject(new Error('interrupted')), { once: true });
-  });
-  interrupted.catch(() => undefined);
   for await (const batch of batches) {
     stopIfInterrupted();
-    // A batch still in flight when Ctrl-C comes is dropped: a resumed run sends it again.
-    const response = Promise.race([send(batch), interrupted]);
+    const response = send(batch);
     // Awaited in order below; until then a failure must not surface as an unhandled rejection.
     response.catch(() => undefined);
     inFlight.set(batch.index, { batch, response });

@@ -2,7 +2,10 @@
 import type { Hash } from 'node:crypto';
 import { CliError, ExitCode } from '../../core/errors.js';
 import { VERSION } from '../../version.js';
-import type { Output } from '../output.js';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { prettyJson, stripControl, type Output } from '../output.js';
 import type { Batch } from './batches.js';
 import type { IndexMeta, IndexWriter } from './index-file.js';
 import type { OutputRecord, RecordSink, VectorFormat } from './runner.js';
@@ -130,10 +133,45 @@ export class FileSink implements RecordSink {
   }
 }
 
-/** No --out: NDJSON streams as it comes; JSON, YAML and the terminal summary are printed at the end. */
+/**
+ * Embeddings already printed, kept in a temporary file (mode 0600, removed at the end) rather than
+ * in memory: a later copy of the same text needs its vector, and stdout cannot be read back.
+ */
+class EmbeddingSpill {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'embctl-spill-'));
+  private readonly fd = openSync(join(this.dir, 'embeddings'), 'wx+', 0o600);
+  private readonly at = new Map<number, [offset: number, length: number]>();
+  private size = 0;
+
+  put(position: number, embedding: string): void {
+    const length = writeSync(this.fd, embedding, this.size, 'latin1');
+    this.at.set(position, [this.size, length]);
+    this.size += length;
+  }
+
+  get(position: number): string {
+    const [offset, length] = this.at.get(position)!;
+    const buffer = Buffer.alloc(length);
+    readSync(this.fd, buffer, 0, length, offset);
+    return buffer.toString('latin1');
+  }
+
+  close(): void {
+    closeSync(this.fd);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const pad = (text: string, width: number) =>
+  text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+
+/**
+ * No --out: every format streams as records come, so memory stays flat whatever the corpus
+ * (JSON and YAML print the same document they always did, with `usage` last, once it is known).
+ */
 export class StdoutSink implements RecordSink {
-  private readonly records: OutputRecord[] = [];
-  private readonly embeddings = new Map<number, string>();
+  private readonly spill = new EmbeddingSpill();
+  private printed = 0;
   model = '';
   dimensions = 0;
 
@@ -145,39 +183,66 @@ export class StdoutSink implements RecordSink {
   begin(model: string, dimensions: number): void {
     this.model = model;
     this.dimensions = dimensions;
+    const { out } = this;
+    if (out.format === 'json')
+      out.write(`{\n  "model": ${JSON.stringify(model)},\n  "dimensions": ${dimensions},\n  "data": [`);
+    else if (out.format === 'yaml') out.text(`model: ${yamlScalar(model)}\ndimensions: ${dimensions}\ndata:`);
+    else if (out.format === 'table') out.text(`${pad('ID', 24)}  ${pad('TEXT', 48)}  FIRST VALUES`);
   }
 
   write(records: OutputRecord[]): void {
+    const { out } = this;
     for (const record of records) {
-      this.embeddings.set(record.position, record.embedding);
-      if (this.out.format === 'ndjson') this.out.text(recordLine(record, this.includeText));
-      else this.records.push(record);
+      this.spill.put(record.position, record.embedding);
+      switch (out.format) {
+        case 'ndjson':
+          out.text(recordLine(record, this.includeText));
+          break;
+        case 'json':
+          out.write(`${this.printed ? ',' : ''}\n    ${prettyJson(this.plain(record), '    ')}`);
+          break;
+        case 'yaml':
+          out.text(
+            `  - id: ${yamlScalar(record.id)}\n${this.includeText ? `    text: ${yamlScalar(record.text)}\n` : ''}` +
+              `    embedding: ${record.embedding}`,
+          );
+          break;
+        default:
+          out.text(
+            `${pad(stripControl(record.id), 24)}  ${pad(stripControl(record.text).replace(/\s+/g, ' '), 48)}  ${firstValues(record.embedding)}`,
+          );
+      }
+      this.printed++;
     }
+  }
+
+  private plain(record: OutputRecord) {
+    return {
+      id: record.id,
+      ...(this.includeText ? { text: record.text } : {}),
+      embedding: JSON.parse(record.embedding) as unknown,
+    };
   }
 
   embeddingAt(position: number): string {
-    return this.embeddings.get(position)!;
+    return this.spill.get(position);
   }
 
   finish(tokens: number): void {
+    this.spill.close();
     const { out } = this;
-    if (out.format === 'ndjson') return;
-    if (out.format === 'table') {
-      out.list(this.records, [
-        { header: 'id', value: (r) => r.id },
-        { header: 'text', value: (r) => (r.text.length > 48 ? `${r.text.slice(0, 47)}…` : r.text) },
-        { header: 'first values', value: (r) => firstValues(r.embedding) },
-      ]);
-      return;
-    }
-    const data = this.records.map((r) => ({
-      id: r.id,
-      ...(this.includeText ? { text: r.text } : {}),
-      embedding: JSON.parse(r.embedding) as unknown,
-    }));
-    out.records([{ model: this.model, dimensions: this.dimensions, usage: { prompt_tokens: tokens }, data }], true);
+    if (out.format === 'json') out.write(`\n  ],\n  "usage": {\n    "prompt_tokens": ${tokens}\n  }\n}\n`);
+    else if (out.format === 'yaml') out.text(`usage:\n  prompt_tokens: ${tokens}`);
+  }
+
+  /** A run that failed: the spill goes, what was printed stays as printed. */
+  abandon(): void {
+    this.spill.close();
   }
 }
+
+/** A YAML scalar as JSON (YAML is a superset of JSON's strings): safe for any text. */
+const yamlScalar = (value: string) => JSON.stringify(value);
 
 function firstValues(embedding: string): string {
   if (embedding.startsWith('"')) return `${embedding.slice(1, 25)}…`;
