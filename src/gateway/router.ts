@@ -58,15 +58,29 @@ export function qualifiedName(target: RoutableEntity, model = target.defaultMode
   return `${target.slug || target.entity.id}/${model}`;
 }
 
-function enabledNames(catalogue: Catalogue): string {
-  const names = catalogue.entities.filter((r) => r.entity.enabled).map((r) => qualifiedName(r));
-  return names.length ? names.join(', ') : '(none: enable one with `embctl models enable ID`)';
+/** Models named in a "does not exist" answer: enough to spot a typo, not the whole catalogue. */
+const MAX_LISTED = 10;
+
+/** The enabled models this key may use (never the others: a key must not learn of them). */
+function usableNames(catalogue: Catalogue, key: KeyConstraints): string {
+  const names = catalogue.entities
+    .filter(
+      (r) =>
+        r.entity.enabled &&
+        !r.unreadable &&
+        !patternBlocking([r.defaultModel], r.include, r.exclude) &&
+        !patternBlocking(namesOf(r, r.defaultModel), key.include, key.exclude),
+    )
+    .map((r) => qualifiedName(r));
+  if (names.length === 0) return '(none for this key: `embctl models list` shows what exists)';
+  const more = names.length > MAX_LISTED ? ` and ${names.length - MAX_LISTED} more (GET /v1/models lists them)` : '';
+  return `${names.slice(0, MAX_LISTED).join(', ')}${more}`;
 }
 
-function notFound(catalogue: Catalogue, requested: string, detail: string): ApiError {
+function notFound(catalogue: Catalogue, key: KeyConstraints, requested: string, detail: string): ApiError {
   return new ApiError(
     'not_found',
-    `The model '${requested}' does not exist: ${detail}. Enabled models: ${enabledNames(catalogue)}.`,
+    `The model '${requested}' does not exist: ${detail}. Models this key may use: ${usableNames(catalogue, key)}.`,
     {
       param: 'model',
       code: 'model_not_found',
@@ -74,13 +88,13 @@ function notFound(catalogue: Catalogue, requested: string, detail: string): ApiE
   );
 }
 
-function locate(catalogue: Catalogue, requested: string): Route {
+function locate(catalogue: Catalogue, key: KeyConstraints, requested: string): Route {
   const hashes = requested.indexOf('###');
   if (hashes !== -1) {
     const target = catalogue.byName.get(requested.slice(0, hashes));
     const model = requested.slice(hashes + 3);
     if (!target)
-      throw notFound(catalogue, requested, `no embedding model entity has id '${requested.slice(0, hashes)}'`);
+      throw notFound(catalogue, key, requested, `no embedding model entity has id '${requested.slice(0, hashes)}'`);
     return { target, model: model || target.defaultModel };
   }
   const slash = requested.indexOf('/');
@@ -104,13 +118,27 @@ function locate(catalogue: Catalogue, requested: string): Route {
   }
   const only = enabled[0] ?? serving[0];
   if (only) return { target: only, model: requested };
-  throw notFound(catalogue, requested, 'no embedding model entity has that id, name or slug, or serves that model');
+  throw notFound(
+    catalogue,
+    key,
+    requested,
+    'no embedding model entity has that id, name or slug, or serves that model',
+  );
 }
 
-function patternBlocking(model: string, include: Pattern[], exclude: Pattern[]): string | undefined {
-  const excluded = exclude.find((p) => p.re.test(model));
+/**
+ * The names one routed model goes by, as a request or a key's pattern writes it: the model, and
+ * `slug/model` and `id/model`. A key's `local/.*` then means what it says.
+ */
+function namesOf(target: RoutableEntity, model: string): string[] {
+  return [...new Set([model, `${target.slug || target.entity.id}/${model}`, `${target.entity.id}/${model}`])];
+}
+
+/** Why none of `names` may pass: excluded if any name matches an exclude; included if any matches an include. */
+function patternBlocking(names: string[], include: Pattern[], exclude: Pattern[]): string | undefined {
+  const excluded = exclude.find((p) => names.some((name) => p.re.test(name)));
   if (excluded) return `it matches the exclude pattern '${excluded.source}'`;
-  if (include.length > 0 && !include.some((p) => p.re.test(model))) {
+  if (include.length > 0 && !include.some((p) => names.some((name) => p.re.test(name)))) {
     return `it matches none of the include patterns ${include.map((p) => `'${p.source}'`).join(', ')}`;
   }
   return undefined;
@@ -132,7 +160,7 @@ export function keyConstraintsOf(key: ApiKeyRecord): KeyConstraints {
 
 /** Resolves and checks: every level (entity, key) must allow the model. */
 export function routeRequest(catalogue: Catalogue, requested: string, key: KeyConstraints): Route {
-  const route = locate(catalogue, requested);
+  const route = locate(catalogue, key, requested);
   const { entity } = route.target;
   if (!entity.enabled) {
     throw new ApiError(
@@ -157,7 +185,7 @@ export function routeRequest(catalogue: Catalogue, requested: string, key: KeyCo
       },
     );
   }
-  const byEntity = patternBlocking(route.model, route.target.include, route.target.exclude);
+  const byEntity = patternBlocking([route.model], route.target.include, route.target.exclude);
   if (byEntity) {
     throw new ApiError(
       'permission',
@@ -168,7 +196,7 @@ export function routeRequest(catalogue: Catalogue, requested: string, key: KeyCo
       },
     );
   }
-  const byKey = patternBlocking(route.model, key.include, key.exclude);
+  const byKey = patternBlocking(namesOf(route.target, route.model), key.include, key.exclude);
   if (byKey) {
     throw new ApiError(
       'permission',

@@ -126,3 +126,53 @@ describe('model routing', () => {
       expect(routeError('mistral', { ai_models_include: 'mistral' }).code).toBe('model_not_allowed'));
   });
 });
+
+describe('key patterns match what a user writes', () => {
+  const catalogue = buildCatalogue(
+    [
+      entity('local', 'local', 'hash-384-v1', { provider: 'local' }),
+      entity('oa', 'OpenAI small', 'text-embedding-3-small'),
+    ],
+    () => 'x',
+  );
+  const allows = (meta: Record<string, string>, model: string) => {
+    try {
+      routeRequest(catalogue, model, keyConstraintsOf(key(meta)));
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError) return false;
+      throw error;
+    }
+  };
+
+  it.each([
+    [{ ai_models_include: 'local/.*' }, 'local', true],
+    [{ ai_models_include: 'local/.*' }, 'local/hash-384-v1', true],
+    [{ ai_models_include: 'local/.*' }, 'oa', false],
+    [{ ai_models_include: 'hash-.*' }, 'local', true],
+    [{ ai_models_include: 'openai-small/.*' }, 'text-embedding-3-small', true],
+    [{ ai_models_exclude: 'local/.*' }, 'local/hash-384-v1', false],
+    [{ ai_models_exclude: 'local/.*' }, 'oa', true],
+  ])('%j: %s allowed = %s', (meta, model, expected) => {
+    expect(allows(meta, model)).toBe(expected);
+  });
+
+  it('a model that does not exist lists only what the key may use, capped', () => {
+    const many = buildCatalogue(
+      [
+        entity('secret', 'secret', 'internal-model'),
+        ...Array.from({ length: 15 }, (_, i) => entity(`pub-${i}`, `pub ${i}`, `public-${i}`)),
+      ],
+      () => 'x',
+    );
+    try {
+      routeRequest(many, 'nope', keyConstraintsOf(key({ ai_models_exclude: 'secret/.*' })));
+      throw new Error('expected a 404');
+    } catch (error) {
+      const message = (error as ApiError).message;
+      expect(message).not.toContain('secret');
+      expect(message).toContain('pub-0/public-0');
+      expect(message).toContain('and 5 more');
+    }
+  });
+});
