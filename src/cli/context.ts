@@ -114,15 +114,22 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
   const url = options.url ?? env.EMBCTL_URL ?? (options.embedded ? undefined : profile?.url);
   const embedded =
     options.embedded === true || (url === undefined && (profile === undefined || profile.embedded === true));
+  // flag → environment → profile, as every setting.
+  const dataDir = options.dataDir ?? env.EMBCTL_DATA_DIR ?? profile?.dataDir ?? defaultDataDir(env);
+  // An embedded gateway over another data dir than the profile's has credentials of its own.
+  const credentials =
+    embedded && profile?.dataDir !== undefined && profile.dataDir !== dataDir
+      ? profiles.get(profiles.localProfileFor(dataDir))
+      : profile;
   return {
     profileName,
     profile,
     url,
-    apiKey: options.apiKey ?? env.EMBCTL_API_KEY ?? profile?.apiKey,
-    adminToken: options.adminToken ?? env.EMBCTL_ADMIN_TOKEN ?? profile?.adminToken,
-    model: env.EMBCTL_MODEL ?? profile?.model,
+    apiKey: options.apiKey ?? env.EMBCTL_API_KEY ?? credentials?.apiKey,
+    adminToken: options.adminToken ?? env.EMBCTL_ADMIN_TOKEN ?? credentials?.adminToken,
+    model: env.EMBCTL_MODEL ?? credentials?.model,
     embedded,
-    dataDir: options.dataDir ?? profile?.dataDir ?? defaultDataDir(env),
+    dataDir,
     timeoutMs: options.timeout ?? 60_000,
   };
 }
@@ -143,11 +150,12 @@ async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Ou
       adminToken: gateway.bootstrap.adminToken,
       model: gateway.bootstrap.model,
     };
-    profiles.set(LOCAL_PROFILE, profile);
-    profiles.current ??= LOCAL_PROFILE;
+    const name = profiles.localProfileFor(settings.dataDir);
+    profiles.set(name, profile);
+    profiles.current ??= name;
     out.info(
       `Initialised an embedded gateway in ${settings.dataDir}; its API key and admin token are saved in profile ` +
-        `'${LOCAL_PROFILE}' (${profiles.path}).`,
+        `'${name}' (${profiles.path}).`,
     );
     settings.apiKey ??= profile.apiKey;
     settings.adminToken ??= profile.adminToken;

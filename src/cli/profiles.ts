@@ -58,6 +58,19 @@ export class ProfileStore {
     return true;
   }
 
+  /**
+   * The profile that holds the credentials of the gateway over `dataDir`: `local` when free or
+   * already that data dir's, else `local-2`, `local-3`, …: a second data dir never overwrites the
+   * first one's credentials.
+   */
+  localProfileFor(dataDir: string): string {
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? LOCAL_PROFILE : `${LOCAL_PROFILE}-${n}`;
+      const profile = this.get(name);
+      if (!profile || profile.dataDir === dataDir) return name;
+    }
+  }
+
   get current(): string | undefined {
     return this.conf.get('current');
   }

@@ -1,5 +1,6 @@
 /** Starts a gateway over a data dir: opens the store, bootstraps it if empty, listens. */
 import type { FastifyInstance } from 'fastify';
+import { createServer } from 'node:net';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 import { preloadTokenizer } from '../core/tokenizer.js';
@@ -127,13 +128,36 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
   }
 }
 
+/** The port was taken: nothing was created (the check runs before a first start bootstraps). */
+export class PortInUse extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`port ${port} on ${host} is in use`);
+    this.name = 'PortInUse';
+  }
+}
+
+async function ensurePortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new PortInUse(host, port) : error),
+    );
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  await ensurePortFree(options.host, options.port);
   const gateway = await buildGateway(options);
   try {
     await gateway.app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await gateway.close();
-    throw error;
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUse(options.host, options.port) : error;
   }
   const address = gateway.app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

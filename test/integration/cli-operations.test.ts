@@ -1,5 +1,6 @@
 /** logs, usage, gateway status/stop/--detach, doctor and completion, through the built CLI. */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,5 +270,32 @@ describe('completion', () => {
       'ndjson',
     ]);
     expect(await bashComplete(['embctl', 'profile', 'use', ''])).toEqual(['local']);
+  });
+});
+
+describe('starting a second gateway', () => {
+  it('on a port in use fails at once naming the port and its holder, and creates nothing', async () => {
+    const port = Number(new URL(gateway.url).port);
+    const dataDir = join(gateway.env.HOME!, 'never-created');
+    const result = await runCli(['gateway', 'start', '--port', String(port), '--data-dir', dataDir], {
+      env: gateway.env,
+    });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain(`port ${port} on 127.0.0.1 is in use`);
+    expect(result.stderr).toMatch(/by pid \d+/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('over another data dir saves its own profile and leaves the first one as it was', async () => {
+    const before = JSON.parse((await cli(['profile', 'show', 'local', '-o', 'json'])).stdout);
+    const other = await spawnGateway({
+      env: { ...gateway.env, EMBCTL_DATA_DIR: join(gateway.env.HOME!, 'second-data') },
+    });
+    const after = JSON.parse((await cli(['profile', 'show', 'local', '-o', 'json'])).stdout);
+    expect(after, JSON.stringify([before, after])).toEqual(before);
+    const second = JSON.parse((await cli(['profile', 'show', 'local-2', '-o', 'json'])).stdout);
+    expect(second.dataDir).toBe(join(gateway.env.HOME!, 'second-data'));
+    expect(second.url).toBe(other.url);
+    await other.stop();
   });
 });

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
 import type { CliContext, HostProcess } from '../context.js';
-import { LOCAL_PROFILE } from '../profiles.js';
 import { collect, duration, handle, integer, type MakeContext } from '../command.js';
+import { listenerOf } from '../port-holder.js';
 import type { Root } from '../program.js';
 import { bindRefusal } from '../../gateway/bind-policy.js';
 
@@ -43,24 +43,34 @@ export async function gatewayStart(
 ): Promise<void> {
   const { out, profiles } = ctx;
   if (options.youngGenerationMb) (await import('../../gateway/heap-tuning.js')).tuneHeap(options.youngGenerationMb);
-  const { startGateway } = await import('../../gateway/start.js');
+  const { PortInUse, startGateway } = await import('../../gateway/start.js');
   const gateway = await startGateway({
     ...options,
     env: ctx.env,
     logError: (message) => ctx.out.warn(`gateway: ${message}`),
+  }).catch((error: unknown) => {
+    if (!(error instanceof PortInUse)) throw error;
+    const holder = listenerOf(error.port);
+    throw new CliError(
+      `port ${error.port} on ${error.host} is in use${holder ? ` by ${holder}` : ''}; nothing was started or created`,
+      ExitCode.conflict,
+      `stop what holds it, or pick another port: --port ${error.port + 1} (0 picks a free one)`,
+    );
   });
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
-  const local = profiles.get(LOCAL_PROFILE);
+  // Each data dir has its own profile: `local` for the first, `local-2`, … for others.
+  const name = profiles.localProfileFor(options.dataDir);
+  const local = profiles.get(name);
   if (gateway.bootstrap) {
     const { apiKey, adminToken, model } = gateway.bootstrap;
-    profiles.set(LOCAL_PROFILE, { url: profileUrl, dataDir: options.dataDir, apiKey, adminToken, model });
-    profiles.current ??= LOCAL_PROFILE;
-    if (options.quietSecrets) out.info(FIRST_START_MARK);
-    else out.info(firstStartBanner({ apiKey, adminToken, model }, profiles.path, gateway.url));
-  } else if (local && local.dataDir === options.dataDir && local.url !== profileUrl) {
-    // The local profile belongs to this data dir: point it at where the gateway now listens.
-    profiles.set(LOCAL_PROFILE, { ...local, url: profileUrl, embedded: false });
-    out.info(`profile '${LOCAL_PROFILE}' now points at ${profileUrl}`);
+    profiles.set(name, { url: profileUrl, dataDir: options.dataDir, apiKey, adminToken, model });
+    profiles.current ??= name;
+    if (options.quietSecrets) out.info(firstStartMark(name));
+    else out.info(firstStartBanner({ apiKey, adminToken, model }, name, profiles.path, gateway.url));
+  } else if (local && local.url !== profileUrl) {
+    // The profile belongs to this data dir: point it at where the gateway now listens.
+    profiles.set(name, { ...local, url: profileUrl, embedded: false });
+    out.info(`profile '${name}' now points at ${profileUrl}`);
   }
 
   const pidFile = join(options.dataDir, PID_FILE);
@@ -77,17 +87,20 @@ export async function gatewayStart(
 }
 
 /** What a detached first start logs instead of its secrets: the parent reads them from the profile. */
-const FIRST_START_MARK = `first start: the API key and admin token are saved in profile '${LOCAL_PROFILE}'`;
+const firstStartMark = (profile: string) =>
+  `first start: the API key and admin token are saved in profile '${profile}'`;
+const FIRST_START_MARK = /first start: the API key and admin token are saved in profile '([^']+)'/;
 
 function firstStartBanner(
   secrets: { apiKey: string; adminToken: string; model: string },
+  profile: string,
   profilePath: string,
   url: string,
 ): string {
   return [
     '',
     'First start: created the embedding model, an API key and the admin token. They are shown once,',
-    `and saved in profile '${LOCAL_PROFILE}' (${profilePath}, mode 0600) for the CLI:`,
+    `and saved in profile '${profile}' (${profilePath}, mode 0600) for the CLI:`,
     `  model        ${secrets.model}`,
     `  API key      ${secrets.apiKey}`,
     `  admin token  ${secrets.adminToken}`,
@@ -146,11 +159,13 @@ export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliCon
     let url: string | undefined;
     for (const m of text.matchAll(match)) url = m[1];
     if (url && readPid(dataDir) === child.pid) {
-      const local = ctx.profiles.get(LOCAL_PROFILE);
-      if (text.includes(FIRST_START_MARK) && local?.apiKey && local.adminToken) {
+      const first = FIRST_START_MARK.exec(text)?.[1];
+      const saved = first ? ctx.profiles.get(first) : undefined;
+      if (first && saved?.apiKey && saved.adminToken) {
         ctx.out.info(
           firstStartBanner(
-            { apiKey: local.apiKey, adminToken: local.adminToken, model: local.model ?? '' },
+            { apiKey: saved.apiKey, adminToken: saved.adminToken, model: saved.model ?? '' },
+            first,
             ctx.profiles.path,
             url,
           ),
