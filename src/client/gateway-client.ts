@@ -54,6 +54,8 @@ export interface ModelInfo {
   dimensions?: number | null;
   entity?: string;
   model?: string;
+  /** USD per million input tokens, as the gateway charges it (null: unknown). */
+  price_per_million_tokens?: number | null;
 }
 
 export interface ClientOptions {
@@ -220,6 +222,11 @@ export class GatewayClient {
 
   embeddings(body: EmbeddingsBody): Promise<EmbeddingsResponse> {
     return this.call('POST', '/v1/embeddings', { body });
+  }
+
+  /** One model as routed for this key: what a request naming it would reach, without spending a token. */
+  model(name: string): Promise<ModelInfo> {
+    return this.call('GET', `/v1/models/${encodeURIComponent(name)}`);
   }
 
   async models(): Promise<ModelInfo[]> {

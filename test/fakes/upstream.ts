@@ -89,7 +89,8 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
       }
       const recorded: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
       requests.push(recorded);
-      const fault = faults.shift();
+      // Faults are for embedding calls: a client's GET (a model lookup) does not use one up.
+      const fault = req.method === 'POST' ? faults.shift() : undefined;
       const send = (reply: Reply) => {
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
         res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));

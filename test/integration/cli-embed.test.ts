@@ -203,6 +203,31 @@ describe('--out index', () => {
     expect((await cli(['search', 'second', '--index', out, '--model', 'some-other-model'])).code).toBe(2);
   });
 
+  it('refuses another model up front (exit 5), before any request spends a token; the summary prices as the gateway does', async () => {
+    const out = join(work, 'upfront.jsonl');
+    await cli([
+      'models',
+      'create',
+      '--provider',
+      'local',
+      '--id',
+      'small-local',
+      '--model',
+      'hash-32-v1',
+      '--price',
+      '50',
+    ]);
+    expect((await cli(['embed', 'first one', '--out', out, '--model', 'small-local'])).code).toBe(0);
+    const logsBefore = JSON.parse((await cli(['logs', 'list', '-o', 'json', '--limit', '1000'])).stdout).length;
+    const refused = await cli(['embed', 'second', '--out', out, '--model', 'local']);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain('vectors of two models cannot share an index');
+    expect(JSON.parse((await cli(['logs', 'list', '-o', 'json', '--limit', '1000'])).stdout).length).toBe(logsBefore);
+    // $50 per million tokens at the entity, not the (unknown) list price of hash-32-v1.
+    const priced = await cli(['embed', 'two words', '--out', out, '--model', 'small-local']);
+    expect(priced.stderr).toContain('$0.000100');
+  });
+
   it('warns when the model is not pinned to a version', async () => {
     await cli([
       'models',

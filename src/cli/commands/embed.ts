@@ -242,8 +242,21 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   }
   const records = chunked(allRecords(spec, ctx.stdin, options), options);
   const client = await ctx.client();
-  const indexModel = options.out && !options.force ? readMeta(options.out)?.requested_model : undefined;
-  const model = await chooseModel(options.model, ctx, client, indexModel);
+  const meta = options.out && !options.force ? readMeta(options.out) : undefined;
+  const model = await chooseModel(options.model, ctx, client, meta?.requested_model);
+  // Routed now, no token spent: the price the gateway charges, and a model the index cannot take.
+  // A server that is not an embctl gateway may not answer this: then the run's own checks stand.
+  const routeOf = (name: string) => client.model(name).catch(() => undefined);
+  const routed = await routeOf(model);
+  const indexRoute = meta && meta.requested_model !== model ? await routeOf(meta.requested_model) : undefined;
+  if (meta && routed && indexRoute && routed.id !== indexRoute.id) {
+    throw new CliError(
+      `${options.out} holds vectors of '${meta.model}' (from ${indexRoute.id}); '${model}' routes to ${routed.id}, and ` +
+        'vectors of two models cannot share an index',
+      ExitCode.conflict,
+      `embed with --model ${meta.requested_model}, write to another --out, or pass --force to replace it`,
+    );
+  }
 
   const prepared: Prepared = options.out
     ? prepareFile(options.out, records, options, fingerprintOf(texts, options, model), model)
@@ -253,8 +266,8 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   const started = performance.now();
   const spinner = await out.spinner(`embedding with ${model}`);
   const costText = (stats: RunStats) => {
-    const price = stats.model ? listPrice(stats.model) : undefined;
-    return price === undefined ? undefined : `$${costOf(stats.tokens, price).toFixed(6)}`;
+    const price = routed?.price_per_million_tokens ?? (stats.model ? listPrice(stats.model) : undefined);
+    return price === undefined || price === null ? undefined : `$${costOf(stats.tokens, price).toFixed(6)}`;
   };
   const progress = (stats: RunStats) => {
     const cost = costText(stats) ? ` · ${costText(stats)}` : '';

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { StoredEntity } from '../../core/entity.js';
 import { ApiError } from '../../core/errors.js';
+import { listPrice } from '../../core/prices.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { qualifiedName, routeRequest, type KeyConstraints, type RoutableEntity } from '../router.js';
@@ -16,6 +17,8 @@ function modelObject(target: RoutableEntity) {
     entity: target.entity.id,
     model: target.defaultModel,
     dimensions: target.entity.dimensions ?? null,
+    // The price Request Logs and budgets use, so that clients (the CLI's summary) quote the same.
+    price_per_million_tokens: target.entity.pricing?.input_per_million_tokens ?? listPrice(target.defaultModel) ?? null,
   };
 }
 
@@ -46,6 +49,12 @@ export function registerModelRoutes(app: FastifyInstance, ctx: GatewayContext): 
     const key = await authenticateConsumer(req.headers, ctx.catalogue);
     const { catalogue } = await ctx.catalogue.current();
     const route = routeRequest(catalogue, req.params['*'], key.constraints);
-    return { ...modelObject(route.target), id: qualifiedName(route.target, route.model), model: route.model };
+    const price = route.target.entity.pricing?.input_per_million_tokens ?? listPrice(route.model) ?? null;
+    return {
+      ...modelObject(route.target),
+      id: qualifiedName(route.target, route.model),
+      model: route.model,
+      price_per_million_tokens: price,
+    };
   });
 }
