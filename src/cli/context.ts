@@ -47,6 +47,9 @@ export interface HostProcess {
   argv: readonly string[];
   execPath: string;
   pid: number;
+  nodeVersion: string;
+  platform: string;
+  arch: string;
   /** Sends `signal` (0: only checks that it exists; throws ESRCH when it does not). */
   kill(pid: number, signal: NodeJS.Signals | 0): void;
   /** Calls `handler` on the first SIGINT or SIGTERM; a second one ends the process at once (exit 130). */
@@ -60,6 +63,9 @@ export const realProcess: HostProcess = {
   argv: process.argv,
   execPath: process.execPath,
   pid: process.pid,
+  nodeVersion: process.version,
+  platform: process.platform,
+  arch: process.arch,
   kill: (pid, signal) => void process.kill(pid, signal),
   onStopSignal(handler) {
     // Listeners stay registered (not `once`), and a repeat within REPEAT_MS is the same Ctrl-C:
@@ -97,6 +103,25 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
+/** A gateway URL as people write it, or a usage error saying how to write it (`localhost:8080` has no scheme). */
+function checkedUrl(url: string | undefined, source: string): string | undefined {
+  if (url === undefined) return undefined;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new CliError(
+      `the gateway URL '${url}' (from ${source}) is not an http(s) URL`,
+      ExitCode.usage,
+      `write it with its scheme, e.g. http://${url.replace(/^[a-z]+:\/\//i, '')}`,
+    );
+  }
+  return url;
+}
+
 export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, profiles: ProfileStore): Settings {
   const profileName =
     options.profile ??
@@ -111,7 +136,10 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
       'list them with `embctl profile list`, or add one with `embctl profile add`',
     );
   }
-  const url = options.url ?? env.EMBCTL_URL ?? (options.embedded ? undefined : profile?.url);
+  const url = checkedUrl(
+    options.url ?? env.EMBCTL_URL ?? (options.embedded ? undefined : profile?.url),
+    options.url ? '--url' : env.EMBCTL_URL ? 'EMBCTL_URL' : `profile '${profileName}'`,
+  );
   const embedded =
     options.embedded === true || (url === undefined && (profile === undefined || profile.embedded === true));
   // flag → environment → profile, as every setting.

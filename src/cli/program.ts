@@ -11,7 +11,7 @@ import { registerProfileCommands } from './commands/profile.js';
 import { registerUsageCommand } from './commands/usage.js';
 import { registerSearchCommand } from './commands/search.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
-import { integer, type MakeContext } from './command.js';
+import { handle, integer, type MakeContext } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
 
 /** The root command with its global options: every command group hangs below it and inherits their types. */
@@ -41,6 +41,8 @@ function rootCommand(deps: ContextDeps) {
       .option('--embedded', 'run the gateway inside this process over --data-dir instead of calling a URL')
       .option('--data-dir <dir>', 'data dir of the embedded or started gateway (env EMBCTL_DATA_DIR)')
       .showSuggestionAfterError(true)
+      // Every subcommand's --help lists the global options it accepts too.
+      .configureHelp({ showGlobalOptions: true })
       // Set before the subcommands are added: they inherit both.
       .configureOutput({
         writeOut: (text) => void (deps.stdout ?? process.stdout).write(text),
@@ -65,5 +67,12 @@ export function buildProgram(deps: ContextDeps = {}): Root {
   registerUsageCommand(program, makeContext);
   registerGatewayCommands(program, makeContext);
   registerDoctorCommand(program, makeContext);
+  handle(
+    program.command('version').description('the version of embctl and of the Node.js running it'),
+    makeContext,
+    async (_o, ctx) => {
+      ctx.out.item({ embctl: VERSION, node: ctx.host.nodeVersion, platform: `${ctx.host.platform} ${ctx.host.arch}` });
+    },
+  );
   return program;
 }

@@ -36,7 +36,15 @@ export function base64ToFloat32(encoded: string): Float32Array {
  * vectors of 1 536 against none.
  */
 export function float32ToJson(vector: Float32Array): string {
-  return JSON.stringify(Array.from(vector));
+  // JSON.stringify prints -0 as 0; the base64 form keeps the sign bit, and float and base64 answers
+  // must agree bit for bit, so a vector holding -0 takes the (rare) slower path.
+  if (!hasNegativeZero(vector)) return JSON.stringify(Array.from(vector));
+  return `[${Array.from(vector, (x) => (Object.is(x, -0) ? '-0' : JSON.stringify(x))).join(',')}]`;
+}
+
+function hasNegativeZero(vector: Float32Array): boolean {
+  for (let i = 0; i < vector.length; i++) if (vector[i] === 0 && Object.is(vector[i], -0)) return true;
+  return false;
 }
 
 export function l2Normalize(vector: Float32Array): Float32Array {

@@ -173,15 +173,22 @@ describe('gateway status, --detach and stop', () => {
     const status = await runCli(['gateway', 'status', '-o', 'json'], { env });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({
-      models: '1 enabled of 1',
-      keys: '1 active of 1',
-      store: expect.stringContaining('sqlite'),
+      entities: { enabled: 1, total: 1 },
+      keys: { active: 1, total: 1 },
+      store: { kind: 'sqlite' },
+      uptime_s: expect.any(Number),
     });
+    const table = await runCli(['gateway', 'status', '-o', 'table'], { env });
+    expect(table.stdout).toMatch(/models: +1 enabled of 1/);
     expect((await runCli(['gateway', 'start', '--detach', '--port', String(port)], { env })).code).toBe(5);
     const stopped = await runCli(['gateway', 'stop'], { env });
     expect(stopped.code, stopped.stderr).toBe(0);
     expect((await runCli(['gateway', 'status'], { env })).code).toBe(6);
     expect((await runCli(['gateway', 'stop'], { env })).code).toBe(4);
+    // Nothing configured at all: status says so, and starts no gateway to report on.
+    const none = await runCli(['gateway', 'status'], { env: isolatedEnv() });
+    expect(none.code).toBe(6);
+    expect(none.stderr).toContain('no gateway is configured');
   });
 });
 
@@ -208,6 +215,11 @@ describe('doctor', () => {
       ok: false,
       hint: expect.stringContaining('embctl gateway start'),
     });
+    // What depends on the gateway is skipped, never reported as passing.
+    for (const name of ['clock', 'API key', 'models']) {
+      expect(checks.find((c: { check: string }) => c.check === name)).toMatchObject({ skipped: true });
+    }
+    expect(revoked.stdout).toMatch(/- models: skipped: the API key check failed/);
   });
 });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { base64ToFloat32, cosineSimilarity, float32ToBase64, l2Normalize } from '../../src/core/vectors.js';
+import {
+  base64ToFloat32,
+  cosineSimilarity,
+  float32ToBase64,
+  float32ToJson,
+  l2Normalize,
+} from '../../src/core/vectors.js';
 
 describe('vectors', () => {
   it('round-trips float32 through little-endian base64 bit for bit', () => {
@@ -28,5 +34,16 @@ describe('vectors', () => {
     const v = l2Normalize(new Float32Array([3, 4]));
     expect(Array.from(v)).toEqual([Math.fround(0.6), Math.fround(0.8)]);
     expect(() => cosineSimilarity([1], [1, 2])).toThrow(/differ in length/);
+  });
+});
+
+describe('negative zero', () => {
+  it('keeps its sign in the float form, as base64 does', () => {
+    const vector = Float32Array.from([0.5, -0, 0, -1.25]);
+    const floats = JSON.parse(float32ToJson(vector)) as number[];
+    expect(Object.is(floats[1], -0)).toBe(true);
+    expect(Object.is(floats[2], 0)).toBe(true);
+    expect(Array.from(base64ToFloat32(float32ToBase64(Float32Array.from(floats))))).toEqual(Array.from(vector));
+    expect(float32ToJson(Float32Array.from([1, 2]))).toBe('[1,2]');
   });
 });

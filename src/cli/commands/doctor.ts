@@ -10,6 +10,8 @@ import type { CliContext } from '../context.js';
 export interface CheckResult {
   check: string;
   ok: boolean;
+  /** Not run: a check it depends on failed, so its answer would mislead. */
+  skipped?: boolean;
   detail: string;
   hint?: string;
 }
@@ -26,7 +28,13 @@ function failure(error: unknown, hint?: string): Omit<CheckResult, 'check'> {
 export async function doctor(ctx: CliContext): Promise<number> {
   const { settings, profiles, out } = ctx;
   const results: CheckResult[] = [];
-  const run = async (check: string, fn: Check, client?: GatewayClient) => {
+  /** Runs `fn` unless a check named in `after` failed; then it is reported as skipped, never as passed. */
+  const run = async (check: string, fn: Check, client?: GatewayClient, after: string[] = []) => {
+    const failed = after.find((name) => results.some((r) => r.check === name && !r.ok));
+    if (failed) {
+      results.push({ check, ok: true, skipped: true, detail: `skipped: the ${failed} check failed` });
+      return;
+    }
     try {
       results.push({ check, ...(await fn(client)) });
     } catch (error) {
@@ -60,17 +68,23 @@ export async function doctor(ctx: CliContext): Promise<number> {
   });
 
   if (client) {
-    await run('clock', async () => {
-      if (!date) return { ok: true, detail: 'the gateway sent no Date header; not checked' };
-      const skew = Date.now() - Date.parse(date);
-      return Math.abs(skew) > MAX_SKEW_MS
-        ? {
-            ok: false,
-            detail: `this machine's clock is ${Math.round(skew / 1000)} s off the gateway's`,
-            hint: 'sync the clock (timedatectl set-ntp true): key expiry and log times depend on it',
-          }
-        : { ok: true, detail: `within ${Math.max(1, Math.round(Math.abs(skew) / 1000))} s of the gateway` };
-    });
+    const afterGateway = ['gateway'];
+    await run(
+      'clock',
+      async () => {
+        if (!date) return { ok: true, detail: 'the gateway sent no Date header; not checked' };
+        const skew = Date.now() - Date.parse(date);
+        return Math.abs(skew) > MAX_SKEW_MS
+          ? {
+              ok: false,
+              detail: `this machine's clock is ${Math.round(skew / 1000)} s off the gateway's`,
+              hint: 'sync the clock (timedatectl set-ntp true): key expiry and log times depend on it',
+            }
+          : { ok: true, detail: `within ${Math.max(1, Math.round(Math.abs(skew) / 1000))} s of the gateway` };
+      },
+      undefined,
+      afterGateway,
+    );
     let models: { id: string }[] = [];
     await run(
       'API key',
@@ -85,6 +99,7 @@ export async function doctor(ctx: CliContext): Promise<number> {
         return { ok: true, detail: `accepted (${redactSecret(settings.apiKey)})` };
       },
       client,
+      afterGateway,
     );
     await run(
       'admin token',
@@ -99,6 +114,7 @@ export async function doctor(ctx: CliContext): Promise<number> {
         return { ok: true, detail: `accepted (gateway up ${status.uptime_s} s, store ${status.store.kind})` };
       },
       client,
+      afterGateway,
     );
     if (settings.adminToken) {
       await run(
@@ -116,22 +132,27 @@ export async function doctor(ctx: CliContext): Promise<number> {
             : { ok: true, detail: "every embedding model's credentials can be read" };
         },
         client,
+        ['gateway', 'admin token'],
       );
     }
-    await run('models', async () =>
-      models.length
-        ? {
-            ok: true,
-            detail: `${models.length} enabled: ${models
-              .slice(0, 5)
-              .map((m) => m.id)
-              .join(', ')}${models.length > 5 ? ', …' : ''}`,
-          }
-        : {
-            ok: false,
-            detail: 'no enabled embedding model is available to this key',
-            hint: 'enable one: `embctl models list`, then `embctl models enable ID`',
-          },
+    await run(
+      'models',
+      async () =>
+        models.length
+          ? {
+              ok: true,
+              detail: `${models.length} enabled: ${models
+                .slice(0, 5)
+                .map((m) => m.id)
+                .join(', ')}${models.length > 5 ? ', …' : ''}`,
+            }
+          : {
+              ok: false,
+              detail: 'no enabled embedding model is available to this key',
+              hint: 'enable one: `embctl models list`, then `embctl models enable ID`',
+            },
+      undefined,
+      ['gateway', 'API key'],
     );
     await run(
       'pinned model',
@@ -152,12 +173,18 @@ export async function doctor(ctx: CliContext): Promise<number> {
             };
       },
       client,
+      ['gateway', 'API key'],
     );
   }
 
   if (out.format === 'table') {
     for (const r of results) {
-      out.text(`${r.ok ? out.paintData('green', '✔') : out.paintData('red', '✖')} ${r.check}: ${r.detail}`);
+      const mark = r.skipped
+        ? out.paintData('dim', '-')
+        : r.ok
+          ? out.paintData('green', '✔')
+          : out.paintData('red', '✖');
+      out.text(`${mark} ${r.check}: ${r.detail}`);
       if (!r.ok && r.hint) out.text(`    fix: ${r.hint}`);
     }
   } else {

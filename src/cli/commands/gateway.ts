@@ -206,9 +206,32 @@ export async function gatewayStop(dataDir: string, ctx: CliContext): Promise<voi
 }
 
 export async function gatewayStatus(ctx: CliContext): Promise<void> {
+  if (ctx.settings.embedded) {
+    // Asking an embedded gateway would start one just to report on it.
+    throw new CliError(
+      'no gateway is configured: no --url, EMBCTL_URL or profile URL',
+      ExitCode.unreachable,
+      'start one with `embctl gateway start` (it saves its URL in a profile), or pass --url',
+    );
+  }
   const client = await ctx.client();
   const status = await client.status();
   const pid = readPid(ctx.settings.dataDir);
+  const pidFile = pid ? { pid_file: join(ctx.settings.dataDir, PID_FILE) } : {};
+  if (ctx.out.format !== 'table') {
+    ctx.out.item({
+      url: client.url,
+      version: status.version,
+      uptime_s: status.uptime_s,
+      started_at: status.started_at,
+      pid: status.pid,
+      store: status.store,
+      entities: status.entities,
+      keys: status.keys,
+      ...pidFile,
+    });
+    return;
+  }
   ctx.out.item({
     url: client.url,
     version: status.version,

@@ -209,13 +209,28 @@ export interface ApplyOptions {
   file: string[];
   dryRun?: boolean;
   prune?: boolean;
+  selector?: string;
+  all?: boolean;
 }
 
 export async function modelsApply(options: ApplyOptions, ctx: CliContext): Promise<void> {
   const [{ loadEntities }, { planApply }] = await Promise.all([entityInput(), applyPlanner()]);
   const desired = await loadEntities(options.file, ctx);
+  if (options.prune && desired.length === 0 && !options.all) {
+    throw usageError(
+      'the files hold no embedding model, so --prune would delete every one, `local` included',
+      'check -f; to prune to nothing on purpose pass --all, or limit pruning with --selector tag=NAME',
+    );
+  }
   const client = await ctx.client();
-  const plan = planApply(desired, await client.listEntities(), Boolean(options.prune));
+  const live = await client.listEntities();
+  const selector = options.selector ? tagSelector(options.selector) : undefined;
+  // Pruning considers only what the selector names: the files own those, nothing else.
+  const plan = planApply(
+    desired,
+    selector ? live.filter((e) => selector(e) || desired.some((d) => d.id === e.id)) : live,
+    Boolean(options.prune),
+  );
   await reportPlan(ctx, plan);
   const work = plan.filter((item) => item.action !== 'unchanged');
   if (options.dryRun || work.length === 0) {
@@ -235,6 +250,13 @@ export async function modelsApply(options: ApplyOptions, ctx: CliContext): Promi
   }
   const count = (action: string) => work.filter((w) => w.action === action).length;
   ctx.out.success(`applied: ${count('create')} created, ${count('update')} updated, ${count('delete')} deleted`);
+}
+
+/** `tag=NAME`: the entities carrying that tag. */
+function tagSelector(selector: string): (entity: { tags: string[] }) => boolean {
+  const match = /^tag=(.+)$/.exec(selector);
+  if (!match) throw usageError(`--selector takes tag=NAME; got '${selector}'`);
+  return (entity) => entity.tags.includes(match[1]!);
 }
 
 /** Exit 0 when the gateway matches the files, 1 when it does not (like diff(1)). */
@@ -353,7 +375,9 @@ export function registerModelCommands(program: Root, makeContext: MakeContext): 
       .description('create or update the gateway to match files (kubectl-style)')
       .requiredOption('-f, --file <path>', 'file, directory, or - (repeatable)', collect, [])
       .option('--dry-run', 'print the plan only')
-      .option('--prune', 'also delete entities not in the files (asks, or needs --yes)'),
+      .option('--prune', 'also delete entities not in the files (asks, or needs --yes)')
+      .option('-l, --selector <tag=NAME>', 'with --prune: only entities with this tag may be deleted')
+      .option('--all', 'with --prune: allow files holding no entity to delete every one'),
     makeContext,
     (o, ctx) => modelsApply(o, ctx),
   );
