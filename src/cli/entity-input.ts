@@ -100,7 +100,16 @@ function documentsOf(text: string, source: string): EntityDocument[] {
             return doc.toJSON() as unknown;
           });
   } catch (error) {
-    throw new CliError(`cannot parse ${source}: ${(error as Error).message.split('\n')[0]}`, ExitCode.failure);
+    // The yaml library knows the line and column, and prints the line with a caret under the fault.
+    const at = (error as { linePos?: [{ line: number; col: number }] }).linePos?.[0];
+    const where = at ? `${source}:${at.line}:${at.col}` : source;
+    const [first, ...context] = (error as Error).message.split('\n');
+    const excerpt = context.filter((line) => line.trim() !== '').join('\n');
+    throw new CliError(
+      `cannot parse ${where}: ${first}${excerpt ? `\n${excerpt}` : ''}`,
+      ExitCode.failure,
+      'fix the file at that line; `embctl models apply --dry-run -f FILE` checks it without changing anything',
+    );
   }
   return parsed
     .filter((doc) => doc !== null && doc !== undefined)

@@ -105,7 +105,6 @@ const HINTS: Record<number, string> = {
     'check the key: --api-key / --admin-token, EMBCTL_API_KEY / EMBCTL_ADMIN_TOKEN, or the profile (`embctl ' +
     'profile show`)',
   403: 'the credential is valid but not allowed here; see the message for the rule that refused it',
-  404: 'list what exists with `embctl models list`',
   412: 'someone changed it since you read it: read it again and retry',
   429: 'slow down or wait for the limit to reset (see retry-after)',
   502: 'the gateway reached its upstream but the upstream failed; `embctl logs list --status 5xx` shows the details',
@@ -129,7 +128,16 @@ const CODE_HINTS: Record<string, string> = {
     "send fewer or shorter inputs per request (--batch-size, --max-batch-tokens), or raise the key's --tpm",
   model_not_found: 'list the models you may use with `embctl models list` (or GET /v1/models)',
   ambiguous_model: 'name the entity too: ENTITY/MODEL (the message lists them)',
+  duplicate_id: 'change it with `embctl models update ID` (or `embctl models apply -f FILE`), or choose another --id',
 };
+
+/** What to list when something is not found: the thing that was asked for, not always models. */
+function notFoundHint(target: string): string {
+  if (target.includes('/v1/request-logs'))
+    return "list recent calls with `embctl logs list` (ids are the calls' x-request-id)";
+  if (target.includes('/v1/api-keys')) return 'list the keys with `embctl keys list`';
+  return 'list what exists with `embctl models list`';
+}
 
 // Loaded on the first request: `--help`, `profile` and completion never pay for it.
 const undici = () => import('undici');
@@ -419,7 +427,10 @@ export class GatewayClient {
     const message =
       apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     const exitCode = apiError?.code === 'duplicate_id' ? ExitCode.conflict : exitCodeForStatus(status);
-    return new CliError(message, exitCode, (apiError?.code ? CODE_HINTS[apiError.code] : undefined) ?? HINTS[status], {
+    const hint =
+      (apiError?.code ? CODE_HINTS[apiError.code] : undefined) ??
+      (status === 404 ? notFoundHint(target) : HINTS[status]);
+    return new CliError(message, exitCode, hint, {
       status,
       requestId,
       method,

@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
 import { costOf, listPrice } from '../../core/prices.js';
@@ -239,6 +240,18 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   };
   if (texts.length === 0 && options.file.length === 0 && !options.files && ctx.stdin.isTTY) {
     throw usageError('nothing to embed', 'pass texts as arguments, -f FILE, --files DIR, or pipe text on stdin');
+  }
+  // Checked before anything is written: a typo must not leave an empty output behind.
+  for (const file of options.file) {
+    if (file !== '-' && !existsSync(file)) {
+      throw new CliError(`input file '${file}' does not exist`, ExitCode.notFound, 'check the path given to -f');
+    }
+  }
+  if (options.out && !existsSync(dirname(resolve(options.out)))) {
+    throw usageError(
+      `the directory of --out '${options.out}' does not exist`,
+      `create it first: mkdir -p ${dirname(options.out)}`,
+    );
   }
   const records = chunked(allRecords(spec, ctx.stdin, options), options);
   const client = await ctx.client();

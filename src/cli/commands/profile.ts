@@ -142,7 +142,18 @@ export async function profileUse(name: string, ctx: CliContext): Promise<void> {
   ctx.out.success(`now using profile '${name}'`);
 }
 
-export async function profileShow(name: string | undefined, ctx: CliContext): Promise<void> {
+export interface ProfileShowOptions {
+  /** Print the secrets in clear (on stdout, for a script or a copy; never written anywhere else). */
+  reveal?: boolean;
+  /** Print only this field's value, raw: `$(embctl profile show --reveal --field apiKey)`. */
+  field?: string;
+}
+
+export async function profileShow(
+  name: string | undefined,
+  options: ProfileShowOptions,
+  ctx: CliContext,
+): Promise<void> {
   const target = name ?? ctx.settings.profileName;
   if (!target)
     throw new CliError(
@@ -151,12 +162,19 @@ export async function profileShow(name: string | undefined, ctx: CliContext): Pr
       'add one with `embctl profile add`, or run `embctl gateway start`',
     );
   const profile = requireProfile(ctx, target);
-  ctx.out.item({
-    name: target,
-    current: ctx.profiles.current === target,
-    file: ctx.profiles.path,
-    ...redactProfile(profile),
-  });
+  const shown = options.reveal ? profile : redactProfile(profile);
+  if (options.field) {
+    const value = (shown as Record<string, unknown>)[options.field];
+    if (value === undefined) {
+      throw usageError(
+        `profile '${target}' has no field '${options.field}'`,
+        `fields: ${Object.keys(profile).join(', ')}`,
+      );
+    }
+    ctx.out.text(String(value));
+    return;
+  }
+  ctx.out.item({ name: target, current: ctx.profiles.current === target, file: ctx.profiles.path, ...shown });
 }
 
 export async function profileRemove(name: string, ctx: CliContext): Promise<void> {
@@ -220,9 +238,14 @@ export function registerProfileCommands(program: Root, makeContext: MakeContext)
     (_o, ctx, name) => profileUse(name, ctx),
   );
   handle(
-    profile.command('show').argument('[name]').description('show a profile, secrets redacted'),
+    profile
+      .command('show')
+      .argument('[name]')
+      .description('show a profile, secrets redacted (--reveal shows them)')
+      .option('--reveal', 'show the API key and admin token in clear')
+      .option('--field <name>', 'print only this field, raw (e.g. apiKey, with --reveal)'),
     makeContext,
-    (_o, ctx, name) => profileShow(name, ctx),
+    (o, ctx, name) => profileShow(name, o, ctx),
   );
   handle(
     profile.command('remove').alias('rm').argument('<name>').description('remove a profile'),
