@@ -105,7 +105,8 @@ export interface CliContext {
 
 /** A gateway URL as people write it, or a usage error saying how to write it (`localhost:8080` has no scheme). */
 function checkedUrl(url: string | undefined, source: string): string | undefined {
-  if (url === undefined) return undefined;
+  // An empty value (`EMBCTL_URL=`) means unset, as it always did.
+  if (url === undefined || url === '') return undefined;
   let parsed: URL | undefined;
   try {
     parsed = new URL(url);

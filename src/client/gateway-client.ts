@@ -331,6 +331,8 @@ export class GatewayClient {
     query: Query,
     lastEventId: string | undefined,
     signal: AbortSignal,
+    /** Called once the gateway has answered: from then on no new row is missed. */
+    onOpen?: () => void,
   ): AsyncGenerator<StoredLogRow & { eventId: string }> {
     const { request } = await undici();
     let response: Dispatcher.ResponseData;
@@ -359,6 +361,7 @@ export class GatewayClient {
         String(response.headers['x-request-id'] ?? ''),
         undefined,
       );
+    onOpen?.();
     let buffer = '';
     try {
       for await (const chunk of response.body) {

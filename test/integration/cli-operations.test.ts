@@ -133,7 +133,9 @@ describe('logs tail -f', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let err = '';
     tail.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    tail.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const lines = () =>
       out
         .trim()
@@ -147,7 +149,11 @@ describe('logs tail -f', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    await new Promise((r) => setTimeout(r, 500));
+    // Connected (the CLI says so on stderr) before the call: a row stored earlier is not "new".
+    for (const deadline = Date.now() + 15_000; !err.includes('following the Request Logs'); ) {
+      if (Date.now() > deadline) throw new Error(`tail did not connect: ${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const first = await embeddingsCall(served.url, served.apiKey, { model: 'local', input: 'tail me' });
     await waitFor(String(first.headers['x-request-id']), 1000);
 

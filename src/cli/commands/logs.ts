@@ -128,7 +128,8 @@ export async function logsTail(options: TailOptions, ctx: CliContext): Promise<v
   let failures = 0;
   while (!signal.aborted) {
     try {
-      for await (const row of client.streamLogs(query, lastEventId, signal)) {
+      const onOpen = () => out.info(`following the Request Logs of ${client.url} (Ctrl-C stops)`);
+      for await (const row of client.streamLogs(query, lastEventId, signal, onOpen)) {
         failures = 0;
         lastEventId = row.eventId;
         const { eventId, ...rest } = row;
