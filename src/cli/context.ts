@@ -170,7 +170,12 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
 async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Output): Promise<RunningGateway> {
   // Loaded on demand: most commands never need the gateway's server, store and tokenizer.
   const { startGateway } = await import('../gateway/start.js');
-  const gateway = await startGateway({ host: '127.0.0.1', port: 0, dataDir: settings.dataDir });
+  const gateway = await startGateway({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: settings.dataDir,
+    preloadTokenizer: false,
+  });
   if (gateway.bootstrap) {
     const profile: Profile = {
       embedded: true,

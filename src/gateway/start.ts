@@ -41,6 +41,11 @@ export interface GatewayOptions {
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   keepAliveTimeoutMs?: number;
+  /**
+   * Load the tokenizer before listening (default), so that no caller's first long input stalls
+   * the others; a gateway embedded in one CLI command has no other callers and skips it.
+   */
+  preloadTokenizer?: boolean;
 }
 
 export interface RunningGateway {
@@ -104,7 +109,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       maxConnectionsPerIp: options.maxConnectionsPerIp,
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     });
-    preloadTokenizer();
+    if (options.preloadTokenizer !== false) preloadTokenizer();
     let closing: Promise<void> | undefined;
     return {
       app,
