@@ -12,6 +12,11 @@ export interface RequestLogRow {
   key_id: string | null;
   key_name: string | null;
   requested_model: string | null;
+  /**
+   * The catalogue's `entity/model` the call was routed to, whatever name it was asked by; null when
+   * it was refused before routing. Usage groups by it, so one model is one row.
+   */
+  routed_model: string | null;
   /** What the upstream said it served. */
   resolved_model: string | null;
   entity_id: string | null;
@@ -172,7 +177,12 @@ export function matchesFilter(row: RequestLogRow, filter: LogFilter): boolean {
   const time = Date.parse(row.created_at);
   if (filter.since !== undefined && time < filter.since) return false;
   if (filter.until !== undefined && time > filter.until) return false;
-  if (filter.model && !filter.model.includes(row.requested_model ?? '')) return false;
+  if (
+    filter.model &&
+    !filter.model.includes(row.requested_model ?? '') &&
+    !filter.model.includes(row.routed_model ?? '')
+  )
+    return false;
   if (filter.resolvedModel && !filter.resolvedModel.includes(row.resolved_model ?? '')) return false;
   if (filter.key && !filter.key.some((k) => k === row.key_id || k === row.key_name)) return false;
   if (filter.entity && !filter.entity.includes(row.entity_id ?? '')) return false;

@@ -86,8 +86,8 @@ export class GatewayMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });
   }
 
-  observe(row: RequestLogRow, routedModel: string | undefined): void {
-    const model = this.models.of(routedModel ?? 'unrouted');
+  observe(row: RequestLogRow): void {
+    const model = this.models.of(row.routed_model ?? 'unrouted');
     const statusClass = `${Math.floor(row.status / 100)}xx`;
     this.requests.inc({ model, status_class: statusClass });
     this.latency.observe({ model, status_class: statusClass }, row.latency_ms / 1000);

@@ -61,7 +61,8 @@ beforeAll(async () => {
   await run('unauthenticated', embed({ model: 'local', input: 'x' }, 'emb_wrong'));
   await run('not-found', embed({ model: 'no-such', input: 'x' }));
   compatible.script({ status: 401 });
-  await run('upstream-failed', embed({ model: 'priced', input: 'x' }));
+  // Asked by its full name, the same model as 'priced': usage must still show one row for both.
+  await run('upstream-failed', embed({ model: 'priced/bge-small', input: 'x' }));
 });
 afterAll(async () => {
   await gateway.stop();
@@ -96,6 +97,7 @@ describe('one row per call', () => {
       status: 200,
       key_name: 'default',
       requested_model: 'local',
+      routed_model: 'local/hash-384-v1',
       resolved_model: 'hash-384-v1',
       entity_id: 'local',
       provider: 'local',
@@ -151,6 +153,7 @@ describe('one row per call', () => {
       status: 404,
       error_code: 'model_not_found',
       requested_model: 'no-such',
+      routed_model: null,
       resolved_model: null,
     });
     expect(await row('upstream-failed')).toMatchObject({
@@ -214,7 +217,13 @@ describe('usage and cost', () => {
       expect(usage.totals.requests).toBe(rows.length);
     }
     const byModel = (await admin('GET', '/v1/usage?group_by=model')).body.data;
-    expect(byModel.find((u: any) => u.model === 'bge-small-q8')).toMatchObject({ requests: 1, prompt_tokens: 4 });
+    // One row per routed model, whether asked as 'priced' or 'priced/bge-small', answered or failed.
+    expect(byModel.filter((u: any) => /priced|bge/.test(u.model))).toEqual([
+      expect.objectContaining({ model: 'priced/bge-small', requests: 2, errors: 1, prompt_tokens: 4 }),
+    ]);
+    expect(byModel.find((u: any) => u.model === 'no-such')).toMatchObject({ requests: 1, errors: 1 });
+    const byName = await allRows('&model=priced/bge-small');
+    expect(byName.map((r) => r.id).sort()).toEqual([calls.priced!.id, calls['upstream-failed']!.id].sort());
     expect((await admin('GET', '/v1/usage?group_by=week')).body.error.param).toBe('group_by');
   });
 });

@@ -89,7 +89,7 @@ export async function logsShow(id: string, ctx: CliContext): Promise<void> {
   ctx.out.item(row);
   if (row.model_mismatch) {
     ctx.out.warn(
-      `the upstream served '${row.resolved_model}', not the '${row.requested_model}' this call was routed to: ` +
+      `the upstream served '${row.resolved_model}', not the '${row.routed_model ?? row.requested_model}' this call was routed to: ` +
         `vectors from it belong to another model`,
     );
   }

@@ -46,6 +46,8 @@ function requestedModel(req: FastifyRequest, trace: CallTrace): string | null {
   return typeof model === 'string' ? model.slice(0, MAX_LOGGED_MODEL) : null;
 }
 
+const routedName = (route: Route) => `${route.target.entity.id}/${route.model}`;
+
 function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): RequestLogRow {
   const { key, request, route, result } = trace;
   const entity = route?.target.entity;
@@ -58,6 +60,7 @@ function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): Req
     key_id: key?.record.id ?? null,
     key_name: key?.record.name ?? null,
     requested_model: requestedModel(req, trace),
+    routed_model: route ? routedName(route) : null,
     resolved_model: result?.model ?? null,
     entity_id: entity?.id ?? null,
     provider: entity?.provider ?? null,
@@ -84,7 +87,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       trace.logged = true;
       const row = logRow(req, reply, trace);
       ctx.logs.record(row);
-      ctx.metrics.observe(row, trace.route ? `${trace.route.target.entity.id}/${trace.route.model}` : undefined);
+      ctx.metrics.observe(row);
     };
     // A client that leaves still gets its row (status 499), once the upstream call it started is over
     // and its tokens and cost are known.

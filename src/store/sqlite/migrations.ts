@@ -57,4 +57,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE api_keys ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
   `,
+  // 4: the routed `entity/model`, so that usage groups one model's successes and failures together.
+  // Older rows keep NULL and group by the name they were asked by.
+  `
+  ALTER TABLE request_logs ADD COLUMN routed_model TEXT;
+  `,
 ];

@@ -22,6 +22,7 @@ const COLUMNS = [
   'key_id',
   'key_name',
   'requested_model',
+  'routed_model',
   'resolved_model',
   'entity_id',
   'provider',
@@ -82,7 +83,10 @@ export function whereOf(filter: LogFilter): { sql: string; params: unknown[] } {
     clauses.push('created_at <= ?');
     params.push(filter.until);
   }
-  if (filter.model) clauses.push(inList('requested_model', filter.model, params));
+  if (filter.model)
+    clauses.push(
+      `(${inList('requested_model', filter.model, params)} OR ${inList('routed_model', filter.model, params)})`,
+    );
   if (filter.resolvedModel) clauses.push(inList('resolved_model', filter.resolvedModel, params));
   if (filter.key)
     clauses.push(`(${inList('key_id', filter.key, params)} OR ${inList('key_name', filter.key, params)})`);
@@ -97,7 +101,7 @@ export function whereOf(filter: LogFilter): { sql: string; params: unknown[] } {
 }
 
 const GROUP_SQL: Record<UsageGroup, string> = {
-  model: "COALESCE(resolved_model, requested_model, '(none)')",
+  model: "COALESCE(routed_model, requested_model, '(none)')",
   key: "COALESCE(key_name, key_id, '(none)')",
   day: "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
   provider: "COALESCE(provider, '(none)')",
