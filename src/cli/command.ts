@@ -1,4 +1,5 @@
 /** Glue between commander and the pure handlers: option parsers and the action wrapper. */
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { CliError, ExitCode, usageError, type ExitCodeValue } from '../core/errors.js';
 import { parseDurationMs } from '../core/request-log.js';
@@ -47,7 +48,7 @@ export class CommandOutcome extends Error {
 
 // biome-ignore lint/suspicious/noExplicitAny: commander's own bound for a command of any arguments and options.
 export type AnyCommand = Command<any[], any, any>;
-export type MakeContext = (cmd: AnyCommand) => CliContext;
+export type MakeContext = (cmd: AnyCommand) => Promise<CliContext>;
 type ArgumentsOf<C> = C extends Command<infer A, infer _O, infer _G> ? A : never;
 
 /**
@@ -63,7 +64,7 @@ export function handle<C extends AnyCommand>(
   command.action(async (...params: unknown[]) => {
     const cmd = params[params.length - 1] as C;
     const args = params.slice(0, -2) as ArgumentsOf<C>;
-    const ctx = makeContext(cmd);
+    const ctx = await makeContext(cmd);
     try {
       const code = await handler(cmd.optsWithGlobals() as ReturnType<C['optsWithGlobals']>, ctx, ...args);
       if (typeof code === 'number' && code !== ExitCode.ok) throw new CommandOutcome(code as ExitCodeValue);
@@ -104,6 +105,23 @@ export async function readStdinSecret(
   for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   const secret = Buffer.concat(chunks).toString('utf8').trim();
   if (!secret) throw usageError(`${flag} read nothing from stdin`);
+  return secret;
+}
+
+/** A secret kept in a file (`--api-key-file`), so it never enters shell history or `ps`. */
+export async function readSecretFile(path: string, flag: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw usageError(
+      `${flag} '${path}' cannot be read (${code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message)})`,
+      'check the path; the file holds the secret alone, on one line',
+    );
+  }
+  const secret = text.trim();
+  if (!secret) throw usageError(`${flag} '${path}' is empty`, 'write the secret into it, on one line');
   return secret;
 }
 

@@ -2,6 +2,7 @@
  * Resolves settings (flag → environment → --profile → current profile) into what every handler
  * gets: a client, the output, and whether it may prompt. Handlers never read process.env or argv.
  */
+import { readFileSync } from 'node:fs';
 import { CliError, ExitCode } from '../core/errors.js';
 import { GatewayClient, type ClientOptions } from '../client/gateway-client.js';
 import type { RunningGateway } from '../gateway/start.js';
@@ -9,12 +10,17 @@ import { Output, type Writable } from './output.js';
 import { refusingPrompter, terminalPrompter, type Prompter } from './prompt.js';
 import { defaultConfigDir, defaultDataDir } from './paths.js';
 import { LOCAL_PROFILE, ProfileStore, type Profile } from './profiles.js';
+import { readSecretFile, readStdinSecret } from './command.js';
 
 export interface GlobalOptions {
   profile?: string;
   url?: string;
   apiKey?: string;
+  apiKeyStdin?: boolean;
+  apiKeyFile?: string;
   adminToken?: string;
+  adminTokenStdin?: boolean;
+  adminTokenFile?: string;
   output?: string;
   color: boolean;
   quiet: boolean;
@@ -25,6 +31,14 @@ export interface GlobalOptions {
   dataDir?: string;
 }
 
+export type SettingSources = Partial<Record<'url' | 'apiKey' | 'adminToken' | 'model', string>>;
+
+/** The first candidate with a value (an empty one counts as unset) and the label of where it came from. */
+function firstOf(...candidates: [string | undefined, string][]): { value?: string; source?: string } {
+  for (const [value, source] of candidates) if (value !== undefined && value !== '') return { value, source };
+  return {};
+}
+
 export interface Settings {
   profileName: string | undefined;
   profile: Profile | undefined;
@@ -32,6 +46,8 @@ export interface Settings {
   apiKey: string | undefined;
   adminToken: string | undefined;
   model: string | undefined;
+  /** Where each of url, apiKey, adminToken and model came from ("--url", "EMBCTL_URL", "profile 'prod'"), for errors. */
+  sources: SettingSources;
   /** No URL anywhere and the profile (or the lack of one) says: run the gateway in-process. */
   embedded: boolean;
   dataDir: string;
@@ -52,6 +68,8 @@ export interface HostProcess {
   arch: string;
   /** Sends `signal` (0: only checks that it exists; throws ESRCH when it does not). */
   kill(pid: number, signal: NodeJS.Signals | 0): void;
+  /** Another process's command line, space-separated; undefined when it is gone or the OS does not tell. */
+  commandLine(pid: number): string | undefined;
   /** Calls `handler` on the first SIGINT or SIGTERM; a second one ends the process at once (exit 130). */
   onStopSignal(handler: (signal: NodeJS.Signals) => void): void;
 }
@@ -67,6 +85,13 @@ export const realProcess: HostProcess = {
   platform: process.platform,
   arch: process.arch,
   kill: (pid, signal) => void process.kill(pid, signal),
+  commandLine(pid) {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      return undefined;
+    }
+  },
   onStopSignal(handler) {
     // Listeners stay registered (not `once`), and a repeat within REPEAT_MS is the same Ctrl-C:
     // when-exit (loaded by conf) and signal-exit (by ora) re-raise the signal they saw, expecting the
@@ -85,8 +110,15 @@ export const realProcess: HostProcess = {
   },
 };
 
+/** Secrets given to this one command by flag, piped stdin or file: never the environment's or a profile's. */
+export interface GivenSecrets {
+  apiKey?: string;
+  adminToken?: string;
+}
+
 export interface CliContext {
   out: Output;
+  given: GivenSecrets;
   host: HostProcess;
   profiles: ProfileStore;
   settings: Settings;
@@ -137,10 +169,13 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
       'list them with `embctl profile list`, or add one with `embctl profile add`',
     );
   }
-  const url = checkedUrl(
-    options.url ?? env.EMBCTL_URL ?? (options.embedded ? undefined : profile?.url),
-    options.url ? '--url' : env.EMBCTL_URL ? 'EMBCTL_URL' : `profile '${profileName}'`,
+  const fromProfile = (name: string | undefined) => `profile '${name}'`;
+  const urlSetting = firstOf(
+    [options.url, '--url'],
+    [env.EMBCTL_URL, 'EMBCTL_URL'],
+    [options.embedded ? undefined : profile?.url, fromProfile(profileName)],
   );
+  const url = checkedUrl(urlSetting.value, urlSetting.source ?? '');
   const embedded =
     options.embedded === true || (url === undefined && (profile === undefined || profile.embedded === true));
   // flag → environment → profile, as every setting.
@@ -150,13 +185,26 @@ export function resolveSettings(options: GlobalOptions, env: NodeJS.ProcessEnv, 
     embedded && profile?.dataDir !== undefined && profile.dataDir !== dataDir
       ? profiles.get(profiles.localProfileFor(dataDir))
       : profile;
+  const credentialsName = credentials === profile ? profileName : profiles.localProfileFor(dataDir);
+  const apiKey = firstOf(
+    [options.apiKey, 'the --api-key option'],
+    [env.EMBCTL_API_KEY, 'EMBCTL_API_KEY'],
+    [credentials?.apiKey, fromProfile(credentialsName)],
+  );
+  const adminToken = firstOf(
+    [options.adminToken, 'the --admin-token option'],
+    [env.EMBCTL_ADMIN_TOKEN, 'EMBCTL_ADMIN_TOKEN'],
+    [credentials?.adminToken, fromProfile(credentialsName)],
+  );
+  const model = firstOf([env.EMBCTL_MODEL, 'EMBCTL_MODEL'], [credentials?.model, fromProfile(credentialsName)]);
   return {
     profileName,
     profile,
     url,
-    apiKey: options.apiKey ?? env.EMBCTL_API_KEY ?? credentials?.apiKey,
-    adminToken: options.adminToken ?? env.EMBCTL_ADMIN_TOKEN ?? credentials?.adminToken,
-    model: env.EMBCTL_MODEL ?? credentials?.model,
+    apiKey: apiKey.value,
+    adminToken: adminToken.value,
+    model: model.value,
+    sources: { url: urlSetting.source, apiKey: apiKey.source, adminToken: adminToken.source, model: model.source },
     embedded,
     dataDir,
     timeoutMs: options.timeout ?? 60_000,
@@ -191,9 +239,11 @@ async function startEmbedded(settings: Settings, profiles: ProfileStore, out: Ou
       `Initialised an embedded gateway in ${settings.dataDir}; its API key and admin token are saved in profile ` +
         `'${name}' (${profiles.path}).`,
     );
-    settings.apiKey ??= profile.apiKey;
-    settings.adminToken ??= profile.adminToken;
-    settings.model ??= profile.model;
+    for (const field of ['apiKey', 'adminToken', 'model'] as const) {
+      if (settings[field] !== undefined) continue;
+      settings[field] = profile[field];
+      settings.sources[field] = `profile '${name}'`;
+    }
   }
   return gateway;
 }
@@ -211,9 +261,25 @@ export interface ContextDeps {
   host?: HostProcess;
 }
 
-export function createContext(options: GlobalOptions, deps: ContextDeps = {}): CliContext {
+async function givenSecrets(options: GlobalOptions, stdin: CliContext['stdin']): Promise<GivenSecrets> {
+  const read = (value: string | undefined, fromStdin: boolean | undefined, file: string | undefined, flag: string) =>
+    value !== undefined
+      ? value
+      : fromStdin
+        ? readStdinSecret(stdin, `--${flag}-stdin`)
+        : file !== undefined
+          ? readSecretFile(file, `--${flag}-file`)
+          : undefined;
+  return {
+    apiKey: await read(options.apiKey, options.apiKeyStdin, options.apiKeyFile, 'api-key'),
+    adminToken: await read(options.adminToken, options.adminTokenStdin, options.adminTokenFile, 'admin-token'),
+  };
+}
+
+export async function createContext(options: GlobalOptions, deps: ContextDeps = {}): Promise<CliContext> {
   const env = deps.env ?? process.env;
   const stdin = deps.stdin ?? process.stdin;
+  const given = await givenSecrets(options, stdin);
   const out = new Output({
     format: options.output,
     color: options.color && !env.NO_COLOR,
@@ -223,7 +289,7 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
     stderr: deps.stderr,
   });
   const profiles = deps.profiles ?? new ProfileStore(defaultConfigDir(env));
-  const settings = resolveSettings(options, env, profiles);
+  const settings = resolveSettings({ ...options, ...given }, env, profiles);
   const interactive = Boolean(stdin.isTTY) && Boolean(out.stdout.isTTY) && !env.CI;
   const prompt =
     deps.prompt ?? (interactive ? terminalPrompter : refusingPrompter(() => 'the matching flag (see --help)'));
@@ -245,12 +311,19 @@ export function createContext(options: GlobalOptions, deps: ContextDeps = {}): C
         'pass --url, set EMBCTL_URL, or `embctl profile set url URL`',
       );
     }
-    return makeClient({ url, apiKey: settings.apiKey, adminToken: settings.adminToken, timeoutMs: settings.timeoutMs });
+    return makeClient({
+      url,
+      apiKey: settings.apiKey,
+      adminToken: settings.adminToken,
+      timeoutMs: settings.timeoutMs,
+      sources: embedded ? {} : settings.sources,
+    });
   };
 
   const host = deps.host ?? realProcess;
   return {
     out,
+    given,
     host,
     profiles,
     settings,

@@ -23,7 +23,23 @@ function rootCommand(deps: ContextDeps) {
       .option('--profile <name>', 'profile to use (env EMBCTL_PROFILE)')
       .option('--url <url>', 'gateway URL (env EMBCTL_URL)')
       .option('--api-key <key>', 'API key for /v1/embeddings (env EMBCTL_API_KEY)')
+      .addOption(new Option('--api-key-stdin', 'read the API key from piped stdin').conflicts(['apiKey']))
+      .addOption(
+        new Option('--api-key-file <path>', 'read the API key from a file').conflicts(['apiKey', 'apiKeyStdin']),
+      )
       .option('--admin-token <token>', 'admin token for admin commands (env EMBCTL_ADMIN_TOKEN)')
+      .addOption(
+        new Option('--admin-token-stdin', 'read the admin token from piped stdin').conflicts([
+          'adminToken',
+          'apiKeyStdin',
+        ]),
+      )
+      .addOption(
+        new Option('--admin-token-file <path>', 'read the admin token from a file').conflicts([
+          'adminToken',
+          'adminTokenStdin',
+        ]),
+      )
       .addOption(
         new Option('-o, --output <format>', 'output format (default: table on a terminal, json when piped)').choices(
           OUTPUT_FORMATS,
@@ -57,7 +73,7 @@ export type Root = ReturnType<typeof rootCommand>;
 /** `deps` replace the process's env, streams, profile store, prompts or transport (tests run argv in-process). */
 export function buildProgram(deps: ContextDeps = {}): Root {
   const program = rootCommand(deps);
-  const makeContext: MakeContext = (cmd) => createContext(cmd.optsWithGlobals() as GlobalOptions, deps);
+  const makeContext: MakeContext = async (cmd) => createContext(cmd.optsWithGlobals() as GlobalOptions, deps);
   registerProfileCommands(program, makeContext);
   registerModelCommands(program, makeContext);
   registerKeyCommands(program, makeContext);

@@ -40,7 +40,7 @@ export async function run(argv: string[], deps: ContextDeps = {}): Promise<ExitC
     await installCompletion(
       program,
       completing
-        ? await completionData(createContext({ color: false, quiet: true, verbose: false, yes: false }, deps))
+        ? await completionData(await createContext({ color: false, quiet: true, verbose: false, yes: false }, deps))
         : undefined,
     );
     await program.parseAsync(argv);

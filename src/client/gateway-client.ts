@@ -65,6 +65,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** The transport; tests pass undici's MockAgent. */
   dispatcher?: Dispatcher;
+  /** Where the URL and credentials came from ("profile 'prod'", "EMBCTL_URL"): errors they cause name it. */
+  sources?: Partial<Record<'url' | 'apiKey' | 'adminToken', string>>;
 }
 
 export interface Sent<T> {
@@ -127,6 +129,9 @@ const CODE_HINTS: Record<string, string> = {
   tokens_exceed_rate_limit:
     "send fewer or shorter inputs per request (--batch-size, --max-batch-tokens), or raise the key's --tpm",
   model_not_found: 'list the models you may use with `embctl models list` (or GET /v1/models)',
+  model_not_allowed:
+    "the message names the pattern that refused the model; `embctl keys get KEY` shows a key's patterns and " +
+    '`embctl keys constrain KEY --include …` changes them (or use a model it allows: GET /v1/models lists them)',
   ambiguous_model: 'name the entity too: ENTITY/MODEL (the message lists them)',
   duplicate_id: 'change it with `embctl models update ID` (or `embctl models apply -f FILE`), or choose another --id',
 };
@@ -216,6 +221,7 @@ export class GatewayClient {
         requestId,
         retryAfterMs(response.headers),
         response.headers['x-should-retry'] !== 'false',
+        options.auth ?? 'api-key',
       );
     try {
       return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
@@ -360,6 +366,8 @@ export class GatewayClient {
         'GET',
         String(response.headers['x-request-id'] ?? ''),
         undefined,
+        true,
+        'admin',
       );
     onOpen?.();
     let buffer = '';
@@ -389,20 +397,39 @@ export class GatewayClient {
     await this.dispatcher?.close();
   }
 
+  /** A refused credential that came from a profile or the environment: say which, and how to replace it there. */
+  private refusedCredentialHint(auth: Auth): string | undefined {
+    const field = auth === 'admin' ? 'adminToken' : 'apiKey';
+    const source = this.options.sources?.[field];
+    if (!source) return undefined;
+    const what = auth === 'admin' ? 'admin token' : 'API key';
+    const profile = /^profile '(.+)'$/.exec(source)?.[1];
+    return profile
+      ? `the ${what} came from profile '${profile}': replace it with \`embctl --profile ${profile} profile set ` +
+          `${field} -\` (reads stdin), or pass another one`
+      : `the ${what} came from ${source}: check its value`;
+  }
+
+  /** " (from profile 'prod')" after the URL, when it came from somewhere the user may not be looking. */
+  private get urlOrigin(): string {
+    const source = this.options.sources?.url;
+    return source && source !== '--url' ? ` (from ${source})` : '';
+  }
+
   transportError(error: unknown, target: string): CliError {
     const code = (error as { code?: string }).code ?? '';
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? '';
     const reason = code || cause || (error as Error).message;
     if (TIMEOUT_CODES.has(code)) {
       return new CliError(
-        `the gateway at ${this.url} did not answer in time (${reason})`,
+        `the gateway at ${this.url}${this.urlOrigin} did not answer in time (${reason})`,
         ExitCode.unreachable,
         'raise --timeout, or check the gateway with `embctl doctor`',
       );
     }
     if (UNREACHABLE_CODES.has(code) || UNREACHABLE_CODES.has(cause)) {
       return new CliError(
-        `cannot reach the gateway at ${this.url} (${reason})`,
+        `cannot reach the gateway at ${this.url}${this.urlOrigin} (${reason})`,
         ExitCode.unreachable,
         'start it with `embctl gateway start`, or check --url / EMBCTL_URL / the profile (`embctl profile show`)',
       );
@@ -419,6 +446,7 @@ export class GatewayClient {
     retryAfter: number | undefined,
     /** False when the gateway said `x-should-retry: false`: the same request can never succeed. */
     mayRetry = true,
+    auth: Auth = 'api-key',
   ): CliError {
     let body: Partial<OpenAIErrorBody> | undefined;
     try {
@@ -431,6 +459,7 @@ export class GatewayClient {
       apiError?.message ?? `${method} ${target} answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
     const exitCode = apiError?.code === 'duplicate_id' ? ExitCode.conflict : exitCodeForStatus(status);
     const hint =
+      (status === 401 ? this.refusedCredentialHint(auth) : undefined) ??
       (apiError?.code ? CODE_HINTS[apiError.code] : undefined) ??
       (status === 404 ? notFoundHint(target) : HINTS[status]);
     return new CliError(message, exitCode, hint, {

@@ -61,6 +61,34 @@ describe('profile', () => {
     expect((await cli(['profile', 'show', 'ops'])).code).toBe(4);
   });
 
+  it('checks a pinned model with the gateway, and errors caused by a profile value name the profile', async () => {
+    const add = ['profile', 'add', 'pinned', '--url', gateway.url, '--api-key', gateway.apiKey, '--no-check'];
+    expect((await cli(add)).code).toBe(0);
+    const unknown = await cli(['--profile', 'pinned', 'profile', 'set', 'model', 'nosuch']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toContain("profile 'pinned' not changed: The model 'nosuch' does not exist");
+    expect(unknown.stderr).toContain('--no-check');
+    expect((await json(['profile', 'show', 'pinned'])).model).toBeUndefined();
+
+    expect((await cli(['--profile', 'pinned', 'profile', 'set', 'model', 'nosuch', '--no-check'])).code).toBe(0);
+    const embedded = await cli(['--profile', 'pinned', 'embed', 'hello']);
+    expect(embedded.code).toBe(4);
+    expect(embedded.stderr).toContain("(the model 'nosuch' came from profile 'pinned')");
+    expect(embedded.stderr).toContain('embctl profile set model NAME');
+
+    expect((await cli(['--profile', 'pinned', 'profile', 'set', 'apiKey', 'emb_revoked_or_wrong_0000'])).code).toBe(0);
+    const refused = await cli(['--profile', 'pinned', 'embed', 'hello', '--model', 'local']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(
+      "hint: the API key came from profile 'pinned': replace it with `embctl --profile pinned profile set apiKey -`",
+    );
+    expect((await cli(['--profile', 'pinned', 'profile', 'set', 'url', 'http://127.0.0.1:9'])).code).toBe(0);
+    const unreachable = await cli(['--profile', 'pinned', 'embed', 'hello', '--model', 'local']);
+    expect(unreachable.code).toBe(6);
+    expect(unreachable.stderr).toContain("cannot reach the gateway at http://127.0.0.1:9 (from profile 'pinned')");
+    expect((await cli(['profile', 'remove', 'pinned', '-y'])).code).toBe(0);
+  });
+
   it('refuses to save a profile the gateway rejects, unless --no-check', async () => {
     const bad = await cli(['profile', 'add', 'bad', '--url', gateway.url, '--api-key', 'emb_wrong_key_000000']);
     expect(bad.code).toBe(3);
@@ -108,7 +136,9 @@ describe('models', () => {
     expect((await json(['models', 'list', '--disabled'])).map((e: { id: string }) => e.id)).toEqual(['cli-small']);
     const refused = await cli(['embed', 'x', '--model', 'cli-small']);
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toContain('disabled');
+    expect(refused.stderr).toContain("The embedding model 'cli-small' is disabled");
+    expect(refused.stderr).toContain('hint: an operator can enable it: `embctl models enable ID`');
+    expect(refused.stderr).not.toContain('the credential is valid');
     expect((await json(['models', 'enable', 'cli-small'])).enabled).toBe(true);
 
     const constrained = await json([

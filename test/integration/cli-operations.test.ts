@@ -1,6 +1,6 @@
 /** logs, usage, gateway status/stop/--detach, doctor and completion, through the built CLI. */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,32 @@ describe('gateway status, --detach and stop', () => {
     expect(none.code).toBe(6);
     expect(none.stderr).toContain('no gateway is configured');
   });
+
+  it('stop after the gateway was killed says it had ended, removes the stale pid file, and signals nobody', async () => {
+    const env = isolatedEnv();
+    const started = await runCli(['gateway', 'start', '--detach', '--port', String(await freePort())], { env });
+    expect(started.code, started.stderr).toBe(0);
+    const pidFile = join(env.EMBCTL_DATA_DIR!, 'gateway.pid');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    // Gone, or a zombie nobody reaped yet (its command line is empty then).
+    const gone = () => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '';
+      } catch {
+        return true;
+      }
+    };
+    for (let i = 0; i < 100 && !gone(); i++) await new Promise((r) => setTimeout(r, 50));
+    const stopped = await runCli(['gateway', 'stop'], { env });
+    expect(stopped.code).toBe(4);
+    expect(stopped.stderr).toContain(`(pid ${pid}) was not running: it ended without stopping`);
+    expect(existsSync(pidFile)).toBe(false);
+    // A pid file naming a live process that is no gateway (this test's own) is stale too: nothing is signalled.
+    writeFileSync(pidFile, `${process.pid}\n`);
+    expect((await runCli(['gateway', 'stop'], { env })).code).toBe(4);
+    expect(existsSync(pidFile)).toBe(false);
+  });
 });
 
 describe('doctor', () => {
@@ -212,7 +238,7 @@ describe('doctor', () => {
     const revoked = await cli(['doctor', '-o', 'table'], { EMBCTL_API_KEY: key.secret });
     expect(revoked.code).toBe(1);
     expect(revoked.stdout).toMatch(/✖ API key: .*was revoked/);
-    expect(revoked.stdout).toMatch(/fix: check the key/);
+    expect(revoked.stdout).toMatch(/fix: the API key came from EMBCTL_API_KEY: check its value/);
 
     const down = await cli(['doctor', '-o', 'json'], { EMBCTL_URL: 'http://127.0.0.1:9' });
     expect(down.code).toBe(1);
@@ -230,12 +256,10 @@ describe('doctor', () => {
 });
 
 describe('completion', () => {
-  /** Loads the bash script into a real bash and asks it to complete the given words. */
-  async function bashComplete(words: string[]): Promise<string[]> {
+  /** Loads the bash script (twice, as a second `source ~/.bashrc` does) into a real bash and completes `words`. */
+  async function bashComplete(words: string[], onStderr?: (text: string) => void): Promise<string[]> {
     const script = [
-      // The one bash-completion helper the script uses (distributions ship it; this machine may not).
-      'type _get_comp_words_by_ref >/dev/null 2>&1 || _get_comp_words_by_ref() { cur="${COMP_WORDS[COMP_CWORD]}"; ' +
-        'prev="${COMP_WORDS[COMP_CWORD-1]}"; words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD; }',
+      'source completions/embctl.bash',
       'source completions/embctl.bash',
       `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})`,
       `COMP_CWORD=${words.length - 1}`,
@@ -252,8 +276,11 @@ describe('completion', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
+      let err = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       child.on('error', reject);
+      child.on('exit', () => onStderr?.(err));
       child.on('exit', () =>
         resolve(
           out
@@ -288,6 +315,30 @@ describe('completion', () => {
       'ndjson',
     ]);
     expect(await bashComplete(['embctl', 'profile', 'use', ''])).toEqual(['local']);
+  });
+
+  it('bash completes paths for file options, values of list options and key ids; sourcing twice is silent', async () => {
+    const dir = join(gateway.env.HOME!, 'completion');
+    mkdirSync(join(dir, 'docs-dir'), { recursive: true });
+    writeFileSync(join(dir, 'docs.txt'), 'a\n');
+    let stderr = 'not run';
+    expect((await bashComplete(['embctl', 'embed', '-f', `${dir}/do`], (e) => (stderr = e))).sort()).toEqual([
+      `${dir}/docs-dir`,
+      `${dir}/docs.txt`,
+    ]);
+    expect(stderr).toBe('');
+    expect(await bashComplete(['embctl', 'search', 'q', '--index', `${dir}/docs.`])).toEqual([`${dir}/docs.txt`]);
+    expect(await bashComplete(['embctl', 'models', 'apply', '--file', `${dir}/d`])).toHaveLength(2);
+    expect(await bashComplete(['embctl', 'gateway', 'start', '--data-dir', `${dir}/d`])).toEqual([`${dir}/docs-dir`]);
+    expect(await bashComplete(['embctl', 'usage', '--by', ''])).toEqual(['model', 'key', 'day', 'provider', 'entity']);
+    expect(await bashComplete(['embctl', 'logs', 'list', '--status', '4'])).toEqual(
+      expect.arrayContaining(['4xx', '429']),
+    );
+    expect(await bashComplete(['embctl', 'usage', '--chart', ''])).toEqual(['tokens', 'cost']);
+    expect(await bashComplete(['embctl', 'embed', '--split', ''])).toEqual(['line', 'paragraph']);
+    expect(await bashComplete(['embctl', 'keys', 'revoke', 'def'])).toEqual(['default']);
+    // A word that is no path and no value leaves nothing to complete, rather than the working directory.
+    expect(await bashComplete(['embctl', 'logs', 'show', 'zz'])).toEqual([]);
   });
 });
 

@@ -1,7 +1,8 @@
 /** argv → options → handler, in-process, against a mocked transport (undici MockAgent). */
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/cli.js';
 import { mockGateway, runInProcess, scriptedPrompter } from '../helpers/inprocess.js';
 
 const entity = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -264,6 +265,39 @@ describe('wizards (scripted answers)', () => {
     );
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ name: 'ci', url: 'http://ci:1', apiKey: 'emb_…cdef' });
+  });
+
+  it('every command takes its secrets from a file or stdin (global options), never needing them in argv', async () => {
+    const file = join(tempDir('secrets'), 'admin-token');
+    writeFileSync(file, 'embadm_from_file_987654\n', { mode: 0o600 });
+    const { agent, pool } = mockGateway();
+    pool
+      .intercept({
+        path: (path) => path.startsWith('/v1/embedding-models'),
+        method: 'GET',
+        headers: { authorization: 'Bearer embadm_from_file_987654' },
+      })
+      .reply(200, [entity('from-file')]);
+    const listed = await runInProcess(['models', 'list', '--admin-token-file', file, '-o', 'json'], { agent });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)[0]).toMatchObject({ id: 'from-file' });
+
+    const added = await runInProcess(
+      ['profile', 'add', 'ci', '--url', 'http://ci:1', '--api-key-stdin', '--admin-token-file', file, '--no-check'],
+      { stdin: 'emb_piped_abcdef\n' },
+    );
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toContain('emb_…cdef');
+    expect(added.stdout).toContain('embadm_…7654');
+  });
+
+  it('a secret file that cannot be read, or two sources for one secret, is a usage error naming them', async () => {
+    const missing = await runInProcess(['models', 'list', '--admin-token-file', '/nonexistent/token']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--admin-token-file '/nonexistent/token' cannot be read (no such file)");
+    const both = await runInProcess(['models', 'list', '--api-key', 'emb_x', '--api-key-file', '/tmp/x']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--api-key-file.*cannot be used with.*--api-key/);
   });
 });
 

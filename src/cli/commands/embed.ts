@@ -40,16 +40,18 @@ export interface EmbedOptions extends SourceOptions {
 }
 
 /** The model to use: --model, the profile's pinned model, the index's own, else the only one served. */
+/** The model to embed with, and where it came from when that was not `--model` (errors name it). */
 export async function chooseModel(
   requested: string | undefined,
   ctx: CliContext,
   client: GatewayClient,
-  fromIndex?: string,
-): Promise<string> {
-  const pinned = requested ?? ctx.settings.model ?? fromIndex;
-  if (pinned) return pinned;
+  index?: { path: string; model: string },
+): Promise<{ model: string; source?: string }> {
+  if (requested) return { model: requested };
+  if (ctx.settings.model) return { model: ctx.settings.model, source: ctx.settings.sources.model };
+  if (index) return { model: index.model, source: `the index ${index.path}` };
   const models = await client.models();
-  if (models.length === 1) return models[0]!.id;
+  if (models.length === 1) return { model: models[0]!.id };
   throw new CliError(
     models.length === 0
       ? 'the gateway serves no enabled embedding model'
@@ -256,10 +258,27 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   const records = chunked(allRecords(spec, ctx.stdin, options), options);
   const client = await ctx.client();
   const meta = options.out && !options.force ? readMeta(options.out) : undefined;
-  const model = await chooseModel(options.model, ctx, client, meta?.requested_model);
+  const { model, source } = await chooseModel(
+    options.model,
+    ctx,
+    client,
+    meta && options.out ? { path: options.out, model: meta.requested_model } : undefined,
+  );
   // Routed now, no token spent: the price the gateway charges, and a model the index cannot take.
   // A server that is not an embctl gateway may not answer this: then the run's own checks stand.
-  const routeOf = (name: string) => client.model(name).catch(() => undefined);
+  const routeOf = (name: string) =>
+    client.model(name).catch((error: unknown) => {
+      if (source && name === model && error instanceof CliError && error.exitCode === ExitCode.notFound)
+        throw new CliError(
+          `${error.message.replace(/\.$/, '')} (the model '${model}' came from ${source})`,
+          ExitCode.notFound,
+          source.startsWith('profile')
+            ? 'pin another with `embctl profile set model NAME` (`embctl models list` shows them), or pass --model'
+            : `change ${source}, or pass --model`,
+          error.details,
+        );
+      return undefined;
+    });
   const routed = await routeOf(model);
   const indexRoute = meta && meta.requested_model !== model ? await routeOf(meta.requested_model) : undefined;
   if (meta && routed && indexRoute && routed.id !== indexRoute.id) {

@@ -132,6 +132,13 @@ function alive(host: HostProcess, pid: number): boolean {
   }
 }
 
+/** The pid file's process is still the gateway, not one that died and left its pid to another program. */
+function gatewayRunning(host: HostProcess, pid: number): boolean {
+  if (!alive(host, pid)) return false;
+  const commandLine = host.commandLine(pid);
+  return commandLine === undefined || /\bgateway start\b/.test(commandLine);
+}
+
 /** Starts `gateway start` (without --detach) in the background, logging to the data dir; returns once it listens. */
 export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliContext): Promise<void> {
   const running = readPid(dataDir);
@@ -185,12 +192,21 @@ export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliCon
 
 export async function gatewayStop(dataDir: string, ctx: CliContext): Promise<void> {
   const pid = readPid(dataDir);
-  if (!pid || !alive(ctx.host, pid)) {
-    rmSync(join(dataDir, PID_FILE), { force: true });
+  const pidFile = join(dataDir, PID_FILE);
+  if (!pid) {
     throw new CliError(
-      `no gateway is running over ${dataDir}`,
+      `no gateway is running over ${dataDir} (no ${PID_FILE} there)`,
       ExitCode.notFound,
       'a gateway started in the foreground stops with Ctrl-C; --data-dir picks another data dir',
+    );
+  }
+  if (!gatewayRunning(ctx.host, pid)) {
+    rmSync(pidFile, { force: true });
+    throw new CliError(
+      `the gateway over ${dataDir} (pid ${pid}) was not running: it ended without stopping (killed or crashed), ` +
+        `and its stale ${PID_FILE} is now removed`,
+      ExitCode.notFound,
+      `its last lines are in ${join(dataDir, LOG_FILE)}; start it again with \`embctl gateway start --detach\``,
     );
   }
   ctx.host.kill(pid, 'SIGTERM');

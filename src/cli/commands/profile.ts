@@ -7,10 +7,6 @@ import { redactProfile, type Profile } from '../profiles.js';
 
 export interface ProfileAddOptions {
   url?: string;
-  apiKey?: string;
-  apiKeyStdin?: boolean;
-  adminToken?: string;
-  adminTokenStdin?: boolean;
   model?: string;
   use?: boolean;
   check: boolean;
@@ -73,18 +69,15 @@ export async function profileAdd(
     options.url ??
       (ctx.interactive ? await prompt.input({ message: 'Gateway URL:', default: DEFAULT_URL }) : DEFAULT_URL),
   );
-  const apiKey = options.apiKeyStdin
-    ? await readStdinSecret(ctx.stdin, '--api-key-stdin')
-    : (options.apiKey ??
-      (ctx.interactive
-        ? (await prompt.secret({ message: 'API key (emb_…, empty to skip):' })) || undefined
-        : undefined));
-  const adminToken = options.adminTokenStdin
-    ? await readStdinSecret(ctx.stdin, '--admin-token-stdin')
-    : (options.adminToken ??
-      (ctx.interactive
-        ? (await prompt.secret({ message: 'Admin token (embadm_…, empty to skip):' })) || undefined
-        : undefined));
+  // Given by flag, stdin or file (global options); asked for on a terminal otherwise.
+  const apiKey =
+    ctx.given.apiKey ??
+    (ctx.interactive ? (await prompt.secret({ message: 'API key (emb_…, empty to skip):' })) || undefined : undefined);
+  const adminToken =
+    ctx.given.adminToken ??
+    (ctx.interactive
+      ? (await prompt.secret({ message: 'Admin token (embadm_…, empty to skip):' })) || undefined
+      : undefined);
   const profile: Profile = {
     url,
     ...(apiKey ? { apiKey } : {}),
@@ -187,7 +180,35 @@ export async function profileRemove(name: string, ctx: CliContext): Promise<void
 const SETTABLE = ['url', 'apiKey', 'adminToken', 'model', 'dataDir', 'embedded'] as const;
 type Settable = (typeof SETTABLE)[number];
 
-export async function profileSet(key: string, value: string, ctx: CliContext): Promise<void> {
+/** A model pinned in a profile must be one its gateway serves to its key: checked there, unless told not to. */
+async function checkPinnedModel(model: string, name: string, ctx: CliContext): Promise<void> {
+  const profile = ctx.profiles.get(name);
+  if (!ctx.settings.url && profile?.embedded !== true && profile?.dataDir === undefined) {
+    ctx.out.warn(`model not checked: profile '${name}' has no gateway yet`);
+    return;
+  }
+  try {
+    const routed = await (await ctx.client()).model(model);
+    ctx.out.success(`the gateway serves '${model}' (${routed.id})`);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    throw new CliError(
+      `profile '${name}' not changed: ${error.message}`,
+      error.exitCode,
+      error.exitCode === ExitCode.notFound
+        ? '`embctl models list` shows the models this key may use; --no-check saves it anyway'
+        : `${error.hint ? `${error.hint}; ` : ''}--no-check saves it without asking the gateway`,
+      error.details,
+    );
+  }
+}
+
+export async function profileSet(
+  key: string,
+  value: string,
+  options: { check: boolean },
+  ctx: CliContext,
+): Promise<void> {
   if (!(SETTABLE as readonly string[]).includes(key))
     throw usageError(`unknown profile setting '${key}'`, `one of: ${SETTABLE.join(', ')}`);
   const name = ctx.settings.profileName ?? 'default';
@@ -203,8 +224,12 @@ export async function profileSet(key: string, value: string, ctx: CliContext): P
         throw usageError(`embedded takes true or false; got '${resolved}'`);
       profile.embedded = resolved === 'true';
       break;
+    case 'model':
+      if (options.check) await checkPinnedModel(resolved, name, ctx);
+      profile.model = resolved;
+      break;
     default:
-      profile[key as 'apiKey' | 'adminToken' | 'model' | 'dataDir'] = resolved;
+      profile[key as 'apiKey' | 'adminToken' | 'dataDir'] = resolved;
   }
   ctx.profiles.set(name, profile);
   ctx.profiles.current ??= name;
@@ -219,8 +244,6 @@ export function registerProfileCommands(program: Root, makeContext: MakeContext)
       .command('add')
       .description('add a profile (a wizard on a terminal; flags otherwise)')
       .argument('[name]', 'profile name')
-      .option('--api-key-stdin', 'read the API key from stdin')
-      .option('--admin-token-stdin', 'read the admin token from stdin')
       .option('-m, --model <model>', 'pinned model for embed and search')
       .option('--use', 'make it the current profile')
       .option('--no-check', 'save without calling the gateway first'),
@@ -257,8 +280,9 @@ export function registerProfileCommands(program: Root, makeContext: MakeContext)
       .command('set')
       .argument('<key>', SETTABLE.join('|'))
       .argument('<value>', 'the value; - reads it from stdin (for secrets)')
-      .description('set one setting of the selected profile (--profile, else the current one)'),
+      .description('set one setting of the selected profile (--profile, else the current one)')
+      .option('--no-check', 'model: save it without asking the gateway whether it serves it'),
     makeContext,
-    (_o, ctx, key, value) => profileSet(key, value, ctx),
+    (options, ctx, key, value) => profileSet(key, value, options, ctx),
   );
 }
