@@ -1,7 +1,7 @@
 /** Starts a gateway over a data dir: opens the store, bootstraps it if empty, listens. */
 import type { FastifyInstance } from 'fastify';
 import { createServer } from 'node:net';
-import { openSqliteStore } from '../store/sqlite/index.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { preloadTokenizer } from '../core/tokenizer.js';
 import { VERSION } from '../version.js';
@@ -24,6 +24,10 @@ export interface GatewayOptions {
   /** 0 picks a free port. */
   port: number;
   dataDir: string;
+  /** A PostgreSQL URL for a store shared by several gateways; undefined: SQLite in the data dir. */
+  storeUrl?: string;
+  /** The file holding the base64 key that seals upstream credentials (else EMBCTL_SECRET_KEY, else the data dir's). */
+  secretKeyFile?: string;
   adminToken?: string;
   bodyLimit?: number;
   requestTimeoutMs?: number;
@@ -67,12 +71,18 @@ export interface BuiltGateway {
 
 /** Everything but the socket: the store opened and bootstrapped, the context, the routes. */
 export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'>): Promise<BuiltGateway> {
-  const store = openSqliteStore(options.dataDir);
+  const logError = options.logError ?? ((message: string) => process.stderr.write(`embctl gateway: ${message}\n`));
+  const store = await openStore({
+    dataDir: options.dataDir,
+    url: options.storeUrl,
+    env: options.env ?? process.env,
+    secretKeyFile: options.secretKeyFile,
+    onError: logError,
+  });
   try {
     const bootstrap = await bootstrapStore(store, options.adminToken);
     const adminTokenHash = (await store.settings.get(ADMIN_TOKEN_SETTING))!;
     const pool = createUpstreamPool();
-    const logError = options.logError ?? ((message: string) => process.stderr.write(`embctl gateway: ${message}\n`));
     const logs = new RequestLogPipeline(store.logs, { ...DEFAULT_PIPELINE, onError: logError });
     const stopRetention = startRetention(
       store.logs,

@@ -22,13 +22,37 @@ export class UnreadableSecret extends Error {
   override name = 'UnreadableSecret';
 }
 
-function loadKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
-  if (env.EMBCTL_SECRET_KEY) {
-    const key = Buffer.from(env.EMBCTL_SECRET_KEY, 'base64');
-    if (key.length !== 32)
-      throw new Error('EMBCTL_SECRET_KEY must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
-    return key;
-  }
+/** Thrown when a shared store is opened without the key every replica must share. */
+export class MissingSecretKey extends Error {
+  override name = 'MissingSecretKey';
+}
+
+function decodeKey(text: string, source: string): Buffer {
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== 32)
+    throw new Error(`${source} must hold 32 bytes, base64-encoded (e.g. \`openssl rand -base64 32\`)`);
+  return key;
+}
+
+/**
+ * Where the sealing key comes from: EMBCTL_SECRET_KEY, else `keyFile` (base64), else — for a store
+ * private to one data dir — `secret.key` there, created on first use.
+ */
+export interface SecretKeySource {
+  env: NodeJS.ProcessEnv;
+  keyFile?: string;
+  /** Undefined for a shared store: a key made up by one replica would be unreadable to the others. */
+  dataDir?: string;
+}
+
+function loadKey({ env, keyFile, dataDir }: SecretKeySource): Buffer {
+  if (env.EMBCTL_SECRET_KEY) return decodeKey(env.EMBCTL_SECRET_KEY, 'EMBCTL_SECRET_KEY');
+  if (keyFile) return decodeKey(readFileSync(keyFile, 'utf8'), `--secret-key-file ${keyFile}`);
+  if (dataDir === undefined)
+    throw new MissingSecretKey(
+      'a store shared by several gateways needs the key that seals upstream credentials, the same for all: set ' +
+        'EMBCTL_SECRET_KEY or pass --secret-key-file (make one with `openssl rand -base64 32`)',
+    );
   const path = join(dataDir, SECRET_KEY_FILE);
   try {
     writeFileSync(path, randomBytes(32), { flag: 'wx', mode: 0o600 });
@@ -42,8 +66,8 @@ function loadKey(dataDir: string, env: NodeJS.ProcessEnv): Buffer {
   return key;
 }
 
-export function openSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
-  const key = loadKey(dataDir, env);
+export function openSecretBox(source: SecretKeySource): SecretBox {
+  const key = loadKey(source);
   return {
     seal(plain) {
       // Never trust a prefix on input: a token that looks sealed is sealed like any other.

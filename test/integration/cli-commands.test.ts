@@ -83,7 +83,7 @@ describe('profile', () => {
       "hint: the API key came from profile 'pinned': replace it with `embctl --profile pinned profile set apiKey -`",
     );
     expect((await cli(['--profile', 'pinned', 'profile', 'set', 'url', 'http://127.0.0.1:9'])).code).toBe(0);
-    const unreachable = await cli(['--profile', 'pinned', 'embed', 'hello', '--model', 'local']);
+    const unreachable = await cli(['--profile', 'pinned', 'models', 'list', '--admin-token', gateway.adminToken]);
     expect(unreachable.code).toBe(6);
     expect(unreachable.stderr).toContain("cannot reach the gateway at http://127.0.0.1:9 (from profile 'pinned')");
     expect((await cli(['profile', 'remove', 'pinned', '-y'])).code).toBe(0);

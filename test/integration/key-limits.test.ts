@@ -120,7 +120,7 @@ describe('budgets', () => {
       expect(refused.headers['retry-after']).toBeUndefined();
       const untilMidnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000);
       expect(
-        Math.abs(Number.parseInt(String(refused.headers['x-ratelimit-reset-budget'])) - untilMidnight),
+        Math.abs(Number.parseInt(String(refused.headers['x-ratelimit-reset-budget']), 10) - untilMidnight),
       ).toBeLessThanOrEqual(2);
 
       const before = fake.requests.length;

@@ -3,8 +3,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiKeyRecord } from '../../core/api-key.js';
-import { mapSecrets, type EmbeddingModelEntity, type StoredEntity } from '../../core/entity.js';
-import { openSecretBox, UnreadableSecret, type SecretBox } from '../secret-box.js';
+import type { EmbeddingModelEntity, StoredEntity } from '../../core/entity.js';
 import { ADMIN_TOKEN_SETTING, keepRevocation, keyBody } from '../keys.js';
 import {
   StoreConflict,
@@ -50,18 +49,14 @@ interface EntityRow {
   updated_at: string;
 }
 
-const toStored = (row: EntityRow, box: SecretBox): StoredEntity => {
-  const meta = { version: row.version, created_at: row.created_at, updated_at: row.updated_at };
-  const entity = JSON.parse(row.body) as EmbeddingModelEntity;
-  try {
-    return { ...mapSecrets(entity, box.open), ...meta };
-  } catch (error) {
-    if (!(error instanceof UnreadableSecret)) throw error;
-    // One damaged entity must not take the others down: it is kept, marked, and never routed to.
-    return { ...mapSecrets(entity, () => ''), ...meta, unreadable: error.message };
-  }
-};
+const stored = (row: EntityRow): StoredEntity => ({
+  ...(JSON.parse(row.body) as EmbeddingModelEntity),
+  version: row.version,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
 
+/** The SQLite engine; credentials arrive sealed (see `sealed.ts`) and are stored as given. */
 export function openSqliteStore(dataDir: string): Store {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, SQLITE_FILE);
@@ -72,9 +67,7 @@ export function openSqliteStore(dataDir: string): Store {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrate(db);
-  const box = openSecretBox(dataDir);
-  const sealed = (entity: EmbeddingModelEntity) => JSON.stringify(mapSecrets(entity, box.seal));
-  const stored = (row: EntityRow) => toStored(row, box);
+  const body = (entity: EmbeddingModelEntity) => JSON.stringify(entity);
 
   const bumpCatalogue = db.prepare(
     "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'catalogue_version'",
@@ -118,14 +111,14 @@ export function openSqliteStore(dataDir: string): Store {
       const now = new Date().toISOString();
       db.transaction(() => {
         if (q.getEntity.get(entity.id)) throw new StoreConflict('exists', entity.id);
-        q.insertEntity.run(entity.id, sealed(entity), now, now);
+        q.insertEntity.run(entity.id, body(entity), now, now);
         bumpCatalogue.run();
       }).immediate();
       return stored(q.getEntity.get(entity.id)!);
     },
     async replace(id, entity, expectedVersion) {
       guardedWrite.immediate(id, expectedVersion, () =>
-        q.updateEntity.run(sealed({ ...entity, id }), new Date().toISOString(), id),
+        q.updateEntity.run(body({ ...entity, id }), new Date().toISOString(), id),
       );
       return stored(q.getEntity.get(id)!);
     },
@@ -197,7 +190,7 @@ export function openSqliteStore(dataDir: string): Store {
           if (q.getSetting.get(ADMIN_TOKEN_SETTING)) return false;
           if (!q.getEntity.get(seed.entity.id)) {
             const now = new Date().toISOString();
-            q.insertEntity.run(seed.entity.id, sealed(seed.entity), now, now);
+            q.insertEntity.run(seed.entity.id, body(seed.entity), now, now);
           }
           insertKey(seed.apiKey);
           q.setSetting.run(ADMIN_TOKEN_SETTING, seed.adminTokenHash);

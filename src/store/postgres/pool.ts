@@ -1,0 +1,55 @@
+/** The connection pool, its type parsing, transactions, and the advisory locks the store takes. */
+import pg from 'pg';
+
+/** Advisory lock keys (arbitrary, fixed): schema migration, first start, request-log appends. */
+export const MIGRATE_LOCK = 0x656d6201;
+export const BOOTSTRAP_LOCK = 0x656d6202;
+export const APPEND_LOCK = 0x656d6203;
+
+const INT8 = 20;
+
+/** BIGINT as a JS number (seq, epoch milliseconds: far below 2^53), without touching pg's global parsers. */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+export function createPool(url: string, onError: (message: string) => void, max = 10): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle connection dropped by the server (a restart, a failover) must not crash the process.
+  pool.on('error', (error) => onError(`PostgreSQL connection lost: ${error.message}`));
+  return pool;
+}
+
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** The URL as shown in `gateway status`, logs and errors: never the password. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    parsed.search = '';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparsable URL)';
+  }
+}

