@@ -1,7 +1,9 @@
 /**
- * The in-memory catalogue the hot path reads: routable entities and keys by hash, compiled once.
- * Reloaded when this process writes (invalidate) or when another replica did (the store's
- * catalogue version, checked at most once per `recheckMs`).
+ * The in-memory catalogue the hot path reads: routable entities, keys by hash and the admin token's
+ * hash, compiled once. A cache of the store: reloaded when this process writes (invalidate) or when
+ * another gateway did (the store's catalogue version, checked at most once per `recheckMs`, so a
+ * write anywhere is enforced here within that plus one query). While the store cannot be reached
+ * the last snapshot keeps serving, and `storeReachable` says so (readiness).
  */
 import type { ApiKeyRecord } from '../core/api-key.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
@@ -16,18 +18,27 @@ export interface KnownKey {
 export interface CatalogueSnapshot {
   catalogue: Catalogue;
   keysByHash: Map<string, KnownKey>;
+  /** SHA-256 of the admin token: a rotation through any gateway reaches this one like any write. */
+  adminTokenHash: string;
 }
+
+/** How often the store's catalogue version is checked: bounds how stale a replica's view can be. */
+export const CATALOGUE_RECHECK_MS = 250;
 
 export class CatalogueCache {
   private snapshot: CatalogueSnapshot | undefined;
   private loadedVersion = -1;
   private checkedAt = 0;
   private loading: Promise<CatalogueSnapshot> | undefined;
+  /** False since the last check failed; true again at the first that succeeds. */
+  storeReachable = true;
 
   constructor(
     private readonly store: Store,
     private readonly providerDefaultModel: (entity: EmbeddingModelEntity) => string,
-    private readonly recheckMs = 1000,
+    private readonly adminTokenSetting: string,
+    private readonly recheckMs = CATALOGUE_RECHECK_MS,
+    private readonly onError: (message: string) => void = () => {},
   ) {}
 
   invalidate(): void {
@@ -43,13 +54,35 @@ export class CatalogueCache {
   }
 
   private async refresh(): Promise<CatalogueSnapshot> {
-    const version = await this.store.catalogueVersion();
+    try {
+      const snapshot = await this.load();
+      if (!this.storeReachable) this.onError('the store answers again');
+      this.storeReachable = true;
+      return snapshot;
+    } catch (error) {
+      if (!this.snapshot) throw error;
+      // Keep serving what is known; try again at the next check.
+      if (this.storeReachable)
+        this.onError(`the store is unreachable, serving the last catalogue: ${(error as Error).message}`);
+      this.storeReachable = false;
+      this.checkedAt = Date.now();
+      return this.snapshot;
+    }
+  }
+
+  private async load(): Promise<CatalogueSnapshot> {
+    const [version, adminTokenHash] = await Promise.all([
+      this.store.catalogueVersion(),
+      this.store.settings.get(this.adminTokenSetting),
+    ]);
     this.checkedAt = Date.now();
-    if (this.snapshot && version === this.loadedVersion) return this.snapshot;
+    if (this.snapshot && version === this.loadedVersion && adminTokenHash === this.snapshot.adminTokenHash)
+      return this.snapshot;
     const [entities, keys] = await Promise.all([this.store.entities.list(), this.store.apiKeys.list()]);
     this.snapshot = {
       catalogue: buildCatalogue(entities, this.providerDefaultModel),
       keysByHash: new Map(keys.map((record) => [record.hash, { record, constraints: keyConstraintsOf(record) }])),
+      adminTokenHash: adminTokenHash ?? '',
     };
     this.loadedVersion = version;
     return this.snapshot;

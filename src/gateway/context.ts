@@ -4,6 +4,7 @@ import type { BufferPool } from './buffer-pool.js';
 import type { CatalogueCache } from './catalogue.js';
 import type { Dispatch } from './dispatch.js';
 import type { KeyLimiter } from './limits.js';
+import type { LogTail } from './log-tail.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RequestLogPipeline } from './request-log.js';
 
@@ -13,14 +14,14 @@ export interface GatewayContext {
   catalogue: CatalogueCache;
   dispatch: Dispatch;
   logs: RequestLogPipeline;
+  /** The live Request Log stream, read from the store (every gateway's rows). */
+  tail: LogTail;
   limiter: KeyLimiter;
   metrics: GatewayMetrics;
   /** Memory for response bodies, reused across requests. */
   bodies: BufferPool;
   /** The environment variables entities may name in `${env:…}` (undefined: the default list). */
   allowEnv: EnvAllowList | undefined;
-  /** SHA-256 of the admin token, checked in constant time. */
-  adminTokenHash: string;
   version: string;
   startedAt: number;
   /** Set when shutdown begins: responses then close their connection so the process can exit. */

@@ -6,10 +6,11 @@ import type { Store } from '../store/store.js';
 import { preloadTokenizer } from '../core/tokenizer.js';
 import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
-import { CatalogueCache } from './catalogue.js';
+import { CATALOGUE_RECHECK_MS, CatalogueCache } from './catalogue.js';
 import { BufferPool } from './buffer-pool.js';
 import { createDispatch } from './dispatch.js';
-import { KeyLimiter } from './limits.js';
+import { KeyLimiter, type OutagePolicy } from './limits.js';
+import { LogTail } from './log-tail.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   /** The file holding the base64 key that seals upstream credentials (else EMBCTL_SECRET_KEY, else the data dir's). */
   secretKeyFile?: string;
   adminToken?: string;
+  /** Keys with limits while the store is unreachable: refused with 503 (default) or admitted uncounted. */
+  limitsOnStoreOutage?: OutagePolicy;
   bodyLimit?: number;
   requestTimeoutMs?: number;
   tls?: { key: Buffer; cert: Buffer };
@@ -37,6 +40,8 @@ export interface GatewayOptions {
   logRetentionMs?: number;
   /** At most this many request-log rows are kept (default 1 000 000). */
   logMaxRows?: number;
+  /** Rows kept in memory while the store refuses writes (default 100 000); beyond, the oldest are dropped and counted. */
+  logBufferRows?: number;
   logError?: (message: string) => void;
   /** The environment `${env:…}` references resolve in (default: this process's). */
   env?: NodeJS.ProcessEnv;
@@ -81,11 +86,16 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
   });
   try {
     const bootstrap = await bootstrapStore(store, options.adminToken);
-    const adminTokenHash = (await store.settings.get(ADMIN_TOKEN_SETTING))!;
     const pool = createUpstreamPool();
-    const logs = new RequestLogPipeline(store.logs, { ...DEFAULT_PIPELINE, onError: logError });
+    const tail = new LogTail(store.logs, logError);
+    const logs = new RequestLogPipeline(store.logs, {
+      ...DEFAULT_PIPELINE,
+      ...(options.logBufferRows ? { maxBuffered: options.logBufferRows } : {}),
+      onError: logError,
+      onStored: () => tail.wake(),
+    });
     const stopRetention = startRetention(
-      store.logs,
+      store,
       {
         maxAgeMs: options.logRetentionMs ?? DEFAULT_RETENTION_MS,
         maxRows: options.logMaxRows ?? DEFAULT_MAX_LOG_ROWS,
@@ -95,17 +105,17 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
     );
     const ctx = {
       store,
-      catalogue: new CatalogueCache(store, providerDefaultModel),
+      catalogue: new CatalogueCache(store, providerDefaultModel, ADMIN_TOKEN_SETTING, CATALOGUE_RECHECK_MS, logError),
       dispatch: createDispatch(
         { pool, retry: options.retry ?? DEFAULT_RETRY },
         new CredentialRotation(options.env ?? process.env, options.allowEnv),
       ),
       allowEnv: options.allowEnv,
       logs,
-      limiter: new KeyLimiter(store.logs, () => logs.flush()),
+      tail,
+      limiter: new KeyLimiter(store.usage, () => logs.flush(), options.limitsOnStoreOutage),
       metrics: new GatewayMetrics(),
       bodies: new BufferPool(),
-      adminTokenHash,
       version: VERSION,
       startedAt: Date.now(),
       closing: false,
@@ -130,7 +140,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
           ctx.closing = true;
           stopRetention();
           // Live log streams would hold the server open: end them, then let requests finish.
-          logs.endStreams();
+          tail.end();
           await app.close();
           await logs.close();
           await pool.close();

@@ -35,6 +35,7 @@ export function sealedStore(store: Store, box: SecretBox): Store {
     apiKeys: store.apiKeys,
     settings: store.settings,
     logs: store.logs,
+    usage: store.usage,
     catalogueVersion: () => store.catalogueVersion(),
     bootstrap: (seed) => store.bootstrap({ ...seed, entity: seal(seed.entity) }),
     close: () => store.close(),

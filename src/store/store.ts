@@ -65,6 +65,48 @@ export interface RequestLogStore {
   prune(olderThan: number, maxRows: number): Promise<number>;
 }
 
+/** The starts (epoch ms) of the fixed windows a call counts in: its minute, UTC day and UTC month. */
+export interface UsageWindows {
+  minute: number;
+  day: number;
+  month: number;
+}
+
+/** A key's counters in its windows: what one gateway or many have admitted, reserved and spent. */
+export interface WindowTotals {
+  requests: number;
+  tokens: number;
+  daySpent: number;
+  dayReserved: number;
+  monthSpent: number;
+  monthReserved: number;
+}
+
+/** Added to a key's counters: an admission (+1 request, reserved tokens and cost) or a settlement. */
+export type UsageDelta = Partial<WindowTotals>;
+
+/**
+ * Per-key usage shared by every gateway on the store, so N replicas together admit what one would.
+ * `admit` reads and adds in one transaction, the rows locked: no two callers take the same unit.
+ */
+export interface UsageCounterStore {
+  /**
+   * Reads the key's totals in `windows` (a day or month first seen starts from the spend in the
+   * request logs) and, if `accept(current)` holds, adds `delta`; returns the totals as read.
+   */
+  admit(
+    keyId: string,
+    windows: UsageWindows,
+    delta: UsageDelta,
+    accept: (current: WindowTotals) => boolean,
+  ): Promise<{ admitted: boolean; current: WindowTotals }>;
+  /** Adds `delta` (it may be negative: a reservation released) to the windows a call was admitted in. */
+  adjust(keyId: string, windows: UsageWindows, delta: UsageDelta): Promise<void>;
+  totals(keyId: string, windows: UsageWindows): Promise<WindowTotals>;
+  /** Drops windows that started before `olderThan` (epoch ms); returns how many. */
+  prune(olderThan: number): Promise<number>;
+}
+
 export interface Store {
   readonly kind: string;
   /** Where the data lives, for `gateway status` and start-up lines. Never includes a password. */
@@ -73,6 +115,7 @@ export interface Store {
   apiKeys: ApiKeyStore;
   settings: SettingsStore;
   logs: RequestLogStore;
+  usage: UsageCounterStore;
   /**
    * Bumped by every write to entities or keys, from any process sharing the store: the gateway
    * polls it to drop its in-memory catalogue when another replica changed something.

@@ -12,6 +12,7 @@ import type { ApiKeyRecord } from '../../src/core/api-key.js';
 import type { EmbeddingModelEntity } from '../../src/core/entity.js';
 import type { RequestLogRow } from '../../src/core/request-log.js';
 import { openStore } from '../../src/store/open.js';
+import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { StoreConflict, type Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -273,6 +274,50 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     }
   });
 
+  it('counts usage per key and window; admission is atomic across replicas; a new day starts from the logs', async () => {
+    const replica = await engine.open(location);
+    const now = Date.parse('2026-12-01T10:00:30Z');
+    const windows = {
+      minute: Date.parse('2026-12-01T10:00:00Z'),
+      day: Date.parse('2026-12-01'),
+      month: Date.parse('2026-12-01'),
+    };
+    try {
+      // Spend already logged today seeds the day window the first time it is used.
+      await store.logs.append([logRow('spent_before', now - 1000, { key_id: 'key_u', cost_usd: 0.25 })]);
+      const rpm = 10;
+      const attempts = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (i % 2 ? replica : store).usage.admit(
+            'key_u',
+            windows,
+            { requests: 1, tokens: 5, dayReserved: 0.01, monthReserved: 0.01 },
+            (current) => current.requests < rpm,
+          ),
+        ),
+      );
+      expect(attempts.filter((a) => a.admitted)).toHaveLength(rpm);
+      const counted = await store.usage.totals('key_u', windows);
+      expect(counted).toMatchObject({ requests: rpm, tokens: 50, daySpent: 0.25, monthSpent: 0.25 });
+      expect(counted.dayReserved).toBeCloseTo(0.1, 9);
+
+      await replica.usage.adjust('key_u', windows, { tokens: -3, dayReserved: -0.01, daySpent: 0.02 });
+      const adjusted = await store.usage.totals('key_u', windows);
+      expect(adjusted).toMatchObject({ tokens: 47 });
+      expect(adjusted.daySpent).toBeCloseTo(0.27, 9);
+      expect(adjusted.dayReserved).toBeCloseTo(0.09, 9);
+      // Counters never go below zero, whatever a late settlement subtracts.
+      await store.usage.adjust('key_u', windows, { tokens: -1000, dayReserved: -5 });
+      expect(await store.usage.totals('key_u', windows)).toMatchObject({ tokens: 0, dayReserved: 0 });
+
+      expect(await store.usage.totals('key_other', windows)).toMatchObject({ requests: 0, daySpent: 0 });
+      expect(await store.usage.prune(windows.minute + 1)).toBe(3);
+      expect(await store.usage.totals('key_u', windows)).toMatchObject({ requests: 0, daySpent: 0 });
+    } finally {
+      await replica.close();
+    }
+  });
+
   it('bootstraps once when replicas start together on an empty store', async () => {
     const empty = await engine.fresh();
     const replicas = await Promise.all([0, 1, 2].map(() => engine.open(empty)));
@@ -320,7 +365,9 @@ describe('opening a PostgreSQL store', () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      expect((await client.query('SELECT version FROM embctl_schema')).rows).toEqual([{ version: 1 }]);
+      expect((await client.query('SELECT version FROM embctl_schema')).rows).toEqual([
+        { version: PG_MIGRATIONS.length },
+      ]);
     } finally {
       await client.end();
     }

@@ -21,7 +21,7 @@ export function adminScope(
           route.bodyLimit ??= ADMIN_LIMITS.maxBodyBytes;
         });
         scope.addHook('preHandler', async (req) => {
-          authenticateAdmin(req.headers, ctx.adminTokenHash);
+          authenticateAdmin(req.headers, (await ctx.catalogue.current()).adminTokenHash);
           checkDepth(req.body);
         });
         routes(scope);

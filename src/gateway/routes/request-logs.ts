@@ -73,17 +73,7 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
       const filter = filterOf(req.query);
       const heartbeatMs = queryInt(req.query, 'heartbeat', DEFAULT_HEARTBEAT_S, 1, 300) * 1000;
       const resumeFrom = Number(req.headers['last-event-id'] ?? req.query.after);
-      reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': req.id,
-      });
-      res.write('retry: 1000\n: connected\n\n');
-
       let highest = Number.isFinite(resumeFrom) ? resumeFrom : Number.NEGATIVE_INFINITY;
       const send = (rows: StoredLogRow[]) => {
         for (const row of rows) {
@@ -94,10 +84,20 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
       };
       // Rows stored while the backlog is replayed wait here, so none is lost or sent twice.
       let pending: StoredLogRow[] | undefined = [];
-      const unsubscribe = ctx.logs.subscribe(
+      // Subscribed before ': connected': a row stored after the client hears it is delivered.
+      const unsubscribe = await ctx.tail.subscribe(
         (rows) => (pending ? pending.push(...rows) : send(rows)),
         () => res.end(),
       );
+      reply.hijack();
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': req.id,
+      });
+      res.write('retry: 1000\n: connected\n\n');
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
       req.raw.on('close', () => {
         clearInterval(heartbeat);

@@ -18,6 +18,7 @@ import {
 import { PG_MIGRATIONS } from './migrations.js';
 import { BOOTSTRAP_LOCK, createPool, inTransaction, MIGRATE_LOCK, redactedUrl } from './pool.js';
 import { postgresRequestLogs } from './request-logs.js';
+import { postgresUsageCounters } from './usage-counters.js';
 
 interface EntityRow {
   id: string;
@@ -203,6 +204,7 @@ export async function openPostgresStore(url: string, onError: (message: string) 
     apiKeys,
     settings,
     logs: postgresRequestLogs(pool),
+    usage: postgresUsageCounters(pool),
     async catalogueVersion() {
       return Number((await getSetting(pool, 'catalogue_version')) ?? 0);
     },

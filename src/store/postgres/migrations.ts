@@ -53,4 +53,17 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX request_logs_created_at ON request_logs (created_at);
   CREATE INDEX request_logs_key ON request_logs (key_id);
   `,
+  // 2: per-key usage counters in fixed windows, shared by every gateway on the store.
+  `
+  CREATE TABLE key_usage (
+    key_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start BIGINT NOT NULL,
+    requests INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    spent DOUBLE PRECISION NOT NULL,
+    reserved DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (key_id, kind, start)
+  );
+  `,
 ];

@@ -15,6 +15,7 @@ import {
 } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
+import { sqliteUsageCounters } from './usage-counters.js';
 
 export const SQLITE_FILE = 'embctl.db';
 
@@ -181,6 +182,7 @@ export function openSqliteStore(dataDir: string): Store {
     apiKeys,
     settings,
     logs: sqliteRequestLogs(db),
+    usage: sqliteUsageCounters(db),
     async catalogueVersion() {
       return Number(q.getSetting.get('catalogue_version')?.value ?? 0);
     },

@@ -62,4 +62,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE request_logs ADD COLUMN routed_model TEXT;
   `,
+  // 5: per-key usage counters in fixed windows, shared by every gateway on the store.
+  `
+  CREATE TABLE key_usage (
+    key_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    spent REAL NOT NULL,
+    reserved REAL NOT NULL,
+    PRIMARY KEY (key_id, kind, start)
+  );
+  `,
 ];

@@ -1,0 +1,53 @@
+/**
+ * What both engines share of the usage counters: one row per (key, window kind, window start) in
+ * `key_usage`; minute rows count requests and tokens, day and month rows count spend and what is
+ * reserved by calls in flight. A day or month row is created from the spend already in the
+ * request logs, so counters started mid-window (a new store version, a key given a budget) agree
+ * with `embctl usage`.
+ */
+import type { UsageDelta, UsageWindows, WindowTotals } from './store.js';
+
+export type WindowKind = 'minute' | 'day' | 'month';
+export const WINDOW_KINDS: readonly WindowKind[] = ['minute', 'day', 'month'];
+
+export interface CounterRow {
+  kind: WindowKind;
+  requests: number;
+  tokens: number;
+  spent: number;
+  reserved: number;
+}
+
+export const ZERO_TOTALS: WindowTotals = {
+  requests: 0,
+  tokens: 0,
+  daySpent: 0,
+  dayReserved: 0,
+  monthSpent: 0,
+  monthReserved: 0,
+};
+
+export function totalsOf(rows: CounterRow[]): WindowTotals {
+  const totals = { ...ZERO_TOTALS };
+  for (const row of rows) {
+    if (row.kind === 'minute') Object.assign(totals, { requests: row.requests, tokens: row.tokens });
+    else if (row.kind === 'day') Object.assign(totals, { daySpent: row.spent, dayReserved: row.reserved });
+    else Object.assign(totals, { monthSpent: row.spent, monthReserved: row.reserved });
+  }
+  return totals;
+}
+
+/** The per-row additions of a delta: [kind, start, requests, tokens, spent, reserved], zero rows left out. */
+export function rowDeltas(
+  windows: UsageWindows,
+  d: UsageDelta,
+): [WindowKind, number, number, number, number, number][] {
+  const rows: [WindowKind, number, number, number, number, number][] = [
+    ['minute', windows.minute, d.requests ?? 0, d.tokens ?? 0, 0, 0],
+    ['day', windows.day, 0, 0, d.daySpent ?? 0, d.dayReserved ?? 0],
+    ['month', windows.month, 0, 0, d.monthSpent ?? 0, d.monthReserved ?? 0],
+  ];
+  return rows.filter(([, , ...values]) => values.some((v) => v !== 0));
+}
+
+export const startOf = (windows: UsageWindows, kind: WindowKind) => windows[kind];
