@@ -22,10 +22,13 @@ export interface GatewayStatus {
   version: string;
   uptime_s: number;
   started_at: string;
-  store: { kind: string; location: string };
+  store: { kind: string; location: string; schema_version: number; reachable: boolean };
   entities: { total: number; enabled: number };
   keys: { total: number; active: number };
   pid: number;
+  /** The gateway that answered, and every gateway on its store seen in the last 30 s. */
+  instance: string;
+  instances: { instance: string; version: string; pid: number; started_at: string; seen_s_ago: number }[];
 }
 
 /** An entity as the admin API returns it: redacted, with its timestamps. */
@@ -327,6 +330,10 @@ export class GatewayClient {
 
   status(): Promise<GatewayStatus> {
     return this.call('GET', '/v1/status', { auth: 'admin' });
+  }
+
+  rotateAdminToken(): Promise<{ admin_token: string; note: string }> {
+    return this.call('POST', '/v1/admin-token', { auth: 'admin' });
   }
 
   /**

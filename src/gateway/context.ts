@@ -23,6 +23,8 @@ export interface GatewayContext {
   /** The environment variables entities may name in `${env:…}` (undefined: the default list). */
   allowEnv: EnvAllowList | undefined;
   version: string;
+  /** This gateway's name among the gateways sharing its store. */
+  instance: string;
   startedAt: number;
   /** Set when shutdown begins: responses then close their connection so the process can exit. */
   closing: boolean;

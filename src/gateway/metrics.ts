@@ -4,7 +4,7 @@
  * after an entity prefix, the model an upstream reports) is capped in length and in distinct
  * values: past MAX_LABEL_VALUES new ones count as `other`, so nobody can explode the cardinality.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestLogRow } from '../core/request-log.js';
 
 /** Distinct values one label takes before the rest are counted as `other`. */
@@ -82,8 +82,32 @@ export class GatewayMetrics {
   private readonly models = new BoundedLabel();
   private readonly reported = new BoundedLabel();
 
-  constructor() {
+  /**
+   * `instance` labels every series, so the scrapes of several gateways can be told apart; `live`
+   * is read at each scrape.
+   */
+  constructor(
+    instance: string,
+    live: { logRowsBuffered(): number; logRowsDropped(): number; storeUp(): boolean },
+  ) {
+    this.registry.setDefaultLabels({ instance });
     collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    gauge('embctl_log_rows_buffered', 'Request Log rows waiting in memory for the store', live.logRowsBuffered);
+    gauge(
+      'embctl_log_rows_dropped',
+      'Request Log rows dropped since start because the buffer was full while the store refused writes',
+      live.logRowsDropped,
+    );
+    gauge('embctl_store_up', '1 while the store answers, 0 since a check failed', () => (live.storeUp() ? 1 : 0));
   }
 
   observe(row: RequestLogRow): void {

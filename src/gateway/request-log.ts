@@ -29,6 +29,10 @@ export class RequestLogPipeline {
   private closed = false;
   dropped = 0;
 
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
   constructor(
     private readonly store: RequestLogStore,
     private readonly options: PipelineOptions,

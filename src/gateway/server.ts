@@ -11,6 +11,7 @@ import { registerAdminKeyRoutes } from './routes/admin-keys.js';
 import { registerAdminModelRoutes } from './routes/admin-models.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerAdminTokenRoutes } from './routes/admin-token.js';
 import { registerRequestLogRoutes } from './routes/request-logs.js';
 import { registerModelRoutes } from './routes/models.js';
 
@@ -165,5 +166,6 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   registerAdminModelRoutes(app, ctx);
   registerAdminKeyRoutes(app, ctx);
   registerRequestLogRoutes(app, ctx);
+  registerAdminTokenRoutes(app, ctx);
   return app;
 }

@@ -1,6 +1,7 @@
 /** Starts a gateway over a data dir: opens the store, bootstraps it if empty, listens. */
 import type { FastifyInstance } from 'fastify';
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import { preloadTokenizer } from '../core/tokenizer.js';
@@ -11,6 +12,7 @@ import { BufferPool } from './buffer-pool.js';
 import { createDispatch } from './dispatch.js';
 import { KeyLimiter, type OutagePolicy } from './limits.js';
 import { LogTail } from './log-tail.js';
+import { startHeartbeat } from './instances.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
@@ -40,6 +42,10 @@ export interface GatewayOptions {
   logRetentionMs?: number;
   /** At most this many request-log rows are kept (default 1 000 000). */
   logMaxRows?: number;
+  /** One of `gateway start --workers N`'s processes: the port is shared through the cluster primary. */
+  clusterWorker?: boolean;
+  /** This gateway's name among several sharing a store (`instance` label in /metrics; default host:pid). */
+  instance?: string;
   /** Rows kept in memory while the store refuses writes (default 100 000); beyond, the oldest are dropped and counted. */
   logBufferRows?: number;
   logError?: (message: string) => void;
@@ -88,6 +94,10 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
     const bootstrap = await bootstrapStore(store, options.adminToken);
     const pool = createUpstreamPool();
     const tail = new LogTail(store.logs, logError);
+    const catalogue = new CatalogueCache(store, providerDefaultModel, ADMIN_TOKEN_SETTING, CATALOGUE_RECHECK_MS, logError);
+    // Known before the first request, and readiness waits for it.
+    await catalogue.current();
+    const instance = options.instance ?? `${hostname()}:${process.pid}`;
     const logs = new RequestLogPipeline(store.logs, {
       ...DEFAULT_PIPELINE,
       ...(options.logBufferRows ? { maxBuffered: options.logBufferRows } : {}),
@@ -105,7 +115,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
     );
     const ctx = {
       store,
-      catalogue: new CatalogueCache(store, providerDefaultModel, ADMIN_TOKEN_SETTING, CATALOGUE_RECHECK_MS, logError),
+      catalogue,
       dispatch: createDispatch(
         { pool, retry: options.retry ?? DEFAULT_RETRY },
         new CredentialRotation(options.env ?? process.env, options.allowEnv),
@@ -114,7 +124,12 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       logs,
       tail,
       limiter: new KeyLimiter(store.usage, () => logs.flush(), options.limitsOnStoreOutage),
-      metrics: new GatewayMetrics(),
+      metrics: new GatewayMetrics(instance, {
+        logRowsBuffered: () => logs.buffered,
+        logRowsDropped: () => logs.dropped,
+        storeUp: () => catalogue.storeReachable,
+      }),
+      instance,
       bodies: new BufferPool(),
       version: VERSION,
       startedAt: Date.now(),
@@ -130,6 +145,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     });
     if (options.preloadTokenizer !== false) preloadTokenizer();
+    const stopHeartbeat = startHeartbeat(store, { instance, version: VERSION, pid: process.pid, started_at: ctx.startedAt });
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -139,6 +155,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
         (closing ??= (async () => {
           ctx.closing = true;
           stopRetention();
+          stopHeartbeat();
           // Live log streams would hold the server open: end them, then let requests finish.
           tail.end();
           await app.close();
@@ -164,7 +181,7 @@ export class PortInUse extends Error {
   }
 }
 
-async function ensurePortFree(host: string, port: number): Promise<void> {
+export async function ensurePortFree(host: string, port: number): Promise<void> {
   if (port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const probe = createServer();
@@ -176,7 +193,8 @@ async function ensurePortFree(host: string, port: number): Promise<void> {
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
-  await ensurePortFree(options.host, options.port);
+  // A cluster worker's listen goes through its primary, which checked the port once for all.
+  if (!options.clusterWorker) await ensurePortFree(options.host, options.port);
   const gateway = await buildGateway(options);
   try {
     await gateway.app.listen({ host: options.host, port: options.port });

@@ -1,6 +1,9 @@
-/** Rules every store applies to API keys and settings alike, whatever its engine. */
+/** Rules and names every store applies alike, whatever its engine. */
 import type { ApiKeyRecord } from '../core/api-key.js';
 import type { StoredApiKey } from './store.js';
+
+/** Reports of gateways not seen for this long are deleted. */
+export const INSTANCE_KEEP_MS = 86_400_000;
 
 /** The setting that holds the SHA-256 of the admin token. */
 export const ADMIN_TOKEN_SETTING = 'admin_token_hash';

@@ -36,6 +36,8 @@ export function sealedStore(store: Store, box: SecretBox): Store {
     settings: store.settings,
     logs: store.logs,
     usage: store.usage,
+    instances: store.instances,
+    schemaVersion: store.schemaVersion,
     catalogueVersion: () => store.catalogueVersion(),
     bootstrap: (seed) => store.bootstrap({ ...seed, entity: seal(seed.entity) }),
     close: () => store.close(),

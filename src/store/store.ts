@@ -107,8 +107,26 @@ export interface UsageCounterStore {
   prune(olderThan: number): Promise<number>;
 }
 
+/** A gateway running on the store, as it last reported itself. */
+export interface InstanceBeat {
+  instance: string;
+  version: string;
+  pid: number;
+  started_at: number;
+  seen_at: number;
+}
+
+/** Gateways report themselves every few seconds, so any of them can list the others (`gateway status`). */
+export interface InstanceStore {
+  beat(beat: InstanceBeat): Promise<void>;
+  /** Those seen since `since` (epoch ms), newest first; older reports are deleted. */
+  recent(since: number): Promise<InstanceBeat[]>;
+}
+
 export interface Store {
   readonly kind: string;
+  /** The schema version the store is at (its migrations applied). */
+  readonly schemaVersion: number;
   /** Where the data lives, for `gateway status` and start-up lines. Never includes a password. */
   readonly location: string;
   entities: EntityStore;
@@ -116,6 +134,7 @@ export interface Store {
   settings: SettingsStore;
   logs: RequestLogStore;
   usage: UsageCounterStore;
+  instances: InstanceStore;
   /**
    * Bumped by every write to entities or keys, from any process sharing the store: the gateway
    * polls it to drop its in-memory catalogue when another replica changed something.

@@ -118,6 +118,22 @@ export async function doctor(ctx: CliContext): Promise<number> {
     );
     if (settings.adminToken) {
       await run(
+        'store',
+        async (c) => {
+          const { store, instances } = await c!.status();
+          const where = `${store.kind} at ${store.location}, schema ${store.schema_version}`;
+          return store.reachable
+            ? { ok: true, detail: `${where}, reachable; ${instances.length} gateway(s) on it` }
+            : {
+                ok: false,
+                detail: `${where}: the gateway cannot reach it (serving what it knows, refusing limited keys)`,
+                hint: 'check the database server and the gateway\'s --store URL; `embctl gateway status` shows the gateways',
+              };
+        },
+        client,
+        ['gateway', 'admin token'],
+      );
+      await run(
         'stored credentials',
         async (c) => {
           const unreadable = (await c!.listEntities()).filter((e) => e.unreadable);

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { redactSecret } from '../../core/secrets.js';
 import { sleep } from '../../core/retry.js';
 import type { CliContext, HostProcess } from '../context.js';
 import { collect, duration, handle, integer, type MakeContext } from '../command.js';
@@ -11,6 +12,7 @@ import { listenerOf } from '../port-holder.js';
 import type { Root } from '../program.js';
 import { bindRefusal } from '../../gateway/bind-policy.js';
 import { redactedUrl } from '../../store/postgres/pool.js';
+import { runWorkers, workerChannel, type WorkerMessage } from '../gateway-workers.js';
 
 export interface GatewayStartOptions {
   host: string;
@@ -18,6 +20,9 @@ export interface GatewayStartOptions {
   dataDir: string;
   storeUrl?: string;
   secretKeyFile?: string;
+  instance?: string;
+  logBufferRows?: number;
+  limitsOnStoreOutage?: 'closed' | 'open';
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;
@@ -32,6 +37,8 @@ export interface GatewayStartOptions {
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   keepAliveTimeoutMs?: number;
+  /** Set in a `--workers` process: tells the primary where it listens instead of printing it. */
+  notifyPrimary?: (message: WorkerMessage) => void;
 }
 
 /** A store that cannot be opened, as the user can act on it (the URL never shown with its password). */
@@ -63,6 +70,7 @@ export async function gatewayStart(
   const { PortInUse, startGateway } = await import('../../gateway/start.js');
   const gateway = await startGateway({
     ...options,
+    clusterWorker: options.notifyPrimary !== undefined,
     env: ctx.env,
     logError: (message) => ctx.out.warn(`gateway: ${message}`),
   })
@@ -70,13 +78,7 @@ export async function gatewayStart(
       throw storeError(error, options.storeUrl) ?? error;
     })
     .catch((error: unknown) => {
-      if (!(error instanceof PortInUse)) throw error;
-      const holder = listenerOf(error.port);
-      throw new CliError(
-        `port ${error.port} on ${error.host} is in use${holder ? ` by ${holder}` : ''}; nothing was started or created`,
-        ExitCode.conflict,
-        `stop what holds it, or pick another port: --port ${error.port + 1} (0 picks a free one)`,
-      );
+      throw error instanceof PortInUse ? portInUse(error) : error;
     });
   const profileUrl = WILDCARD_HOSTS.has(options.host) ? gateway.url.replace(/\/\/[^/]+:/, '//127.0.0.1:') : gateway.url;
   // Each data dir has its own profile: `local` for the first, `local-2`, … for others.
@@ -95,16 +97,29 @@ export async function gatewayStart(
   }
 
   const pidFile = join(options.dataDir, PID_FILE);
-  writeFileSync(pidFile, `${ctx.host.pid}\n`);
-  // Announced last: whoever waits for this line finds the profile already written.
-  out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
-  out.text(`embctl gateway listening on ${gateway.url}`);
+  if (options.notifyPrimary) {
+    options.notifyPrimary({ listening: gateway.url, store: `${gateway.store.kind} at ${gateway.store.location}` });
+  } else {
+    writeFileSync(pidFile, `${ctx.host.pid}\n`);
+    // Announced last: whoever waits for this line finds the profile already written.
+    out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
+    out.text(`embctl gateway listening on ${gateway.url}`);
+  }
 
   const signal = await stopped;
   out.info(`${signal}: finishing in-flight requests…`);
   await gateway.close();
-  if (readPid(options.dataDir) === ctx.host.pid) rmSync(pidFile, { force: true });
+  if (!options.notifyPrimary && readPid(options.dataDir) === ctx.host.pid) rmSync(pidFile, { force: true });
   out.info('gateway stopped');
+}
+
+export function portInUse(error: { host: string; port: number }): CliError {
+  const holder = listenerOf(error.port);
+  return new CliError(
+    `port ${error.port} on ${error.host} is in use${holder ? ` by ${holder}` : ''}; nothing was started or created`,
+    ExitCode.conflict,
+    `stop what holds it, or pick another port: --port ${error.port + 1} (0 picks a free one)`,
+  );
 }
 
 /** What a detached first start logs instead of its secrets: the parent reads them from the profile. */
@@ -265,6 +280,8 @@ export async function gatewayStatus(ctx: CliContext): Promise<void> {
       store: status.store,
       entities: status.entities,
       keys: status.keys,
+      instance: status.instance,
+      instances: status.instances,
       ...pidFile,
     });
     return;
@@ -275,19 +292,46 @@ export async function gatewayStatus(ctx: CliContext): Promise<void> {
     uptime: `${status.uptime_s} s`,
     started: status.started_at,
     pid: status.pid,
-    store: `${status.store.kind} ${status.store.location}`,
+    store: `${status.store.kind} ${status.store.location} (schema ${status.store.schema_version}${
+      status.store.reachable ? '' : ', UNREACHABLE'
+    })`,
     models: `${status.entities.enabled} enabled of ${status.entities.total}`,
     keys: `${status.keys.active} active of ${status.keys.total}`,
+    instance: status.instance,
+    gateways: status.instances
+      .map((i) => `${i.instance}${i.instance === status.instance ? ' (this one)' : ''}, seen ${i.seen_s_ago} s ago`)
+      .join('; '),
     ...(pid ? { 'pid file': `${join(ctx.settings.dataDir, PID_FILE)} (${pid})` } : {}),
   });
+}
+
+/** A new admin token, shown once and saved in the profile the old one came from. */
+export async function rotateAdminToken(ctx: CliContext): Promise<void> {
+  const { admin_token: token, note } = await (await ctx.client()).rotateAdminToken();
+  const profile = /^profile '(.+)'$/.exec(ctx.settings.sources.adminToken ?? '')?.[1];
+  const saved = profile ? ctx.profiles.get(profile) : undefined;
+  if (profile && saved) {
+    ctx.profiles.set(profile, { ...saved, adminToken: token });
+    ctx.out.success(`new admin token saved in profile '${profile}'; ${note}`);
+  } else {
+    ctx.out.warn(`the new admin token is shown once, below: store it now; ${note}`);
+  }
+  ctx.out.item({ admin_token: profile && saved ? redactSecret(token) : token });
 }
 
 export function registerGatewayCommands(program: Root, makeContext: MakeContext): void {
   const gateway = program.command('gateway').description('run the embeddings gateway');
   handle(
-    gateway.command('status').description('version, uptime, store, models and keys of the gateway'),
+    gateway.command('status').description('version, uptime, store, models and keys of the gateway, and its replicas'),
     makeContext,
     (_o, ctx) => gatewayStatus(ctx),
+  );
+  handle(
+    gateway
+      .command('rotate-admin-token')
+      .description('replace the admin token on every gateway of the store (saved in the profile it came from)'),
+    makeContext,
+    (_o, ctx) => rotateAdminToken(ctx),
   );
   handle(
     gateway.command('stop').description('stop a gateway started with --detach over the data dir'),
@@ -320,6 +364,27 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
       .option(
         '--secret-key-file <path>',
         'the base64 key sealing upstream credentials, the same for every replica (or EMBCTL_SECRET_KEY)',
+      )
+      .option(
+        '--workers <n>',
+        'processes serving the port together, sharing limits and logs through the store (default 1)',
+        integer('--workers', 1, 64),
+        1,
+      )
+      .option('--instance <name>', 'this gateway among those sharing a store: /metrics instance label (default host:pid)')
+      .option(
+        '--log-buffer-rows <n>',
+        'Request Log rows kept in memory while the store refuses writes (default 100000); beyond, the oldest are ' +
+          'dropped and counted',
+        integer('--log-buffer-rows', 1),
+      )
+      .addOption(
+        new Option(
+          '--limits-on-store-outage <policy>',
+          'keys with limits while the store is unreachable: closed refuses them (503), open admits them uncounted',
+        )
+          .choices(['closed', 'open'] as const)
+          .default('closed' as const),
       )
       .option(
         '--request-timeout <duration>',
@@ -369,6 +434,19 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         opts.tlsCert && opts.tlsKey ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) } : undefined;
       if (opts.detach) return gatewayDetach(ctx.host.argv.slice(2), ctx.settings.dataDir, ctx);
       const signal = ctx.interrupted();
+      const channel = workerChannel();
+      if (opts.workers > 1 && !channel)
+        return runWorkers(
+          {
+            count: opts.workers,
+            host: opts.host,
+            port: opts.port,
+            pidFile: join(ctx.settings.dataDir, PID_FILE),
+            portInUse,
+          },
+          ctx,
+          signal,
+        );
       const stopped = new Promise<string>((resolve) =>
         signal.addEventListener('abort', () => resolve(String(signal.reason)), { once: true }),
       );
@@ -378,6 +456,9 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         dataDir: ctx.settings.dataDir,
         storeUrl: opts.store ?? (ctx.env.EMBCTL_STORE_URL || undefined),
         secretKeyFile: opts.secretKeyFile,
+        instance: opts.instance,
+        logBufferRows: opts.logBufferRows,
+        limitsOnStoreOutage: opts.limitsOnStoreOutage,
         // Seeds the admin token of an empty store: --admin-token, --admin-token-file/-stdin or EMBCTL_ADMIN_TOKEN.
         adminToken: ctx.given.adminToken ?? (ctx.env.EMBCTL_ADMIN_TOKEN || undefined),
         bodyLimit: opts.bodyLimit,
@@ -391,6 +472,7 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         maxConnectionsPerIp: opts.maxConnectionsPerIp,
         keepAliveTimeoutMs: opts.keepAliveTimeout,
         ...(tls ? { tls } : {}),
+        ...(channel ? { notifyPrimary: channel } : {}),
       };
       await gatewayStart(settings, ctx, stopped);
     },

@@ -6,12 +6,13 @@
 import type pg from 'pg';
 import type { ApiKeyRecord } from '../../core/api-key.js';
 import type { EmbeddingModelEntity, StoredEntity } from '../../core/entity.js';
-import { ADMIN_TOKEN_SETTING, keepRevocation, keyBody } from '../keys.js';
+import { ADMIN_TOKEN_SETTING, INSTANCE_KEEP_MS, keepRevocation, keyBody } from '../keys.js';
 import {
   StoreConflict,
   type ApiKeyStore,
   type EntityStore,
   type SettingsStore,
+  type InstanceBeat,
   type Store,
   type StoredApiKey,
 } from '../store.js';
@@ -205,6 +206,25 @@ export async function openPostgresStore(url: string, onError: (message: string) 
     settings,
     logs: postgresRequestLogs(pool),
     usage: postgresUsageCounters(pool),
+    schemaVersion: PG_MIGRATIONS.length,
+    instances: {
+      async beat(b) {
+        await pool.query(
+          'INSERT INTO gateway_instances (instance, version, pid, started_at, seen_at) VALUES ($1, $2, $3, $4, $5) ' +
+            'ON CONFLICT (instance) DO UPDATE SET version = excluded.version, pid = excluded.pid, ' +
+            'started_at = excluded.started_at, seen_at = excluded.seen_at',
+          [b.instance, b.version, b.pid, b.started_at, b.seen_at],
+        );
+      },
+      async recent(since) {
+        await pool.query('DELETE FROM gateway_instances WHERE seen_at < $1', [since - INSTANCE_KEEP_MS]);
+        return (
+          await pool.query<InstanceBeat>('SELECT * FROM gateway_instances WHERE seen_at >= $1 ORDER BY seen_at DESC', [
+            since,
+          ])
+        ).rows;
+      },
+    },
     async catalogueVersion() {
       return Number((await getSetting(pool, 'catalogue_version')) ?? 0);
     },

@@ -66,4 +66,14 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key_id, kind, start)
   );
   `,
+  // 3: the gateways running on this store, as each last reported itself.
+  `
+  CREATE TABLE gateway_instances (
+    instance TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+  );
+  `,
 ];

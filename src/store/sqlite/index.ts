@@ -10,9 +10,11 @@ import {
   type ApiKeyStore,
   type EntityStore,
   type SettingsStore,
+  type InstanceBeat,
   type StoredApiKey,
   type Store,
 } from '../store.js';
+import { INSTANCE_KEEP_MS } from '../keys.js';
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 import { sqliteUsageCounters } from './usage-counters.js';
@@ -183,6 +185,22 @@ export function openSqliteStore(dataDir: string): Store {
     settings,
     logs: sqliteRequestLogs(db),
     usage: sqliteUsageCounters(db),
+    schemaVersion: MIGRATIONS.length,
+    instances: {
+      async beat(beat) {
+        db.prepare(
+          'INSERT INTO gateway_instances (instance, version, pid, started_at, seen_at) ' +
+            'VALUES (@instance, @version, @pid, @started_at, @seen_at) ON CONFLICT (instance) DO UPDATE SET ' +
+            'version = excluded.version, pid = excluded.pid, started_at = excluded.started_at, seen_at = excluded.seen_at',
+        ).run(beat);
+      },
+      async recent(since) {
+        db.prepare('DELETE FROM gateway_instances WHERE seen_at < ?').run(since - INSTANCE_KEEP_MS);
+        return db
+          .prepare<[number], InstanceBeat>('SELECT * FROM gateway_instances WHERE seen_at >= ? ORDER BY seen_at DESC')
+          .all(since);
+      },
+    },
     async catalogueVersion() {
       return Number(q.getSetting.get('catalogue_version')?.value ?? 0);
     },

@@ -75,4 +75,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key_id, kind, start)
   );
   `,
+  // 6: the gateways running on this store, as each last reported itself.
+  `
+  CREATE TABLE gateway_instances (
+    instance TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  );
+  `,
 ];
