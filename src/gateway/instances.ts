@@ -13,4 +13,3 @@ export function startHeartbeat(store: Store, self: Omit<InstanceBeat, 'seen_at'>
   timer.unref();
   return () => clearInterval(timer);
 }
-

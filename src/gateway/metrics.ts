@@ -86,10 +86,7 @@ export class GatewayMetrics {
    * `instance` labels every series, so the scrapes of several gateways can be told apart; `live`
    * is read at each scrape.
    */
-  constructor(
-    instance: string,
-    live: { logRowsBuffered(): number; logRowsDropped(): number; storeUp(): boolean },
-  ) {
+  constructor(instance: string, live: { logRowsBuffered(): number; logRowsDropped(): number; storeUp(): boolean }) {
     this.registry.setDefaultLabels({ instance });
     collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });
     const gauge = (name: string, help: string, read: () => number) =>

@@ -27,6 +27,7 @@ export class RequestLogPipeline {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private failing = false;
   dropped = 0;
 
   get buffered(): number {
@@ -43,12 +44,16 @@ export class RequestLogPipeline {
 
   record(row: RequestLogRow): void {
     this.buffer.push(row);
-    if (this.buffer.length > this.options.maxBuffered) {
-      const excess = this.buffer.length - this.options.maxBuffered;
-      this.buffer.splice(0, excess);
-      this.dropped += excess;
-    }
+    this.trim();
     if (this.buffer.length >= this.options.batchSize) void this.flush();
+  }
+
+  /** Beyond the bound the oldest rows go, counted. */
+  private trim(): void {
+    if (this.buffer.length <= this.options.maxBuffered) return;
+    const excess = this.buffer.length - this.options.maxBuffered;
+    this.buffer.splice(0, excess);
+    this.dropped += excess;
   }
 
   /** Writes what is buffered; flushes are serialised so rows keep their order. */
@@ -60,13 +65,20 @@ export class RequestLogPipeline {
       try {
         await this.store.append(batch);
       } catch (error) {
-        // Keep the rows for the next flush rather than lose them to a busy or full disk.
+        // Keep the rows for the next flush rather than lose them to a busy disk or a database outage.
         this.buffer = batch.concat(this.buffer);
-        this.options.onError(
-          `request log flush failed, ${batch.length} row(s) kept for retry: ${(error as Error).message}`,
-        );
+        this.trim();
+        // Said once per outage, not at every flush.
+        if (!this.failing)
+          this.options.onError(
+            `request log writes fail, rows are kept in memory (up to ${this.options.maxBuffered}) and retried: ` +
+              (error as Error).message,
+          );
+        this.failing = true;
         return;
       }
+      if (this.failing) this.options.onError('request log writes succeed again; the kept rows are stored');
+      this.failing = false;
       this.options.onStored?.();
     });
     return this.flushing;

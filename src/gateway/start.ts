@@ -94,7 +94,13 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
     const bootstrap = await bootstrapStore(store, options.adminToken);
     const pool = createUpstreamPool();
     const tail = new LogTail(store.logs, logError);
-    const catalogue = new CatalogueCache(store, providerDefaultModel, ADMIN_TOKEN_SETTING, CATALOGUE_RECHECK_MS, logError);
+    const catalogue = new CatalogueCache(
+      store,
+      providerDefaultModel,
+      ADMIN_TOKEN_SETTING,
+      CATALOGUE_RECHECK_MS,
+      logError,
+    );
     // Known before the first request, and readiness waits for it.
     await catalogue.current();
     const instance = options.instance ?? `${hostname()}:${process.pid}`;
@@ -145,7 +151,12 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,
     });
     if (options.preloadTokenizer !== false) preloadTokenizer();
-    const stopHeartbeat = startHeartbeat(store, { instance, version: VERSION, pid: process.pid, started_at: ctx.startedAt });
+    const stopHeartbeat = startHeartbeat(store, {
+      instance,
+      version: VERSION,
+      pid: process.pid,
+      started_at: ctx.startedAt,
+    });
     let closing: Promise<void> | undefined;
     return {
       app,

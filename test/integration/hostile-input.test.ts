@@ -128,7 +128,9 @@ afterAll(async () => {
 /** The gateway's own longest event-loop stall since the last scrape (prom-client resets it on each). */
 async function gatewayLagMs(): Promise<number> {
   const text = await (await request(`${gateway.url}/metrics`, { dispatcher: agent })).body.text();
-  return Number(/^embctl_process_nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+  return (
+    Number(/^embctl_process_nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000
+  );
 }
 
 beforeEach(async () => {

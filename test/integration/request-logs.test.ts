@@ -231,7 +231,10 @@ describe('usage and cost', () => {
 describe('metrics', () => {
   it('exposes requests, errors, tokens, cost, latency and model mismatches in Prometheus text', async () => {
     const response = await fetch(`${gateway.url}/metrics`);
-    const text = await response.text();
+    const labelled = await response.text();
+    // Every series carries this gateway's instance label; the assertions below read past it.
+    expect(labelled).toMatch(/^embctl_requests_total\{[^}]*instance="[^"]+:\d+"/m);
+    const text = labelled.replace(/,?instance="[^"]*"/g, '').replace(/\{\}/g, '');
     expect(response.headers.get('content-type')).toContain('text/plain');
     expect(text).toContain('embctl_requests_total{model="local/hash-384-v1",status_class="2xx"} 2');
     expect(text).toContain('embctl_requests_total{model="unrouted",status_class="4xx"}');

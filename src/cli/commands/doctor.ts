@@ -127,7 +127,7 @@ export async function doctor(ctx: CliContext): Promise<number> {
             : {
                 ok: false,
                 detail: `${where}: the gateway cannot reach it (serving what it knows, refusing limited keys)`,
-                hint: 'check the database server and the gateway\'s --store URL; `embctl gateway status` shows the gateways',
+                hint: "check the database server and the gateway's --store URL; `embctl gateway status` shows the gateways",
               };
         },
         client,

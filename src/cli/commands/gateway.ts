@@ -100,6 +100,8 @@ export async function gatewayStart(
   if (options.notifyPrimary) {
     options.notifyPrimary({ listening: gateway.url, store: `${gateway.store.kind} at ${gateway.store.location}` });
   } else {
+    // Over PostgreSQL nothing else created the data dir.
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     writeFileSync(pidFile, `${ctx.host.pid}\n`);
     // Announced last: whoever waits for this line finds the profile already written.
     out.info(`store: ${gateway.store.kind} at ${gateway.store.location}`);
@@ -371,7 +373,10 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         integer('--workers', 1, 64),
         1,
       )
-      .option('--instance <name>', 'this gateway among those sharing a store: /metrics instance label (default host:pid)')
+      .option(
+        '--instance <name>',
+        'this gateway among those sharing a store: /metrics instance label (default host:pid)',
+      )
       .option(
         '--log-buffer-rows <n>',
         'Request Log rows kept in memory while the store refuses writes (default 100000); beyond, the oldest are ' +
