@@ -41,7 +41,11 @@ export class CatalogueCache {
     private readonly onError: (message: string) => void = () => {},
   ) {}
 
+  /** Bumped by `invalidate`: a reload that began before it may miss the write, and is done again. */
+  private generation = 0;
+
   invalidate(): void {
+    this.generation++;
     this.loadedVersion = -1;
     this.checkedAt = 0;
   }
@@ -55,7 +59,12 @@ export class CatalogueCache {
 
   private async refresh(): Promise<CatalogueSnapshot> {
     try {
-      const snapshot = await this.load();
+      let snapshot: CatalogueSnapshot;
+      let generation: number;
+      do {
+        generation = this.generation;
+        snapshot = await this.load();
+      } while (generation !== this.generation);
       if (!this.storeReachable) this.onError('the store answers again');
       this.storeReachable = true;
       return snapshot;
@@ -75,9 +84,12 @@ export class CatalogueCache {
       this.store.catalogueVersion(),
       this.store.settings.get(this.adminTokenSetting),
     ]);
-    this.checkedAt = Date.now();
-    if (this.snapshot && version === this.loadedVersion && adminTokenHash === this.snapshot.adminTokenHash)
+    // `checkedAt` moves only once the snapshot is current: until then callers wait for this load
+    // rather than take the old snapshot as fresh.
+    if (this.snapshot && version === this.loadedVersion && adminTokenHash === this.snapshot.adminTokenHash) {
+      this.checkedAt = Date.now();
       return this.snapshot;
+    }
     const [entities, keys] = await Promise.all([this.store.entities.list(), this.store.apiKeys.list()]);
     this.snapshot = {
       catalogue: buildCatalogue(entities, this.providerDefaultModel),
@@ -85,6 +97,7 @@ export class CatalogueCache {
       adminTokenHash: adminTokenHash ?? '',
     };
     this.loadedVersion = version;
+    this.checkedAt = Date.now();
     return this.snapshot;
   }
 }

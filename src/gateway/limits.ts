@@ -69,6 +69,7 @@ export class KeyLimiter {
     private readonly counters: UsageCounterStore,
     private readonly beforeFirstUse: () => Promise<void>,
     private readonly onOutage: OutagePolicy = 'closed',
+    private readonly onError: (message: string) => void = () => {},
   ) {}
 
   private headers(limits: KeyLimits, totals: WindowTotals, windows: UsageWindows, now: number): Record<string, string> {
@@ -205,13 +206,20 @@ export class KeyLimiter {
   async settle(key: ApiKeyRecord, admission: Admission, usedTokens: number, cost: number): Promise<void> {
     if (!key.limits || !admission.windows) return;
     // Counted in the windows the call was admitted in, even if the clock moved on since.
-    await this.counters.adjust(key.id, admission.windows, {
+    const delta = {
       tokens: key.limits.tpm !== undefined ? usedTokens - admission.reserved : 0,
       dayReserved: -admission.reservedCost,
       monthReserved: -admission.reservedCost,
       daySpent: cost,
       monthSpent: cost,
-    });
+    };
+    try {
+      await this.counters.adjust(key.id, admission.windows, delta);
+    } catch (error) {
+      // The call was answered: its answer stands. The counters keep the reservation (a budget errs
+      // on the safe side) and the Request Log row still records the cost.
+      this.onError(`usage of key '${key.name}' not settled: ${(error as Error).message}`);
+    }
   }
 
   async usage(keyId: string, now = Date.now()): Promise<KeyUsage> {

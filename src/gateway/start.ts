@@ -129,7 +129,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       allowEnv: options.allowEnv,
       logs,
       tail,
-      limiter: new KeyLimiter(store.usage, () => logs.flush(), options.limitsOnStoreOutage),
+      limiter: new KeyLimiter(store.usage, () => logs.flush(), options.limitsOnStoreOutage, logError),
       metrics: new GatewayMetrics(instance, {
         logRowsBuffered: () => logs.buffered,
         logRowsDropped: () => logs.dropped,

@@ -8,7 +8,8 @@
 import type { UsageDelta, UsageWindows, WindowTotals } from './store.js';
 
 export type WindowKind = 'minute' | 'day' | 'month';
-export const WINDOW_KINDS: readonly WindowKind[] = ['minute', 'day', 'month'];
+/** In lock order (see rowDeltas). */
+export const WINDOW_KINDS: readonly WindowKind[] = ['day', 'minute', 'month'];
 
 export interface CounterRow {
   kind: WindowKind;

