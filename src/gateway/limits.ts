@@ -121,15 +121,15 @@ export class KeyLimiter {
     }
     if (budgeted) await this.flushOnce(key.id, windows.day);
 
-    let refusal: ApiError | undefined;
-    const accept = (current: WindowTotals) => {
-      refusal = this.refusal(key, limits, current, reserved, windows, now);
-      return refusal === undefined;
-    };
     const delta = { requests: 1, tokens: reserved, dayReserved: reservedCost, monthReserved: reservedCost };
     let outcome: { admitted: boolean; current: WindowTotals };
     try {
-      outcome = await this.counters.admit(key.id, windows, delta, accept);
+      outcome = await this.counters.admit(key.id, windows, delta, {
+        requests: limits.rpm,
+        tokens: limits.tpm,
+        dayBudget: limits.budget_usd_day,
+        monthBudget: limits.budget_usd_month,
+      });
     } catch (error) {
       if (this.onOutage === 'open') return { headers: {}, reserved: 0, reservedCost: 0, windows: undefined };
       throw new ApiError(
@@ -139,7 +139,15 @@ export class KeyLimiter {
         { code: 'store_unavailable', headers: { 'retry-after': '1', 'retry-after-ms': '1000' } },
       );
     }
-    if (!outcome.admitted) throw refusal!;
+    if (!outcome.admitted) {
+      throw (
+        this.refusal(key, limits, outcome.current, reserved, windows, now) ??
+        new ApiError('rate_limited', `The limits of API key '${key.name}' refused this call. Retry shortly.`, {
+          code: 'rate_limit_exceeded',
+          headers: { 'retry-after': '1', 'retry-after-ms': '1000' },
+        })
+      );
+    }
     const after = {
       ...outcome.current,
       requests: outcome.current.requests + 1,

@@ -85,6 +85,17 @@ export interface WindowTotals {
 /** Added to a key's counters: an admission (+1 request, reserved tokens and cost) or a settlement. */
 export type UsageDelta = Partial<WindowTotals>;
 
+/** A key's limits as the counters check them (absent ones do not apply). */
+export interface UsageCaps {
+  /** Requests per minute. */
+  requests?: number;
+  /** Tokens per minute. */
+  tokens?: number;
+  /** USD per UTC day and month: a call fits while spent + reserved is under the budget. */
+  dayBudget?: number;
+  monthBudget?: number;
+}
+
 /**
  * Per-key usage shared by every gateway on the store, so N replicas together admit what one would.
  * `admit` reads and adds in one transaction, the rows locked: no two callers take the same unit.
@@ -92,13 +103,13 @@ export type UsageDelta = Partial<WindowTotals>;
 export interface UsageCounterStore {
   /**
    * Reads the key's totals in `windows` (a day or month first seen starts from the spend in the
-   * request logs) and, if `accept(current)` holds, adds `delta`; returns the totals as read.
+   * request logs) and, if the call fits `caps` (see `fitsCaps`), adds `delta`; returns the totals as read.
    */
   admit(
     keyId: string,
     windows: UsageWindows,
     delta: UsageDelta,
-    accept: (current: WindowTotals) => boolean,
+    caps: UsageCaps,
   ): Promise<{ admitted: boolean; current: WindowTotals }>;
   /** Adds `delta` (it may be negative: a reservation released) to the windows a call was admitted in. */
   adjust(keyId: string, windows: UsageWindows, delta: UsageDelta): Promise<void>;

@@ -5,7 +5,7 @@
  * request logs, so counters started mid-window (a new store version, a key given a budget) agree
  * with `embctl usage`.
  */
-import type { UsageDelta, UsageWindows, WindowTotals } from './store.js';
+import type { UsageCaps, UsageDelta, UsageWindows, WindowTotals } from './store.js';
 
 export type WindowKind = 'minute' | 'day' | 'month';
 /** In lock order (see rowDeltas). */
@@ -52,3 +52,15 @@ export function rowDeltas(
 }
 
 export const startOf = (windows: UsageWindows, kind: WindowKind) => windows[kind];
+
+/**
+ * Whether a call adding `delta` fits the caps, given the totals so far. PostgreSQL's
+ * `embctl_usage_admit` (migration 4) applies the same rule in SQL; the contract suite runs both.
+ */
+export function fitsCaps(current: WindowTotals, delta: UsageDelta, caps: UsageCaps): boolean {
+  if (caps.dayBudget !== undefined && current.daySpent + current.dayReserved >= caps.dayBudget) return false;
+  if (caps.monthBudget !== undefined && current.monthSpent + current.monthReserved >= caps.monthBudget) return false;
+  if (caps.requests !== undefined && current.requests >= caps.requests) return false;
+  if (caps.tokens !== undefined && current.tokens + (delta.tokens ?? 0) > caps.tokens) return false;
+  return true;
+}

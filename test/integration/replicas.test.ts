@@ -9,7 +9,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/core/secrets.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { isolatedEnv } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, ROOT, isolatedEnv, runCli } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
@@ -82,6 +83,35 @@ describe('three replicas started together on an empty database', () => {
       expect(replica.output()).not.toContain('test-password');
     }
     await eventually(async () => (await admin(replicas[0]!, 'GET', '/v1/status')).body.instances.length === 3, 6000);
+
+    // The CLI reports the same: the store without its password, its schema, the replicas; doctor checks it.
+    const env = { ...isolatedEnv(), EMBCTL_URL: replicas[1]!.url, EMBCTL_ADMIN_TOKEN: ADMIN };
+    const status = await runCli(['gateway', 'status', '-o', 'table'], { env });
+    expect(status.stdout).toMatch(/store: +postgres postgres:\/\/embctl:\*\*\*@127\.0\.0\.1:\d+\/\S+ \(schema \d+\)/);
+    const seen = /^gateways: +(.*)$/m.exec(status.stdout)?.[1]?.split('; ') ?? [];
+    expect(seen).toHaveLength(3);
+    expect(seen.filter((g) => g.includes('(this one)'))).toHaveLength(1);
+    const doctor = await runCli(['doctor', '-o', 'json'], { env });
+    const checks = JSON.parse(doctor.stdout).checks ?? JSON.parse(doctor.stdout);
+    expect(JSON.stringify(checks)).toMatch(
+      /postgres at postgres:\/\/embctl:\*\*\*@[^"]*schema \d+, reachable; 3 gateway/,
+    );
+  });
+
+  it('a wrong password or a missing secret key stops a replica at start, and neither error shows the password', async () => {
+    const wrong = storeUrl.replace('test-password', 'not-the-password');
+    const refused = await runCli(['gateway', 'start', '--port', '0'], {
+      env: isolatedEnv({ EMBCTL_STORE_URL: wrong, EMBCTL_SECRET_KEY: SECRET_KEY }),
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('cannot open the PostgreSQL store at postgres://embctl:***@');
+    expect(refused.stderr).not.toContain('not-the-password');
+    const keyless = await runCli(['gateway', 'start', '--port', '0'], {
+      env: isolatedEnv({ EMBCTL_STORE_URL: storeUrl }),
+    });
+    expect(keyless.code).toBe(2);
+    expect(keyless.stderr).toContain('EMBCTL_SECRET_KEY or pass --secret-key-file');
+    expect(keyless.stderr).not.toContain('test-password');
   });
 });
 
@@ -211,6 +241,37 @@ describe('Request Logs across replicas', () => {
     await resumed.waitFor((events) => events.length >= rest.length, 10_000);
     resumed.close();
     expect(resumed.events.map((e) => JSON.parse(e.data).id)).toEqual(rest);
+  });
+
+  it('`embctl logs tail -f` connected to replica 2 prints the rows served by replicas 1 and 3', async () => {
+    const key = await newKey({});
+    const env = { ...isolatedEnv(), EMBCTL_URL: replicas[1]!.url, EMBCTL_ADMIN_TOKEN: ADMIN };
+    const tail = spawn(process.execPath, [BIN, 'logs', 'tail', '-f', '-n', '0', '--key', key.id, '-o', 'ndjson'], {
+      env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    tail.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    tail.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await eventually(async () => err.includes('following the Request Logs'), 15_000);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const response = await embed(replicas[i % 2 === 0 ? 0 : 2]!, key.secret, `tail ${i}`);
+      ids.push(String(response.headers['x-request-id']));
+    }
+    const shown = () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { id: string }).id);
+    await eventually(async () => shown().length >= ids.length, 5000);
+    tail.kill('SIGINT');
+    expect(await new Promise((resolve) => tail.on('exit', resolve))).toBe(0);
+    // In the store's commit order, which is not the calls' order across two replicas' flushes.
+    expect(shown()).toHaveLength(ids.length);
+    expect(new Set(shown())).toEqual(new Set(ids));
   });
 
   it('kill -9 of one replica under load: the store stays consistent, rows equal the answered calls minus its flush window', async () => {

@@ -53,9 +53,10 @@ const ENGINES: Record<string, Engine> = {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
-        const tables = ['entities', 'api_keys', 'settings', 'request_logs'];
-        const rows = await Promise.all(tables.map((t) => client.query(`SELECT * FROM ${t}`)));
-        return JSON.stringify(rows.map((r) => r.rows));
+        const rows: unknown[] = [];
+        for (const table of ['entities', 'api_keys', 'settings', 'request_logs'])
+          rows.push((await client.query(`SELECT * FROM ${table}`)).rows);
+        return JSON.stringify(rows);
       } finally {
         await client.end();
       }
@@ -260,11 +261,13 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
       let cursor = start;
       let done = false;
       const all = Promise.all(writers).then(() => (done = true));
-      while (!done || seen.length < 200) {
+      for (;;) {
+        // Only a read that began after every write returned can prove there is nothing left.
+        const writersDone = done;
         const rows = await replica.logs.after({ key: ['race'] }, cursor, 50);
         for (const row of rows) seen.push(row.id);
         if (rows.length) cursor = rows[rows.length - 1]!.seq;
-        else if (done) break;
+        else if (writersDone) break;
       }
       await all;
       expect(seen).toHaveLength(200);
@@ -292,7 +295,7 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
             'key_u',
             windows,
             { requests: 1, tokens: 5, dayReserved: 0.01, monthReserved: 0.01 },
-            (current) => current.requests < rpm,
+            { requests: rpm },
           ),
         ),
       );
@@ -311,11 +314,37 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
       expect(await store.usage.totals('key_u', windows)).toMatchObject({ tokens: 0, dayReserved: 0 });
 
       expect(await store.usage.totals('key_other', windows)).toMatchObject({ requests: 0, daySpent: 0 });
-      expect(await store.usage.prune(windows.minute + 1)).toBe(3);
+
+      // Every cap, as both engines apply it: tokens must fit whole, budgets while spent + reserved is under them.
+      const admit = (key: string, delta: object, caps: object) =>
+        store.usage.admit(key, windows, { requests: 1, ...delta }, caps).then((a) => a.admitted);
+      expect(await admit('key_t', { tokens: 6 }, { tokens: 10 })).toBe(true);
+      expect(await admit('key_t', { tokens: 5 }, { tokens: 10 })).toBe(false);
+      expect(await admit('key_t', { tokens: 4 }, { tokens: 10 })).toBe(true);
+      expect(await admit('key_b', { dayReserved: 0.6, monthReserved: 0.6 }, { dayBudget: 1 })).toBe(true);
+      expect(await admit('key_b', { dayReserved: 0.6, monthReserved: 0.6 }, { dayBudget: 1 })).toBe(true);
+      expect(await admit('key_b', { dayReserved: 0.1 }, { dayBudget: 1 })).toBe(false);
+      expect(await admit('key_b', {}, { monthBudget: 1.2 })).toBe(false);
+      expect(await admit('key_b', {}, { monthBudget: 1.3 })).toBe(true);
+      expect(await store.usage.prune(windows.minute + 1)).toBe(9);
       expect(await store.usage.totals('key_u', windows)).toMatchObject({ requests: 0, daySpent: 0 });
     } finally {
       await replica.close();
     }
+  });
+
+  it('lists the gateways that reported themselves recently, newest first', async () => {
+    const now = Date.now();
+    const beat = (instance: string, seenAt: number) =>
+      store.instances.beat({ instance, version: '0.1.0', pid: 1, started_at: now - 60_000, seen_at: seenAt });
+    await beat('old', now - 120_000);
+    await beat('a', now - 2000);
+    await beat('b', now - 1000);
+    await beat('a', now);
+    expect((await store.instances.recent(now - 30_000)).map((i) => [i.instance, i.seen_at])).toEqual([
+      ['a', now],
+      ['b', now - 1000],
+    ]);
   });
 
   it('bootstraps once when replicas start together on an empty store', async () => {

@@ -76,4 +76,67 @@ export const PG_MIGRATIONS: readonly string[] = [
     seen_at BIGINT NOT NULL
   );
   `,
+  // 4: admission and settlement of a key's usage as one statement each: the key's lock is held for
+  // the statement only, never across a round trip (a busy gateway would hold it for milliseconds).
+  // The admission rule is the one in src/store/usage-counters.ts (fitsCaps).
+  `
+  CREATE FUNCTION embctl_usage_admit(
+    p_lock integer, p_key text, p_minute bigint, p_day bigint, p_month bigint,
+    d_requests integer, d_tokens integer, d_day_reserved double precision, d_month_reserved double precision,
+    cap_requests bigint, cap_tokens bigint, cap_day double precision, cap_month double precision
+  ) RETURNS TABLE (
+    o_admitted boolean, o_requests integer, o_tokens integer, o_day_spent double precision,
+    o_day_reserved double precision, o_month_spent double precision, o_month_reserved double precision
+  ) LANGUAGE plpgsql AS $fn$
+  DECLARE
+    m key_usage%ROWTYPE;
+    d key_usage%ROWTYPE;
+    mo key_usage%ROWTYPE;
+    fits boolean;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(p_lock, hashtext(p_key));
+    INSERT INTO key_usage VALUES (p_key, 'minute', p_minute, 0, 0, 0, 0) ON CONFLICT DO NOTHING;
+    IF NOT EXISTS (SELECT 1 FROM key_usage u WHERE u.key_id = p_key AND u.kind = 'day' AND u.start = p_day) THEN
+      INSERT INTO key_usage SELECT p_key, 'day', p_day, 0, 0, COALESCE(SUM(l.cost_usd), 0), 0
+        FROM request_logs l WHERE l.key_id = p_key AND l.created_at >= p_day ON CONFLICT DO NOTHING;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM key_usage u WHERE u.key_id = p_key AND u.kind = 'month' AND u.start = p_month) THEN
+      INSERT INTO key_usage SELECT p_key, 'month', p_month, 0, 0, COALESCE(SUM(l.cost_usd), 0), 0
+        FROM request_logs l WHERE l.key_id = p_key AND l.created_at >= p_month ON CONFLICT DO NOTHING;
+    END IF;
+    SELECT * INTO m FROM key_usage u WHERE u.key_id = p_key AND u.kind = 'minute' AND u.start = p_minute;
+    SELECT * INTO d FROM key_usage u WHERE u.key_id = p_key AND u.kind = 'day' AND u.start = p_day;
+    SELECT * INTO mo FROM key_usage u WHERE u.key_id = p_key AND u.kind = 'month' AND u.start = p_month;
+    fits := (cap_day IS NULL OR d.spent + d.reserved < cap_day)
+      AND (cap_month IS NULL OR mo.spent + mo.reserved < cap_month)
+      AND (cap_requests IS NULL OR m.requests < cap_requests)
+      AND (cap_tokens IS NULL OR m.tokens + d_tokens <= cap_tokens);
+    IF fits THEN
+      UPDATE key_usage u SET requests = u.requests + d_requests, tokens = u.tokens + d_tokens
+        WHERE u.key_id = p_key AND u.kind = 'minute' AND u.start = p_minute;
+      UPDATE key_usage u SET reserved = u.reserved + d_day_reserved
+        WHERE u.key_id = p_key AND u.kind = 'day' AND u.start = p_day;
+      UPDATE key_usage u SET reserved = u.reserved + d_month_reserved
+        WHERE u.key_id = p_key AND u.kind = 'month' AND u.start = p_month;
+    END IF;
+    RETURN QUERY SELECT fits, m.requests, m.tokens, d.spent, d.reserved, mo.spent, mo.reserved;
+  END
+  $fn$;
+
+  CREATE FUNCTION embctl_usage_adjust(
+    p_lock integer, p_key text, p_minute bigint, p_day bigint, p_month bigint,
+    d_requests integer, d_tokens integer, d_day_spent double precision, d_day_reserved double precision,
+    d_month_spent double precision, d_month_reserved double precision
+  ) RETURNS void LANGUAGE plpgsql AS $fn$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(p_lock, hashtext(p_key));
+    UPDATE key_usage u SET requests = u.requests + d_requests, tokens = GREATEST(0, u.tokens + d_tokens)
+      WHERE u.key_id = p_key AND u.kind = 'minute' AND u.start = p_minute;
+    UPDATE key_usage u SET spent = u.spent + d_day_spent, reserved = GREATEST(0, u.reserved + d_day_reserved)
+      WHERE u.key_id = p_key AND u.kind = 'day' AND u.start = p_day;
+    UPDATE key_usage u SET spent = u.spent + d_month_spent, reserved = GREATEST(0, u.reserved + d_month_reserved)
+      WHERE u.key_id = p_key AND u.kind = 'month' AND u.start = p_month;
+  END
+  $fn$;
+  `,
 ];

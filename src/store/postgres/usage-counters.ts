@@ -1,59 +1,74 @@
 /**
- * Usage counters in PostgreSQL. Every read-check-add and every settlement of one key runs under that
- * key's transaction-scoped advisory lock: one lock per transaction, so no two can deadlock, and
- * different keys never wait on each other.
+ * Usage counters in PostgreSQL: admission and settlement are one call each to the functions of
+ * migration 4, which take the key's transaction-scoped advisory lock for that statement only. One
+ * lock per statement: no two calls can deadlock, calls of different keys never wait on each other,
+ * and a call of the same key waits for the database's work, never for another gateway's event loop.
  */
 import type pg from 'pg';
-import type { UsageCounterStore, UsageWindows } from '../store.js';
-import { rowDeltas, startOf, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
-import { inTransaction, USAGE_LOCK } from './pool.js';
+import type { UsageCounterStore, UsageWindows, WindowTotals } from '../store.js';
+import { totalsOf, type CounterRow } from '../usage-counters.js';
+import { USAGE_LOCK } from './pool.js';
 
+const ADMIT =
+  'SELECT * FROM embctl_usage_admit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint, $11::bigint, ' +
+  '$12::double precision, $13::double precision)';
+const ADJUST = 'SELECT embctl_usage_adjust($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)';
 const READ =
   'SELECT kind, requests, tokens, spent, reserved FROM key_usage WHERE key_id = $1 AND ' +
   "((kind = 'minute' AND start = $2) OR (kind = 'day' AND start = $3) OR (kind = 'month' AND start = $4))";
-const LOCK_KEY = 'SELECT pg_advisory_xact_lock($1, hashtext($2))';
-const SEED =
-  'INSERT INTO key_usage (key_id, kind, start, requests, tokens, spent, reserved) ' +
-  "SELECT $1::text, $2::text, $3::bigint, 0, 0, CASE WHEN $2::text = 'minute' THEN 0 ELSE COALESCE(SUM(cost_usd), 0) END, 0 " +
-  'FROM request_logs WHERE key_id = $1::text AND created_at >= $3::bigint ON CONFLICT DO NOTHING';
-const ADD =
-  'UPDATE key_usage SET requests = requests + $1, tokens = GREATEST(0, tokens + $2), spent = spent + $3, ' +
-  'reserved = GREATEST(0, reserved + $4) WHERE key_id = $5 AND kind = $6 AND start = $7';
+
+interface AdmitRow {
+  o_admitted: boolean;
+  o_requests: number;
+  o_tokens: number;
+  o_day_spent: number;
+  o_day_reserved: number;
+  o_month_spent: number;
+  o_month_reserved: number;
+}
+
+const where = (keyId: string, w: UsageWindows) => [USAGE_LOCK, keyId, w.minute, w.day, w.month];
 
 export function postgresUsageCounters(pool: pg.Pool): UsageCounterStore {
-  const rowsOf = async (client: pg.Pool | pg.PoolClient, keyId: string, w: UsageWindows) =>
-    (await client.query<CounterRow>(READ, [keyId, w.minute, w.day, w.month])).rows;
-  const lockKey = (client: pg.PoolClient, keyId: string) => client.query(LOCK_KEY, [USAGE_LOCK, keyId]);
-  const addAll = async (
-    client: pg.PoolClient,
-    keyId: string,
-    windows: UsageWindows,
-    delta: Parameters<typeof rowDeltas>[1],
-  ) => {
-    for (const [kind, start, ...values] of rowDeltas(windows, delta))
-      await client.query(ADD, [...values, keyId, kind, start]);
-  };
-
   return {
-    admit: (keyId, windows, delta, accept) =>
-      inTransaction(pool, async (client) => {
-        await lockKey(client, keyId);
-        let rows = await rowsOf(client, keyId, windows);
-        if (rows.length < WINDOW_KINDS.length) {
-          for (const kind of WINDOW_KINDS) await client.query(SEED, [keyId, kind, startOf(windows, kind)]);
-          rows = await rowsOf(client, keyId, windows);
-        }
-        const current = totalsOf(rows);
-        if (!accept(current)) return { admitted: false, current };
-        await addAll(client, keyId, windows, delta);
-        return { admitted: true, current };
-      }),
-    adjust: (keyId, windows, delta) =>
-      inTransaction(pool, async (client) => {
-        await lockKey(client, keyId);
-        await addAll(client, keyId, windows, delta);
-      }),
-    totals: async (keyId, windows) => totalsOf(await rowsOf(pool, keyId, windows)),
+    async admit(keyId, windows, delta, caps) {
+      const row = (
+        await pool.query<AdmitRow>(ADMIT, [
+          ...where(keyId, windows),
+          delta.requests ?? 0,
+          delta.tokens ?? 0,
+          delta.dayReserved ?? 0,
+          delta.monthReserved ?? 0,
+          caps.requests ?? null,
+          caps.tokens ?? null,
+          caps.dayBudget ?? null,
+          caps.monthBudget ?? null,
+        ])
+      ).rows[0]!;
+      const current: WindowTotals = {
+        requests: row.o_requests,
+        tokens: row.o_tokens,
+        daySpent: row.o_day_spent,
+        dayReserved: row.o_day_reserved,
+        monthSpent: row.o_month_spent,
+        monthReserved: row.o_month_reserved,
+      };
+      return { admitted: row.o_admitted, current };
+    },
+    async adjust(keyId, windows, delta) {
+      await pool.query(ADJUST, [
+        ...where(keyId, windows),
+        delta.requests ?? 0,
+        delta.tokens ?? 0,
+        delta.daySpent ?? 0,
+        delta.dayReserved ?? 0,
+        delta.monthSpent ?? 0,
+        delta.monthReserved ?? 0,
+      ]);
+    },
+    async totals(keyId, w) {
+      return totalsOf((await pool.query<CounterRow>(READ, [keyId, w.minute, w.day, w.month])).rows);
+    },
     async prune(olderThan) {
       return (await pool.query('DELETE FROM key_usage WHERE start < $1', [olderThan])).rowCount ?? 0;
     },

@@ -1,7 +1,7 @@
 /** Usage counters in SQLite: an immediate transaction makes read-check-add atomic across processes. */
 import type Database from 'better-sqlite3';
 import type { UsageCounterStore, UsageWindows } from '../store.js';
-import { rowDeltas, startOf, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
+import { fitsCaps, rowDeltas, startOf, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
 
 export function sqliteUsageCounters(db: Database.Database): UsageCounterStore {
   const read = db.prepare<[string, number, number, number], CounterRow>(
@@ -20,21 +20,21 @@ export function sqliteUsageCounters(db: Database.Database): UsageCounterStore {
   );
   const rowsOf = (keyId: string, w: UsageWindows) => read.all(keyId, w.minute, w.day, w.month);
 
-  const admit = db.transaction((...[keyId, windows, delta, accept]: Parameters<UsageCounterStore['admit']>) => {
+  const admit = db.transaction((...[keyId, windows, delta, caps]: Parameters<UsageCounterStore['admit']>) => {
     let rows = rowsOf(keyId, windows);
     if (rows.length < WINDOW_KINDS.length) {
       for (const kind of WINDOW_KINDS) seed.run({ key: keyId, kind, start: startOf(windows, kind) });
       rows = rowsOf(keyId, windows);
     }
     const current = totalsOf(rows);
-    if (!accept(current)) return { admitted: false, current };
+    if (!fitsCaps(current, delta, caps)) return { admitted: false, current };
     for (const [kind, start, ...values] of rowDeltas(windows, delta)) add.run(...values, keyId, kind, start);
     return { admitted: true, current };
   });
 
   return {
-    async admit(keyId, windows, delta, accept) {
-      return admit.immediate(keyId, windows, delta, accept);
+    async admit(keyId, windows, delta, caps) {
+      return admit.immediate(keyId, windows, delta, caps);
     },
     async adjust(keyId, windows, delta) {
       db.transaction(() => {
