@@ -54,3 +54,37 @@ export function runCli(
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** `embctl logs tail -f …` as a child process: its NDJSON lines, the moment it says it follows, Ctrl-C. */
+export function spawnTail(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, 'logs', 'tail', '-f', ...args], {
+    env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return {
+    output: () => out,
+    ids: () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => (JSON.parse(line) as { id: string }).id),
+    /** Resolves once the CLI is connected: a row stored after that is new to it. */
+    async following(withinMs = 15_000): Promise<void> {
+      for (const deadline = Date.now() + withinMs; !err.includes('following the Request Logs'); ) {
+        if (Date.now() > deadline) throw new Error(`tail did not connect: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    /** Ctrl-C; resolves with the exit code. */
+    interrupt(): Promise<number | null> {
+      child.kill('SIGINT');
+      return exited;
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMATS, TOKEN } from '../fakes/formats.js';
 import { startFake, type FakeUpstream } from '../fakes/upstream.js';
-import { BIN, ROOT, isolatedEnv, runCli } from '../helpers/cli.js';
+import { ROOT, isolatedEnv, runCli, spawnTail } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
@@ -127,33 +127,16 @@ describe('logs tail -f', () => {
     const port = await freePort();
     let served = await spawnGateway({ env, args: ['--port', String(port)] });
     // spawnGateway passes --port 0 first; the later --port wins.
-    const tail = spawn(process.execPath, [BIN, 'logs', 'tail', '-f', '-n', '0'], {
-      env,
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    tail.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    tail.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const lines = () =>
-      out
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { id: string });
+    const tail = spawnTail(['-n', '0'], env);
     const waitFor = async (id: string, ms: number) => {
       const deadline = Date.now() + ms;
-      while (!lines().some((l) => l.id === id)) {
-        if (Date.now() > deadline) throw new Error(`tail did not show ${id} within ${ms} ms; got ${out}`);
+      while (!tail.ids().includes(id)) {
+        if (Date.now() > deadline) throw new Error(`tail did not show ${id} within ${ms} ms; got ${tail.output()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     };
     // Connected (the CLI says so on stderr) before the call: a row stored earlier is not "new".
-    for (const deadline = Date.now() + 15_000; !err.includes('following the Request Logs'); ) {
-      if (Date.now() > deadline) throw new Error(`tail did not connect: ${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await tail.following();
     const first = await embeddingsCall(served.url, served.apiKey, { model: 'local', input: 'tail me' });
     await waitFor(String(first.headers['x-request-id']), 1000);
 
@@ -161,10 +144,8 @@ describe('logs tail -f', () => {
     served = await spawnGateway({ env, args: ['--port', String(port)] });
     const second = await embeddingsCall(served.url, served.apiKey, { model: 'local', input: 'after the restart' });
     await waitFor(String(second.headers['x-request-id']), 8000);
-    expect(lines().map((l) => l.id)).toEqual([first.headers['x-request-id'], second.headers['x-request-id']]);
-
-    tail.kill('SIGINT');
-    expect(await new Promise((resolve) => tail.on('exit', resolve))).toBe(0);
+    expect(tail.ids()).toEqual([first.headers['x-request-id'], second.headers['x-request-id']]);
+    expect(await tail.interrupt()).toBe(0);
     await served.stop();
   });
 });

@@ -9,8 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/core/secrets.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { spawn } from 'node:child_process';
-import { BIN, ROOT, isolatedEnv, runCli } from '../helpers/cli.js';
+import { isolatedEnv, runCli, spawnTail } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
@@ -246,32 +245,18 @@ describe('Request Logs across replicas', () => {
   it('`embctl logs tail -f` connected to replica 2 prints the rows served by replicas 1 and 3', async () => {
     const key = await newKey({});
     const env = { ...isolatedEnv(), EMBCTL_URL: replicas[1]!.url, EMBCTL_ADMIN_TOKEN: ADMIN };
-    const tail = spawn(process.execPath, [BIN, 'logs', 'tail', '-f', '-n', '0', '--key', key.id, '-o', 'ndjson'], {
-      env,
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    tail.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    tail.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    await eventually(async () => err.includes('following the Request Logs'), 15_000);
+    const tail = spawnTail(['-n', '0', '--key', key.id, '-o', 'ndjson'], env);
+    await tail.following();
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
       const response = await embed(replicas[i % 2 === 0 ? 0 : 2]!, key.secret, `tail ${i}`);
       ids.push(String(response.headers['x-request-id']));
     }
-    const shown = () =>
-      out
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { id: string }).id);
-    await eventually(async () => shown().length >= ids.length, 5000);
-    tail.kill('SIGINT');
-    expect(await new Promise((resolve) => tail.on('exit', resolve))).toBe(0);
+    await eventually(async () => tail.ids().length >= ids.length, 5000);
+    expect(await tail.interrupt()).toBe(0);
     // In the store's commit order, which is not the calls' order across two replicas' flushes.
-    expect(shown()).toHaveLength(ids.length);
-    expect(new Set(shown())).toEqual(new Set(ids));
+    expect(tail.ids()).toHaveLength(ids.length);
+    expect(new Set(tail.ids())).toEqual(new Set(ids));
   });
 
   it('kill -9 of one replica under load: the store stays consistent, rows equal the answered calls minus its flush window', async () => {

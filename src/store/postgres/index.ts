@@ -5,7 +5,8 @@
  */
 import type pg from 'pg';
 import type { ApiKeyRecord } from '../../core/api-key.js';
-import type { EmbeddingModelEntity, StoredEntity } from '../../core/entity.js';
+import type { EmbeddingModelEntity } from '../../core/entity.js';
+import { type EntityRow, type KeyRow, storedEntity as stored, storedKey } from '../rows.js';
 import { ADMIN_TOKEN_SETTING, INSTANCE_KEEP_MS, keepRevocation, keyBody } from '../keys.js';
 import {
   StoreConflict,
@@ -14,32 +15,11 @@ import {
   type SettingsStore,
   type InstanceBeat,
   type Store,
-  type StoredApiKey,
 } from '../store.js';
 import { PG_MIGRATIONS } from './migrations.js';
 import { BOOTSTRAP_LOCK, createPool, inTransaction, MIGRATE_LOCK, redactedUrl } from './pool.js';
 import { postgresRequestLogs } from './request-logs.js';
 import { postgresUsageCounters } from './usage-counters.js';
-
-interface EntityRow {
-  id: string;
-  body: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-const stored = (row: EntityRow): StoredEntity => ({
-  ...(JSON.parse(row.body) as EmbeddingModelEntity),
-  version: row.version,
-  created_at: row.created_at,
-  updated_at: row.updated_at,
-});
-
-const storedKey = (row: { body: string; version: number }): StoredApiKey => ({
-  ...(JSON.parse(row.body) as ApiKeyRecord),
-  version: row.version,
-});
 
 const BUMP_CATALOGUE = "UPDATE settings SET value = (value::bigint + 1)::text WHERE name = 'catalogue_version'";
 
@@ -128,12 +108,8 @@ export async function openPostgresStore(url: string, onError: (message: string) 
   };
 
   const keyRow = async (client: pg.Pool | pg.PoolClient, id: string, lock = false) =>
-    (
-      await client.query<{ body: string; version: number }>(
-        `SELECT body, version FROM api_keys WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
-        [id],
-      )
-    ).rows[0];
+    (await client.query<KeyRow>(`SELECT body, version FROM api_keys WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]))
+      .rows[0];
 
   const insertKey = async (client: pg.PoolClient, record: ApiKeyRecord) => {
     const inserted = await client.query(
@@ -146,9 +122,7 @@ export async function openPostgresStore(url: string, onError: (message: string) 
 
   const apiKeys: ApiKeyStore = {
     async list() {
-      return (
-        await pool.query<{ body: string; version: number }>('SELECT body, version FROM api_keys ORDER BY id')
-      ).rows.map(storedKey);
+      return (await pool.query<KeyRow>('SELECT body, version FROM api_keys ORDER BY id')).rows.map(storedKey);
     },
     async get(id) {
       const row = await keyRow(pool, id);

@@ -3,18 +3,17 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiKeyRecord } from '../../core/api-key.js';
-import type { EmbeddingModelEntity, StoredEntity } from '../../core/entity.js';
-import { ADMIN_TOKEN_SETTING, keepRevocation, keyBody } from '../keys.js';
+import type { EmbeddingModelEntity } from '../../core/entity.js';
+import { type EntityRow, type KeyRow, storedEntity as stored, storedKey } from '../rows.js';
 import {
   StoreConflict,
   type ApiKeyStore,
   type EntityStore,
   type SettingsStore,
   type InstanceBeat,
-  type StoredApiKey,
   type Store,
 } from '../store.js';
-import { INSTANCE_KEEP_MS } from '../keys.js';
+import { ADMIN_TOKEN_SETTING, INSTANCE_KEEP_MS, keepRevocation, keyBody } from '../keys.js';
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 import { sqliteUsageCounters } from './usage-counters.js';
@@ -36,28 +35,6 @@ function migrate(db: Database.Database): void {
     }
   }).immediate();
 }
-
-interface KeyRow {
-  body: string;
-  version: number;
-}
-
-const storedKey = (row: KeyRow): StoredApiKey => ({ ...(JSON.parse(row.body) as ApiKeyRecord), version: row.version });
-
-interface EntityRow {
-  id: string;
-  body: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-const stored = (row: EntityRow): StoredEntity => ({
-  ...(JSON.parse(row.body) as EmbeddingModelEntity),
-  version: row.version,
-  created_at: row.created_at,
-  updated_at: row.updated_at,
-});
 
 /** The SQLite engine; credentials arrive sealed (see `sealed.ts`) and are stored as given. */
 export function openSqliteStore(dataDir: string): Store {
