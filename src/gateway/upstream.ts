@@ -54,10 +54,23 @@ export class CredentialRotation {
     }
   }
 
-  /** The token for the next call, and every secret of the entity (resolved) to scrub from what comes back. */
+  /**
+   * The token for the next call, and every secret of the entity to scrub from what comes back —
+   * resolved only if something needs scrubbing (an error, or a served model to check), never on
+   * the hot path of a call that succeeds.
+   */
   next(entity: EmbeddingModelEntity): Credential {
     const { token, api_key: apiKey } = entity.config.connection;
-    const secrets = configuredSecrets(entity.config.connection).map((secret) => this.resolve(entity, secret));
+    let resolved: readonly string[] | undefined;
+    const secrets = () =>
+      (resolved ??= configuredSecrets(entity.config.connection).map((secret) => {
+        try {
+          return resolveEnvReferences(secret, this.env, this.allowEnv);
+        } catch {
+          // Unresolvable here: scrub what is configured (the token path refuses such a call anyway).
+          return secret;
+        }
+      }));
     const configured = token ?? apiKey;
     if (!configured) return { token: undefined, secrets };
     const tokens = this.resolve(entity, configured)
@@ -74,8 +87,8 @@ export class CredentialRotation {
 export interface Credential {
   /** What the adapter sends (one of the entity's tokens, rotated). */
   token: string | undefined;
-  /** Every secret the entity holds, resolved: none of them may reach a caller. */
-  secrets: readonly string[];
+  /** Every secret the entity holds, resolved (once, on first use): none of them may reach a caller. */
+  secrets: () => readonly string[];
 }
 
 /**
@@ -292,7 +305,7 @@ export async function callUpstream(
         const result = adapter.parseResponse(parsed, response.headers, call);
         // The served model goes into the caller's answer, the log and metrics: never a secret, never unbounded.
         if (result.model !== call.model)
-          result.model = scrubUpstreamText(result.model, credential.secrets, STRING_LIMITS.model);
+          result.model = scrubUpstreamText(result.model, credential.secrets(), STRING_LIMITS.model);
         return result;
       } catch (error) {
         if (error instanceof UpstreamShapeError) {
@@ -317,7 +330,7 @@ export async function callUpstream(
     throw upstreamStatusError(
       entity,
       status,
-      message === undefined ? undefined : scrubUpstreamText(message, credential.secrets, MAX_UPSTREAM_MESSAGE),
+      message === undefined ? undefined : scrubUpstreamText(message, credential.secrets(), MAX_UPSTREAM_MESSAGE),
       response.headers,
     );
   }

@@ -82,40 +82,30 @@ function encodingLabel(value: string): string {
 }
 
 /** What makes two runs "the same command": their sources and every option that shapes records. */
+/** The options that shape records, in the order fingerprints have always listed them (a resumed run compares them). */
+const SHAPING_OPTIONS = [
+  'file',
+  'files',
+  'glob',
+  'format',
+  'split',
+  'textField',
+  'idField',
+  'textColumn',
+  'idColumn',
+  'chunkTokens',
+  'chunkOverlap',
+  'model',
+  'dimensions',
+  'vectorFormat',
+  'text',
+] as const;
+
 function fingerprintOf(texts: string[], options: EmbedOptions, model: string): string {
-  const {
-    file,
-    files,
-    glob,
-    format,
-    split,
-    textField,
-    idField,
-    textColumn,
-    idColumn,
-    chunkTokens,
-    chunkOverlap,
-    dimensions,
-    vectorFormat,
-    text,
-  } = options;
+  const values: Record<string, unknown> = { ...options, model, glob: options.files ? options.glob : undefined };
   const spec = {
     texts: createHash('sha256').update(JSON.stringify(texts)).digest('hex'),
-    file,
-    files,
-    glob: files ? glob : undefined,
-    format,
-    split,
-    textField,
-    idField,
-    textColumn,
-    idColumn,
-    chunkTokens,
-    chunkOverlap,
-    model,
-    dimensions,
-    vectorFormat,
-    text,
+    ...Object.fromEntries(SHAPING_OPTIONS.map((name) => [name, values[name]])),
   };
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
 }
