@@ -213,7 +213,7 @@ describe('Request Logs across replicas', () => {
     });
     const ids: string[] = [];
     const CLIENTS = 6;
-    const CALLS = 300;
+    const CALLS = 400;
     await Promise.all(
       Array.from({ length: CLIENTS }, async (_, c) => {
         for (let i = 0; i < CALLS; i++) {
@@ -307,6 +307,12 @@ describe('a database outage', () => {
     if (!postgres.outage) return ctx.skip(); // an external server (EMBCTL_TEST_PG_URL) is not ours to stop
     const key = await newKey({});
     const limited = await newKey({ rpm: 1000 });
+    // A fourth gateway that fails open: limited keys are admitted uncounted while the store is down.
+    const lenient = await spawnGateway({ env: replicaEnv(storeUrl), args: ['--limits-on-store-outage', 'open'] });
+    await eventually(
+      async () => (await call('GET', `${lenient.url}/v1/models`, { token: limited.secret })).status === 200,
+      1000,
+    );
     // Load from before the outage to after the recovery: no answer may be a 500.
     const statuses: number[] = [];
     let loading = true;
@@ -326,6 +332,7 @@ describe('a database outage', () => {
       expect(refused.status).toBe(503);
       expect(refused.body.error.code).toBe('store_unavailable');
       expect(JSON.stringify(refused.body)).not.toMatch(/at .*\.js:\d+/);
+      expect((await embed(lenient, limited.secret, 'admitted uncounted')).status).toBe(200);
       const ready = await call('GET', `${replicas[0]!.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(ready.body.reason).toBe('store_unreachable');
@@ -344,6 +351,7 @@ describe('a database outage', () => {
       if (!restarted) await postgres.outage.start();
       loading = false;
       await load;
+      await lenient.stop();
     }
     expect(statuses.length).toBeGreaterThan(10);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
