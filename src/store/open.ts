@@ -3,7 +3,6 @@
  * `postgres://` URL (several gateways sharing one database). Either way upstream credentials are
  * sealed by the layer in `sealed.ts`.
  */
-import { openPostgresStore } from './postgres/index.js';
 import { sealedStore } from './sealed.js';
 import { openSecretBox } from './secret-box.js';
 import { openSqliteStore } from './sqlite/index.js';
@@ -41,5 +40,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     );
   // Checked before connecting: a replica without the shared key must not start at all.
   const box = openSecretBox({ env, keyFile: secretKeyFile });
+  // Loaded on demand: a SQLite gateway (and every CLI command) never pays for the driver.
+  const { openPostgresStore } = await import('./postgres/index.js');
   return sealedStore(await openPostgresStore(url, options.onError), box);
 }

@@ -19,7 +19,7 @@ export interface CounterRow {
   reserved: number;
 }
 
-export const ZERO_TOTALS: WindowTotals = {
+const ZERO_TOTALS: WindowTotals = {
   requests: 0,
   tokens: 0,
   daySpent: 0,
@@ -50,8 +50,6 @@ export function rowDeltas(
   ];
   return rows.filter(([, , ...values]) => values.some((v) => v !== 0));
 }
-
-export const startOf = (windows: UsageWindows, kind: WindowKind) => windows[kind];
 
 /**
  * Whether a call adding `delta` fits the caps, given the totals so far. PostgreSQL's

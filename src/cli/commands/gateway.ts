@@ -11,7 +11,7 @@ import { collect, duration, handle, integer, type MakeContext } from '../command
 import { listenerOf } from '../port-holder.js';
 import type { Root } from '../program.js';
 import { bindRefusal } from '../../gateway/bind-policy.js';
-import { redactedUrl } from '../../store/postgres/pool.js';
+import { redactedUrl } from '../../store/postgres/url.js';
 import { runWorkers, workerChannel, type WorkerMessage } from '../gateway-workers.js';
 
 export interface GatewayStartOptions {

@@ -17,7 +17,8 @@ import {
   type Store,
 } from '../store.js';
 import { PG_MIGRATIONS } from './migrations.js';
-import { BOOTSTRAP_LOCK, createPool, inTransaction, MIGRATE_LOCK, redactedUrl } from './pool.js';
+import { BOOTSTRAP_LOCK, createPool, inTransaction, MIGRATE_LOCK } from './pool.js';
+import { redactedUrl } from './url.js';
 import { postgresRequestLogs } from './request-logs.js';
 import { postgresUsageCounters } from './usage-counters.js';
 

@@ -1,7 +1,7 @@
 /** Usage counters in SQLite: an immediate transaction makes read-check-add atomic across processes. */
 import type Database from 'better-sqlite3';
 import type { UsageCounterStore, UsageWindows } from '../store.js';
-import { fitsCaps, rowDeltas, startOf, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
+import { fitsCaps, rowDeltas, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
 
 export function sqliteUsageCounters(db: Database.Database): UsageCounterStore {
   const read = db.prepare<[string, number, number, number], CounterRow>(
@@ -23,7 +23,7 @@ export function sqliteUsageCounters(db: Database.Database): UsageCounterStore {
   const admit = db.transaction((...[keyId, windows, delta, caps]: Parameters<UsageCounterStore['admit']>) => {
     let rows = rowsOf(keyId, windows);
     if (rows.length < WINDOW_KINDS.length) {
-      for (const kind of WINDOW_KINDS) seed.run({ key: keyId, kind, start: startOf(windows, kind) });
+      for (const kind of WINDOW_KINDS) seed.run({ key: keyId, kind, start: windows[kind] });
       rows = rowsOf(keyId, windows);
     }
     const current = totalsOf(rows);
