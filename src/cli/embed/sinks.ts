@@ -140,17 +140,27 @@ export class FileSink implements RecordSink {
 class EmbeddingSpill {
   private readonly dir = mkdtempSync(join(tmpdir(), 'embctl-spill-'));
   private readonly fd = openSync(join(this.dir, 'embeddings'), 'wx+', 0o600);
-  private readonly at = new Map<number, [offset: number, length: number]>();
+  /** Offset and length of each position's bytes in the file, two numbers a position: 16 bytes, not a Map entry. */
+  private index = new Float64Array(2048);
   private size = 0;
 
   put(position: number, embedding: string): void {
     const length = writeSync(this.fd, embedding, this.size, 'latin1');
-    this.at.set(position, [this.size, length]);
+    if (2 * position + 1 >= this.index.length) {
+      let capacity = this.index.length;
+      while (2 * position + 1 >= capacity) capacity *= 2;
+      const grown = new Float64Array(capacity);
+      grown.set(this.index);
+      this.index = grown;
+    }
+    this.index[2 * position] = this.size;
+    this.index[2 * position + 1] = length;
     this.size += length;
   }
 
   get(position: number): string {
-    const [offset, length] = this.at.get(position)!;
+    const offset = this.index[2 * position]!;
+    const length = this.index[2 * position + 1]!;
     const buffer = Buffer.alloc(length);
     readSync(this.fd, buffer, 0, length, offset);
     return buffer.toString('latin1');
