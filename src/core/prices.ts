@@ -2,6 +2,8 @@
  * Built-in list prices (USD per million input tokens) for well-known embedding models, used to fill
  * `pricing` when an entity is created without one. An entity's own `pricing` always wins.
  */
+import type { EmbeddingModelEntity } from './entity.js';
+
 const PRICES: ReadonlyArray<readonly [RegExp, number]> = [
   [/^text-embedding-3-small$/, 0.02],
   [/^text-embedding-3-large$/, 0.13],
@@ -20,6 +22,11 @@ const PRICES: ReadonlyArray<readonly [RegExp, number]> = [
 export function listPrice(model: string | undefined): number | undefined {
   if (!model) return undefined;
   return PRICES.find(([pattern]) => pattern.test(model))?.[1];
+}
+
+/** USD per million tokens a call to `model` through `entity` pays: the entity's pricing, else the list price. */
+export function entityPrice(entity: Pick<EmbeddingModelEntity, 'pricing'>, model: string): number | undefined {
+  return entity.pricing?.input_per_million_tokens ?? listPrice(model);
 }
 
 /** Cost in USD of `tokens` at `perMillion`, rounded to 1e-9 so sums stay exact enough to compare. */

@@ -13,7 +13,8 @@
  */
 import type { ApiKeyRecord, KeyLimits } from '../core/api-key.js';
 import { ApiError } from '../core/errors.js';
-import type { UsageCounterStore, UsageWindows, WindowTotals } from '../store/store.js';
+import type { UsageCaps, UsageCounterStore, UsageWindows, WindowTotals } from '../store/store.js';
+import { exceededCap } from '../store/usage-counters.js';
 
 /** When the store cannot be reached: refuse limited keys (503, retried by clients) or admit them uncounted. */
 export type OutagePolicy = 'closed' | 'open';
@@ -53,6 +54,13 @@ export interface KeyUsage {
   spent_today_usd: number;
   spent_this_month_usd: number;
 }
+
+const capsOf = (limits: KeyLimits): UsageCaps => ({
+  requests: limits.rpm,
+  tokens: limits.tpm,
+  dayBudget: limits.budget_usd_day,
+  monthBudget: limits.budget_usd_month,
+});
 
 const windowsAt = (now: number): UsageWindows => ({
   minute: Math.floor(now / MINUTE) * MINUTE,
@@ -122,14 +130,10 @@ export class KeyLimiter {
     if (budgeted) await this.flushOnce(key.id, windows.day);
 
     const delta = { requests: 1, tokens: reserved, dayReserved: reservedCost, monthReserved: reservedCost };
+    const caps = capsOf(limits);
     let outcome: { admitted: boolean; current: WindowTotals };
     try {
-      outcome = await this.counters.admit(key.id, windows, delta, {
-        requests: limits.rpm,
-        tokens: limits.tpm,
-        dayBudget: limits.budget_usd_day,
-        monthBudget: limits.budget_usd_month,
-      });
+      outcome = await this.counters.admit(key.id, windows, delta, caps);
     } catch (error) {
       if (this.onOutage === 'open') return { headers: {}, reserved: 0, reservedCost: 0, windows: undefined };
       throw new ApiError(
@@ -141,7 +145,7 @@ export class KeyLimiter {
     }
     if (!outcome.admitted) {
       throw (
-        this.refusal(key, limits, outcome.current, reserved, windows, now) ??
+        this.refusal(key, limits, exceededCap(outcome.current, delta, caps), outcome.current, reserved, windows, now) ??
         new ApiError('rate_limited', `The limits of API key '${key.name}' refused this call. Retry shortly.`, {
           code: 'rate_limit_exceeded',
           headers: { 'retry-after': '1', 'retry-after-ms': '1000' },
@@ -156,10 +160,11 @@ export class KeyLimiter {
     return { headers: this.headers(limits, after, windows, now), reserved, reservedCost, windows };
   }
 
-  /** The refusal for a call that the current totals do not leave room for; undefined when it fits. */
+  /** The refusal that says which limit a call did not fit, and when to come back; undefined for none. */
   private refusal(
     key: ApiKeyRecord,
     limits: KeyLimits,
+    exceeded: keyof UsageCaps | undefined,
     current: WindowTotals,
     reserved: number,
     windows: UsageWindows,
@@ -174,14 +179,14 @@ export class KeyLimiter {
         headers: { ...headers, 'x-should-retry': 'false', 'x-ratelimit-reset-budget': `${seconds(resetsInMs)}s` },
       });
     const today = current.daySpent + current.dayReserved;
-    if (limits.budget_usd_day !== undefined && today >= limits.budget_usd_day)
+    if (exceeded === 'dayBudget')
       return spent(
         `The API key '${key.name}' has spent its daily budget of $${limits.budget_usd_day} ($${today.toFixed(6)} ` +
           'today, calls in flight included); it resets at 00:00 UTC.',
         windows.day + 86_400_000 - now,
       );
     const thisMonth = current.monthSpent + current.monthReserved;
-    if (limits.budget_usd_month !== undefined && thisMonth >= limits.budget_usd_month)
+    if (exceeded === 'monthBudget')
       return spent(
         `The API key '${key.name}' has spent its monthly budget of $${limits.budget_usd_month} ` +
           `($${thisMonth.toFixed(6)} this month, calls in flight included); it resets on the 1st, 00:00 UTC.`,
@@ -197,12 +202,12 @@ export class KeyLimiter {
           'retry-after-ms': String(Math.ceil(untilMinute)),
         },
       });
-    if (limits.rpm !== undefined && current.requests >= limits.rpm)
+    if (exceeded === 'requests')
       return wait(
         `Rate limit reached for API key '${key.name}': ${limits.rpm} requests per minute. Retry after ` +
           `${seconds(untilMinute)} s.`,
       );
-    if (limits.tpm !== undefined && current.tokens + reserved > limits.tpm)
+    if (exceeded === 'tokens')
       return wait(
         `Rate limit reached for API key '${key.name}': ${limits.tpm} tokens per minute (${current.tokens} used, ` +
           `this request needs ${reserved}). Retry after ${seconds(untilMinute)} s.`,

@@ -103,7 +103,7 @@ export interface UsageCaps {
 export interface UsageCounterStore {
   /**
    * Reads the key's totals in `windows` (a day or month first seen starts from the spend in the
-   * request logs) and, if the call fits `caps` (see `fitsCaps`), adds `delta`; returns the totals as read.
+   * request logs) and, if the call fits `caps` (see `exceededCap`), adds `delta`; returns the totals as read.
    */
   admit(
     keyId: string,

@@ -52,13 +52,15 @@ export function rowDeltas(
 }
 
 /**
- * Whether a call adding `delta` fits the caps, given the totals so far. PostgreSQL's
- * `embctl_usage_admit` (migration 4) applies the same rule in SQL; the contract suite runs both.
+ * The first cap a call adding `delta` does not fit, given the totals so far (budgets first: waiting
+ * cannot fix those); undefined when it fits. PostgreSQL's `embctl_usage_admit` (migration 4)
+ * applies the same rule in SQL; the contract suite runs both.
  */
-export function fitsCaps(current: WindowTotals, delta: UsageDelta, caps: UsageCaps): boolean {
-  if (caps.dayBudget !== undefined && current.daySpent + current.dayReserved >= caps.dayBudget) return false;
-  if (caps.monthBudget !== undefined && current.monthSpent + current.monthReserved >= caps.monthBudget) return false;
-  if (caps.requests !== undefined && current.requests >= caps.requests) return false;
-  if (caps.tokens !== undefined && current.tokens + (delta.tokens ?? 0) > caps.tokens) return false;
-  return true;
+export function exceededCap(current: WindowTotals, delta: UsageDelta, caps: UsageCaps): keyof UsageCaps | undefined {
+  if (caps.dayBudget !== undefined && current.daySpent + current.dayReserved >= caps.dayBudget) return 'dayBudget';
+  if (caps.monthBudget !== undefined && current.monthSpent + current.monthReserved >= caps.monthBudget)
+    return 'monthBudget';
+  if (caps.requests !== undefined && current.requests >= caps.requests) return 'requests';
+  if (caps.tokens !== undefined && current.tokens + (delta.tokens ?? 0) > caps.tokens) return 'tokens';
+  return undefined;
 }

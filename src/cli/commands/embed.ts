@@ -252,7 +252,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
     options.model,
     ctx,
     client,
-    meta && options.out ? { path: options.out, model: meta.requested_model } : undefined,
+    meta ? { path: options.out!, model: meta.requested_model } : undefined,
   );
   // Routed now, no token spent: the price the gateway charges, and a model the index cannot take.
   // A server that is not an embctl gateway may not answer this: then the run's own checks stand.

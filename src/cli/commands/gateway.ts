@@ -11,6 +11,7 @@ import { collect, duration, handle, integer, type MakeContext } from '../command
 import { listenerOf } from '../port-holder.js';
 import type { Root } from '../program.js';
 import { bindRefusal } from '../../gateway/bind-policy.js';
+import type { OutagePolicy } from '../../gateway/limits.js';
 import { redactedUrl } from '../../store/postgres/url.js';
 import { runWorkers, workerChannel, type WorkerMessage } from '../gateway-workers.js';
 
@@ -22,7 +23,7 @@ export interface GatewayStartOptions {
   secretKeyFile?: string;
   instance?: string;
   logBufferRows?: number;
-  limitsOnStoreOutage?: 'closed' | 'open';
+  limitsOnStoreOutage?: OutagePolicy;
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { KnownKey } from '../catalogue.js';
 import { parseEmbeddingsRequest, type EmbeddingsRequest } from '../../core/embeddings-request.js';
-import { costOf, listPrice } from '../../core/prices.js';
+import { costOf, entityPrice } from '../../core/prices.js';
 import { sameModel, type RequestLogRow } from '../../core/request-log.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
@@ -123,7 +123,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       await request.checkTokenLimits();
       const { catalogue } = await ctx.catalogue.current();
       trace.route = routeRequest(catalogue, request.model, trace.key.constraints);
-      const price = trace.route.target.entity.pricing?.input_per_million_tokens ?? listPrice(trace.route.model) ?? 0;
+      const price = entityPrice(trace.route.target.entity, trace.route.model) ?? 0;
       const admission = await ctx.limiter.admit(trace.key.record, {
         tokens: () => request.totalTokens(),
         pricePerMillion: price,

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { StoredEntity } from '../../core/entity.js';
 import { ApiError } from '../../core/errors.js';
-import { listPrice } from '../../core/prices.js';
+import { entityPrice } from '../../core/prices.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { qualifiedName, routeRequest, type KeyConstraints, type RoutableEntity } from '../router.js';
@@ -18,7 +18,7 @@ function modelObject(target: RoutableEntity) {
     model: target.defaultModel,
     dimensions: target.entity.dimensions ?? null,
     // The price Request Logs and budgets use, so that clients (the CLI's summary) quote the same.
-    price_per_million_tokens: target.entity.pricing?.input_per_million_tokens ?? listPrice(target.defaultModel) ?? null,
+    price_per_million_tokens: entityPrice(target.entity, target.defaultModel) ?? null,
   };
 }
 
@@ -49,12 +49,11 @@ export function registerModelRoutes(app: FastifyInstance, ctx: GatewayContext): 
     const key = await authenticateConsumer(req.headers, ctx.catalogue);
     const { catalogue } = await ctx.catalogue.current();
     const route = routeRequest(catalogue, req.params['*'], key.constraints);
-    const price = route.target.entity.pricing?.input_per_million_tokens ?? listPrice(route.model) ?? null;
     return {
       ...modelObject(route.target),
       id: qualifiedName(route.target, route.model),
       model: route.model,
-      price_per_million_tokens: price,
+      price_per_million_tokens: entityPrice(route.target.entity, route.model) ?? null,
     };
   });
 }

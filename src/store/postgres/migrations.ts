@@ -78,7 +78,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   `,
   // 4: admission and settlement of a key's usage as one statement each: the key's lock is held for
   // the statement only, never across a round trip (a busy gateway would hold it for milliseconds).
-  // The admission rule is the one in src/store/usage-counters.ts (fitsCaps).
+  // The admission rule is the one in src/store/usage-counters.ts (exceededCap).
   `
   CREATE FUNCTION embctl_usage_admit(
     p_lock integer, p_key text, p_minute bigint, p_day bigint, p_month bigint,

@@ -1,7 +1,7 @@
 /** Usage counters in SQLite: an immediate transaction makes read-check-add atomic across processes. */
 import type Database from 'better-sqlite3';
 import type { UsageCounterStore, UsageWindows } from '../store.js';
-import { fitsCaps, rowDeltas, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
+import { exceededCap, rowDeltas, totalsOf, WINDOW_KINDS, type CounterRow } from '../usage-counters.js';
 
 export function sqliteUsageCounters(db: Database.Database): UsageCounterStore {
   const read = db.prepare<[string, number, number, number], CounterRow>(
@@ -27,7 +27,7 @@ export function sqliteUsageCounters(db: Database.Database): UsageCounterStore {
       rows = rowsOf(keyId, windows);
     }
     const current = totalsOf(rows);
-    if (!fitsCaps(current, delta, caps)) return { admitted: false, current };
+    if (exceededCap(current, delta, caps)) return { admitted: false, current };
     for (const [kind, start, ...values] of rowDeltas(windows, delta)) add.run(...values, keyId, kind, start);
     return { admitted: true, current };
   });
