@@ -64,6 +64,15 @@ export function openSqliteStore(dataDir: string): Store {
     updateKey: db.prepare('UPDATE api_keys SET hash = ?, body = ?, version = version + 1 WHERE id = ?'),
     deleteKey: db.prepare('DELETE FROM api_keys WHERE id = ?'),
     getSetting: db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE name = ?'),
+    beat: db.prepare(
+      'INSERT INTO gateway_instances (instance, version, pid, started_at, seen_at) ' +
+        'VALUES (@instance, @version, @pid, @started_at, @seen_at) ON CONFLICT (instance) DO UPDATE SET ' +
+        'version = excluded.version, pid = excluded.pid, started_at = excluded.started_at, seen_at = excluded.seen_at',
+    ),
+    forgetInstances: db.prepare('DELETE FROM gateway_instances WHERE seen_at < ?'),
+    recentInstances: db.prepare<[number], InstanceBeat>(
+      'SELECT * FROM gateway_instances WHERE seen_at >= ? ORDER BY seen_at DESC',
+    ),
     setSetting: db.prepare(
       'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
     ),
@@ -165,17 +174,11 @@ export function openSqliteStore(dataDir: string): Store {
     schemaVersion: MIGRATIONS.length,
     instances: {
       async beat(beat) {
-        db.prepare(
-          'INSERT INTO gateway_instances (instance, version, pid, started_at, seen_at) ' +
-            'VALUES (@instance, @version, @pid, @started_at, @seen_at) ON CONFLICT (instance) DO UPDATE SET ' +
-            'version = excluded.version, pid = excluded.pid, started_at = excluded.started_at, seen_at = excluded.seen_at',
-        ).run(beat);
+        q.beat.run(beat);
       },
       async recent(since) {
-        db.prepare('DELETE FROM gateway_instances WHERE seen_at < ?').run(since - INSTANCE_KEEP_MS);
-        return db
-          .prepare<[number], InstanceBeat>('SELECT * FROM gateway_instances WHERE seen_at >= ? ORDER BY seen_at DESC')
-          .all(since);
+        q.forgetInstances.run(since - INSTANCE_KEEP_MS);
+        return q.recentInstances.all(since);
       },
     },
     async catalogueVersion() {
