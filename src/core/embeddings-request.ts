@@ -31,6 +31,8 @@ export interface EmbeddingsRequest {
   /** cl100k_base token count of each input, in order: counted on first call (most calls never need it). */
   tokenCounts(): Promise<number[]>;
   totalTokens(): Promise<number>;
+  /** The same request for the inputs at `positions` only (the cache's misses), counts known so far kept. */
+  select(positions: number[]): EmbeddingsRequest;
 }
 
 const KNOWN_FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
@@ -202,6 +204,21 @@ class ParsedRequest implements EmbeddingsRequest {
 
   async totalTokens(): Promise<number> {
     return (await this.tokenCounts()).reduce((sum, n) => sum + n, 0);
+  }
+
+  select(positions: number[]): EmbeddingsRequest {
+    const part = new ParsedRequest(
+      this.model,
+      positions.map((i) => this.inputs[i]!),
+      this.tokenInputs,
+      this.encodingFormat,
+    );
+    part.dimensions = this.dimensions;
+    part.user = this.user;
+    positions.forEach((i, j) => {
+      part.exact[j] = this.exact[i];
+    });
+    return part;
   }
 }
 

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import {
+  DEFAULT_CACHE_TTL_S,
   DEFAULT_TIMEOUT_MS,
+  MAX_CACHE_TTL_S,
   MAX_DIMENSIONS,
   formatIssues,
   type EmbeddingModelEntity,
@@ -108,6 +110,19 @@ const pricingSchema = z.strictObject({
   currency: z.literal('USD').default('USD'),
 });
 
+const cacheSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  ttl_s: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CACHE_TTL_S, { message: `is more than ${MAX_CACHE_TTL_S} seconds (366 days)` })
+    .default(DEFAULT_CACHE_TTL_S),
+  scope: z
+    .enum(['entity', 'key'], { message: 'must be "entity" (shared by every key) or "key" (each key its own)' })
+    .default('entity'),
+});
+
 /** Fields other gateways' exports carry that mean nothing here: accepted and dropped. */
 const IGNORED_FIELDS = ['_loc', 'kind', 'location', 'created_at', 'updated_at'] as const;
 
@@ -128,6 +143,7 @@ export const entityInputSchema = z.strictObject({
   enabled: z.boolean().default(true),
   dimensions: z.number().int().positive().max(MAX_DIMENSIONS).optional(),
   pricing: pricingSchema.optional(),
+  cache: cacheSchema.optional(),
   metadata: z.record(z.string().max(MAX_NAME_CHARS), z.unknown()).default({}),
   tags: z.array(shortText).max(MAX_LIST_ITEMS).default([]),
   ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, z.unknown().optional()])),

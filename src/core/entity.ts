@@ -22,6 +22,19 @@ export interface Connection {
   api_key?: string | undefined;
 }
 
+/**
+ * `scope: "entity"` shares entries between every key calling the entity; `"key"` keeps each key's
+ * entries to itself (a tenant cannot learn from a hit that another embedded the same text).
+ */
+export interface EntityCache {
+  enabled: boolean;
+  ttl_s: number;
+  scope: 'entity' | 'key';
+}
+
+export const DEFAULT_CACHE_TTL_S = 7 * 86_400;
+export const MAX_CACHE_TTL_S = 366 * 86_400;
+
 /** A stored entity: the validated input plus the fields the gateway manages. */
 export interface EmbeddingModelEntity {
   id: string;
@@ -36,6 +49,8 @@ export interface EmbeddingModelEntity {
   enabled: boolean;
   dimensions?: number;
   pricing?: { input_per_million_tokens: number; currency: 'USD' };
+  /** The gateway's per-input embedding cache for this entity; absent: off. */
+  cache?: EntityCache;
   metadata: Record<string, unknown>;
   tags: string[];
 }

@@ -31,9 +31,16 @@ export interface RequestLogRow {
   error_code: string | null;
   latency_ms: number;
   upstream_ms: number | null;
+  /** USD actually spent upstream. */
   cost_usd: number;
   /** The upstream served another model than the one routed to: the silent-corruption signal. */
   model_mismatch: boolean;
+  /** Inputs answered without going upstream: cache hits, and repeats of an input within the call. */
+  cached_inputs: number;
+  /** Of `prompt_tokens` (the call's tokens as reported to the caller), those not sent upstream. */
+  cached_tokens: number;
+  /** What `cached_tokens` would have cost at the entity's price. */
+  cost_saved_usd: number;
 }
 
 /** A stored row: `seq` orders rows and is the SSE event id, so a reconnect resumes exactly. */
@@ -206,6 +213,9 @@ export interface UsageRow {
   inputs: number;
   prompt_tokens: number;
   cost_usd: number;
+  cached_inputs: number;
+  cached_tokens: number;
+  cost_saved_usd: number;
 }
 
 /** `text-embedding-3-small` and `text-embedding-3-small:latest` or `models/…` name the same model. */

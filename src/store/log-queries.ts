@@ -28,6 +28,9 @@ export const LOG_COLUMNS = [
   'upstream_ms',
   'cost_usd',
   'model_mismatch',
+  'cached_inputs',
+  'cached_tokens',
+  'cost_saved_usd',
 ] as const;
 
 /** Bound parameters and their placeholders, in order. */
@@ -109,6 +112,9 @@ export function usageQuery(
     `${int('COALESCE(SUM(input_count), 0)')} AS inputs`,
     `${int('COALESCE(SUM(prompt_tokens), 0)')} AS prompt_tokens`,
     `CAST(ROUND(CAST(COALESCE(SUM(cost_usd), 0) AS NUMERIC), 9) AS DOUBLE PRECISION) AS cost_usd`,
+    `${int('COALESCE(SUM(cached_inputs), 0)')} AS cached_inputs`,
+    `${int('COALESCE(SUM(cached_tokens), 0)')} AS cached_tokens`,
+    `CAST(ROUND(CAST(COALESCE(SUM(cost_saved_usd), 0) AS NUMERIC), 9) AS DOUBLE PRECISION) AS cost_saved_usd`,
   ].join(', ');
   const names = groupBy.map((g) => `"${g}"`).join(', ');
   const grouping = groupBy.length ? ` GROUP BY ${names} ORDER BY ${names}` : '';

@@ -29,17 +29,8 @@ export function sealedStore(store: Store, box: SecretBox): Store {
     delete: (id, expectedVersion) => raw.delete(id, expectedVersion),
   };
   return {
-    kind: store.kind,
-    location: store.location,
+    ...store,
     entities,
-    apiKeys: store.apiKeys,
-    settings: store.settings,
-    logs: store.logs,
-    usage: store.usage,
-    instances: store.instances,
-    schemaVersion: store.schemaVersion,
-    catalogueVersion: () => store.catalogueVersion(),
     bootstrap: (seed) => store.bootstrap({ ...seed, entity: seal(seed.entity) }),
-    close: () => store.close(),
   };
 }

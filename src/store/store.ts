@@ -134,6 +134,68 @@ export interface InstanceStore {
   recent(since: number): Promise<InstanceBeat[]>;
 }
 
+/**
+ * One cached vector as stored. `checksum` covers the model and the vector bytes; the reader checks
+ * it (and the length against `dims`) so that a damaged row is a miss, never a wrong answer.
+ */
+export interface CacheRow {
+  /** 32 bytes: see `core/cache-key.ts`. */
+  key: Buffer;
+  entity_id: string;
+  /** What the upstream said it served when the entry was made. */
+  model: string;
+  dims: number;
+  /** float32, little-endian. */
+  vector: Buffer;
+  /** The input's share of the tokens the upstream reported. */
+  tokens: number;
+  checksum: number;
+  /** Epoch ms. */
+  expires_at: number;
+}
+
+export interface CacheUsage {
+  entity_id: string;
+  entries: number;
+  /** Bytes of the vectors themselves. */
+  bytes: number;
+}
+
+/** Bounds on the whole cache; beyond them the least recently used entries go first. */
+export interface CacheBounds {
+  maxEntries: number;
+  maxBytes: number;
+}
+
+/** The per-input embedding cache: shared by every gateway on the store. */
+export interface EmbeddingCacheStore {
+  /** The rows of `keys` that have not expired by `now`, in no particular order. */
+  get(keys: Buffer[], now: number): Promise<CacheRow[]>;
+  /**
+   * Inserts or replaces, each row used at `now`, if the cache epoch is still `epoch` (the one the
+   * entries were made in); after a clear, nothing made before it is written. Returns the rows written.
+   */
+  put(rows: CacheRow[], now: number, epoch: number): Promise<number>;
+  /** Marks entries as used at `now` (eviction takes the least recently used first). */
+  touch(keys: Buffer[], now: number): Promise<void>;
+  /** Deletes these entries (a reader found them damaged). */
+  forget(keys: Buffer[]): Promise<void>;
+  /** Per entity; one entity's only with `entityId`. */
+  stats(entityId?: string): Promise<CacheUsage[]>;
+  /**
+   * Deletes every entry (or one entity's) and bumps the cache epoch, so every gateway drops what it
+   * holds in memory at its next catalogue check. Returns how many entries went.
+   */
+  clear(entityId?: string): Promise<number>;
+  /** The epoch `clear` bumps. */
+  epoch(): Promise<number>;
+  /**
+   * Deletes expired entries and those of entities not in `liveEntities` (`expired`), then the least
+   * recently used beyond `bounds` (`evicted`), each at most `PRUNE_BATCH` a round.
+   */
+  prune(now: number, bounds: CacheBounds, liveEntities: string[]): Promise<{ expired: number; evicted: number }>;
+}
+
 export interface Store {
   readonly kind: string;
   /** The schema version the store is at (its migrations applied). */
@@ -146,6 +208,7 @@ export interface Store {
   logs: RequestLogStore;
   usage: UsageCounterStore;
   instances: InstanceStore;
+  cache: EmbeddingCacheStore;
   /**
    * Bumped by every write to entities or keys, from any process sharing the store: the gateway
    * polls it to drop its in-memory catalogue when another replica changed something.

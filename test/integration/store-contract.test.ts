@@ -3,7 +3,7 @@
  * against each engine (SQLite in a data dir, PostgreSQL on a real server) through `openStore`, as
  * the gateway opens them. "Two replicas" are two stores opened on the same data dir or database.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -13,7 +13,8 @@ import type { EmbeddingModelEntity } from '../../src/core/entity.js';
 import type { RequestLogRow } from '../../src/core/request-log.js';
 import { openStore } from '../../src/store/open.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { StoreConflict, type Store } from '../../src/store/store.js';
+import { cacheChecksum, isIntact } from '../../src/store/cache-rows.js';
+import { StoreConflict, type CacheRow, type Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
 
@@ -108,8 +109,28 @@ const logRow = (id: string, at: number, extra: Partial<RequestLogRow> = {}): Req
   upstream_ms: 1.25,
   cost_usd: 0.000001,
   model_mismatch: false,
+  cached_inputs: 0,
+  cached_tokens: 0,
+  cost_saved_usd: 0,
   ...extra,
 });
+
+const NONE_CACHED = { cached_inputs: 0, cached_tokens: 0, cost_saved_usd: 0 };
+
+/** A cache row as the gateway writes it: float32 bytes and their checksum. */
+const cacheRow = (id: string, entityId: string, values: number[], expiresAt: number): CacheRow => {
+  const vector = Buffer.from(new Float32Array(values).buffer);
+  return {
+    key: createHash('sha256').update(id).digest(),
+    entity_id: entityId,
+    model: 'm',
+    dims: values.length,
+    vector,
+    tokens: 3,
+    checksum: cacheChecksum('m', vector),
+    expires_at: expiresAt,
+  };
+};
 
 const conflict = async (work: Promise<unknown>) => {
   const error = await work.then(
@@ -221,11 +242,11 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
 
     const byDay = await store.logs.usage({}, ['day']);
     expect(byDay).toEqual([
-      { day: '2026-11-30', requests: 2, errors: 0, inputs: 4, prompt_tokens: 20, cost_usd: 0.000002 },
-      { day: '2026-12-01', requests: 5, errors: 1, inputs: 10, prompt_tokens: 50, cost_usd: 0.000004 },
+      { day: '2026-11-30', requests: 2, errors: 0, inputs: 4, prompt_tokens: 20, cost_usd: 0.000002, ...NONE_CACHED },
+      { day: '2026-12-01', requests: 5, errors: 1, inputs: 10, prompt_tokens: 50, cost_usd: 0.000004, ...NONE_CACHED },
     ]);
     expect(await store.logs.usage({ key: ['a'] }, [])).toEqual([
-      { requests: 7, errors: 1, inputs: 14, prompt_tokens: 70, cost_usd: 0.000006 },
+      { requests: 7, errors: 1, inputs: 14, prompt_tokens: 70, cost_usd: 0.000006, ...NONE_CACHED },
     ]);
     expect(await store.logs.usage({ key: ['nobody'] }, ['model'])).toEqual([]);
 
@@ -345,6 +366,72 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
       ['a', now],
       ['b', now - 1000],
     ]);
+  });
+
+  it('keeps cache entries: exact bytes back, expiry, one replica reads what another wrote, clear bumps the epoch', async () => {
+    const now = Date.now();
+    const a = cacheRow('a', 'e1', [0.5, -0, 1e-30, -3.25], now + 60_000);
+    const b = cacheRow('b', 'e1', [1, 2, 3, 4], now + 60_000);
+    const old = cacheRow('old', 'e2', [9, 9], now - 1);
+    // The same key twice in one write: the last wins.
+    expect(await store.cache.put([a, b, old, { ...b, tokens: 7 }], now, await store.cache.epoch())).toBe(3);
+    const other = await engine.open(location);
+    try {
+      const rows = await other.cache.get([a.key, b.key, old.key, randomBytes(32)], now);
+      const byKey = new Map(rows.map((r) => [r.key.toString('hex'), r]));
+      expect([...byKey.keys()].sort()).toEqual([a.key.toString('hex'), b.key.toString('hex')].sort());
+      const gotA = byKey.get(a.key.toString('hex'))!;
+      expect(Buffer.compare(gotA.vector, a.vector)).toBe(0);
+      expect(isIntact(gotA)).toBe(true);
+      expect(Object.is(new Float32Array(new Uint8Array(gotA.vector).buffer)[1], -0)).toBe(true);
+      expect(byKey.get(b.key.toString('hex'))!.tokens).toBe(7);
+      expect(await other.cache.stats()).toEqual([
+        { entity_id: 'e1', entries: 2, bytes: 32 },
+        { entity_id: 'e2', entries: 1, bytes: 8 },
+      ]);
+
+      const before = await other.cache.epoch();
+      const version = await other.catalogueVersion();
+      expect(await store.cache.clear('e2')).toBe(1);
+      expect(await other.cache.epoch()).toBe(before + 1);
+      expect(await other.catalogueVersion()).toBe(version + 1);
+      expect(await other.cache.stats('e2')).toEqual([]);
+      // Made before the clear, flushed after it: refused, so a clear cannot be undone by a late write.
+      expect(await store.cache.put([old], now, before)).toBe(0);
+      expect(await other.cache.stats('e2')).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('prunes expired entries, those of deleted entities, then the least recently used beyond the bounds', async () => {
+    await store.cache.clear();
+    const now = Date.now();
+    const rows = Array.from({ length: 6 }, (_, i) => cacheRow(`p${i}`, 'live', [i, i], now + 60_000));
+    const epoch = await store.cache.epoch();
+    for (const [i, row] of rows.entries()) await store.cache.put([row], now - 1000 + i, epoch);
+    await store.cache.put(
+      [cacheRow('expired', 'live', [1, 1], now - 5), cacheRow('orphan', 'gone', [1, 1], now + 60_000)],
+      now,
+      epoch,
+    );
+    // p0 is the oldest written, but used since: p1 and p2 go first.
+    await store.cache.touch([rows[0]!.key], now + 10);
+    expect(await store.cache.prune(now, { maxEntries: 4, maxBytes: 1 << 30 }, ['live'])).toEqual({
+      expired: 2,
+      evicted: 2,
+    });
+    const left = await store.cache.get(
+      rows.map((r) => r.key),
+      now,
+    );
+    expect(left.map((r) => r.key.toString('hex')).sort()).toEqual(
+      [rows[0]!, rows[3]!, rows[4]!, rows[5]!].map((r) => r.key.toString('hex')).sort(),
+    );
+    // By bytes: 4 entries of 8 bytes within 20 bytes keep 2.
+    expect((await store.cache.prune(now, { maxEntries: 100, maxBytes: 20 }, ['live'])).evicted).toBe(2);
+    await store.cache.forget([rows[5]!.key]);
+    expect((await store.cache.stats())[0]?.entries).toBe(1);
   });
 
   it('bootstraps once when replicas start together on an empty store', async () => {

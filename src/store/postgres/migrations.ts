@@ -139,4 +139,27 @@ export const PG_MIGRATIONS: readonly string[] = [
   END
   $fn$;
   `,
+  // 5: the per-input embedding cache, and what each call took from it. Vectors are stored outside
+  // the row uncompressed: float bytes do not compress, and trying costs CPU on every write.
+  `
+  CREATE TABLE embedding_cache (
+    key BYTEA PRIMARY KEY,
+    entity_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    dims INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    checksum BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT NOT NULL,
+    vector BYTEA NOT NULL
+  );
+  ALTER TABLE embedding_cache ALTER COLUMN vector SET STORAGE EXTERNAL;
+  CREATE INDEX embedding_cache_entity ON embedding_cache (entity_id, dims);
+  CREATE INDEX embedding_cache_expires ON embedding_cache (expires_at);
+  CREATE INDEX embedding_cache_used ON embedding_cache (used_at);
+  INSERT INTO settings (name, value) VALUES ('cache_epoch', '0') ON CONFLICT DO NOTHING;
+  ALTER TABLE request_logs ADD COLUMN cached_inputs INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE request_logs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE request_logs ADD COLUMN cost_saved_usd DOUBLE PRECISION NOT NULL DEFAULT 0;
+  `,
 ];

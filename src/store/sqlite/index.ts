@@ -17,6 +17,7 @@ import { ADMIN_TOKEN_SETTING, INSTANCE_KEEP_MS, keepRevocation, keyBody } from '
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 import { sqliteUsageCounters } from './usage-counters.js';
+import { sqliteEmbeddingCache } from './embedding-cache.js';
 
 export const SQLITE_FILE = 'embctl.db';
 
@@ -171,6 +172,7 @@ export function openSqliteStore(dataDir: string): Store {
     settings,
     logs: sqliteRequestLogs(db),
     usage: sqliteUsageCounters(db),
+    cache: sqliteEmbeddingCache(db, () => bumpCatalogue.run()),
     schemaVersion: MIGRATIONS.length,
     instances: {
       async beat(beat) {
