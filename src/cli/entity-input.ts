@@ -34,6 +34,9 @@ export interface EntityFlags {
   resourceName?: string;
   deploymentId?: string;
   apiVersion?: string;
+  cache?: 'on' | 'off';
+  cacheTtl?: number;
+  cacheScope?: 'entity' | 'key';
 }
 
 /** Only what the flags name: a create body when complete, a merge patch for `update`. */
@@ -67,6 +70,12 @@ export async function entityFromFlags(flags: EntityFlags, ctx: CliContext): Prom
   if (Object.keys(config).length) entity.config = config;
   if (flags.price !== undefined) entity.pricing = { input_per_million_tokens: flags.price };
   if (flags.tag?.length) entity.tags = flags.tag;
+  // A partial object: as a merge patch it changes only the fields named.
+  const cache: Record<string, unknown> = {};
+  if (flags.cache !== undefined) cache.enabled = flags.cache === 'on';
+  if (flags.cacheTtl !== undefined) cache.ttl_s = flags.cacheTtl;
+  if (flags.cacheScope !== undefined) cache.scope = flags.cacheScope;
+  if (Object.keys(cache).length) entity.cache = cache;
   if (flags.include?.length || flags.exclude?.length)
     entity.models = { include: flags.include ?? [], exclude: flags.exclude ?? [] };
   return entity;

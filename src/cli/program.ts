@@ -9,6 +9,7 @@ import { registerModelCommands } from './commands/models.js';
 import { registerLogCommands } from './commands/logs.js';
 import { registerProfileCommands } from './commands/profile.js';
 import { registerUsageCommand } from './commands/usage.js';
+import { registerCacheCommands } from './commands/cache.js';
 import { registerSearchCommand } from './commands/search.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { handle, integer, type MakeContext } from './command.js';
@@ -81,6 +82,7 @@ export function buildProgram(deps: ContextDeps = {}): Root {
   registerSearchCommand(program, makeContext);
   registerLogCommands(program, makeContext);
   registerUsageCommand(program, makeContext);
+  registerCacheCommands(program, makeContext);
   registerGatewayCommands(program, makeContext);
   registerDoctorCommand(program, makeContext);
   handle(

@@ -18,6 +18,22 @@ export interface UsageReport {
   totals: Omit<UsageRow, 'model' | 'key' | 'day' | 'provider' | 'entity'>;
 }
 
+export interface CacheReport {
+  object: 'cache';
+  entities: {
+    entity_id: string;
+    enabled: boolean;
+    scope: 'entity' | 'key' | null;
+    ttl_s: number | null;
+    entries: number;
+    bytes: number;
+  }[];
+  totals: { entries: number; bytes: number };
+  bounds: { max_entries: number; max_bytes: number; memory_bytes: number };
+  last_24h: { inputs: number; cached_inputs: number; hit_rate: number; tokens_saved: number; cost_saved_usd: number };
+  this_gateway: { instance: string; memory_entries: number; memory_bytes: number } & Record<string, number | string>;
+}
+
 export interface GatewayStatus {
   version: string;
   uptime_s: number;
@@ -326,6 +342,14 @@ export class GatewayClient {
 
   usage(query: Query): Promise<UsageReport> {
     return this.call('GET', `/v1/usage${queryString(query)}`, { auth: 'admin' });
+  }
+
+  cacheStats(entity?: string): Promise<CacheReport> {
+    return this.call('GET', `/v1/cache${queryString({ entity })}`, { auth: 'admin' });
+  }
+
+  clearCache(entity?: string): Promise<{ object: 'cache.cleared'; entity_id: string | null; deleted: number }> {
+    return this.call('DELETE', `/v1/cache${queryString({ entity })}`, { auth: 'admin' });
   }
 
   status(): Promise<GatewayStatus> {

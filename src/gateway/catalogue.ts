@@ -20,6 +20,8 @@ export interface CatalogueSnapshot {
   keysByHash: Map<string, KnownKey>;
   /** SHA-256 of the admin token: a rotation through any gateway reaches this one like any write. */
   adminTokenHash: string;
+  /** Bumped by every cache clear (which also bumps the catalogue version): replicas then drop their LRU. */
+  cacheEpoch: number;
 }
 
 /** How often the store's catalogue version is checked: bounds how stale a replica's view can be. */
@@ -90,11 +92,16 @@ export class CatalogueCache {
       this.checkedAt = Date.now();
       return this.snapshot;
     }
-    const [entities, keys] = await Promise.all([this.store.entities.list(), this.store.apiKeys.list()]);
+    const [entities, keys, cacheEpoch] = await Promise.all([
+      this.store.entities.list(),
+      this.store.apiKeys.list(),
+      this.store.cache.epoch(),
+    ]);
     this.snapshot = {
       catalogue: buildCatalogue(entities, this.providerDefaultModel),
       keysByHash: new Map(keys.map((record) => [record.hash, { record, constraints: keyConstraintsOf(record) }])),
       adminTokenHash: adminTokenHash ?? '',
+      cacheEpoch,
     };
     this.loadedVersion = version;
     this.checkedAt = Date.now();

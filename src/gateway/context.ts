@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { CatalogueCache } from './catalogue.js';
 import type { Dispatch } from './dispatch.js';
+import type { EmbeddingCache } from './embedding-cache.js';
 import type { KeyLimiter } from './limits.js';
 import type { LogTail } from './log-tail.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -17,6 +18,8 @@ export interface GatewayContext {
   /** The live Request Log stream, read from the store (every gateway's rows). */
   tail: LogTail;
   limiter: KeyLimiter;
+  /** The per-input embedding cache (used by entities that enable it). */
+  cache: EmbeddingCache;
   metrics: GatewayMetrics;
   /** Memory for response bodies, reused across requests. */
   bodies: BufferPool;

@@ -6,6 +6,14 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestLogRow } from '../core/request-log.js';
+import type { CacheCounters } from './embedding-cache.js';
+
+/** What /metrics reads from the embedding cache at each scrape. */
+export interface CacheReadings {
+  counters: CacheCounters;
+  memoryEntries: number;
+  memoryBytes: number;
+}
 
 /** Distinct values one label takes before the rest are counted as `other`. */
 export const MAX_LABEL_VALUES = 200;
@@ -79,6 +87,19 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private readonly tokensSaved = new Counter({
+    name: 'embctl_cache_tokens_saved_total',
+    help: 'Prompt tokens answered from the embedding cache instead of the upstream',
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
+  private readonly costSaved = new Counter({
+    name: 'embctl_cache_cost_saved_usd_total',
+    help: "USD the embedding cache saved, at the entities' prices",
+    labelNames: ['model'],
+    registers: [this.registry],
+  });
+
   private readonly models = new BoundedLabel();
   private readonly reported = new BoundedLabel();
 
@@ -86,7 +107,10 @@ export class GatewayMetrics {
    * `instance` labels every series, so the scrapes of several gateways can be told apart; `live`
    * is read at each scrape.
    */
-  constructor(instance: string, live: { logRowsBuffered(): number; logRowsDropped(): number; storeUp(): boolean }) {
+  constructor(
+    instance: string,
+    live: { logRowsBuffered(): number; logRowsDropped(): number; storeUp(): boolean; cache(): CacheReadings },
+  ) {
     this.registry.setDefaultLabels({ instance });
     collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });
     const gauge = (name: string, help: string, read: () => number) =>
@@ -105,6 +129,50 @@ export class GatewayMetrics {
       live.logRowsDropped,
     );
     gauge('embctl_store_up', '1 while the store answers, 0 since a check failed', () => (live.storeUp() ? 1 : 0));
+    gauge(
+      'embctl_cache_memory_entries',
+      "Embedding cache entries held in this gateway's memory",
+      () => live.cache().memoryEntries,
+    );
+    gauge(
+      'embctl_cache_memory_bytes',
+      "Bytes of embedding cache entries held in this gateway's memory",
+      () => live.cache().memoryBytes,
+    );
+    // Counted by the cache itself (the one source), copied at each scrape.
+    const counter = (name: string, help: string, read: (c: CacheCounters) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(read(live.cache().counters));
+        },
+      });
+    counter('embctl_cache_hits_total', 'Inputs answered from the embedding cache', (c) => c.hits);
+    counter('embctl_cache_misses_total', 'Inputs looked up in the embedding cache and not found', (c) => c.misses);
+    counter(
+      'embctl_cache_memory_evictions_total',
+      "Entries evicted from this gateway's memory",
+      (c) => c.memoryEvictions,
+    );
+    counter(
+      'embctl_cache_store_evictions_total',
+      'Entries evicted from the store to stay within its bounds',
+      (c) => c.storeEvictions,
+    );
+    counter('embctl_cache_expired_total', 'Entries deleted from the store past their TTL or entity', (c) => c.expired);
+    counter(
+      'embctl_cache_writes_dropped_total',
+      'Entries not written to the store (queue full or store failing)',
+      (c) => c.writesDropped,
+    );
+    counter(
+      'embctl_cache_damaged_total',
+      'Stored entries found damaged, treated as misses and deleted',
+      (c) => c.damaged,
+    );
   }
 
   observe(row: RequestLogRow): void {
@@ -117,6 +185,8 @@ export class GatewayMetrics {
       this.inputs.inc({ model }, row.input_count);
       this.tokens.inc({ model, estimated: String(row.usage_estimated) }, row.prompt_tokens);
       this.cost.inc({ model }, row.cost_usd);
+      if (row.cached_tokens > 0) this.tokensSaved.inc({ model }, row.cached_tokens);
+      if (row.cost_saved_usd > 0) this.costSaved.inc({ model }, row.cost_saved_usd);
     }
     if (row.upstream_ms !== null) this.upstreamLatency.observe({ model }, row.upstream_ms / 1000);
     if (row.model_mismatch) this.mismatches.inc({ model, reported: this.reported.of(row.resolved_model ?? '') });

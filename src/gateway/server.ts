@@ -12,6 +12,7 @@ import { registerAdminModelRoutes } from './routes/admin-models.js';
 import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
+import { registerCacheRoutes } from './routes/cache.js';
 import { registerRequestLogRoutes } from './routes/request-logs.js';
 import { registerModelRoutes } from './routes/models.js';
 
@@ -167,5 +168,6 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   registerAdminKeyRoutes(app, ctx);
   registerRequestLogRoutes(app, ctx);
   registerAdminTokenRoutes(app, ctx);
+  registerCacheRoutes(app, ctx);
   return app;
 }

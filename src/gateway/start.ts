@@ -10,6 +10,7 @@ import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bo
 import { CATALOGUE_RECHECK_MS, CatalogueCache } from './catalogue.js';
 import { BufferPool } from './buffer-pool.js';
 import { createDispatch } from './dispatch.js';
+import { DEFAULT_CACHE_SETTINGS, EmbeddingCache, type CacheSettings } from './embedding-cache.js';
 import { KeyLimiter, type OutagePolicy } from './limits.js';
 import { LogTail } from './log-tail.js';
 import { startHeartbeat } from './instances.js';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Variables entities may read through `${env:…}` (globs); undefined: the default credential names. */
   allowEnv?: string[];
+  /** The embedding cache's bounds (memory per replica, entries and bytes in the store); see DEFAULT_CACHE_SETTINGS. */
+  cache?: Partial<CacheSettings>;
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   keepAliveTimeoutMs?: number;
@@ -119,8 +122,16 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       },
       logError,
     );
+    const cache = new EmbeddingCache(
+      store.cache,
+      { ...DEFAULT_CACHE_SETTINGS, ...options.cache },
+      async () => (await catalogue.current()).catalogue.entities.map((r) => r.entity.id),
+      logError,
+    );
+    cache.start();
     const ctx = {
       store,
+      cache,
       catalogue,
       dispatch: createDispatch(
         { pool, retry: options.retry ?? DEFAULT_RETRY },
@@ -134,6 +145,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
         logRowsBuffered: () => logs.buffered,
         logRowsDropped: () => logs.dropped,
         storeUp: () => catalogue.storeReachable,
+        cache: () => cache,
       }),
       instance,
       bodies: new BufferPool(),
@@ -171,6 +183,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
           tail.end();
           await app.close();
           await logs.close();
+          await cache.close();
           await pool.close();
           await store.close();
         })()),

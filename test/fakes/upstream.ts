@@ -73,7 +73,12 @@ export interface FakeUpstream {
   close(): Promise<void>;
 }
 
-export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstream> {
+/** `vector`: what the fake answers for one text of a request (default: `fakeVector(text, dims)`). */
+export async function startFake(
+  format: WireFormat,
+  dims = 8,
+  options: { vector?: (text: string, body: any) => number[] } = {},
+): Promise<FakeUpstream> {
   const requests: Recorded[] = [];
   const faults: Fault[] = [];
   let delayMs = 0;
@@ -126,7 +131,12 @@ export async function startFake(format: WireFormat, dims = 8): Promise<FakeUpstr
         const texts = format.texts(body);
         if (texts.length > format.maxBatch) return send(format.overLimit(texts.length));
         const reply = format.respond(
-          texts.map((t) => fakeVector(typeof t === 'string' ? t : JSON.stringify(t), fault?.vectorLength ?? dims)),
+          texts.map((t) => {
+            const text = typeof t === 'string' ? t : JSON.stringify(t);
+            return options.vector && !fault?.vectorLength
+              ? options.vector(text, body)
+              : fakeVector(text, fault?.vectorLength ?? dims);
+          }),
           recorded,
         );
         if (fault?.model) (reply.body as { model: string }).model = fault.model;

@@ -121,6 +121,79 @@ describe('usage', () => {
   });
 });
 
+describe('cache', () => {
+  it('a second embed of the same corpus costs no upstream tokens; usage and cache stats show the saving; clear empties it', async () => {
+    const upstream = await startFake(FORMATS.openai);
+    try {
+      const created = await cli([
+        'models',
+        'create',
+        '--id',
+        'cached',
+        '--provider',
+        'openai',
+        '--base-url',
+        `${upstream.url}/v1`,
+        '--token',
+        TOKEN,
+        '--model',
+        'text-embedding-3-small',
+        '--price',
+        '20',
+        '--cache',
+        'on',
+        '--cache-scope',
+        'key',
+      ]);
+      expect(created.code, created.stderr).toBe(0);
+      const dir = join(gateway.env.EMBCTL_DATA_DIR!, 'corpus');
+      mkdirSync(dir, { recursive: true });
+      const corpus = join(dir, 'corpus.txt');
+      writeFileSync(corpus, Array.from({ length: 40 }, (_, i) => `chunk number ${i % 30} of the corpus`).join('\n'));
+      const first = await cli(['embed', '-f', corpus, '--model', 'cached', '--out', join(dir, 'a.jsonl')]);
+      expect(first.code, first.stderr).toBe(0);
+      const sent = upstream.requests.length;
+      expect(sent).toBeGreaterThan(0);
+      const second = await cli(['embed', '-f', corpus, '--model', 'cached', '--out', join(dir, 'b.jsonl')]);
+      expect(second.code, second.stderr).toBe(0);
+      expect(upstream.requests.length).toBe(sent);
+      expect(readFileSync(join(dir, 'b.jsonl'), 'utf8').split('\n').slice(1)).toEqual(
+        readFileSync(join(dir, 'a.jsonl'), 'utf8').split('\n').slice(1),
+      );
+
+      const usage = await json(['usage', '--model', 'cached']);
+      expect(usage.totals.cached_inputs).toBe(30);
+      expect(usage.totals.cost_saved_usd).toBeGreaterThan(0);
+      const table = await cli(['usage', '--model', 'cached', '-o', 'table']);
+      expect(table.stdout).toMatch(
+        /cache: 30 of 60 inputs answered without the upstream, \d+ tokens and \$0\.\d+ saved/,
+      );
+
+      const stats = await json(['cache', 'stats', '--entity', 'cached']);
+      expect(stats.entities).toEqual([
+        { entity_id: 'cached', enabled: true, scope: 'key', ttl_s: 604800, entries: 30, bytes: 30 * 8 * 4 },
+      ]);
+      expect(stats.last_24h.cached_inputs).toBe(30);
+      const statsTable = await cli(['cache', 'stats', '-o', 'table']);
+      expect(statsTable.stdout).toMatch(/^cached\s+on\s+key\s+604800s\s+30\s/m);
+
+      const refused = await cli(['cache', 'clear']);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('--yes');
+      const unknown = await cli(['cache', 'stats', '--entity', 'nope']);
+      expect(unknown.code).toBe(4);
+      const cleared = await cli(['cache', 'clear', '--entity', 'cached', '--yes']);
+      expect(cleared.code, cleared.stderr).toBe(0);
+      expect(JSON.parse(cleared.stdout)).toEqual({ object: 'cache.cleared', entity_id: 'cached', deleted: 30 });
+      const clearedTable = await cli(['cache', 'clear', '--yes', '-o', 'table']);
+      expect(clearedTable.stderr).toMatch(/deleted \d+ cached embeddings/);
+      expect((await json(['cache', 'stats', '--entity', 'cached'])).entities[0].entries).toBe(0);
+    } finally {
+      await upstream.close();
+    }
+  });
+});
+
 describe('logs tail -f', () => {
   it('shows a new call within a second, survives a gateway restart, and exits 0 on Ctrl-C', async () => {
     const env = isolatedEnv();

@@ -205,6 +205,42 @@ describe('writes through one replica, enforced by all', () => {
   });
 });
 
+describe('the embedding cache across replicas', () => {
+  it('replica 2 serves a hit for an input replica 1 embedded; a clear through replica 3 empties every replica', async () => {
+    await admin(replicas[0]!, 'POST', '/v1/embedding-models', {
+      id: 'shared-cache',
+      provider: 'local',
+      config: { connection: {}, options: { model: 'hash-16-v1' } },
+      cache: { ttl_s: 3600 },
+    });
+    const user = await newKey({});
+    const status = async (replica: SpawnedGateway, text: string) =>
+      (await embed(replica, user.secret, text, 'shared-cache')).headers['x-embctl-cache'];
+    for (const replica of replicas)
+      await eventually(async () => (await embed(replica, user.secret, 'warm-up', 'shared-cache')).status === 200, 1000);
+    const texts = [0, 1, 2].map((i) => `shared ${i} ${randomBytes(4).toString('hex')}`);
+    for (const text of texts) {
+      const first = await embed(replicas[0]!, user.secret, text, 'shared-cache');
+      expect(first.headers['x-embctl-cache']).toBe('miss; hits=0');
+      // In the store within the cache's flush interval (100 ms); then every replica holds it in memory too.
+      for (const replica of replicas.slice(1)) {
+        await eventually(async () => (await status(replica, text)) === 'hit; hits=1', 2000);
+        expect((await embed(replica, user.secret, text, 'shared-cache')).body.data).toEqual(first.body.data);
+      }
+    }
+
+    const cleared = await admin(replicas[2]!, 'DELETE', '/v1/cache?entity=shared-cache');
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.deleted).toBeGreaterThanOrEqual(3);
+    // Every replica drops its memory at its next catalogue check (250 ms): each asked for a text
+    // it held, and nobody has embedded since the clear.
+    await new Promise((r) => setTimeout(r, 500));
+    const after = [];
+    for (const [i, replica] of replicas.entries()) after.push(await status(replica, texts[i]!));
+    expect(after).toEqual(['miss; hits=0', 'miss; hits=0', 'miss; hits=0']);
+  });
+});
+
 describe('Request Logs across replicas', () => {
   it('a live stream on replica 2 shows every replica’s rows, none twice, none missing; Last-Event-ID resumes', async () => {
     const key = await newKey({});

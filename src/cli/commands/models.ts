@@ -34,6 +34,10 @@ const WIDE: Column<StoredEntityView>[] = [
   { header: 'include', value: (e) => e.models.include.join(' ') },
   { header: 'exclude', value: (e) => e.models.exclude.join(' ') },
   { header: 'tags', value: (e) => e.tags.join(',') },
+  {
+    header: 'cache',
+    value: (e) => (e.cache?.enabled ? `${e.cache.scope}, ${e.cache.ttl_s}s` : ''),
+  },
   { header: 'updated', value: (e) => e.updated_at },
 ];
 
@@ -56,6 +60,10 @@ const DETAIL: Column<StoredEntityView>[] = [
   { header: 'exclude', value: (e) => e.models.exclude.join(' ') },
   { header: 'tags', value: (e) => e.tags.join(', ') },
   { header: 'created', value: (e) => e.created_at },
+  {
+    header: 'cache',
+    value: (e) => (e.cache?.enabled ? `${e.cache.scope}, ${e.cache.ttl_s}s` : ''),
+  },
   { header: 'updated', value: (e) => e.updated_at },
 ];
 
@@ -301,6 +309,18 @@ function entityFlags<A extends unknown[], G extends OptionValues>(command: Comma
     .option('--tag <tag>', 'tag (repeatable)', collect, [])
     .option('--include <regex>', 'allowed model names, full match (repeatable)', collect, [])
     .option('--exclude <regex>', 'refused model names, full match (repeatable)', collect, [])
+    .addOption(new Option('--cache <state>', "the gateway's per-input embedding cache").choices(['on', 'off'] as const))
+    .option(
+      '--cache-ttl <seconds>',
+      'how long cached vectors are served (default 604800: 7 days)',
+      integer('--cache-ttl', 1),
+    )
+    .addOption(
+      new Option('--cache-scope <scope>', 'entity: shared by every key; key: each key its own').choices([
+        'entity',
+        'key',
+      ] as const),
+    )
     .option('--resource-name <name>', 'Azure: resource name')
     .option('--deployment-id <id>', 'Azure: deployment (legacy URL form)')
     .option('--api-version <version>', 'Azure: api-version')

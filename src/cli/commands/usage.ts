@@ -54,12 +54,23 @@ export async function usage(options: UsageOptions, ctx: CliContext): Promise<voi
     { header: 'tokens', value: (r) => r.prompt_tokens.toLocaleString('en-US') },
     { header: 'cost', value: (r) => money(r.cost_usd) },
   ];
-  out.list(report.data, columns);
   const t = report.totals;
+  // Only once the cache has answered something: a gateway without it keeps its usual table.
+  if (t.cached_inputs > 0)
+    columns.push(
+      { header: 'cached', value: (r) => r.cached_inputs.toLocaleString('en-US') },
+      { header: 'saved', value: (r) => money(r.cost_saved_usd) },
+    );
+  out.list(report.data, columns);
   out.text(
     `total: ${t.requests.toLocaleString('en-US')} requests, ${t.errors.toLocaleString('en-US')} errors, ` +
       `${t.prompt_tokens.toLocaleString('en-US')} tokens, ${money(t.cost_usd)} since ${report.since ?? 'the start'}`,
   );
+  if (t.cached_inputs > 0)
+    out.text(
+      `cache: ${t.cached_inputs.toLocaleString('en-US')} of ${t.inputs.toLocaleString('en-US')} inputs answered ` +
+        `without the upstream, ${t.cached_tokens.toLocaleString('en-US')} tokens and ${money(t.cost_saved_usd)} saved`,
+    );
   const daily =
     groups.length === 1 && groups[0] === 'day' ? report.data : (await client.usage({ ...query, group_by: 'day' })).data;
   if (daily.length) {

@@ -6,7 +6,8 @@ import { costOf, entityPrice } from '../../core/prices.js';
 import { sameModel, type RequestLogRow } from '../../core/request-log.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
-import type { DispatchResult } from '../dispatch.js';
+import { CACHE_HEADER, parseCacheDirective } from '../../core/cache-key.js';
+import { planCachedCall, uncached, type CachedResult } from '../cache-plan.js';
 import { routeRequest, type Route } from '../router.js';
 import { serializeEmbeddings } from '../serialize.js';
 
@@ -16,10 +17,12 @@ interface CallTrace {
   key?: KnownKey;
   request?: EmbeddingsRequest;
   route?: Route;
-  result?: DispatchResult;
+  result?: CachedResult;
   upstreamMs?: number;
-  /** USD, once the call succeeded. */
+  /** USD spent upstream, once the call succeeded. */
   cost?: number;
+  /** USD the cache saved. */
+  costSaved?: number;
   /** The handler has returned or thrown. */
   handled?: boolean;
   /** The client closed the connection before its response was sent. */
@@ -75,6 +78,9 @@ function logRow(req: FastifyRequest, reply: FastifyReply, trace: CallTrace): Req
     upstream_ms: trace.upstreamMs === undefined ? null : Math.round(trace.upstreamMs * 1000) / 1000,
     cost_usd: ok ? (trace.cost ?? 0) : 0,
     model_mismatch: route !== undefined && result !== undefined && !sameModel(route.model, result.model),
+    cached_inputs: ok ? result.cache.cachedInputs : 0,
+    cached_tokens: ok ? result.cache.cachedTokens : 0,
+    cost_saved_usd: ok ? (trace.costSaved ?? 0) : 0,
   };
 }
 
@@ -121,21 +127,51 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       trace.request = parseEmbeddingsRequest(req.body);
       const request = trace.request;
       await request.checkTokenLimits();
-      const { catalogue } = await ctx.catalogue.current();
-      trace.route = routeRequest(catalogue, request.model, trace.key.constraints);
-      const price = entityPrice(trace.route.target.entity, trace.route.model) ?? 0;
+      const snapshot = await ctx.catalogue.current();
+      trace.route = routeRequest(snapshot.catalogue, request.model, trace.key.constraints);
+      const route = trace.route;
+      const price = entityPrice(route.target.entity, route.model) ?? 0;
+      const directive = parseCacheDirective(req.headers[CACHE_HEADER]);
+      const cacheConfig = route.target.entity.cache;
+      const useCache = cacheConfig?.enabled === true && directive !== 'skip';
+      if (useCache) ctx.cache.syncEpoch(snapshot.cacheEpoch);
+      const plan = useCache
+        ? await planCachedCall(
+            ctx.cache,
+            route,
+            cacheConfig.scope === 'key' ? trace.key.record.id : null,
+            request,
+            directive,
+            cacheConfig.ttl_s * 1000,
+          )
+        : undefined;
+      const toSend = plan ? plan.upstream : request;
       const admission = await ctx.limiter.admit(trace.key.record, {
-        tokens: () => request.totalTokens(),
+        tokens: async () => (toSend ? toSend.totalTokens() : 0),
         pricePerMillion: price,
       });
       void reply.headers(admission.headers);
       const started = performance.now();
+      let upstreamTokens = 0;
       try {
-        trace.result = await ctx.dispatch(trace.route, request);
-        trace.cost = costOf(trace.result.promptTokens, price);
+        const sent = toSend && (await ctx.dispatch(route, toSend));
+        let result = plan
+          ? await plan.complete(sent)
+          : uncached(sent!, directive === 'use' ? '' : cacheConfig?.enabled ? 'skip' : 'off');
+        upstreamTokens = sent?.promptTokens ?? 0;
+        if (!result) {
+          // The cached vectors came from another model than the upstream serves now: all of it again.
+          const again = await ctx.dispatch(route, request);
+          upstreamTokens += again.promptTokens;
+          result = uncached(again, 'miss; hits=0');
+        }
+        trace.result = result;
+        trace.cost = costOf(upstreamTokens, price);
+        trace.costSaved = costOf(result.cache.cachedTokens, price);
+        if (result.cache.header) void reply.header(CACHE_HEADER, result.cache.header);
       } finally {
         trace.upstreamMs = performance.now() - started;
-        await ctx.limiter.settle(trace.key.record, admission, trace.result?.promptTokens ?? 0, trace.cost ?? 0);
+        await ctx.limiter.settle(trace.key.record, admission, upstreamTokens, trace.cost ?? 0);
       }
       reply.type('application/json');
       const lendBody = (size: number) => {

@@ -145,7 +145,16 @@ export function registerRequestLogRoutes(app: FastifyInstance, ctx: GatewayConte
         until: new Date(filter.until ?? Date.now()).toISOString(),
         group_by: groupBy,
         data,
-        totals: totals ?? { requests: 0, errors: 0, inputs: 0, prompt_tokens: 0, cost_usd: 0 },
+        totals: totals ?? {
+          requests: 0,
+          errors: 0,
+          inputs: 0,
+          prompt_tokens: 0,
+          cost_usd: 0,
+          cached_inputs: 0,
+          cached_tokens: 0,
+          cost_saved_usd: 0,
+        },
       };
     });
   });

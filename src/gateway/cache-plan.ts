@@ -1,0 +1,139 @@
+/**
+ * One call through the cache: which inputs are answered from it, which distinct inputs go upstream
+ * (each once, however often the call repeats it), and the answer put back together in input order.
+ * Every vector of an answer comes from one model: hits made with another model than the one the
+ * upstream serves now are dropped and the whole call is sent again.
+ */
+import {
+  apportionTokens,
+  cacheEntryKey,
+  cacheFingerprint,
+  type CacheDirective,
+  type CacheOwner,
+} from '../core/cache-key.js';
+import type { EmbeddingsRequest } from '../core/embeddings-request.js';
+import { sameModel } from '../core/request-log.js';
+import { Embedding } from '../core/vectors.js';
+import type { DispatchResult } from './dispatch.js';
+import type { CachedVector, EmbeddingCache } from './embedding-cache.js';
+import type { Route } from './router.js';
+
+/** What the call took from the cache, for the Request Log and the response header. */
+export interface CacheOutcome {
+  /** `hit`, `miss`, `partial; hits=N`, `refresh`, `skip` or `off`: the `x-embctl-cache` response header. */
+  header: string;
+  /** Inputs answered without going upstream (hits, and repeats within the call). */
+  cachedInputs: number;
+  /** Of the tokens reported to the caller, those not sent upstream. */
+  cachedTokens: number;
+}
+
+export interface CachedResult extends DispatchResult {
+  cache: CacheOutcome;
+}
+
+export interface CachePlan {
+  /** What to send upstream; undefined when every input was a hit. */
+  upstream: EmbeddingsRequest | undefined;
+  /** The answer, or undefined when the hits came from another model than the upstream's answer (send all again). */
+  complete(result: DispatchResult | undefined): Promise<CachedResult | undefined>;
+}
+
+/**
+ * Each sent input's share of the tokens the upstream reported for them all, in proportion to its
+ * tokenizer count: exact for one input, and a call replayed whole reports what the upstream did.
+ */
+async function sharesOf(total: number, sent: EmbeddingsRequest): Promise<number[]> {
+  return sent.inputs.length === 1 ? [total] : apportionTokens(total, await sent.tokenCounts());
+}
+
+const headerOf = (hits: number, inputs: number) =>
+  `${hits === 0 ? 'miss' : hits === inputs ? 'hit' : 'partial'}; hits=${hits}`;
+
+/** The whole call as it went, without the cache (skipped, off, or sent again). */
+export function uncached(result: DispatchResult, header: string): CachedResult {
+  return { ...result, cache: { header, cachedInputs: 0, cachedTokens: 0 } };
+}
+
+export async function planCachedCall(
+  cache: EmbeddingCache,
+  route: Route,
+  owner: CacheOwner,
+  request: EmbeddingsRequest,
+  directive: Exclude<CacheDirective, 'skip'>,
+  ttlMs: number,
+): Promise<CachePlan> {
+  const { entity } = route.target;
+  const fingerprint = cacheFingerprint(entity, route.model, request.dimensions);
+  const keys = request.inputs.map((input) => cacheEntryKey(entity.id, fingerprint, owner, input));
+  let found: (CachedVector | undefined)[] =
+    directive === 'refresh' ? new Array(keys.length).fill(undefined) : await cache.lookup(keys);
+  const hitModel = found.find((entry) => entry !== undefined)?.model;
+  if (found.some((entry) => entry !== undefined && entry.model !== hitModel)) found = found.map(() => undefined);
+
+  // Distinct misses, in first-seen order; `slot[i]` is input i's place among them.
+  const distinct: number[] = [];
+  const slot = new Array<number>(keys.length);
+  const seen = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) {
+    if (found[i]) continue;
+    const id = keys[i]!.toString('hex');
+    let at = seen.get(id);
+    if (at === undefined) {
+      at = distinct.push(i) - 1;
+      seen.set(id, at);
+    }
+    slot[i] = at;
+  }
+  const hits = found.reduce((n, entry) => n + (entry ? 1 : 0), 0);
+
+  const upstream = distinct.length === 0 ? undefined : request.select(distinct);
+  return {
+    upstream,
+    async complete(result) {
+      const model = result?.model ?? hitModel!;
+      if (hits > 0 && result && result.model !== hitModel) return undefined;
+      const hitLength = found.find((entry) => entry !== undefined)?.vector.length;
+      if (hitLength !== undefined && result && result.vectors[0]?.length !== hitLength) return undefined;
+      const shares = result ? await sharesOf(result.promptTokens, upstream!) : [];
+      const vectors = new Array<Embedding>(keys.length);
+      let promptTokens = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const entry = found[i];
+        if (entry) {
+          vectors[i] = Embedding.ofFloats(entry.vector);
+          promptTokens += entry.tokens;
+        } else {
+          vectors[i] = result!.vectors[slot[i]!]!;
+          promptTokens += shares[slot[i]!]!;
+        }
+      }
+      if (result && sameModel(route.model, result.model)) {
+        const expiresAt = Date.now() + ttlMs;
+        cache.remember(
+          distinct.map((i, j) => ({
+            key: keys[i]!,
+            entityId: entity.id,
+            model: result.model,
+            vector: result.vectors[j]!.toFloat32(),
+            tokens: shares[j]!,
+            expiresAt,
+          })),
+        );
+      }
+      const upstreamTokens = result?.promptTokens ?? 0;
+      return {
+        vectors,
+        model,
+        promptTokens,
+        usageEstimated: result?.usageEstimated ?? false,
+        upstreamMs: result?.upstreamMs ?? 0,
+        cache: {
+          header: directive === 'refresh' ? 'refresh' : headerOf(hits, keys.length),
+          cachedInputs: keys.length - distinct.length,
+          cachedTokens: promptTokens - upstreamTokens,
+        },
+      };
+    },
+  };
+}
