@@ -21,6 +21,11 @@ function count(input) {
 }
 
 const server = http.createServer((req, res) => {
+  // How many vectors were served: the cache bench reads what reached the upstream.
+  if (req.method === 'GET' && req.url === '/stats') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ inputs: served }));
+    return;
+  }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {

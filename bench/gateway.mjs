@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { cacheBench, printCache } from './cache.mjs';
 import { ROOT, arg, fixedRate, gatewayOverFakeUpstream, machine, printTable, startServer, stop } from './lib.mjs';
 const DURATION = arg('duration', 6);
 /** `--pin`: give the gateway its own vCPU for the fixed-rate run (Linux, taskset). */
@@ -173,6 +174,9 @@ results.local = {
 };
 
 await setup.close();
+
+// The embedding cache: 0 %, 50 % and 100 % repeated inputs against direct and an uncached entity.
+results.cache = await cacheBench({ duration: DURATION, connections: CONNECTIONS });
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
 
@@ -205,4 +209,5 @@ console.log(
     `${Math.round(localInProcess).toLocaleString('en-US')} inputs/s in-process on one core; ` +
     `${Math.round(results.local.through_gateway_inputs_per_s).toLocaleString('en-US')} inputs/s through the gateway (target ≥ 20 000)`,
 );
+printCache(results.cache, { duration: DURATION, connections: CONNECTIONS });
 console.log('\nwritten: bench/results/gateway.json');

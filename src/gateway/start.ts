@@ -54,8 +54,8 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Variables entities may read through `${env:…}` (globs); undefined: the default credential names. */
   allowEnv?: string[];
-  /** The embedding cache's bounds (memory per replica, entries and bytes in the store); see DEFAULT_CACHE_SETTINGS. */
-  cache?: Partial<CacheSettings>;
+  /** The embedding cache's bounds: memory per gateway, entries and bytes in the store (see DEFAULT_CACHE_SETTINGS). */
+  cache?: { memoryBytes?: number; maxEntries?: number; maxBytes?: number };
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   keepAliveTimeoutMs?: number;
@@ -81,6 +81,15 @@ export interface BuiltGateway {
   store: Store;
   bootstrap: BootstrapSecrets | undefined;
   close(): Promise<void>;
+}
+
+function cacheSettings(given: GatewayOptions['cache'] = {}): CacheSettings {
+  const { memoryBytes, bounds } = DEFAULT_CACHE_SETTINGS;
+  return {
+    ...DEFAULT_CACHE_SETTINGS,
+    memoryBytes: given.memoryBytes ?? memoryBytes,
+    bounds: { maxEntries: given.maxEntries ?? bounds.maxEntries, maxBytes: given.maxBytes ?? bounds.maxBytes },
+  };
 }
 
 /** Everything but the socket: the store opened and bootstrapped, the context, the routes. */
@@ -124,7 +133,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
     );
     const cache = new EmbeddingCache(
       store.cache,
-      { ...DEFAULT_CACHE_SETTINGS, ...options.cache },
+      cacheSettings(options.cache),
       async () => (await catalogue.current()).catalogue.entities.map((r) => r.entity.id),
       logError,
     );

@@ -132,7 +132,10 @@ describe('crash safety', () => {
     await agent.close();
     expect(answered.length).toBeGreaterThan(50);
 
-    const db = new Database(join(env.EMBCTL_DATA_DIR!, 'embctl.db'), { readonly: true });
+    const main = new Database(join(env.EMBCTL_DATA_DIR!, 'embctl.db'), { readonly: true });
+    expect(main.pragma('integrity_check', { simple: true })).toBe('ok');
+    main.close();
+    const db = new Database(join(env.EMBCTL_DATA_DIR!, 'embedding-cache.db'), { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const rows = db.prepare('SELECT model, dims, vector, checksum FROM embedding_cache').all() as {
       model: string;

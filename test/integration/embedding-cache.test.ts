@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTextTokens } from '../../src/core/tokenizer.js';
-import { SQLITE_FILE } from '../../src/store/sqlite/index.js';
+import { CACHE_FILE } from '../../src/store/sqlite/cache-database.js';
 import { FORMATS, TOKEN } from '../fakes/formats.js';
 import { fakeVector, startFake, type FakeUpstream } from '../fakes/upstream.js';
 import { tempDir } from '../helpers/cli.js';
@@ -211,7 +211,7 @@ describe('the stored entries', () => {
     const texts = [`torn ${Date.now()}`, `flipped ${Date.now()}`];
     await embed({ model: 'cached', input: texts });
     await gateway.close();
-    const db = new Database(join(dataDir, SQLITE_FILE));
+    const db = new Database(join(dataDir, CACHE_FILE));
     // Every stored entry damaged: half torn short, half the right length with other bytes.
     db.prepare('UPDATE embedding_cache SET vector = substr(vector, 1, 12) WHERE rowid % 2 = 0').run();
     db.prepare('UPDATE embedding_cache SET vector = zeroblob(dims * 4) WHERE rowid % 2 = 1').run();

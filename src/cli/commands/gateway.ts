@@ -24,6 +24,7 @@ export interface GatewayStartOptions {
   instance?: string;
   logBufferRows?: number;
   limitsOnStoreOutage?: OutagePolicy;
+  cache?: { memoryBytes?: number; maxEntries?: number; maxBytes?: number };
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;
@@ -58,6 +59,7 @@ function storeError(error: unknown, storeUrl: string | undefined): CliError | un
 
 /** Measured with bench/gateway.mjs: as fast as V8's 32 MB under the bench's loads, 30–50 MB less peak RSS. */
 export const DEFAULT_YOUNG_GENERATION_MB = 8;
+const MIB = 1024 * 1024;
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
@@ -384,6 +386,21 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
           'dropped and counted',
         integer('--log-buffer-rows', 1),
       )
+      .option(
+        '--cache-memory-mb <mb>',
+        'embedding cache entries each gateway keeps in memory, in MB of vectors (default 64)',
+        integer('--cache-memory-mb', 1),
+      )
+      .option(
+        '--cache-max-entries <n>',
+        'embedding cache entries kept in the store; beyond, the least recently used go (default 1000000)',
+        integer('--cache-max-entries', 1),
+      )
+      .option(
+        '--cache-max-mb <mb>',
+        'MB of cached vectors kept in the store; beyond, the least recently used go (default 8192)',
+        integer('--cache-max-mb', 1),
+      )
       .addOption(
         new Option(
           '--limits-on-store-outage <policy>',
@@ -465,6 +482,11 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         instance: opts.instance,
         logBufferRows: opts.logBufferRows,
         limitsOnStoreOutage: opts.limitsOnStoreOutage,
+        cache: {
+          memoryBytes: opts.cacheMemoryMb === undefined ? undefined : opts.cacheMemoryMb * MIB,
+          maxEntries: opts.cacheMaxEntries,
+          maxBytes: opts.cacheMaxMb === undefined ? undefined : opts.cacheMaxMb * MIB,
+        },
         // Seeds the admin token of an empty store: --admin-token, --admin-token-file/-stdin or EMBCTL_ADMIN_TOKEN.
         adminToken: ctx.given.adminToken ?? (ctx.env.EMBCTL_ADMIN_TOKEN || undefined),
         bodyLimit: opts.bodyLimit,

@@ -1,106 +1,87 @@
-/** The embedding cache in SQLite: one table beside the catalogue, its writes in batched transactions. */
-import type Database from 'better-sqlite3';
-import { CACHE_EPOCH_SETTING, evictionCount, lastPerKey, PRUNE_BATCH } from '../cache-rows.js';
+/**
+ * The embedding cache in SQLite: its own file (see `cache-database.ts`), read by key on the
+ * gateway's thread, written, scanned and pruned by a worker thread (`cache-writer.ts`) so that
+ * vector writes never hold the event loop.
+ */
+import { Worker } from 'node:worker_threads';
 import type { CacheRow, CacheUsage, EmbeddingCacheStore } from '../store.js';
+import { cachePath, cacheReader, openCacheDatabase, type CacheWriteOp } from './cache-database.js';
 
-const COLUMNS = 'key, entity_id, model, dims, tokens, checksum, expires_at, vector';
+/**
+ * The compiled worker script beside this module; when this module runs from its TypeScript source
+ * (the test runner), the same file in `dist/`, which `npm test` builds first.
+ */
+function compiledSibling(name: string): URL {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL(`./${name}.js`, here);
+  const at = here.lastIndexOf('/src/');
+  return new URL(`${here.slice(0, at)}/dist/${here.slice(at + 5).replace(/[^/]+\.ts$/, `${name}.js`)}`);
+}
 
-export function sqliteEmbeddingCache(db: Database.Database, bumpCatalogue: () => void): EmbeddingCacheStore {
-  const q = {
-    get: db.prepare<[Buffer, number], CacheRow>(
-      `SELECT ${COLUMNS} FROM embedding_cache WHERE key = ? AND expires_at > ?`,
-    ),
-    put: db.prepare(
-      `INSERT INTO embedding_cache (${COLUMNS}, used_at) ` +
-        'VALUES (@key, @entity_id, @model, @dims, @tokens, @checksum, @expires_at, @vector, @used_at) ' +
-        'ON CONFLICT (key) DO UPDATE SET entity_id = excluded.entity_id, model = excluded.model, dims = excluded.dims, ' +
-        'tokens = excluded.tokens, checksum = excluded.checksum, expires_at = excluded.expires_at, ' +
-        'vector = excluded.vector, used_at = excluded.used_at',
-    ),
-    touch: db.prepare('UPDATE embedding_cache SET used_at = ? WHERE key = ?'),
-    forget: db.prepare('DELETE FROM embedding_cache WHERE key = ?'),
-    statsAll: db.prepare<[], CacheUsage>(
-      'SELECT entity_id, COUNT(*) AS entries, COALESCE(SUM(dims), 0) * 4 AS bytes FROM embedding_cache ' +
-        'GROUP BY entity_id ORDER BY entity_id',
-    ),
-    statsOne: db.prepare<[string], CacheUsage>(
-      'SELECT entity_id, COUNT(*) AS entries, COALESCE(SUM(dims), 0) * 4 AS bytes FROM embedding_cache ' +
-        'WHERE entity_id = ? GROUP BY entity_id',
-    ),
-    totals: db.prepare<[], { entries: number; bytes: number }>(
-      'SELECT COUNT(*) AS entries, COALESCE(SUM(dims), 0) * 4 AS bytes FROM embedding_cache',
-    ),
-    clearAll: db.prepare('DELETE FROM embedding_cache'),
-    clearOne: db.prepare('DELETE FROM embedding_cache WHERE entity_id = ?'),
-    bumpEpoch: db.prepare(
-      `UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = '${CACHE_EPOCH_SETTING}'`,
-    ),
-    epoch: db.prepare<[], { value: string }>(`SELECT value FROM settings WHERE name = '${CACHE_EPOCH_SETTING}'`),
-    expire: db.prepare(
-      'DELETE FROM embedding_cache WHERE rowid IN (SELECT rowid FROM embedding_cache WHERE expires_at <= ? LIMIT ?)',
-    ),
-    orphans: db.prepare(
-      'DELETE FROM embedding_cache WHERE rowid IN (SELECT rowid FROM embedding_cache ' +
-        'WHERE entity_id NOT IN (SELECT value FROM json_each(?)) LIMIT ?)',
-    ),
-    evict: db.prepare(
-      'DELETE FROM embedding_cache WHERE rowid IN (SELECT rowid FROM embedding_cache ORDER BY used_at LIMIT ?)',
-    ),
+export function openSqliteEmbeddingCache(
+  dataDir: string,
+  bumpCatalogue: () => void,
+): EmbeddingCacheStore & { close(): Promise<void> } {
+  const path = cachePath(dataDir);
+  // Migrated here, before the writer opens it.
+  const db = openCacheDatabase(path);
+  const reader = cacheReader(db);
+  const worker = new Worker(compiledSibling('cache-writer'), { workerData: { path } });
+  const waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  const failAll = (error: Error) => {
+    failure = error;
+    for (const { reject } of waiting.values()) reject(error);
+    waiting.clear();
   };
+  worker.on('message', (message: { id: number; result?: unknown; error?: string }) => {
+    const pending = waiting.get(message.id);
+    waiting.delete(message.id);
+    if (waiting.size === 0) worker.unref();
+    if (message.error !== undefined) pending?.reject(new Error(message.error));
+    else pending?.resolve(message.result);
+  });
+  worker.on('error', failAll);
+  worker.on('exit', () => failAll(failure ?? new Error('the embedding cache writer has stopped')));
+  // Held only while a call waits for it (after the listeners: a 'message' listener refs it again),
+  // so a process that does not close its store may still exit. The gateway closes it, and flushes, first.
+  worker.unref();
 
-  const epochOf = () => Number(q.epoch.get()?.value ?? 0);
-  const put = db.transaction((rows: CacheRow[], now: number, epoch: number) => {
-    if (epochOf() !== epoch) return 0;
-    const unique = lastPerKey(rows);
-    for (const row of unique) q.put.run({ ...row, used_at: now });
-    return unique.length;
-  });
-  const touch = db.transaction((keys: Buffer[], now: number) => {
-    for (const key of keys) q.touch.run(now, key);
-  });
-  const forget = db.transaction((keys: Buffer[]) => {
-    for (const key of keys) q.forget.run(key);
-  });
-  const clear = db.transaction((entityId?: string) => {
-    const { changes } = entityId === undefined ? q.clearAll.run() : q.clearOne.run(entityId);
-    q.bumpEpoch.run();
-    bumpCatalogue();
-    return changes;
-  });
+  const call = <T>(op: CacheWriteOp | 'close', ...args: unknown[]) =>
+    new Promise<T>((resolve, reject) => {
+      if (failure) return reject(failure);
+      const id = nextId++;
+      if (waiting.size === 0) worker.ref();
+      waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      worker.postMessage({ id, op, args });
+    });
 
   return {
     async get(keys, now) {
-      const rows: CacheRow[] = [];
-      for (const key of keys) {
-        const row = q.get.get(key, now);
-        if (row) rows.push(row);
-      }
-      return rows;
+      return reader.get(keys, now);
     },
-    async put(rows, now, epoch) {
-      return rows.length ? put.immediate(rows, now, epoch) : 0;
+    put: (rows: CacheRow[], now, epoch) => (rows.length ? call<number>('put', rows, now, epoch) : Promise.resolve(0)),
+    touch: async (keys, now) => {
+      if (keys.length) await call('touch', keys, now);
     },
-    async touch(keys, now) {
-      if (keys.length) touch.immediate(keys, now);
+    forget: async (keys) => {
+      if (keys.length) await call('forget', keys);
     },
-    async forget(keys) {
-      if (keys.length) forget.immediate(keys);
-    },
-    async stats(entityId) {
-      return entityId === undefined ? q.statsAll.all() : q.statsOne.all(entityId);
-    },
+    stats: (entityId) => call<CacheUsage[]>('stats', entityId),
     async clear(entityId) {
-      return clear.immediate(entityId);
+      const deleted = await call<number>('clear', entityId);
+      // Tells every gateway on this data dir to re-read the epoch at its next catalogue check.
+      bumpCatalogue();
+      return deleted;
     },
     async epoch() {
-      return epochOf();
+      return reader.epoch();
     },
-    async prune(now, bounds, liveEntities) {
-      const expired =
-        q.expire.run(now, PRUNE_BATCH).changes + q.orphans.run(JSON.stringify(liveEntities), PRUNE_BATCH).changes;
-      const { entries, bytes } = q.totals.get()!;
-      const excess = Math.min(PRUNE_BATCH, evictionCount(entries, bytes, bounds));
-      return { expired, evicted: excess > 0 ? q.evict.run(excess).changes : 0 };
+    prune: (now, bounds, liveEntities) => call('prune', now, bounds, liveEntities),
+    async close() {
+      if (!failure) await call('close').catch(() => undefined);
+      if (db.open) db.close();
     },
   };
 }

@@ -17,7 +17,7 @@ import { ADMIN_TOKEN_SETTING, INSTANCE_KEEP_MS, keepRevocation, keyBody } from '
 import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 import { sqliteUsageCounters } from './usage-counters.js';
-import { sqliteEmbeddingCache } from './embedding-cache.js';
+import { openSqliteEmbeddingCache } from './embedding-cache.js';
 
 export const SQLITE_FILE = 'embctl.db';
 
@@ -53,6 +53,7 @@ export function openSqliteStore(dataDir: string): Store {
   const bumpCatalogue = db.prepare(
     "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE name = 'catalogue_version'",
   );
+  const cache = openSqliteEmbeddingCache(dataDir, () => bumpCatalogue.run());
   const q = {
     listEntities: db.prepare<[], EntityRow>('SELECT * FROM entities ORDER BY id'),
     getEntity: db.prepare<[string], EntityRow>('SELECT * FROM entities WHERE id = ?'),
@@ -172,7 +173,7 @@ export function openSqliteStore(dataDir: string): Store {
     settings,
     logs: sqliteRequestLogs(db),
     usage: sqliteUsageCounters(db),
-    cache: sqliteEmbeddingCache(db, () => bumpCatalogue.run()),
+    cache,
     schemaVersion: MIGRATIONS.length,
     instances: {
       async beat(beat) {
@@ -201,6 +202,7 @@ export function openSqliteStore(dataDir: string): Store {
         .immediate();
     },
     async close() {
+      await cache.close();
       if (db.open) db.close();
     },
   };

@@ -85,24 +85,8 @@ export const MIGRATIONS: readonly string[] = [
     seen_at INTEGER NOT NULL
   );
   `,
-  // 7: the per-input embedding cache (small columns first: the vector lives in overflow pages that
-  // a lookup reads only for the rows it returns), and what each call took from it.
+  // 7: what each call took from the embedding cache (which lives in its own file: cache-database.ts).
   `
-  CREATE TABLE embedding_cache (
-    key BLOB NOT NULL UNIQUE,
-    entity_id TEXT NOT NULL,
-    model TEXT NOT NULL,
-    dims INTEGER NOT NULL,
-    tokens INTEGER NOT NULL,
-    checksum INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    used_at INTEGER NOT NULL,
-    vector BLOB NOT NULL
-  );
-  CREATE INDEX embedding_cache_entity ON embedding_cache (entity_id, dims);
-  CREATE INDEX embedding_cache_expires ON embedding_cache (expires_at);
-  CREATE INDEX embedding_cache_used ON embedding_cache (used_at);
-  INSERT INTO settings (name, value) VALUES ('cache_epoch', '0') ON CONFLICT DO NOTHING;
   ALTER TABLE request_logs ADD COLUMN cached_inputs INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE request_logs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE request_logs ADD COLUMN cost_saved_usd REAL NOT NULL DEFAULT 0;
