@@ -106,8 +106,8 @@ export async function cacheBench({ duration = 6, connections = 32 } = {}) {
 async function storageBench(entries = 20_000) {
   const { openStore } = await import(join(ROOT, 'dist/store/open.js'));
   const { cacheChecksum } = await import(join(ROOT, 'dist/store/cache-rows.js'));
-  const rowsOf = (from, n) =>
-    Array.from({ length: n }, (_, i) => {
+  const rowsOf = (n) =>
+    Array.from({ length: n }, () => {
       const vector = Buffer.from(new Float32Array(DIMS).map(() => Math.random() - 0.5).buffer);
       return {
         key: Buffer.from(randomBytes(32)),
@@ -118,12 +118,11 @@ async function storageBench(entries = 20_000) {
         tokens: 12,
         checksum: cacheChecksum('bench-v1', vector),
         expires_at: Date.now() + 86_400_000,
-        from,
       };
     });
   const fill = async (store) => {
     const epoch = await store.cache.epoch();
-    for (let i = 0; i < entries; i += 500) await store.cache.put(rowsOf(i, 500), Date.now(), epoch);
+    for (let i = 0; i < entries; i += 500) await store.cache.put(rowsOf(500), Date.now(), epoch);
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'embctl-cache-size-'));
   const sqlite = await openStore({ dataDir, env: {}, onError: () => {} });
