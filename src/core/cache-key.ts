@@ -51,19 +51,27 @@ export function cacheFingerprint(entity: EmbeddingModelEntity, upstreamModel: st
 export type CacheOwner = string | null;
 
 /**
- * The entry's key: 32 bytes of SHA-256 over the entity, fingerprint, owner and input, each part
- * length-prefixed so that no two different tuples hash the same bytes. Texts and token arrays
- * never collide (a kind byte tells them apart).
+ * The entry keys of one entity, fingerprint and owner: each a SHA-256 (hex) over those and the
+ * exact input. The parts before the input are length-prefixed, so that no two different tuples hash
+ * the same bytes, and computed once per call; texts and token arrays never collide (a kind letter
+ * tells them apart).
  */
-export function cacheEntryKey(entityId: string, fingerprint: string, owner: CacheOwner, input: EmbeddingInput): Buffer {
-  const hash = createHash('sha256');
-  const part = (text: string) => hash.update(`${Buffer.byteLength(text)}:`).update(text);
-  part(entityId);
-  part(fingerprint);
-  part(owner === null ? '' : `key:${owner}`);
-  if (typeof input === 'string') part(`t${input}`);
-  else part(`i${input.join(',')}`);
-  return hash.digest();
+export function cacheKeyer(
+  entityId: string,
+  fingerprint: string,
+  owner: CacheOwner,
+): (input: EmbeddingInput) => string {
+  const part = (text: string) => `${Buffer.byteLength(text)}:${text}`;
+  const prefix = part(entityId) + part(fingerprint) + part(owner === null ? '' : `key:${owner}`);
+  return (input) =>
+    createHash('sha256')
+      .update(typeof input === 'string' ? `${prefix}t${input}` : `${prefix}i${input.join(',')}`)
+      .digest('hex');
+}
+
+/** One entry's key (see `cacheKeyer`). */
+export function cacheEntryKey(entityId: string, fingerprint: string, owner: CacheOwner, input: EmbeddingInput): string {
+  return cacheKeyer(entityId, fingerprint, owner)(input);
 }
 
 /**

@@ -4,13 +4,7 @@
  * Every vector of an answer comes from one model: hits made with another model than the one the
  * upstream serves now are dropped and the whole call is sent again.
  */
-import {
-  apportionTokens,
-  cacheEntryKey,
-  cacheFingerprint,
-  type CacheDirective,
-  type CacheOwner,
-} from '../core/cache-key.js';
+import { apportionTokens, cacheKeyer, type CacheDirective, type CacheOwner } from '../core/cache-key.js';
 import type { EmbeddingsRequest } from '../core/embeddings-request.js';
 import { sameModel } from '../core/request-log.js';
 import { Embedding } from '../core/vectors.js';
@@ -64,8 +58,8 @@ export async function planCachedCall(
   ttlMs: number,
 ): Promise<CachePlan> {
   const { entity } = route.target;
-  const fingerprint = cacheFingerprint(entity, route.model, request.dimensions);
-  const keys = request.inputs.map((input) => cacheEntryKey(entity.id, fingerprint, owner, input));
+  const keyOf = cacheKeyer(entity.id, cache.fingerprint(entity, route.model, request.dimensions), owner);
+  const keys = request.inputs.map(keyOf);
   let found: (CachedVector | undefined)[] =
     directive === 'refresh' ? new Array(keys.length).fill(undefined) : await cache.lookup(keys);
   const hitModel = found.find((entry) => entry !== undefined)?.model;
@@ -77,11 +71,10 @@ export async function planCachedCall(
   const seen = new Map<string, number>();
   for (let i = 0; i < keys.length; i++) {
     if (found[i]) continue;
-    const id = keys[i]!.toString('hex');
-    let at = seen.get(id);
+    let at = seen.get(keys[i]!);
     if (at === undefined) {
       at = distinct.push(i) - 1;
-      seen.set(id, at);
+      seen.set(keys[i]!, at);
     }
     slot[i] = at;
   }

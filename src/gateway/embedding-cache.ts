@@ -9,6 +9,8 @@
  * never fails a call.
  */
 import { LRUCache } from 'lru-cache';
+import { cacheFingerprint } from '../core/cache-key.js';
+import type { EmbeddingModelEntity } from '../core/entity.js';
 import { cacheChecksum, isIntact } from '../store/cache-rows.js';
 import type { CacheBounds, CacheRow, EmbeddingCacheStore } from '../store/store.js';
 
@@ -23,7 +25,8 @@ export interface CachedVector {
 }
 
 export interface NewEntry {
-  key: Buffer;
+  /** Hex, as `core/cache-key.ts` makes it. */
+  key: string;
   entityId: string;
   model: string;
   vector: Float32Array;
@@ -128,6 +131,21 @@ export class EmbeddingCache {
     return this.memory.calculatedSize;
   }
 
+  /**
+   * Fingerprints by entity object: a catalogue reload makes new objects, so an entity changed
+   * anywhere gets a new one computed, and an old object's entries go with it.
+   */
+  private readonly fingerprints = new WeakMap<EmbeddingModelEntity, Map<string, string>>();
+
+  fingerprint(entity: EmbeddingModelEntity, upstreamModel: string, dimensions: number | undefined): string {
+    let known = this.fingerprints.get(entity);
+    if (!known) this.fingerprints.set(entity, (known = new Map()));
+    const at = `${dimensions ?? ''}/${upstreamModel}`;
+    let print = known.get(at);
+    if (print === undefined) known.set(at, (print = cacheFingerprint(entity, upstreamModel, dimensions)));
+    return print;
+  }
+
   /** The store's cache epoch as the catalogue last read it: a new one means a clear somewhere. */
   syncEpoch(epoch: number): void {
     if (this.epoch !== undefined && epoch !== this.epoch) {
@@ -140,18 +158,18 @@ export class EmbeddingCache {
   }
 
   /** The entries of `keys`, by position (undefined: a miss). Never throws. */
-  async lookup(keys: Buffer[]): Promise<(CachedVector | undefined)[]> {
+  async lookup(keys: string[]): Promise<(CachedVector | undefined)[]> {
     const now = this.now();
     const found = new Array<CachedVector | undefined>(keys.length);
     const wanted = new Map<string, number[]>();
     for (let i = 0; i < keys.length; i++) {
-      const id = keys[i]!.toString('hex');
+      const id = keys[i]!;
       const entry = this.memory.get(id);
       if (entry && entry.expiresAt > now) {
         found[i] = entry;
         if (now - entry.touchedAt > TOUCH_AFTER_MS) {
           entry.touchedAt = now;
-          this.touches.push(keys[i]!);
+          this.touches.push(Buffer.from(id, 'hex'));
         }
       } else {
         if (entry) this.memory.delete(id);
@@ -162,7 +180,7 @@ export class EmbeddingCache {
     }
     if (wanted.size > 0) {
       const rows = await this.fromStore(
-        [...wanted.values()].map((positions) => keys[positions[0]!]!),
+        [...wanted.keys()].map((id) => Buffer.from(id, 'hex')),
         now,
       );
       for (const row of rows) {
@@ -207,7 +225,7 @@ export class EmbeddingCache {
   remember(entries: NewEntry[]): void {
     const now = this.now();
     for (const entry of entries) {
-      this.memory.set(entry.key.toString('hex'), {
+      this.memory.set(entry.key, {
         model: entry.model,
         vector: entry.vector,
         tokens: entry.tokens,
@@ -220,7 +238,7 @@ export class EmbeddingCache {
       }
       const bytes = Buffer.from(entry.vector.buffer, entry.vector.byteOffset, entry.vector.byteLength);
       this.pending.push({
-        key: entry.key,
+        key: Buffer.from(entry.key, 'hex'),
         entity_id: entry.entityId,
         model: entry.model,
         dims: entry.vector.length,

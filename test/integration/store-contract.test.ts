@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyRecord } from '../../src/core/api-key.js';
@@ -14,6 +15,7 @@ import type { RequestLogRow } from '../../src/core/request-log.js';
 import { openStore } from '../../src/store/open.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { cacheChecksum, isIntact } from '../../src/store/cache-rows.js';
+import { CACHE_FILE } from '../../src/store/sqlite/cache-database.js';
 import { StoreConflict, type CacheRow, type Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
@@ -27,6 +29,8 @@ interface Engine {
   open(location: string): Promise<Store>;
   /** Every byte the engine holds for `location`, to check no secret is stored in clear. */
   dump(location: string): Promise<string>;
+  /** Damages every stored cache entry behind the store's back: half torn short, half other bytes. */
+  damageCache(location: string): Promise<void>;
 }
 
 let postgres: TestPostgres;
@@ -46,6 +50,12 @@ const ENGINES: Record<string, Engine> = {
       readdirSync(dataDir)
         .map((f) => readFileSync(join(dataDir, f)).toString('latin1'))
         .join('\n'),
+    async damageCache(dataDir) {
+      const db = new Database(join(dataDir, CACHE_FILE));
+      db.prepare('UPDATE embedding_cache SET vector = substr(vector, 1, 4) WHERE rowid % 2 = 0').run();
+      db.prepare('UPDATE embedding_cache SET vector = zeroblob(dims * 4) WHERE rowid % 2 = 1').run();
+      db.close();
+    },
   },
   postgres: {
     fresh: () => postgres.database(),
@@ -58,6 +68,18 @@ const ENGINES: Record<string, Engine> = {
         for (const table of ['entities', 'api_keys', 'settings', 'request_logs'])
           rows.push((await client.query(`SELECT * FROM ${table}`)).rows);
         return JSON.stringify(rows);
+      } finally {
+        await client.end();
+      }
+    },
+    async damageCache(url) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(
+          'UPDATE embedding_cache SET vector = CASE WHEN get_byte(key, 0) % 2 = 0 THEN substring(vector from 1 for 4) ' +
+            "ELSE decode(repeat('00', dims * 4), 'hex') END",
+        );
       } finally {
         await client.end();
       }
@@ -402,6 +424,29 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     } finally {
       await other.close();
     }
+  });
+
+  it("returns damaged entries as they are, and the reader's check refuses every one of them", async () => {
+    const now = Date.now();
+    const rows = Array.from({ length: 8 }, (_, i) => cacheRow(`d${i}`, 'damaged', [i, -i, 0.5, 2], now + 60_000));
+    await store.cache.put(rows, now, await store.cache.epoch());
+    expect(
+      (
+        await store.cache.get(
+          rows.map((r) => r.key),
+          now,
+        )
+      ).every(isIntact),
+    ).toBe(true);
+    await engine.damageCache(location);
+    const read = await store.cache.get(
+      rows.map((r) => r.key),
+      now,
+    );
+    expect(read).toHaveLength(8);
+    expect(read.filter(isIntact)).toEqual([]);
+    await store.cache.forget(read.map((r) => r.key));
+    expect(await store.cache.stats('damaged')).toEqual([]);
   });
 
   it('prunes expired entries, those of deleted entities, then the least recently used beyond the bounds', async () => {
