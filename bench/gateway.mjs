@@ -23,6 +23,12 @@ let setup;
 const fresh = async (gatewayArgs = []) => {
   await setup?.close();
   setup = await gatewayOverFakeUpstream(1536, 'bench', gatewayArgs);
+  const [piping, parsing] = await Promise.all([
+    startServer(['bench/piping-proxy.mjs', setup.upstream.url]),
+    startServer(['bench/minimal-proxy.mjs', setup.upstream.url]),
+  ]);
+  const close = setup.close;
+  setup = { ...setup, piping, parsing, close: () => Promise.all([close(), stop(piping.child), stop(parsing.child)]) };
 };
 
 const sentences = (n) =>
@@ -32,12 +38,24 @@ const WORKLOADS = [
   { name: '16 × 1536 base64 (SDK default)', inputs: 16, body: { input: sentences(16), encoding_format: 'base64' } },
   { name: '256 × 1536 float', inputs: 256, body: { input: sentences(256), encoding_format: 'float' } },
 ];
-const target = (who, body) => ({
-  url: `${who === 'direct' ? setup.upstream.url : setup.gateway.url}/v1/embeddings`,
-  method: 'POST',
-  headers: { 'content-type': 'application/json', authorization: `Bearer ${who === 'direct' ? 'bench' : setup.apiKey}` },
-  body: JSON.stringify({ ...body, model: who === 'direct' ? 'bench-v1' : 'bench' }),
-});
+/** Who is measured: the upstream itself, the two bare proxies (the floor), the gateway. */
+const TARGETS = ['direct', 'piping proxy', 'parsing proxy', 'gateway'];
+const target = (who, body) => {
+  const url = {
+    direct: setup.upstream.url,
+    'piping proxy': setup.piping?.url,
+    'parsing proxy': setup.parsing?.url,
+    gateway: setup.gateway.url,
+  }[who];
+  // The piping proxy forwards the body untouched: it gets the upstream's own model name.
+  const upstreamSide = who !== 'gateway';
+  return {
+    url: `${url}/v1/embeddings`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${upstreamSide ? 'bench' : setup.apiKey}` },
+    body: JSON.stringify({ ...body, model: upstreamSide ? 'bench-v1' : 'bench' }),
+  };
+};
 const load = async (options) => {
   const result = await autocannon({ ...options, duration: options.duration ?? DURATION });
   if (result.non2xx || result.errors)
@@ -50,50 +68,41 @@ const rows = [];
 const results = { machine: machine(), duration_s: DURATION, rounds: ROUNDS, connections: CONNECTIONS, workloads: [] };
 for (const workload of WORKLOADS) {
   await fresh();
-  const runs = { direct: [], gateway: [] };
+  const runs = Object.fromEntries(TARGETS.map((who) => [who, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const who of round % 2 ? ['gateway', 'direct'] : ['direct', 'gateway']) {
-      runs[who].push(await load({ ...target(who, workload.body), connections: CONNECTIONS }));
-    }
+    const order = round % 2 ? [...TARGETS].reverse() : TARGETS;
+    for (const who of order) runs[who].push(await load({ ...target(who, workload.body), connections: CONNECTIONS }));
   }
   const summary = (list) => ({
     rps: list.reduce((n, r) => n + r.requests.average, 0) / list.length,
     p50: list.reduce((n, r) => n + r.latency.p50, 0) / list.length,
     p99: list.reduce((n, r) => n + r.latency.p99, 0) / list.length,
   });
-  const direct = summary(runs.direct);
-  const through = summary(runs.gateway);
+  const measured = Object.fromEntries(TARGETS.map((who) => [who, summary(runs[who])]));
   const rss = peakRss(setup.gateway.child.pid);
+  const through = measured.gateway;
   results.workloads.push({
     name: workload.name,
     inputs: workload.inputs,
-    direct,
-    gateway: through,
-    ratio: through.rps / direct.rps,
+    ...measured,
+    ratio: through.rps / measured.direct.rps,
+    vs_piping_proxy: through.rps / measured['piping proxy'].rps,
+    vs_parsing_proxy: through.rps / measured['parsing proxy'].rps,
     gateway_peak_rss_mb: rss,
   });
-  rows.push(
-    {
-      workload: workload.name,
-      target: 'direct',
-      'req/s': Math.round(direct.rps),
-      'inputs/s': Math.round(direct.rps * workload.inputs),
-      'p50 ms': direct.p50.toFixed(1),
-      'p99 ms': direct.p99.toFixed(1),
-      'gateway/direct': '',
-      'gateway peak RSS MB': '',
-    },
-    {
-      workload: '',
-      target: 'gateway',
-      'req/s': Math.round(through.rps),
-      'inputs/s': Math.round(through.rps * workload.inputs),
-      'p50 ms': through.p50.toFixed(1),
-      'p99 ms': through.p99.toFixed(1),
-      'gateway/direct': (through.rps / direct.rps).toFixed(2),
-      'gateway peak RSS MB': Math.round(rss),
-    },
-  );
+  for (const who of TARGETS) {
+    const m = measured[who];
+    rows.push({
+      workload: who === 'direct' ? workload.name : '',
+      target: who,
+      'req/s': Math.round(m.rps),
+      'inputs/s': Math.round(m.rps * workload.inputs),
+      'p50 ms': m.p50.toFixed(1),
+      'p99 ms': m.p99.toFixed(1),
+      'gateway ÷ this': who === 'gateway' ? '' : (through.rps / m.rps).toFixed(2),
+      'gateway peak RSS MB': who === 'gateway' ? Math.round(rss) : '',
+    });
+  }
 }
 
 // The same SDK-default load on a gateway left with V8's own young generation, for comparison.
@@ -119,7 +128,7 @@ async function gatewayOwnTime() {
 
 // For scale, the same hop through a bare Node proxy (bench/minimal-proxy.mjs): the floor of any Node gateway.
 await fresh();
-const proxy = await startServer(['bench/minimal-proxy.mjs', setup.upstream.url]);
+const proxy = setup.parsing;
 if (PIN) {
   // The gateway and the bare proxy on the last vCPU, the load generator and the upstream on the others.
   const last = cpus().length - 1;
@@ -138,7 +147,6 @@ for (const who of ['direct', 'gateway', 'minimal proxy', 'direct', 'gateway', 'm
   const result = await fixedRate(fixedTarget(who), { rate: 200, seconds: DURATION });
   (fixed[who] ??= []).push(result.p50);
 }
-await stop(proxy.child);
 const p50 = (who) => fixed[who].reduce((a, b) => a + b, 0) / fixed[who].length;
 results.fixed_rate = {
   rate: 200,

@@ -65,11 +65,15 @@ function capConnectionsPerAddress(server: Server, perAddress: number): void {
 /** 300 000 tokens of text or token ids fit in well under this. */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 
-// Request ids: a random per-process prefix and a counter, unique across restarts and replicas without
-// asking the entropy pool on every request. Always 24 hex digits after `req_`.
-const ID_PREFIX = randomBytes(6).toString('hex');
-let idCounter = 0;
-const nextRequestId = () => `req_${ID_PREFIX}${(idCounter++ % 0x1000000000000).toString(16).padStart(12, '0')}`;
+/**
+ * Request ids: a random prefix per server and a counter, unique across restarts and replicas without
+ * asking the entropy pool on every request. Always 24 hex digits after `req_`.
+ */
+function requestIds(): () => string {
+  const prefix = randomBytes(6).toString('hex');
+  let counter = 0;
+  return () => `req_${prefix}${(counter++ % 0x1000000000000).toString(16).padStart(12, '0')}`;
+}
 
 function parseJsonBody(body: Buffer): unknown {
   if (!isUtf8(body))
@@ -98,7 +102,7 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
     // A socket silent this long (one that never sends a request, say) is closed.
     connectionTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-    genReqId: nextRequestId,
+    genReqId: requestIds(),
     // Lets in-flight requests finish on shutdown while new ones are told to go elsewhere.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -117,25 +121,31 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   });
   app.addContentTypeParser('*', (req, _payload, done) => done(unsupportedContentType(req.headers['content-type'])));
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Hooks in callback form: they run on every request, and an async hook costs a promise each time.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
   // A parameter given twice (`?since=1h&since=2h`) is ambiguous: refused for every route, by name.
-  app.addHook('preValidation', async (req) => {
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (!req.url.includes('?')) return done();
     const repeated = Object.entries((req.query ?? {}) as Record<string, unknown>).find(([, value]) =>
       Array.isArray(value),
     );
-    if (repeated)
-      throw invalidRequest(
+    if (!repeated) return done();
+    done(
+      invalidRequest(
         `The query parameter '${clip(repeated[0])}' is given ${(repeated[1] as unknown[]).length} times; give it ` +
           `once (a list goes comma-separated in one value).`,
         clip(repeated[0]),
         'repeated_parameter',
-      );
+      ),
+    );
   });
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     // Without this, a keep-alive connection that was busy when shutdown began holds the process open.
     if (ctx.closing) reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.decorateRequest('errorCode', null);

@@ -103,13 +103,18 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       void reply.code(CLIENT_CLOSED);
       if (req.trace!.handled) record(req, reply);
     };
-    scope.addHook('onRequest', async (req, reply) => {
+    // Callback-form hooks: no promise per request.
+    scope.addHook('onRequest', (req, reply, done) => {
       req.trace = { startedAt: Date.now() };
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) clientLeft(req, reply);
       });
+      done();
     });
-    scope.addHook('onResponse', async (req, reply) => record(req, reply));
+    scope.addHook('onResponse', (req, reply, done) => {
+      record(req, reply);
+      done();
+    });
 
     scope.post('/v1/embeddings', async (req, reply) => {
       try {

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+// Where the gateway's fixed per-request cost goes: the 1-input float workload at 32 connections
+// against a gateway running under --cpu-prof, then every profile sample of the load window
+// attributed to a stage (the first frame, leaf to root, that belongs to one) and divided by the
+// requests served: CPU µs per request by stage. Prints a table; writes bench/results/stages.json.
+// Usage: npm run bench:stages [-- --duration 8]
+import autocannon from 'autocannon';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
+
+const DURATION = arg('duration', 8);
+
+/** Leaf-to-root, the first frame matching a rule names the stage. Order matters: specific first. */
+const STAGES = [
+  ['response serialization', /dist\/gateway\/(serialize|buffer-pool)\.js|dist\/core\/vectors\.js/],
+  [
+    'log row and metrics',
+    /dist\/gateway\/(request-log|metrics|log-tail)\.js|prom-client|request-logs\.js|better-sqlite3/,
+  ],
+  ['limiter', /dist\/gateway\/limits\.js|usage-counters\.js/],
+  ['routing and constraints', /dist\/gateway\/(router|catalogue)\.js/],
+  ['auth and key lookup', /dist\/gateway\/auth\.js|dist\/core\/secrets\.js/],
+  ['validation and token bound', /dist\/core\/(embeddings-request|tokenizer|limits)\.js|gpt-tokenizer/],
+  [
+    'upstream call (undici, adapter, vector checks)',
+    /undici|dist\/gateway\/(upstream|upstream-json|dispatch)\.js|dist\/gateway\/providers\//,
+  ],
+  [
+    'route handler (embeddings.js, cache check)',
+    /dist\/gateway\/routes\/embeddings\.js|dist\/gateway\/(cache-plan|embedding-cache)\.js|dist\/core\/cache-key\.js/,
+  ],
+  ['body parser and hooks (server.ts)', /dist\/gateway\/(server|http-errors)\.js/],
+  [
+    'Fastify (routing, hooks, reply)',
+    /node_modules\/(fastify|find-my-way|avvio|@fastify|fast-json-stringify|light-my-request|secure-json-parse|toad-cache|abstract-logging|pino)/,
+  ],
+  [
+    'node:http parse and socket I/O',
+    /node:(_http|http|net|stream|internal\/(streams|http|net|stream_base))|_http_|HTTPParser/,
+  ],
+];
+
+const profileDir = mkdtempSync(join(tmpdir(), 'embctl-stages-'));
+const setup = await gatewayOverFakeUpstream(1536, 'bench', [], ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
+const body = JSON.stringify({
+  model: 'bench',
+  input: 'Sentence number 0 says something short about topic 0.',
+  encoding_format: 'float',
+});
+const options = {
+  url: `${setup.gateway.url}/v1/embeddings`,
+  method: 'POST',
+  connections: 32,
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${setup.apiKey}` },
+  body,
+};
+await autocannon({ ...options, duration: 2 }); // warm-up: JIT, pools
+const result = await autocannon({ ...options, duration: DURATION });
+await setup.close(); // SIGTERM: the profile is written on exit
+const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8'));
+rmSync(profileDir, { recursive: true, force: true });
+
+const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+const parent = new Map();
+for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+const frameText = (n) => `${n.callFrame.url} ${n.callFrame.functionName}`;
+const stageMemo = new Map();
+function stageOf(id) {
+  if (stageMemo.has(id)) return stageMemo.get(id);
+  const leaf = nodes.get(id);
+  let stage;
+  if (leaf.callFrame.functionName === '(garbage collector)') stage = 'garbage collection';
+  else if (leaf.callFrame.functionName === '(idle)') stage = 'idle';
+  else {
+    for (let at = id; at !== undefined && !stage; at = parent.get(at)) {
+      const text = frameText(nodes.get(at));
+      stage = STAGES.find(([, pattern]) => pattern.test(text))?.[0];
+    }
+    stage ??= 'other (timers, microtasks, natives)';
+  }
+  stageMemo.set(id, stage);
+  return stage;
+}
+
+// The load window: from the first to the last sample inside the embeddings route, after warm-up.
+const handler = (id) => {
+  for (let at = id; at !== undefined; at = parent.get(at))
+    if (/routes\/embeddings\.js/.test(nodes.get(at).callFrame.url)) return true;
+  return false;
+};
+const times = [];
+let t = profile.startTime;
+for (const delta of profile.timeDeltas) times.push((t += delta));
+const inRoute = profile.samples.map((id) => handler(id));
+// Skip the warm-up: start at the last idle gap of a second or more before the measured load.
+let start = 0;
+let lastRoute = -1;
+for (let i = 0; i < inRoute.length; i++) {
+  if (!inRoute[i]) continue;
+  if (lastRoute >= 0 && times[i] - times[lastRoute] > 300_000) start = i;
+  lastRoute = i;
+}
+const end = lastRoute;
+const spent = new Map();
+for (let i = start + 1; i <= end; i++) {
+  const stage = stageOf(profile.samples[i]);
+  spent.set(stage, (spent.get(stage) ?? 0) + (times[i] - times[i - 1]));
+}
+const requests = result.requests.total;
+const busy = [...spent].filter(([s]) => s !== 'idle').reduce((n, [, v]) => n + v, 0);
+const rows = [...spent]
+  .filter(([s]) => s !== 'idle')
+  .sort((a, b) => b[1] - a[1])
+  .map(([stage, us]) => ({
+    stage,
+    'µs/request': (us / requests).toFixed(1),
+    share: `${((us / busy) * 100).toFixed(1)} %`,
+  }));
+rows.push({ stage: 'total CPU', 'µs/request': (busy / requests).toFixed(1), share: '100 %' });
+
+/** `--detail STAGE`: the functions that stage's time is spent in (self time), to see what to cut. */
+const detail = process.argv.includes('--detail') ? process.argv[process.argv.indexOf('--detail') + 1] : undefined;
+if (detail) {
+  const self = new Map();
+  for (let i = start + 1; i <= end; i++) {
+    const id = profile.samples[i];
+    if (!stageOf(id).startsWith(detail)) continue;
+    const f = nodes.get(id).callFrame;
+    const name = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/')}:${f.lineNumber + 1}`;
+    self.set(name, (self.get(name) ?? 0) + (times[i] - times[i - 1]));
+  }
+  console.log(`\n${detail}: self time by function`);
+  printTable(
+    [...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 25)
+      .map(([fn, us]) => ({ function: fn, 'µs/request': (us / requests).toFixed(1) })),
+  );
+}
+
+console.log(
+  `gateway CPU per request by stage · 1 input, float · ${machine()} · 32 connections, ${DURATION} s, ` +
+    `${Math.round(result.requests.average)} req/s under --cpu-prof (${requests.toLocaleString('en-US')} requests)\n`,
+);
+printTable(rows);
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'stages.json'),
+  `${JSON.stringify({ machine: machine(), requests, rps: result.requests.average, rows }, null, 2)}\n`,
+);
+console.log('\nwritten: bench/results/stages.json');
