@@ -1,5 +1,6 @@
 import type { EnvAllowList } from '../core/secrets.js';
 import type { Store } from '../store/store.js';
+import type { BodyBudget } from './body-budget.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { CatalogueCache } from './catalogue.js';
 import type { Dispatch } from './dispatch.js';
@@ -23,6 +24,8 @@ export interface GatewayContext {
   metrics: GatewayMetrics;
   /** Memory for response bodies, reused across requests. */
   bodies: BufferPool;
+  /** The upstream response bytes held at once. */
+  bodyBudget: BodyBudget;
   /** The environment variables entities may name in `${env:…}` (undefined: the default list). */
   allowEnv: EnvAllowList | undefined;
   version: string;

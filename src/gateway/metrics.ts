@@ -109,7 +109,13 @@ export class GatewayMetrics {
    */
   constructor(
     instance: string,
-    live: { logRowsBuffered(): number; logRowsDropped(): number; storeUp(): boolean; cache(): CacheReadings },
+    live: {
+      logRowsBuffered(): number;
+      logRowsDropped(): number;
+      storeUp(): boolean;
+      cache(): CacheReadings;
+      bodyBudget(): { usedBytes: number; waiting: number };
+    },
   ) {
     this.registry.setDefaultLabels({ instance });
     collectDefaultMetrics({ register: this.registry, prefix: 'embctl_process_' });

@@ -8,6 +8,7 @@ import { preloadTokenizer } from '../core/tokenizer.js';
 import { VERSION } from '../version.js';
 import { ADMIN_TOKEN_SETTING, bootstrapStore, type BootstrapSecrets } from './bootstrap.js';
 import { CATALOGUE_RECHECK_MS, CatalogueCache } from './catalogue.js';
+import { BodyBudget } from './body-budget.js';
 import { BufferPool } from './buffer-pool.js';
 import { createDispatch } from './dispatch.js';
 import { DEFAULT_CACHE_SETTINGS, EmbeddingCache, type CacheSettings } from './embedding-cache.js';
@@ -22,6 +23,7 @@ import { createUpstreamPool, CredentialRotation, DEFAULT_RETRY, type RetryPolicy
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 export const DEFAULT_MAX_LOG_ROWS = 1_000_000;
+export const DEFAULT_UPSTREAM_BODY_BUDGET = 64 * 1024 * 1024;
 
 export interface GatewayOptions {
   host: string;
@@ -59,6 +61,8 @@ export interface GatewayOptions {
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   keepAliveTimeoutMs?: number;
+  /** Upstream response bytes held at once (default 64 MiB); larger answers wait their turn. */
+  upstreamBodyBudgetBytes?: number;
   /**
    * Load the tokenizer before listening (default), so that no caller's first long input stalls
    * the others; a gateway embedded in one CLI command has no other callers and skips it.
@@ -138,6 +142,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       logError,
     );
     cache.start();
+    const bodyBudget = new BodyBudget(options.upstreamBodyBudgetBytes ?? DEFAULT_UPSTREAM_BODY_BUDGET);
     const ctx = {
       store,
       cache,
@@ -155,9 +160,11 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
         logRowsDropped: () => logs.dropped,
         storeUp: () => catalogue.storeReachable,
         cache: () => cache,
+        bodyBudget: () => bodyBudget,
       }),
       instance,
       bodies: new BufferPool(),
+      bodyBudget,
       version: VERSION,
       startedAt: Date.now(),
       closing: false,

@@ -25,6 +25,7 @@ export interface GatewayStartOptions {
   logBufferRows?: number;
   limitsOnStoreOutage?: OutagePolicy;
   cache?: { memoryBytes?: number; maxEntries?: number; maxBytes?: number };
+  upstreamBodyBudgetBytes?: number;
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;
@@ -387,6 +388,11 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         integer('--log-buffer-rows', 1),
       )
       .option(
+        '--upstream-body-budget-mb <mb>',
+        'MB of upstream answers held at once; calls expected to bring back more wait their turn (default 64)',
+        integer('--upstream-body-budget-mb', 1),
+      )
+      .option(
         '--cache-memory-mb <mb>',
         'embedding cache entries each gateway keeps in memory, in MB of vectors (default 64)',
         integer('--cache-memory-mb', 1),
@@ -499,6 +505,7 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         maxConnections: opts.maxConnections,
         maxConnectionsPerIp: opts.maxConnectionsPerIp,
         keepAliveTimeoutMs: opts.keepAliveTimeout,
+        upstreamBodyBudgetBytes: opts.upstreamBodyBudgetMb === undefined ? undefined : opts.upstreamBodyBudgetMb * MIB,
         ...(tls ? { tls } : {}),
         ...(channel ? { notifyPrimary: channel } : {}),
       };

@@ -7,6 +7,7 @@ import { sameModel, type RequestLogRow } from '../../core/request-log.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { CACHE_HEADER, parseCacheDirective } from '../../core/cache-key.js';
+import { expectedUpstreamBytes } from '../body-budget.js';
 import { planCachedCall, uncached, type CachedResult } from '../cache-plan.js';
 import { routeRequest, type Route } from '../router.js';
 import { serializeEmbeddings } from '../serialize.js';
@@ -159,6 +160,16 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       const started = performance.now();
       let upstreamTokens = 0;
       try {
+        // Large answers wait for room: their bytes are held until the caller has the whole response.
+        const expected = toSend ? expectedUpstreamBytes(toSend, route.target.entity) : 0;
+        if (expected >= ctx.bodyBudget.minBytes) {
+          const left = new AbortController();
+          reply.raw.once('close', () => left.abort(new Error('the client closed the connection')));
+          const release = await ctx.bodyBudget.acquire(expected, left.signal);
+          // Closed while the grant was on its way: nobody will read the bytes.
+          if (left.signal.aborted) release();
+          else reply.raw.once('close', release);
+        }
         const sent = toSend && (await ctx.dispatch(route, toSend));
         let result = plan
           ? await plan.complete(sent)
