@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
 
 const DURATION = arg('duration', 8);
+/** `--inputs N`: the batch size (default 1; 256 shows where big float bodies go). */
+const INPUTS = arg('inputs', 1);
 
 /** Leaf-to-root, the first frame matching a rule names the stage. Order matters: specific first. */
 const STAGES = [
@@ -46,7 +48,7 @@ const profileDir = mkdtempSync(join(tmpdir(), 'embctl-stages-'));
 const setup = await gatewayOverFakeUpstream(1536, 'bench', [], ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]);
 const body = JSON.stringify({
   model: 'bench',
-  input: 'Sentence number 0 says something short about topic 0.',
+  input: Array.from({ length: INPUTS }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`),
   encoding_format: 'float',
 });
 const options = {
@@ -142,7 +144,7 @@ if (detail) {
 }
 
 console.log(
-  `gateway CPU per request by stage · 1 input, float · ${machine()} · 32 connections, ${DURATION} s, ` +
+  `gateway CPU per request by stage · ${INPUTS} × 1536 float · ${machine()} · 32 connections, ${DURATION} s, ` +
     `${Math.round(result.requests.average)} req/s under --cpu-prof (${requests.toLocaleString('en-US')} requests)\n`,
 );
 printTable(rows);
