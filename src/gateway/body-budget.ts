@@ -6,11 +6,47 @@ const BYTES_PER_VALUE = { float: 20, base64: 6 } as const;
 /** When neither the request nor the entity says how long the vectors are: the most common size. */
 const TYPICAL_DIMENSIONS = 1536;
 
-/** What the upstream's answer to `request` should weigh; 0 for providers computed in-process. */
+/** What the upstream's answers to `request` should weigh in all; 0 for providers computed in-process. */
 export function expectedUpstreamBytes(request: EmbeddingsRequest, entity: EmbeddingModelEntity): number {
   if (entity.provider === 'local') return 0;
   const dimensions = request.dimensions ?? entity.dimensions ?? TYPICAL_DIMENSIONS;
   return request.inputs.length * dimensions * BYTES_PER_VALUE[request.encodingFormat];
+}
+
+/**
+ * One call's share of the budget: taken once, when the first of its upstream answers arrives (its
+ * headers: until then no byte is held, however long the upstream takes), by that part for all of
+ * the call's parts, so no call holds a share while waiting for another (no deadlock); given back
+ * when the caller's response is over. Parts that arrive while it is being taken wait with it.
+ */
+export class BodyHold {
+  private taking: Promise<void> | undefined;
+  private release: (() => void) | undefined;
+  private readonly over = new AbortController();
+
+  constructor(
+    private readonly budget: BodyBudget,
+    private readonly bytes: number,
+  ) {}
+
+  /** Resolves once the call's bytes fit; `signal` (the attempt's deadline) gives up waiting. */
+  take(signal: AbortSignal): Promise<void> {
+    this.taking ??= this.budget.acquire(this.bytes, AbortSignal.any([signal, this.over.signal])).then((release) => {
+      if (this.over.signal.aborted) release();
+      else this.release = release;
+    });
+    return this.taking;
+  }
+
+  get ended(): boolean {
+    return this.over.signal.aborted;
+  }
+
+  /** The caller's response is over (sent, or the caller left): the bytes go back, a wait ends. */
+  end(): void {
+    this.over.abort(new Error('the response is over'));
+    this.release?.();
+  }
 }
 
 /**

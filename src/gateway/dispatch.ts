@@ -5,6 +5,7 @@
  * fills usage (the provider's own count, or the tokenizer's, flagged as estimated).
  */
 import type { EmbeddingsRequest } from '../core/embeddings-request.js';
+import type { BodyHold } from './body-budget.js';
 import { ApiError, invalidRequest } from '../core/errors.js';
 import { timeSlicer } from '../core/tokenizer.js';
 import type { Embedding } from '../core/vectors.js';
@@ -102,10 +103,11 @@ async function mapBounded<T, R>(
   return results;
 }
 
-export type Dispatch = (route: Route, request: EmbeddingsRequest) => Promise<DispatchResult>;
+/** `hold`: the call's share of the body budget, taken when its first upstream answer arrives (see BodyHold). */
+export type Dispatch = (route: Route, request: EmbeddingsRequest, hold?: BodyHold) => Promise<DispatchResult>;
 
 export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRotation()): Dispatch {
-  return async (route, request) => {
+  return async (route, request, hold) => {
     const { entity } = route.target;
     const adapter = adapterFor(entity.provider);
     checkSupport(adapter, route, request);
@@ -137,9 +139,9 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
       const deadline = Date.now() + entity.config.connection.timeout;
       results =
         parts.length === 1
-          ? [await callUpstream(adapter, call(parts[0]!), rotation.next(entity), deps, deadline)]
+          ? [await callUpstream(adapter, call(parts[0]!), rotation.next(entity), deps, deadline, undefined, hold)]
           : await mapBounded(parts, PART_CONCURRENCY, (part, signal) =>
-              callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal),
+              callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal, hold),
             );
     }
     const upstreamMs = performance.now() - started;

@@ -136,6 +136,16 @@ export class GatewayMetrics {
     );
     gauge('embctl_store_up', '1 while the store answers, 0 since a check failed', () => (live.storeUp() ? 1 : 0));
     gauge(
+      'embctl_upstream_body_bytes_held',
+      'Expected bytes of upstream answers this gateway holds now (bounded by --upstream-body-budget-mb)',
+      () => live.bodyBudget().usedBytes,
+    );
+    gauge(
+      'embctl_upstream_body_waiting',
+      'Calls waiting for room under the upstream body budget',
+      () => live.bodyBudget().waiting,
+    );
+    gauge(
       'embctl_cache_memory_entries',
       "Embedding cache entries held in this gateway's memory",
       () => live.cache().memoryEntries,

@@ -187,6 +187,12 @@ function jsonNumbers(bytes: Buffer): number {
 const PRINTED_NUMBER = '-?(?:0|[1-9]\\d{0,28})(?:\\.\\d+)?(?:[eE](?:-\\d{1,2}|\\+?\\d))?';
 const PLAIN_VECTOR = new RegExp(`^\\[${PRINTED_NUMBER}(?:,${PRINTED_NUMBER})*\\]$`);
 const PLAIN_VECTOR_MAX_BYTES = 2 * 1024 * 1024;
+/**
+ * The expression reads a string: a copy of each literal on the V8 heap. Worth it for the small
+ * answers whose fixed cost matters; for big ones (256 × 1536 floats: 8 MB of strings per answer)
+ * the scanner reads the bytes where they are.
+ */
+const REGEX_BODY_MAX = 1024 * 1024;
 
 function plainVectorValues(bytes: Buffer): number {
   if (bytes.length > PLAIN_VECTOR_MAX_BYTES) return 0;
@@ -291,7 +297,7 @@ export function parseUpstreamJson(chunks: Buffer[]): unknown {
       if (close === -1 || close >= to) return;
       if (close - open - 1 < LIFT_MIN_CHARS) continue;
       const literal = body.slice(open, close + 1);
-      const count = plainVectorValues(literal) || jsonNumbers(literal);
+      const count = (body.length <= REGEX_BODY_MAX && plainVectorValues(literal)) || jsonNumbers(literal);
       if (count === 0) continue;
       lift(open, close + 1, Embedding.ofWireText('float', literal, count));
       open = close;

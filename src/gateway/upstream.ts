@@ -6,6 +6,7 @@
  * the upstream's raw body, a stack or a credential.
  */
 import { Agent, request, type Dispatcher } from 'undici';
+import type { BodyHold } from './body-budget.js';
 import { ApiError } from '../core/errors.js';
 import { backoffMs, RETRIABLE_STATUS, retryAfterMs, sleep } from '../core/retry.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
@@ -208,7 +209,11 @@ export interface UpstreamDeps {
   retry: RetryPolicy;
 }
 
-/** One part, with retries, within the deadline. `signal`, when given, aborts it because a sibling part failed. */
+/**
+ * One part, with retries, within the deadline. `signal`, when given, aborts it because a sibling
+ * part failed. With `hold`, a 2xx answer's body is read once the call's share of the body budget
+ * is taken (until then the upstream's socket holds the bytes).
+ */
 export async function callUpstream(
   adapter: HttpAdapter,
   call: EmbedCall,
@@ -216,6 +221,7 @@ export async function callUpstream(
   deps: UpstreamDeps,
   deadline: number,
   signal?: AbortSignal,
+  hold?: BodyHold,
 ): Promise<EmbedResult> {
   const { entity } = call;
   const baseUrl = adapter.baseUrl(entity.config.connection);
@@ -252,7 +258,9 @@ export async function callUpstream(
         headersTimeout: remaining,
         bodyTimeout: remaining,
       });
-      const limit = response.statusCode >= 200 && response.statusCode < 300 ? maxBody : MAX_ERROR_BODY;
+      const ok = response.statusCode >= 200 && response.statusCode < 300;
+      const limit = ok ? maxBody : MAX_ERROR_BODY;
+      if (ok && hold) await hold.take(attemptAbort.signal);
       let received = 0;
       for await (const chunk of response.body) {
         received += (chunk as Buffer).length;
@@ -265,6 +273,8 @@ export async function callUpstream(
       }
     } catch (error) {
       if (signal?.aborted) throw signal.reason as Error;
+      // The caller's response is over: nobody to retry for.
+      if (hold?.ended) throw error;
       // Not retried: the same call would get the same answer.
       if (error instanceof BodyTooLarge) {
         throw new ApiError(

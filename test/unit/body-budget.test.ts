@@ -1,6 +1,6 @@
 /** The bound on upstream bytes held at once: small calls never wait, big ones queue in order, a departed caller leaves the queue. */
 import { describe, expect, it } from 'vitest';
-import { BodyBudget } from '../../src/gateway/body-budget.js';
+import { BodyBudget, BodyHold } from '../../src/gateway/body-budget.js';
 
 const MB = 1024 * 1024;
 const settled = async (p: Promise<unknown>) => {
@@ -60,5 +60,29 @@ describe('BodyBudget', () => {
     expect(await settled(staying)).toBe(true);
     held();
     expect(budget.usedBytes).toBe(MB);
+  });
+
+  it('a call takes its share once for all its parts, and gives it back when its response is over', async () => {
+    const budget = new BodyBudget(10 * MB, MB);
+    const hold = new BodyHold(budget, 6 * MB);
+    const never = new AbortController().signal;
+    await Promise.all([hold.take(never), hold.take(never), hold.take(never)]);
+    expect(budget.usedBytes).toBe(6 * MB);
+    hold.end();
+    hold.end();
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  it('a call whose response ends while it waits leaves the queue and holds nothing', async () => {
+    const budget = new BodyBudget(4 * MB, MB);
+    const first = new BodyHold(budget, 3 * MB);
+    await first.take(new AbortController().signal);
+    const second = new BodyHold(budget, 3 * MB);
+    const waiting = second.take(new AbortController().signal);
+    second.end();
+    await expect(waiting).rejects.toThrow('the response is over');
+    first.end();
+    expect(budget.usedBytes).toBe(0);
+    expect(budget.waiting).toBe(0);
   });
 });

@@ -7,7 +7,7 @@ import { sameModel, type RequestLogRow } from '../../core/request-log.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { CACHE_HEADER, parseCacheDirective } from '../../core/cache-key.js';
-import { expectedUpstreamBytes } from '../body-budget.js';
+import { BodyHold, expectedUpstreamBytes } from '../body-budget.js';
 import { planCachedCall, uncached, type CachedResult } from '../cache-plan.js';
 import { routeRequest, type Route } from '../router.js';
 import { serializeEmbeddings } from '../serialize.js';
@@ -160,24 +160,22 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       const started = performance.now();
       let upstreamTokens = 0;
       try {
-        // Large answers wait for room: their bytes are held until the caller has the whole response.
+        // Large answers are read when they fit the body budget; their bytes are held until the caller has them.
         const expected = toSend ? expectedUpstreamBytes(toSend, route.target.entity) : 0;
+        let hold: BodyHold | undefined;
         if (expected >= ctx.bodyBudget.minBytes) {
-          const left = new AbortController();
-          reply.raw.once('close', () => left.abort(new Error('the client closed the connection')));
-          const release = await ctx.bodyBudget.acquire(expected, left.signal);
-          // Closed while the grant was on its way: nobody will read the bytes.
-          if (left.signal.aborted) release();
-          else reply.raw.once('close', release);
+          const taken = new BodyHold(ctx.bodyBudget, expected);
+          reply.raw.once('close', () => taken.end());
+          hold = taken;
         }
-        const sent = toSend && (await ctx.dispatch(route, toSend));
+        const sent = toSend && (await ctx.dispatch(route, toSend, hold));
         let result = plan
           ? await plan.complete(sent)
           : uncached(sent!, directive === 'use' ? '' : cacheConfig?.enabled ? 'skip' : 'off');
         upstreamTokens = sent?.promptTokens ?? 0;
         if (!result) {
           // The cached vectors came from another model than the upstream serves now: all of it again.
-          const again = await ctx.dispatch(route, request);
+          const again = await ctx.dispatch(route, request, hold);
           upstreamTokens += again.promptTokens;
           result = uncached(again, 'miss; hits=0');
         }

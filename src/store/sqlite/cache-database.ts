@@ -66,7 +66,10 @@ export function cacheReader(db: Database.Database) {
     `SELECT ${COLUMNS} FROM embedding_cache WHERE key = ? AND expires_at > ?`,
   );
   const epoch = db.prepare<[], { epoch: number }>('SELECT epoch FROM cache_epoch');
+  const any = db.prepare<[], { one: number }>('SELECT 1 AS one FROM embedding_cache LIMIT 1');
   return {
+    /** True when nothing is cached: one index step. */
+    empty: () => any.get() === undefined,
     get(keys: Buffer[], now: number): CacheRow[] {
       const rows: CacheRow[] = [];
       for (const key of keys) {

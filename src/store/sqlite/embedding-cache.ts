@@ -26,7 +26,6 @@ export function openSqliteEmbeddingCache(
   // Migrated here, before the writer opens it.
   const db = openCacheDatabase(path);
   const reader = cacheReader(db);
-  const worker = new Worker(compiledSibling('cache-writer'), { workerData: { path } });
   const waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   let nextId = 0;
   let failure: Error | undefined;
@@ -35,26 +34,34 @@ export function openSqliteEmbeddingCache(
     for (const { reject } of waiting.values()) reject(error);
     waiting.clear();
   };
-  worker.on('message', (message: { id: number; result?: unknown; error?: string }) => {
-    const pending = waiting.get(message.id);
-    waiting.delete(message.id);
-    if (waiting.size === 0) worker.unref();
-    if (message.error !== undefined) pending?.reject(new Error(message.error));
-    else pending?.resolve(message.result);
-  });
-  worker.on('error', failAll);
-  worker.on('exit', () => failAll(failure ?? new Error('the embedding cache writer has stopped')));
-  // Held only while a call waits for it (after the listeners: a 'message' listener refs it again),
-  // so a process that does not close its store may still exit. The gateway closes it, and flushes, first.
-  worker.unref();
+  // Started at the first write: a gateway whose entities do not cache never pays for the thread (~15 MB).
+  let worker: Worker | undefined;
+  const writer = (): Worker => {
+    if (worker) return worker;
+    const started = new Worker(compiledSibling('cache-writer'), { workerData: { path } });
+    started.on('message', (message: { id: number; result?: unknown; error?: string }) => {
+      const pending = waiting.get(message.id);
+      waiting.delete(message.id);
+      if (waiting.size === 0) started.unref();
+      if (message.error !== undefined) pending?.reject(new Error(message.error));
+      else pending?.resolve(message.result);
+    });
+    started.on('error', failAll);
+    started.on('exit', () => failAll(failure ?? new Error('the embedding cache writer has stopped')));
+    // Held only while a call waits for it (after the listeners: a 'message' listener refs it again),
+    // so a process that does not close its store may still exit. The gateway closes it, and flushes, first.
+    started.unref();
+    return (worker = started);
+  };
 
   const call = <T>(op: CacheWriteOp | 'close', ...args: unknown[]) =>
     new Promise<T>((resolve, reject) => {
       if (failure) return reject(failure);
+      const thread = writer();
       const id = nextId++;
-      if (waiting.size === 0) worker.ref();
+      if (waiting.size === 0) thread.ref();
       waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      worker.postMessage({ id, op, args });
+      thread.postMessage({ id, op, args });
     });
 
   return {
@@ -68,7 +75,8 @@ export function openSqliteEmbeddingCache(
     forget: async (keys) => {
       if (keys.length) await call('forget', keys);
     },
-    stats: (entityId) => call<CacheUsage[]>('stats', entityId),
+    // An empty cache needs no scan, and no writer thread started for one.
+    stats: async (entityId) => (!worker && reader.empty() ? [] : call<CacheUsage[]>('stats', entityId)),
     async clear(entityId) {
       const deleted = await call<number>('clear', entityId);
       // Tells every gateway on this data dir to re-read the epoch at its next catalogue check.
@@ -78,9 +86,10 @@ export function openSqliteEmbeddingCache(
     async epoch() {
       return reader.epoch();
     },
-    prune: (now, bounds, liveEntities) => call('prune', now, bounds, liveEntities),
+    prune: async (now, bounds, liveEntities) =>
+      !worker && reader.empty() ? { expired: 0, evicted: 0 } : call('prune', now, bounds, liveEntities),
     async close() {
-      if (!failure) await call('close').catch(() => undefined);
+      if (worker && !failure) await call('close').catch(() => undefined);
       if (db.open) db.close();
     },
   };
