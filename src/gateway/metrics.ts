@@ -32,6 +32,20 @@ class BoundedLabel {
   }
 }
 
+/** Each of the cache's counters as a Prometheus counter: name and help. */
+const CACHE_COUNTERS: Record<keyof CacheCounters, [string, string]> = {
+  hits: ['embctl_cache_hits_total', 'Inputs answered from the embedding cache'],
+  misses: ['embctl_cache_misses_total', 'Inputs looked up in the embedding cache and not found'],
+  memoryEvictions: ['embctl_cache_memory_evictions_total', "Entries evicted from this gateway's memory"],
+  storeEvictions: ['embctl_cache_store_evictions_total', 'Entries evicted from the store to stay within its bounds'],
+  expired: ['embctl_cache_expired_total', 'Entries deleted from the store past their TTL or entity'],
+  writesDropped: [
+    'embctl_cache_writes_dropped_total',
+    'Entries not written to the store (queue full, store failing, or made before a clear)',
+  ],
+  damaged: ['embctl_cache_damaged_total', 'Stored entries found damaged, treated as misses and deleted'],
+};
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 export class GatewayMetrics {
@@ -156,39 +170,16 @@ export class GatewayMetrics {
       () => live.cache().memoryBytes,
     );
     // Counted by the cache itself (the one source), copied at each scrape.
-    const counter = (name: string, help: string, read: (c: CacheCounters) => number) =>
+    for (const [field, [name, help]] of Object.entries(CACHE_COUNTERS) as [keyof CacheCounters, [string, string]][])
       new Counter({
         name,
         help,
         registers: [this.registry],
         collect() {
           this.reset();
-          this.inc(read(live.cache().counters));
+          this.inc(live.cache().counters[field]);
         },
       });
-    counter('embctl_cache_hits_total', 'Inputs answered from the embedding cache', (c) => c.hits);
-    counter('embctl_cache_misses_total', 'Inputs looked up in the embedding cache and not found', (c) => c.misses);
-    counter(
-      'embctl_cache_memory_evictions_total',
-      "Entries evicted from this gateway's memory",
-      (c) => c.memoryEvictions,
-    );
-    counter(
-      'embctl_cache_store_evictions_total',
-      'Entries evicted from the store to stay within its bounds',
-      (c) => c.storeEvictions,
-    );
-    counter('embctl_cache_expired_total', 'Entries deleted from the store past their TTL or entity', (c) => c.expired);
-    counter(
-      'embctl_cache_writes_dropped_total',
-      'Entries not written to the store (queue full or store failing)',
-      (c) => c.writesDropped,
-    );
-    counter(
-      'embctl_cache_damaged_total',
-      'Stored entries found damaged, treated as misses and deleted',
-      (c) => c.damaged,
-    );
   }
 
   observe(row: RequestLogRow): void {
