@@ -49,7 +49,30 @@ export function uncached(result: DispatchResult, header: string): CachedResult {
   return { ...result, cache: { header, cachedInputs: 0, cachedTokens: 0 } };
 }
 
-export async function planCachedCall(
+/**
+ * The plan for one call, whatever the entity's cache settings and the caller's directive: through
+ * the cache, or the whole request upstream (with `skip` said back, or `off` when the entity has no
+ * cache but the caller asked for one).
+ */
+export async function planCall(
+  cache: EmbeddingCache,
+  cacheEpoch: number,
+  route: Route,
+  keyId: string,
+  request: EmbeddingsRequest,
+  directive: CacheDirective,
+): Promise<CachePlan> {
+  const settings = route.target.entity.cache;
+  if (settings?.enabled && directive !== 'skip') {
+    cache.syncEpoch(cacheEpoch);
+    const owner = settings.scope === 'key' ? keyId : null;
+    return planCachedCall(cache, route, owner, request, directive, settings.ttl_s * 1000);
+  }
+  const header = directive === 'use' ? '' : settings?.enabled ? 'skip' : 'off';
+  return { upstream: request, complete: async (result) => uncached(result!, header) };
+}
+
+async function planCachedCall(
   cache: EmbeddingCache,
   route: Route,
   owner: CacheOwner,

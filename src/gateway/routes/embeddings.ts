@@ -8,7 +8,7 @@ import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
 import { CACHE_HEADER, parseCacheDirective } from '../../core/cache-key.js';
 import { BodyHold, expectedUpstreamBytes } from '../body-budget.js';
-import { planCachedCall, uncached, type CachedResult } from '../cache-plan.js';
+import { planCall, uncached, type CachedResult } from '../cache-plan.js';
 import { routeRequest, type Route } from '../router.js';
 import { serializeEmbeddings } from '../serialize.js';
 
@@ -137,21 +137,15 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
       trace.route = routeRequest(snapshot.catalogue, request.model, trace.key.constraints);
       const route = trace.route;
       const price = entityPrice(route.target.entity, route.model) ?? 0;
-      const directive = parseCacheDirective(req.headers[CACHE_HEADER]);
-      const cacheConfig = route.target.entity.cache;
-      const useCache = cacheConfig?.enabled === true && directive !== 'skip';
-      if (useCache) ctx.cache.syncEpoch(snapshot.cacheEpoch);
-      const plan = useCache
-        ? await planCachedCall(
-            ctx.cache,
-            route,
-            cacheConfig.scope === 'key' ? trace.key.record.id : null,
-            request,
-            directive,
-            cacheConfig.ttl_s * 1000,
-          )
-        : undefined;
-      const toSend = plan ? plan.upstream : request;
+      const plan = await planCall(
+        ctx.cache,
+        snapshot.cacheEpoch,
+        route,
+        trace.key.record.id,
+        request,
+        parseCacheDirective(req.headers[CACHE_HEADER]),
+      );
+      const toSend = plan.upstream;
       const admission = await ctx.limiter.admit(trace.key.record, {
         tokens: async () => (toSend ? toSend.totalTokens() : 0),
         pricePerMillion: price,
@@ -169,9 +163,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
           hold = taken;
         }
         const sent = toSend && (await ctx.dispatch(route, toSend, hold));
-        let result = plan
-          ? await plan.complete(sent)
-          : uncached(sent!, directive === 'use' ? '' : cacheConfig?.enabled ? 'skip' : 'off');
+        let result = await plan.complete(sent);
         upstreamTokens = sent?.promptTokens ?? 0;
         if (!result) {
           // The cached vectors came from another model than the upstream serves now: all of it again.
