@@ -56,6 +56,10 @@ export const DEFAULT_CACHE_SETTINGS: CacheSettings = {
 
 /** An entry used again this long after the store last heard of it is touched there. */
 const TOUCH_AFTER_MS = 10 * 60_000;
+/** A lookup the store has not answered by then is a miss (a PostgreSQL outage waits seconds to fail). */
+const LOOKUP_TIMEOUT_MS = 250;
+/** After a failed or late lookup, the store is left alone this long (memory hits still served). */
+const STORE_BACKOFF_MS = 1000;
 /** Per-entry bookkeeping in memory beyond the vector's bytes. */
 const ENTRY_OVERHEAD = 160;
 
@@ -92,6 +96,7 @@ export class EmbeddingCache {
   private touches: Buffer[] = [];
   private damaged: Buffer[] = [];
   private epoch: number | undefined;
+  private storeDownUntil = 0;
   private flushing: Promise<void> | undefined;
   private failing = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -205,12 +210,23 @@ export class EmbeddingCache {
   }
 
   private async fromStore(keys: Buffer[], now: number): Promise<CacheRow[]> {
+    // A store that just failed or hung is not asked again for a while: the cache must never slow a call down.
+    if (now < this.storeDownUntil) return [];
     let rows: CacheRow[];
+    let timer: NodeJS.Timeout | undefined;
     try {
-      rows = await this.store.get(keys, now);
+      rows = await Promise.race([
+        this.store.get(keys, now),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${LOOKUP_TIMEOUT_MS} ms`)), LOOKUP_TIMEOUT_MS);
+        }),
+      ]);
     } catch (error) {
+      this.storeDownUntil = now + STORE_BACKOFF_MS;
       this.reportFailure(`cache lookups fail, answering from upstream: ${(error as Error).message}`);
       return [];
+    } finally {
+      clearTimeout(timer);
     }
     return rows.filter((row) => {
       if (isIntact(row)) return true;
