@@ -97,6 +97,8 @@ export class EmbeddingCache {
   private damaged: Buffer[] = [];
   private epoch: number | undefined;
   private storeDownUntil = 0;
+  /** The store's totals as of the last prune (at most `pruneEveryMs` old; every replica's entries). */
+  stored = { entries: 0, bytes: 0 };
   private flushing: Promise<void> | undefined;
   private failing = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -297,9 +299,10 @@ export class EmbeddingCache {
 
   async prune(): Promise<void> {
     try {
-      const { expired, evicted } = await this.store.prune(this.now(), this.settings.bounds, await this.liveEntities());
-      this.counters.expired += expired;
-      this.counters.storeEvictions += evicted;
+      const pruned = await this.store.prune(this.now(), this.settings.bounds, await this.liveEntities());
+      this.counters.expired += pruned.expired;
+      this.counters.storeEvictions += pruned.evicted;
+      this.stored = { entries: pruned.entries, bytes: pruned.bytes };
     } catch (error) {
       this.reportFailure(`cache prune failed: ${(error as Error).message}`);
     }

@@ -13,6 +13,7 @@ export interface CacheReadings {
   counters: CacheCounters;
   memoryEntries: number;
   memoryBytes: number;
+  stored: { entries: number; bytes: number };
 }
 
 /** Distinct values one label takes before the rest are counted as `other`. */
@@ -168,6 +169,16 @@ export class GatewayMetrics {
       'embctl_cache_memory_bytes',
       "Bytes of embedding cache entries held in this gateway's memory",
       () => live.cache().memoryBytes,
+    );
+    gauge(
+      'embctl_cache_store_entries',
+      "Embedding cache entries in the store, every gateway's, as of the last prune (30 s)",
+      () => live.cache().stored.entries,
+    );
+    gauge(
+      'embctl_cache_store_bytes',
+      'Bytes of cached vectors in the store, as of the last prune (30 s)',
+      () => live.cache().stored.bytes,
     );
     // Counted by the cache itself (the one source), copied at each scrape.
     for (const [field, [name, help]] of Object.entries(CACHE_COUNTERS) as [keyof CacheCounters, [string, string]][])

@@ -30,6 +30,14 @@ export function evictionCount(entries: number, bytes: number, bounds: CacheBound
   return Math.min(entries, Math.max(0, overEntries, overBytes));
 }
 
+/** The totals after evicting `evicted` of `entries` (average-sized: the eviction is by age, not size). */
+export function afterEviction(entries: number, bytes: number, evicted: number): { entries: number; bytes: number } {
+  return {
+    entries: entries - evicted,
+    bytes: entries === 0 ? 0 : Math.round(bytes * ((entries - evicted) / entries)),
+  };
+}
+
 /** One row per key, the last given winning: a statement may not write the same key twice. */
 export function lastPerKey(rows: CacheRow[]): CacheRow[] {
   const byKey = new Map<string, CacheRow>();

@@ -167,6 +167,14 @@ export interface CacheBounds {
   maxBytes: number;
 }
 
+/** What a prune round did, and what the cache holds after it (vector bytes: entries × dims × 4). */
+export interface CachePruned {
+  expired: number;
+  evicted: number;
+  entries: number;
+  bytes: number;
+}
+
 /** The per-input embedding cache: shared by every gateway on the store. */
 export interface EmbeddingCacheStore {
   /** The rows of `keys` that have not expired by `now`, in no particular order. */
@@ -193,7 +201,7 @@ export interface EmbeddingCacheStore {
    * Deletes expired entries and those of entities not in `liveEntities` (`expired`), then the least
    * recently used beyond `bounds` (`evicted`), each at most `PRUNE_BATCH` a round.
    */
-  prune(now: number, bounds: CacheBounds, liveEntities: string[]): Promise<{ expired: number; evicted: number }>;
+  prune(now: number, bounds: CacheBounds, liveEntities: string[]): Promise<CachePruned>;
 }
 
 export interface Store {

@@ -465,6 +465,8 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     expect(await store.cache.prune(now, { maxEntries: 4, maxBytes: 1 << 30 }, ['live'])).toEqual({
       expired: 2,
       evicted: 2,
+      entries: 4,
+      bytes: 32,
     });
     const left = await store.cache.get(
       rows.map((r) => r.key),

@@ -4,7 +4,7 @@
  * order, so they cannot deadlock).
  */
 import type pg from 'pg';
-import { CACHE_EPOCH_SETTING, evictionCount, lastPerKey, PRUNE_BATCH } from '../cache-rows.js';
+import { afterEviction, CACHE_EPOCH_SETTING, evictionCount, lastPerKey, PRUNE_BATCH } from '../cache-rows.js';
 import type { CacheRow, CacheUsage, EmbeddingCacheStore } from '../store.js';
 import { inTransaction } from './pool.js';
 
@@ -109,12 +109,16 @@ export function postgresEmbeddingCache(pool: pg.Pool, bumpCatalogue: string): Em
       );
       const { entries, bytes } = totals.rows[0]!;
       const excess = Math.min(PRUNE_BATCH, evictionCount(entries, bytes, bounds));
-      if (excess === 0) return { expired, evicted: 0 };
-      const evicted = await pool.query(
-        'DELETE FROM embedding_cache WHERE key IN (SELECT key FROM embedding_cache ORDER BY used_at LIMIT $1)',
-        [excess],
-      );
-      return { expired, evicted: evicted.rowCount ?? 0 };
+      const evicted =
+        excess === 0
+          ? 0
+          : ((
+              await pool.query(
+                'DELETE FROM embedding_cache WHERE key IN (SELECT key FROM embedding_cache ORDER BY used_at LIMIT $1)',
+                [excess],
+              )
+            ).rowCount ?? 0);
+      return { expired, evicted, ...afterEviction(entries, bytes, evicted) };
     },
   };
 }

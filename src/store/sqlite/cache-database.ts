@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { evictionCount, lastPerKey, PRUNE_BATCH } from '../cache-rows.js';
+import { afterEviction, evictionCount, lastPerKey, PRUNE_BATCH } from '../cache-rows.js';
 import type { CacheBounds, CacheRow, CacheUsage } from '../store.js';
 
 export const CACHE_FILE = 'embedding-cache.db';
@@ -144,7 +144,8 @@ export function cacheWriter(db: Database.Database) {
         q.expire.run(now, PRUNE_BATCH).changes + q.orphans.run(JSON.stringify(liveEntities), PRUNE_BATCH).changes;
       const { entries, bytes } = q.totals.get()!;
       const excess = Math.min(PRUNE_BATCH, evictionCount(entries, bytes, bounds));
-      return { expired, evicted: excess > 0 ? q.evict.run(excess).changes : 0 };
+      const evicted = excess > 0 ? q.evict.run(excess).changes : 0;
+      return { expired, evicted, ...afterEviction(entries, bytes, evicted) };
     },
   };
 }

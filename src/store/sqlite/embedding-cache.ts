@@ -4,7 +4,7 @@
  * vector writes never hold the event loop.
  */
 import { Worker } from 'node:worker_threads';
-import type { CacheRow, CacheUsage, EmbeddingCacheStore } from '../store.js';
+import type { CachePruned, CacheRow, CacheUsage, EmbeddingCacheStore } from '../store.js';
 import { cachePath, cacheReader, openCacheDatabase, type CacheWriteOp } from './cache-database.js';
 
 /**
@@ -87,7 +87,9 @@ export function openSqliteEmbeddingCache(
       return reader.epoch();
     },
     prune: async (now, bounds, liveEntities) =>
-      !worker && reader.empty() ? { expired: 0, evicted: 0 } : call('prune', now, bounds, liveEntities),
+      !worker && reader.empty()
+        ? { expired: 0, evicted: 0, entries: 0, bytes: 0 }
+        : call<CachePruned>('prune', now, bounds, liveEntities),
     async close() {
       if (worker && !failure) await call('close').catch(() => undefined);
       if (db.open) db.close();
