@@ -54,6 +54,9 @@ const regexList = z
   .max(MAX_LIST_ITEMS)
   .default([]);
 
+/** One DNS label: what `https://{resource_name}.openai.azure.com` may hold. */
+const AZURE_RESOURCE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
 /** RFC 9110 field names; values without CR, LF or NUL (a header injection, and every call a 502). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 const headerValue = z
@@ -96,7 +99,16 @@ const connectionSchema = z.strictObject({
     .max(MAX_LIST_ITEMS)
     .optional(),
   // Azure OpenAI legacy deployments, as in the reference.
-  resource_name: shortText.optional(),
+  // It becomes the host name `{resource_name}.openai.azure.com`: anything but one DNS label would move the call
+  // to another host.
+  resource_name: z
+    .string()
+    .regex(AZURE_RESOURCE_NAME, {
+      message:
+        "must be the Azure resource's name alone (letters, digits and hyphens, at most 63), as in " +
+        'https://NAME.openai.azure.com; put a full URL in base_url instead',
+    })
+    .optional(),
   deployment_id: shortText.optional(),
   api_version: shortText.optional(),
   api_key: secret.optional(),

@@ -114,6 +114,16 @@ describe('validation: 400 naming the field, nothing stored', () => {
     ['unknown field', { ...openaiSmall, dimension: 3 }, 'dimension'],
     ['enabled as a string', { ...openaiSmall, enabled: 'yes' }, 'enabled'],
     ['zero dimensions', { ...openaiSmall, dimensions: 0 }, 'dimensions'],
+    ...['evil.example/x?', 'acme.openai.azure.com', 'a b', '-acme', 'x'.repeat(64)].map(
+      (name) =>
+        [
+          `Azure resource_name '${name.slice(0, 20)}' (not one host label)`,
+          { ...openaiSmall, provider: 'azure-openai', config: { connection: { resource_name: name, api_key: 'k' } } },
+          'config.connection.resource_name',
+        ] as const,
+    ),
+    ['cache with an unknown scope', { ...openaiSmall, cache: { scope: 'tenant' } }, 'cache.scope'],
+    ['cache with a zero ttl', { ...openaiSmall, cache: { ttl_s: 0 } }, 'cache.ttl_s'],
   ])('%s', async (_name, body, field) => {
     const response = await admin('POST', '', body);
     expect(response.status).toBe(400);
