@@ -87,6 +87,18 @@ export function slugify(name: string): string {
     .replace(/^-+|-+$/g, '');
 }
 
+/**
+ * The name the reference gateway routes an entity by: `metadata.endpoint_name`, else
+ * `metadata.provider_name`, else `name`, slugified with `-` turned into `_` (`my_embedding_model`),
+ * so that requests and key patterns written for it work here too.
+ */
+export function referenceSlug(entity: Pick<EmbeddingModelEntity, 'name' | 'metadata'>): string {
+  const named = [entity.metadata.endpoint_name, entity.metadata.provider_name].find(
+    (value): value is string => typeof value === 'string' && value !== '',
+  );
+  return slugify(named ?? entity.name).replace(/-+/g, '_');
+}
+
 /** A header's value is a credential unless the entity lists the header in `public_headers`. */
 export function isSecretHeader(connection: Connection, name: string): boolean {
   const lower = name.toLowerCase();

@@ -4,13 +4,15 @@
  * without any error, so anything ambiguous or unknown is refused.
  */
 import { splitPatterns, type ApiKeyRecord } from '../core/api-key.js';
-import { defaultModelOf, slugify, type EmbeddingModelEntity } from '../core/entity.js';
+import { defaultModelOf, referenceSlug, slugify, type EmbeddingModelEntity } from '../core/entity.js';
 import { ApiError, invalidRequest } from '../core/errors.js';
 import { compilePatterns, type Pattern } from '../core/patterns.js';
 
 export interface RoutableEntity {
   entity: EmbeddingModelEntity;
   slug: string;
+  /** The reference gateway's slug (see `referenceSlug`): another name for the same entity. */
+  referenceSlug: string;
   /** The model sent upstream when a request names only the entity. */
   defaultModel: string;
   include: Pattern[];
@@ -21,7 +23,7 @@ export interface RoutableEntity {
 
 export interface Catalogue {
   entities: RoutableEntity[];
-  /** Entity by id, then slug, then name: the first claim on a string wins. */
+  /** Entity by id, then slug, then name, then the reference's slug: the first claim on a string wins. */
   byName: Map<string, RoutableEntity>;
 }
 
@@ -38,6 +40,7 @@ export function buildCatalogue(
     entity,
     unreadable: entity.unreadable,
     slug: slugify(entity.name),
+    referenceSlug: referenceSlug(entity),
     defaultModel: defaultModelOf(entity) ?? providerDefaultModel(entity),
     include: compilePatterns(entity.models.include),
     exclude: compilePatterns(entity.models.exclude),
@@ -47,6 +50,7 @@ export function buildCatalogue(
     (r: RoutableEntity) => r.entity.id,
     (r: RoutableEntity) => r.slug,
     (r: RoutableEntity) => r.entity.name,
+    (r: RoutableEntity) => r.referenceSlug,
   ]) {
     for (const r of routable) if (!byName.has(pick(r))) byName.set(pick(r), r);
   }
@@ -128,10 +132,17 @@ function locate(catalogue: Catalogue, key: KeyConstraints, requested: string): R
 
 /**
  * The names one routed model goes by, as a request or a key's pattern writes it: the model, and
- * `slug/model` and `id/model`. A key's `local/.*` then means what it says.
+ * `slug/model`, `id/model` and the reference's `slug/model`. A key's `local/.*` then means what it says.
  */
 function namesOf(target: RoutableEntity, model: string): string[] {
-  return [...new Set([model, `${target.slug || target.entity.id}/${model}`, `${target.entity.id}/${model}`])];
+  return [
+    ...new Set([
+      model,
+      `${target.slug || target.entity.id}/${model}`,
+      `${target.entity.id}/${model}`,
+      `${target.referenceSlug || target.entity.id}/${model}`,
+    ]),
+  ];
 }
 
 /** Why none of `names` may pass: excluded if any name matches an exclude; included if any matches an include. */

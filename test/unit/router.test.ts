@@ -176,3 +176,35 @@ describe('key patterns match what a user writes', () => {
     }
   });
 });
+
+describe("the reference gateway's slug", () => {
+  const reference = buildCatalogue(
+    [
+      entity('e1', 'My Embedding Model', 'text-embedding-3-small'),
+      entity('e2', 'Search', 'text-embedding-3-large', { metadata: { endpoint_name: 'search-v2--prod' } }),
+      entity('e3', 'Other', 'bge-small', { metadata: { provider_name: 'Acme Provider' } }),
+    ],
+    () => 'default',
+  );
+
+  it('routes by name slugified with - turned into _, by endpoint_name, then provider_name', () => {
+    expect(routeRequest(reference, 'my_embedding_model/text-embedding-3-small', keyConstraintsOf(key()))).toMatchObject(
+      {
+        target: { entity: { id: 'e1' } },
+        model: 'text-embedding-3-small',
+      },
+    );
+    // The hyphenated slug keeps working.
+    expect(routeRequest(reference, 'my-embedding-model', keyConstraintsOf(key())).target.entity.id).toBe('e1');
+    expect(
+      routeRequest(reference, 'search_v2_prod/text-embedding-3-large', keyConstraintsOf(key())).target.entity.id,
+    ).toBe('e2');
+    expect(routeRequest(reference, 'acme_provider', keyConstraintsOf(key())).target.entity.id).toBe('e3');
+  });
+
+  it('lets key patterns written with it apply', () => {
+    const allowed = keyConstraintsOf(key({ ai_models_include: 'my_embedding_model/.*' }));
+    expect(routeRequest(reference, 'e1', allowed).target.entity.id).toBe('e1');
+    expect(() => routeRequest(reference, 'e2', allowed)).toThrow(ApiError);
+  });
+});
