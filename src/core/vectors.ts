@@ -17,12 +17,17 @@ export function float32ToBase64(vector: Float32Array): string {
 }
 
 export function base64ToFloat32(encoded: string): Float32Array {
-  requireLittleEndian();
   const bytes = Buffer.from(encoded, 'base64');
   if (bytes.byteLength % 4 !== 0) {
     throw new RangeError(`a base64 vector must decode to a multiple of 4 bytes, got ${bytes.byteLength}`);
   }
-  // Copy into an aligned buffer: Buffer's pool offset is not guaranteed to be a multiple of 4.
+  return float32FromBytes(bytes);
+}
+
+/** Little-endian float32 bytes (a length multiple of 4) as floats, copied into an aligned buffer. */
+export function float32FromBytes(bytes: Uint8Array): Float32Array {
+  requireLittleEndian();
+  // Copied: a Buffer from the pool, a driver or a socket may sit at an offset that is not a multiple of 4.
   const out = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(out.buffer).set(bytes);
   return out;

@@ -10,6 +10,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { cacheFingerprint } from '../core/cache-key.js';
+import { float32FromBytes } from '../core/vectors.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { cacheChecksum, isIntact } from '../store/cache-rows.js';
 import type { CacheBounds, CacheRow, EmbeddingCacheStore } from '../store/store.js';
@@ -72,13 +73,6 @@ export interface CacheCounters {
   expired: number;
   writesDropped: number;
   damaged: number;
-}
-
-function toFloat32(bytes: Buffer): Float32Array {
-  // Copied: a driver's Buffer may sit at an offset that is not a multiple of 4.
-  const out = new Float32Array(bytes.length / 4);
-  new Uint8Array(out.buffer).set(bytes);
-  return out;
 }
 
 export class EmbeddingCache {
@@ -194,7 +188,7 @@ export class EmbeddingCache {
         const id = row.key.toString('hex');
         const entry: CachedVector = {
           model: row.model,
-          vector: toFloat32(row.vector),
+          vector: float32FromBytes(row.vector),
           tokens: row.tokens,
           expiresAt: Number(row.expires_at),
           touchedAt: now,
