@@ -85,8 +85,9 @@ async function planCachedCall(
   const keys = request.inputs.map(keyOf);
   let found: (CachedVector | undefined)[] =
     directive === 'refresh' ? new Array(keys.length).fill(undefined) : await cache.lookup(keys);
-  const hitModel = found.find((entry) => entry !== undefined)?.model;
-  if (found.some((entry) => entry !== undefined && entry.model !== hitModel)) found = found.map(() => undefined);
+  const firstHit = found.find((entry) => entry !== undefined);
+  if (found.some((entry) => entry !== undefined && entry.model !== firstHit!.model)) found = found.map(() => undefined);
+  const hitModel = firstHit?.model;
 
   // Distinct misses, in first-seen order; `slot[i]` is input i's place among them.
   const distinct: number[] = [];
@@ -109,8 +110,7 @@ async function planCachedCall(
     async complete(result) {
       const model = result?.model ?? hitModel!;
       if (hits > 0 && result && result.model !== hitModel) return undefined;
-      const hitLength = found.find((entry) => entry !== undefined)?.vector.length;
-      if (hitLength !== undefined && result && result.vectors[0]?.length !== hitLength) return undefined;
+      if (hits > 0 && result && result.vectors[0]?.length !== firstHit!.vector.length) return undefined;
       const shares = result ? await sharesOf(result.promptTokens, upstream!) : [];
       const vectors = new Array<Embedding>(keys.length);
       let promptTokens = 0;

@@ -6,15 +6,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { CacheUsage } from '../../store/store.js';
 import type { GatewayContext } from '../context.js';
+import type { Catalogue } from '../router.js';
 import { adminScope, notFound, type Query } from './admin-scope.js';
 
 const DAY_MS = 86_400_000;
 
 export function registerCacheRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  const entityOf = async (query: Query) => {
+  /** The `entity` asked for, checked against the catalogue the answer is built from. */
+  const entityOf = (query: Query, catalogue: Catalogue) => {
     const id = query.entity;
     if (id === undefined) return undefined;
-    const { catalogue } = await ctx.catalogue.current();
     if (!catalogue.entities.some((r) => r.entity.id === id))
       throw notFound('Embedding model', id, 'Run `embctl models list` for the ids.');
     return id;
@@ -22,12 +23,12 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: GatewayContext): 
 
   adminScope(app, ctx, ['/v1/cache'], (scope) => {
     scope.get<{ Querystring: Query }>('/', async (req) => {
-      const entityId = await entityOf(req.query);
+      const { catalogue } = await ctx.catalogue.current();
+      const entityId = entityOf(req.query, catalogue);
       await Promise.all([ctx.cache.flush(), ctx.logs.flush()]);
-      const [stored, day, { catalogue }] = await Promise.all([
+      const [stored, day] = await Promise.all([
         ctx.store.cache.stats(entityId),
         ctx.store.logs.usage({ since: Date.now() - DAY_MS, ...(entityId ? { entity: [entityId] } : {}) }, []),
-        ctx.catalogue.current(),
       ]);
       const usageOf = new Map<string, CacheUsage>(stored.map((u) => [u.entity_id, u]));
       const entities = catalogue.entities
@@ -68,7 +69,7 @@ export function registerCacheRoutes(app: FastifyInstance, ctx: GatewayContext): 
     });
 
     scope.delete<{ Querystring: Query }>('/', async (req) => {
-      const entityId = await entityOf(req.query);
+      const entityId = entityOf(req.query, (await ctx.catalogue.current()).catalogue);
       await ctx.cache.flush();
       const deleted = await ctx.store.cache.clear(entityId);
       // The clear moved the store's cache epoch: this gateway's memory goes at its next request,
