@@ -3,7 +3,7 @@
 // at a fast fake upstream directly and through the gateway (an openai-compatible entity pointing at
 // it), alternately, in one run. Also: p50 added latency at a fixed 200 req/s, the gateway's peak
 // RSS, and the local provider's throughput. Prints a table and writes bench/results/gateway.json.
-// Usage: npm run bench:gateway [-- --duration 6 --rounds 2 --pin]
+// Usage: npm run bench:gateway [-- --duration 6 --rounds 2 --pin --budget-mb 64]
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,13 +16,17 @@ const DURATION = arg('duration', 6);
 const PIN = process.argv.includes('--pin');
 const ROUNDS = arg('rounds', 2);
 const CONNECTIONS = 32;
+/** `--budget-mb N`: every gateway started with `--upstream-body-budget-mb N` (default: the gateway's own). */
+const BUDGET_ARGS = process.argv.includes('--budget-mb')
+  ? ['--upstream-body-budget-mb', String(arg('budget-mb', 64))]
+  : [];
 
 // Each workload gets a fresh gateway (and upstream): RSS never shrinks back after a heavier load, so
 // one shared gateway would report the previous workload's peak as this one's.
 let setup;
 const fresh = async (gatewayArgs = []) => {
   await setup?.close();
-  setup = await gatewayOverFakeUpstream(1536, 'bench', gatewayArgs);
+  setup = await gatewayOverFakeUpstream(1536, 'bench', [...BUDGET_ARGS, ...gatewayArgs]);
   const [piping, parsing] = await Promise.all([
     startServer(['bench/piping-proxy.mjs', setup.upstream.url]),
     startServer(['bench/minimal-proxy.mjs', setup.upstream.url]),
