@@ -16,7 +16,7 @@ import {
 import { hasNestedQuantifier } from './patterns.js';
 import { ADMIN_LIMITS } from './limits.js';
 import { invalidRequest } from './errors.js';
-import { PROVIDER_IDS } from './providers.js';
+import { PROVIDER_IDS, UNSUPPORTED_PROVIDERS } from './providers.js';
 
 const {
   maxTimeoutMs: MAX_TIMEOUT_MS,
@@ -82,6 +82,12 @@ const httpUrl = z.string().refine(
 );
 
 const secret = z.string().max(MAX_SECRET_CHARS);
+/** A body field's name, as param_mappings and additional_body_params hold them. */
+const fieldName = z.string().min(1).max(128);
+/** It becomes part of a host name (`bedrock-runtime.{region}.amazonaws.com`): letters, digits and hyphens only. */
+const cloudRegion = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/, {
+  message: 'must be a region name alone (lower-case letters, digits and hyphens), e.g. us-east-1 or europe-west4',
+});
 const shortText = z.string().min(1).max(MAX_NAME_CHARS);
 
 const connectionSchema = z.strictObject({
@@ -112,6 +118,39 @@ const connectionSchema = z.strictObject({
   deployment_id: shortText.optional(),
   api_version: shortText.optional(),
   api_key: secret.optional(),
+  base_domain: httpUrl.optional(),
+  provider_name: shortText.optional(),
+  // The reference reads `connection.name` as provider_name's fallback: a display name, nothing more.
+  name: shortText.optional(),
+  param_mappings: z
+    .record(fieldName, fieldName)
+    .refine((m) => Object.keys(m).length <= MAX_LIST_ITEMS, { message: `holds more than ${MAX_LIST_ITEMS} fields` })
+    .optional(),
+  additional_body_params: z
+    .record(fieldName, z.unknown())
+    .refine((m) => Object.keys(m).length <= MAX_LIST_ITEMS, { message: `holds more than ${MAX_LIST_ITEMS} fields` })
+    .optional(),
+  region: cloudRegion.optional(),
+  aws_access_key_id: secret.optional(),
+  aws_secret_access_key: secret.optional(),
+  aws_session_token: secret.optional(),
+  project_id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, { message: 'must be a Google Cloud project id, e.g. my-project-123' })
+    .optional(),
+  location: cloudRegion.optional(),
+  service_account: secret.optional(),
+  credentials_file: shortText.optional(),
+  tenant_id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/, {
+      message: 'must be the Entra tenant id (a GUID) or its domain, e.g. contoso.onmicrosoft.com',
+    })
+    .optional(),
+  client_id: shortText.optional(),
+  client_secret: secret.optional(),
+  authority_host: httpUrl.optional(),
+  scope: shortText.optional(),
 });
 
 /** Provider options are forwarded upstream as-is; only `model` is interpreted. */
@@ -138,28 +177,66 @@ const cacheSchema = z.strictObject({
 /** Fields other gateways' exports carry that mean nothing here: accepted and dropped. */
 const IGNORED_FIELDS = ['_loc', 'kind', 'location', 'created_at', 'updated_at'] as const;
 
-export const entityInputSchema = z.strictObject({
-  id: z.string().regex(ENTITY_ID, {
-    message: 'must start with a letter or digit and hold only letters, digits, _ . : - (at most 128)',
-  }),
-  name: z.string().min(1).max(200).optional(),
-  description: z.string().max(2000).default(''),
-  provider: z.enum(PROVIDER_IDS, { message: `must be one of: ${PROVIDER_IDS.join(', ')}` }),
-  config: z
-    .strictObject({
-      connection: connectionSchema.default({ timeout: DEFAULT_TIMEOUT_MS }),
-      options: optionsSchema.default({}),
-    })
-    .default({ connection: { timeout: DEFAULT_TIMEOUT_MS }, options: {} }),
-  models: z.strictObject({ include: regexList, exclude: regexList }).default({ include: [], exclude: [] }),
-  enabled: z.boolean().default(true),
-  dimensions: z.number().int().positive().max(MAX_DIMENSIONS).optional(),
-  pricing: pricingSchema.optional(),
-  cache: cacheSchema.optional(),
-  metadata: z.record(z.string().max(MAX_NAME_CHARS), z.unknown()).default({}),
-  tags: z.array(shortText).max(MAX_LIST_ITEMS).default([]),
-  ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, z.unknown().optional()])),
-});
+type ConnectionInput = z.infer<typeof connectionSchema>;
+
+/** What a provider cannot work without, named by the field to set. */
+function providerNeeds(
+  entity: { provider: string; config: { connection: ConnectionInput } },
+  ctx: z.RefinementCtx,
+): void {
+  const connection = entity.config.connection;
+  const need = (field: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: ['config', 'connection', field], message });
+  if (entity.provider === 'bedrock' && !connection.region)
+    need('region', "is required for bedrock: the AWS region the model runs in, e.g. 'us-east-1'");
+  if (entity.provider === 'vertex-ai' && !connection.project_id)
+    need('project_id', 'is required for vertex-ai: the Google Cloud project that calls the model');
+  if (
+    entity.provider === 'azure-openai' &&
+    connection.api_version !== undefined &&
+    connection.api_version !== 'v1' &&
+    !connection.deployment_id
+  )
+    need(
+      'deployment_id',
+      `is required with api_version '${connection.api_version}' (a deployment URL); or use api_version 'v1'`,
+    );
+  if (connection.tenant_id || connection.client_id || connection.client_secret) {
+    for (const field of ['tenant_id', 'client_id', 'client_secret'] as const)
+      if (!connection[field])
+        need(field, 'is required for Entra ID: tenant_id, client_id and client_secret go together');
+  }
+}
+
+export const entityInputSchema = z
+  .strictObject({
+    id: z.string().regex(ENTITY_ID, {
+      message: 'must start with a letter or digit and hold only letters, digits, _ . : - (at most 128)',
+    }),
+    name: z.string().min(1).max(200).optional(),
+    description: z.string().max(2000).default(''),
+    provider: z.enum(PROVIDER_IDS, {
+      error: (issue) =>
+        typeof issue.input === 'string' && UNSUPPORTED_PROVIDERS[issue.input]
+          ? `'${issue.input}' ${UNSUPPORTED_PROVIDERS[issue.input]}`
+          : `must be one of: ${PROVIDER_IDS.join(', ')}`,
+    }),
+    config: z
+      .strictObject({
+        connection: connectionSchema.default({ timeout: DEFAULT_TIMEOUT_MS }),
+        options: optionsSchema.default({}),
+      })
+      .default({ connection: { timeout: DEFAULT_TIMEOUT_MS }, options: {} }),
+    models: z.strictObject({ include: regexList, exclude: regexList }).default({ include: [], exclude: [] }),
+    enabled: z.boolean().default(true),
+    dimensions: z.number().int().positive().max(MAX_DIMENSIONS).optional(),
+    pricing: pricingSchema.optional(),
+    cache: cacheSchema.optional(),
+    metadata: z.record(z.string().max(MAX_NAME_CHARS), z.unknown()).default({}),
+    tags: z.array(shortText).max(MAX_LIST_ITEMS).default([]),
+    ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, z.unknown().optional()])),
+  })
+  .superRefine(providerNeeds);
 
 function issuePath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>(

@@ -20,7 +20,48 @@ export interface Connection {
   deployment_id?: string | undefined;
   api_version?: string | undefined;
   api_key?: string | undefined;
+  /** The reference gateway's alias of `base_url` (used when `base_url` is absent). */
+  base_domain?: string | undefined;
+  /** openai-compatible: a display name only, as in the reference. */
+  provider_name?: string | undefined;
+  /** openai-compatible: body fields renamed on the way out (`{from: to}`), as in the reference. */
+  param_mappings?: Record<string, string> | undefined;
+  /** openai-compatible: fields merged into every body last, as in the reference. */
+  additional_body_params?: Record<string, unknown> | undefined;
+  /** AWS (bedrock): SigV4 credentials; absent, the gateway's own AWS_* environment. */
+  region?: string | undefined;
+  aws_access_key_id?: string | undefined;
+  aws_secret_access_key?: string | undefined;
+  aws_session_token?: string | undefined;
+  /** Google (vertex-ai): project, location, and a service-account key (JSON text, or a file path). */
+  project_id?: string | undefined;
+  location?: string | undefined;
+  service_account?: string | undefined;
+  credentials_file?: string | undefined;
+  /** Microsoft Entra ID client credentials (azure-openai). */
+  tenant_id?: string | undefined;
+  client_id?: string | undefined;
+  client_secret?: string | undefined;
+  authority_host?: string | undefined;
+  scope?: string | undefined;
 }
+
+/**
+ * Every connection field that holds a credential. `list` ones may hold several, comma-separated
+ * (rotated); `whole` ones are one opaque value (a JSON key file has commas of its own).
+ */
+export const SECRET_FIELDS = {
+  token: 'list',
+  api_key: 'list',
+  aws_access_key_id: 'whole',
+  aws_secret_access_key: 'whole',
+  aws_session_token: 'whole',
+  service_account: 'whole',
+  client_secret: 'whole',
+} as const satisfies Partial<Record<keyof Connection, 'list' | 'whole'>>;
+
+type SecretField = keyof typeof SECRET_FIELDS;
+const SECRET_FIELD_NAMES = Object.keys(SECRET_FIELDS) as SecretField[];
 
 /**
  * `scope: "entity"` shares entries between every key calling the entity; `"key"` keeps each key's
@@ -109,8 +150,10 @@ export function isSecretHeader(connection: Connection, name: string): boolean {
 export function mapSecrets<T extends EmbeddingModelEntity>(entity: T, transform: (secret: string) => string): T {
   const { connection } = entity.config;
   const next = { ...connection };
-  if (connection.token !== undefined) next.token = transform(connection.token);
-  if (connection.api_key !== undefined) next.api_key = transform(connection.api_key);
+  for (const field of SECRET_FIELD_NAMES) {
+    const value = connection[field];
+    if (value !== undefined) next[field] = transform(value);
+  }
   if (connection.headers !== undefined) {
     next.headers = Object.fromEntries(
       Object.entries(connection.headers).map(([k, v]) => [k, isSecretHeader(connection, k) ? transform(v) : v]),
@@ -121,19 +164,26 @@ export function mapSecrets<T extends EmbeddingModelEntity>(entity: T, transform:
 
 /** Every credential value as configured (tokens split at commas), for scrubbing what upstreams echo. */
 export function configuredSecrets(connection: Connection): string[] {
-  const values = [
-    connection.token,
-    connection.api_key,
-    ...Object.entries(connection.headers ?? {})
-      .filter(([k]) => isSecretHeader(connection, k))
-      .map(([, v]) => v),
-  ];
-  return values.flatMap((v) => (v === undefined ? [] : v.split(',').map((t) => t.trim()))).filter((v) => v.length > 0);
+  const headers = Object.entries(connection.headers ?? {})
+    .filter(([k]) => isSecretHeader(connection, k))
+    .map(([, v]) => v);
+  const fields = SECRET_FIELD_NAMES.flatMap((field) => {
+    const value = connection[field];
+    if (value === undefined) return [];
+    return SECRET_FIELDS[field] === 'list' ? value.split(',').map((t) => t.trim()) : [value];
+  });
+  return [...fields, ...headers.flatMap((v) => v.split(',').map((t) => t.trim()))].filter((v) => v.length > 0);
 }
 
 /** Every read path goes through this: tokens, Azure keys and credential headers are never echoed. */
 export function redactEntity<T extends EmbeddingModelEntity>(entity: T): T {
-  return mapSecrets(entity, redactSecret);
+  const { connection } = entity.config;
+  const redacted = mapSecrets(entity, redactSecret);
+  const next = { ...redacted.config.connection };
+  for (const field of SECRET_FIELD_NAMES)
+    if (SECRET_FIELDS[field] === 'whole' && connection[field] !== undefined)
+      next[field] = redactSecret(connection[field]!, { whole: true });
+  return { ...redacted, config: { ...redacted.config, connection: next } };
 }
 
 /**
@@ -146,10 +196,12 @@ export function keepRedactedSecrets(
 ): EmbeddingModelEntity {
   const next = { ...incoming.config.connection };
   const prev = stored.config.connection;
-  if (next.token !== undefined && prev.token !== undefined && isRedactionOf(next.token, prev.token))
-    next.token = prev.token;
-  if (next.api_key !== undefined && prev.api_key !== undefined && isRedactionOf(next.api_key, prev.api_key))
-    next.api_key = prev.api_key;
+  for (const field of SECRET_FIELD_NAMES) {
+    const value = next[field];
+    const old = prev[field];
+    if (value !== undefined && old !== undefined && isRedactionOf(value, old, SECRET_FIELDS[field] === 'whole'))
+      next[field] = old;
+  }
   if (next.headers && prev.headers) {
     next.headers = Object.fromEntries(
       Object.entries(next.headers).map(([k, v]) => {

@@ -12,6 +12,20 @@ export const PROVIDER_IDS = [
   'voyage',
   'jina',
   'huggingface-tei',
+  'bedrock',
+  'vertex-ai',
+  'gemini-native',
+  // The reference gateway's OpenAI-shaped providers: presets of `openai-compatible` (base URL and path only).
+  'huggingface',
+  'x-ai',
+  'scaleway',
+  'deepseek',
+  'azure-ai-foundry',
+  'cloud-temple',
+  'ovh-ai-endpoints',
+  'nebius',
+  'sambanova',
+  'openrouter',
 ] as const;
 
 export type ProviderId = (typeof PROVIDER_IDS)[number];
@@ -24,7 +38,29 @@ export interface ProviderInfo {
   credential: 'none' | 'optional' | 'required';
   /** The environment variable a wizard suggests for the token. */
   tokenEnv?: string;
+  /**
+   * An `openai-compatible` server at a known address, as the reference gateway defines it: calls go
+   * to `{base_url}/{path}` with the token as Bearer. Data, not code: the adapter is the same.
+   */
+  preset?: { path: string };
 }
+
+/** Provider names the reference gateway has that cannot exist here, and what to use instead. */
+export const UNSUPPORTED_PROVIDERS: Readonly<Record<string, string>> = {
+  'all-minilm-l6-v2':
+    "is the reference gateway's in-process ONNX model, which needs model weights that embctl does not ship and " +
+    "cannot fetch offline; use provider 'local' (offline, hash-384-v1) for a built-in model, or serve " +
+    "sentence-transformers/all-MiniLM-L6-v2 with Text Embeddings Inference and use provider 'huggingface-tei'",
+};
+
+const preset = (label: string, defaultBaseUrl: string, tokenEnv: string, path = 'embeddings'): ProviderInfo => ({
+  label,
+  defaultModel: 'default',
+  defaultBaseUrl,
+  credential: 'required',
+  tokenEnv,
+  preset: { path },
+});
 
 export const PROVIDERS: Record<ProviderId, ProviderInfo> = {
   local: {
@@ -74,11 +110,9 @@ export const PROVIDERS: Record<ProviderId, ProviderInfo> = {
     tokenEnv: 'COHERE_API_KEY',
   },
   gemini: {
-    label: 'Google Gemini',
+    ...preset('Google Gemini (its OpenAI-compatible endpoint, as the reference calls it)', '', 'GEMINI_API_KEY'),
     defaultModel: 'gemini-embedding-001',
-    defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
-    credential: 'required',
-    tokenEnv: 'GEMINI_API_KEY',
+    defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta/openai',
   },
   voyage: {
     label: 'Voyage AI',
@@ -100,6 +134,43 @@ export const PROVIDERS: Record<ProviderId, ProviderInfo> = {
     defaultBaseUrl: undefined,
     credential: 'optional',
   },
+  bedrock: {
+    label: 'AWS Bedrock (Titan Text Embeddings V2, Cohere Embed), signed with AWS SigV4',
+    defaultModel: 'amazon.titan-embed-text-v2:0',
+    defaultBaseUrl: undefined,
+    credential: 'none',
+  },
+  'vertex-ai': {
+    label: 'Google Vertex AI (:predict), with a service-account key',
+    defaultModel: 'text-embedding-005',
+    defaultBaseUrl: undefined,
+    credential: 'none',
+  },
+  'gemini-native': {
+    label: 'Google Gemini API, native batchEmbedContents (taskType, title)',
+    defaultModel: 'gemini-embedding-001',
+    defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+    credential: 'required',
+    tokenEnv: 'GEMINI_API_KEY',
+  },
+  huggingface: preset('Hugging Face Inference API', 'https://api-inference.huggingface.co/v1', 'HF_TOKEN'),
+  'x-ai': preset('xAI', 'https://api.x.ai', 'XAI_API_KEY', 'v1/embeddings'),
+  scaleway: preset('Scaleway Generative APIs', 'https://api.scaleway.ai/v1', 'SCW_SECRET_KEY'),
+  deepseek: preset('DeepSeek', 'https://api.deepseek.com', 'DEEPSEEK_API_KEY'),
+  'azure-ai-foundry': {
+    ...preset('Azure AI Foundry models', 'https://<resource>.services.ai.azure.com/models', 'AZURE_AI_API_KEY'),
+    // The reference's default is a placeholder: the entity names its resource (resource_name or base_url).
+    defaultBaseUrl: undefined,
+  },
+  'cloud-temple': preset('Cloud Temple LLMaaS', 'https://api.ai.cloud-temple.com/v1', 'CLOUD_TEMPLE_API_KEY'),
+  'ovh-ai-endpoints': preset(
+    'OVHcloud AI Endpoints',
+    'https://oai.endpoints.kepler.ai.cloud.ovh.net/v1',
+    'OVH_AI_ENDPOINTS_ACCESS_TOKEN',
+  ),
+  nebius: preset('Nebius AI Studio', 'https://api.studio.nebius.ai/v1', 'NEBIUS_API_KEY'),
+  sambanova: preset('SambaNova', 'https://api.sambanova.ai/v1', 'SAMBANOVA_API_KEY'),
+  openrouter: preset('OpenRouter', 'https://openrouter.ai/api/v1', 'OPENROUTER_API_KEY'),
 };
 
 export function isProviderId(value: string): value is ProviderId {

@@ -12,7 +12,8 @@ import type { Embedding } from '../core/vectors.js';
 import { adapterFor } from './providers/index.js';
 import type { EmbedCall, EmbedResult, ProviderAdapter } from './providers/types.js';
 import type { Route } from './router.js';
-import { callUpstream, CredentialRotation, type UpstreamDeps } from './upstream.js';
+import type { Credentials } from './credentials/index.js';
+import { callUpstream, type UpstreamDeps } from './upstream.js';
 
 export interface DispatchResult {
   vectors: Embedding[];
@@ -106,7 +107,7 @@ async function mapBounded<T, R>(
 /** `hold`: the call's share of the body budget, taken when its first upstream answer arrives (see BodyHold). */
 export type Dispatch = (route: Route, request: EmbeddingsRequest, hold?: BodyHold) => Promise<DispatchResult>;
 
-export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRotation()): Dispatch {
+export function createDispatch(deps: UpstreamDeps, credentials: Credentials): Dispatch {
   return async (route, request, hold) => {
     const { entity } = route.target;
     const adapter = adapterFor(entity.provider);
@@ -123,7 +124,7 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
     const started = performance.now();
     const parts = split(
       request,
-      adapter.maxInputsPerCall,
+      (adapter.kind === 'http' && adapter.inputsPerCall?.(route.model)) || adapter.maxInputsPerCall,
       adapter.kind === 'in-process' ? await request.tokenCounts() : undefined,
     );
     let results: EmbedResult[];
@@ -137,11 +138,12 @@ export function createDispatch(deps: UpstreamDeps, rotation = new CredentialRota
       }
     } else {
       const deadline = Date.now() + entity.config.connection.timeout;
+      const credential = credentials.for(entity, adapter);
       results =
         parts.length === 1
-          ? [await callUpstream(adapter, call(parts[0]!), rotation.next(entity), deps, deadline, undefined, hold)]
+          ? [await callUpstream(adapter, call(parts[0]!), credential, deps, deadline, undefined, hold)]
           : await mapBounded(parts, PART_CONCURRENCY, (part, signal) =>
-              callUpstream(adapter, call(part), rotation.next(entity), deps, deadline, signal, hold),
+              callUpstream(adapter, call(part), credential, deps, deadline, signal, hold),
             );
     }
     const upstreamMs = performance.now() - started;

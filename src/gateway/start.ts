@@ -19,7 +19,8 @@ import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-log.js';
 import { providerDefaultModel } from './providers/index.js';
 import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS } from './server.js';
-import { createUpstreamPool, CredentialRotation, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
+import { Credentials } from './credentials/index.js';
+import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 export const DEFAULT_MAX_LOG_ROWS = 1_000_000;
@@ -149,7 +150,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       catalogue,
       dispatch: createDispatch(
         { pool, retry: options.retry ?? DEFAULT_RETRY },
-        new CredentialRotation(options.env ?? process.env, options.allowEnv),
+        new Credentials({ env: options.env ?? process.env, allowEnv: options.allowEnv, pool, now: Date.now }),
       ),
       allowEnv: options.allowEnv,
       logs,

@@ -10,11 +10,10 @@ import type { BodyHold } from './body-budget.js';
 import { ApiError } from '../core/errors.js';
 import { backoffMs, RETRIABLE_STATUS, retryAfterMs, sleep } from '../core/retry.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
-import { resolveEnvReferences, type EnvAllowList } from '../core/secrets.js';
-import { configuredSecrets } from '../core/entity.js';
 import { STRING_LIMITS } from '../core/limits.js';
 import { parseUpstreamJson } from './upstream-json.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter } from './providers/types.js';
+import { CredentialError, type CredentialSource, type OutgoingRequest } from './credentials/types.js';
 
 export interface RetryPolicy {
   maxRetries: number;
@@ -31,65 +30,6 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 
 export function createUpstreamPool(): Agent {
   return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 120_000, connections: 256 });
-}
-
-/** Round-robin over an entity's comma-separated tokens, one counter per entity. */
-export class CredentialRotation {
-  private readonly counters = new Map<string, number>();
-
-  constructor(
-    private readonly env: NodeJS.ProcessEnv = process.env,
-    private readonly allowEnv?: EnvAllowList,
-  ) {}
-
-  private resolve(entity: EmbeddingModelEntity, configured: string): string {
-    try {
-      return resolveEnvReferences(configured, this.env, this.allowEnv);
-    } catch (error) {
-      throw new ApiError(
-        'unavailable',
-        `The embedding model '${entity.id}' cannot call its provider: ${(error as Error).message} in the gateway's ` +
-          `environment.`,
-        { code: 'provider_misconfigured', headers: FINAL },
-      );
-    }
-  }
-
-  /**
-   * The token for the next call, and every secret of the entity to scrub from what comes back —
-   * resolved only if something needs scrubbing (an error, or a served model to check), never on
-   * the hot path of a call that succeeds.
-   */
-  next(entity: EmbeddingModelEntity): Credential {
-    const { token, api_key: apiKey } = entity.config.connection;
-    let resolved: readonly string[] | undefined;
-    const secrets = () =>
-      (resolved ??= configuredSecrets(entity.config.connection).map((secret) => {
-        try {
-          return resolveEnvReferences(secret, this.env, this.allowEnv);
-        } catch {
-          // Unresolvable here: scrub what is configured (the token path refuses such a call anyway).
-          return secret;
-        }
-      }));
-    const configured = token ?? apiKey;
-    if (!configured) return { token: undefined, secrets };
-    const tokens = this.resolve(entity, configured)
-      .split(',')
-      .map((t) => t.trim())
-      .filter(Boolean);
-    if (tokens.length <= 1) return { token: tokens[0], secrets };
-    const turn = this.counters.get(entity.id) ?? 0;
-    this.counters.set(entity.id, turn + 1);
-    return { token: tokens[turn % tokens.length], secrets };
-  }
-}
-
-export interface Credential {
-  /** What the adapter sends (one of the entity's tokens, rotated). */
-  token: string | undefined;
-  /** Every secret the entity holds, resolved (once, on first use): none of them may reach a caller. */
-  secrets: () => readonly string[];
 }
 
 /**
@@ -204,6 +144,15 @@ export function upstreamStatusError(
   return new ApiError('upstream', `${who} failed (HTTP ${status}${detail}) after retries.`, { code: 'upstream_error' });
 }
 
+/** A credential that cannot be used as configured: the entity and the reason, never a value. */
+export function credentialFailure(entity: EmbeddingModelEntity, error: CredentialError): ApiError {
+  return new ApiError(
+    'unavailable',
+    `The embedding model '${entity.id}' cannot authenticate to its provider: ${error.message}.`,
+    { code: 'provider_misconfigured', ...(error.final ? { headers: FINAL } : {}) },
+  );
+}
+
 export interface UpstreamDeps {
   pool: Dispatcher;
   retry: RetryPolicy;
@@ -217,7 +166,7 @@ export interface UpstreamDeps {
 export async function callUpstream(
   adapter: HttpAdapter,
   call: EmbedCall,
-  credential: Credential,
+  credential: CredentialSource,
   deps: UpstreamDeps,
   deadline: number,
   signal?: AbortSignal,
@@ -232,9 +181,29 @@ export async function callUpstream(
       { code: 'provider_misconfigured', headers: FINAL },
     );
   }
-  const outgoing = adapter.buildRequest(call, baseUrl, credential.token);
+  const built = adapter.buildRequest(call, baseUrl);
   const maxBody = maxResponseBytes(call);
-  const payload = JSON.stringify(outgoing.body);
+  const unsigned: OutgoingRequest = {
+    method: 'POST',
+    url: built.url,
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...built.headers },
+    body: JSON.stringify(built.body),
+  };
+  const failed = (error: unknown): never => {
+    throw error instanceof CredentialError ? credentialFailure(entity, error) : error;
+  };
+  // A static key is added in place; only minting or signing needs a promise.
+  const authorize = (): OutgoingRequest | Promise<OutgoingRequest> => {
+    try {
+      const result = credential.authorize(unsigned, signal);
+      return result instanceof Promise ? result.catch(failed) : result;
+    } catch (error) {
+      return failed(error);
+    }
+  };
+  let outgoing = authorize();
+  if (outgoing instanceof Promise) outgoing = await outgoing;
+  let refreshed = false;
   const timedOut = () =>
     new ApiError(
       'timeout',
@@ -251,8 +220,8 @@ export async function callUpstream(
     try {
       response = await request(outgoing.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...outgoing.headers },
-        body: payload,
+        headers: outgoing.headers,
+        body: outgoing.body,
         dispatcher: deps.pool,
         signal: attemptAbort.signal,
         headersTimeout: remaining,
@@ -327,6 +296,13 @@ export async function callUpstream(
         }
         throw error;
       }
+    }
+    // A minted token the upstream no longer takes (revoked, clock skew): mint once more and try again.
+    if ((status === 401 || status === 403) && credential.invalidate && !refreshed) {
+      refreshed = true;
+      credential.invalidate();
+      outgoing = await authorize();
+      continue;
     }
     const advised = retryAfterMs(response.headers);
     const wait = advised ?? backoff(attempt, deps.retry);

@@ -1,4 +1,5 @@
 /** Each provider's wire format as its real API speaks it: paths, auth, bodies, limits and error shapes. */
+import { awsDenied, sigV4Refusal, type TokenEndpoint } from './cloud-auth.js';
 import type { Recorded, Reply, WireFormat } from './upstream.js';
 
 export const TOKEN = 'sk-upstream-secret-0123456789';
@@ -74,6 +75,18 @@ export const FORMATS = {
     tokensField: 'prompt_tokens',
     maxBatch: 2048,
     honoursBase64: true,
+  }),
+  // Google's OpenAI-compatible endpoint, as the reference gateway calls Gemini.
+  'gemini-openai': openAIShaped('gemini-openai', /^\/v1beta\/openai\/embeddings$/, {
+    tokensField: 'prompt_tokens',
+    maxBatch: 100,
+    honoursBase64: false,
+  }),
+  // xAI's route is under /v1 of a bare host.
+  'x-ai': openAIShaped('x-ai', /^\/v1\/embeddings$/, {
+    tokensField: 'prompt_tokens',
+    maxBatch: 2048,
+    honoursBase64: false,
   }),
   'azure-legacy': {
     ...openAIShaped('azure-legacy', /^\/openai\/deployments\/emb-deploy\/embeddings\?api-version=2024-02-01$/, {
@@ -234,3 +247,103 @@ export const FORMATS = {
 } satisfies Record<string, WireFormat>;
 
 export type FormatName = keyof typeof FORMATS;
+
+const titanTokens = (text: string) => words([text]);
+
+/** The cloud providers' formats, checking the authentication a real one would: SigV4, or a minted token. */
+export function cloudFormats(tokens: () => TokenEndpoint) {
+  const bedrock = (accept: RegExp) => async (req: Recorded) => {
+    if (req.method !== 'POST' || !accept.test(req.url))
+      return { status: 404, body: { message: `no model at ${req.url}` } } as Reply;
+    const why = await sigV4Refusal(req, 'us-east-1', 'bedrock');
+    return why ? awsDenied(why) : undefined;
+  };
+  const bearerMinted = (path: RegExp, unauthorized: (why: string) => Reply) => (req: Recorded) => {
+    if (req.method !== 'POST' || !path.test(req.url)) return { status: 404, body: { error: `no route ${req.url}` } };
+    const why = tokens().refusal(req.headers.authorization);
+    return why ? unauthorized(why) : undefined;
+  };
+  const bedrockError = (status: number, message: string): Reply => ({ status, body: { message } });
+  return {
+    'bedrock-titan': {
+      name: 'bedrock-titan',
+      maxBatch: 1,
+      accept: bedrock(/^\/model\/amazon\.titan-embed-text-v2%3A0\/invoke$/),
+      texts: (body: any) => [body.inputText as string],
+      overLimit: () => bedrockError(400, 'Malformed input request'),
+      respond: (vectors: number[][], req: Recorded) => ({
+        status: 200,
+        body: {
+          embedding: vectors[0],
+          embeddingsByType: { float: vectors[0] },
+          inputTextTokenCount: titanTokens(req.body.inputText),
+        },
+        headers: { 'x-amzn-bedrock-input-token-count': String(titanTokens(req.body.inputText)) },
+      }),
+      error: bedrockError,
+    },
+    'bedrock-cohere': {
+      name: 'bedrock-cohere',
+      maxBatch: 96,
+      accept: bedrock(/^\/model\/cohere\.embed-v4%3A0\/invoke$/),
+      texts: (body: any) => body.texts as string[],
+      overLimit: (count: number) =>
+        bedrockError(400, `Malformed input request: expected maxLength: 96, actual: ${count}`),
+      respond: (vectors: number[][], req: Recorded) => ({
+        status: 200,
+        body: { id: 'b1', embeddings: { float: vectors }, response_type: 'embeddings_by_type', texts: req.body.texts },
+        headers: { 'x-amzn-bedrock-input-token-count': String(words(req.body.texts)) },
+      }),
+      error: bedrockError,
+    },
+    vertex: {
+      name: 'vertex',
+      maxBatch: 250,
+      accept: bearerMinted(
+        /^\/v1\/projects\/proj-1\/locations\/us-central1\/publishers\/google\/models\/text-embedding-005:predict$/,
+        (why) => ({
+          status: 401,
+          body: {
+            error: {
+              code: 401,
+              message: `Request had invalid authentication credentials (${why}).`,
+              status: 'UNAUTHENTICATED',
+            },
+          },
+        }),
+      ),
+      texts: (body: any) => (body.instances as { content: string }[]).map((i) => i.content),
+      overLimit: (count: number) => ({
+        status: 400,
+        body: { error: { code: 400, message: `${count} instances, at most 250`, status: 'INVALID_ARGUMENT' } },
+      }),
+      respond: (vectors: number[][], req: Recorded) => ({
+        status: 200,
+        body: {
+          predictions: vectors.map((values, i) => ({
+            embeddings: {
+              values,
+              statistics: { token_count: words([req.body.instances[i].content]), truncated: false },
+            },
+          })),
+          metadata: { billableCharacterCount: 1 },
+        },
+      }),
+      error: (status: number, message: string) => ({
+        status,
+        body: { error: { code: status, message, status: 'FAILED_PRECONDITION' } },
+      }),
+    },
+    'azure-entra': {
+      ...openAIShaped('azure-entra', /^\/openai\/v1\/embeddings$/, {
+        tokensField: 'prompt_tokens',
+        maxBatch: 2048,
+        honoursBase64: true,
+      }),
+      accept: bearerMinted(/^\/openai\/v1\/embeddings$/, (why) => ({
+        status: 401,
+        body: { error: { code: 'InvalidAuthenticationToken', message: `The access token is invalid (${why}).` } },
+      })),
+    },
+  } satisfies Record<string, WireFormat>;
+}

@@ -10,6 +10,8 @@ export interface Recorded {
   url: string;
   headers: http.IncomingHttpHeaders;
   body: any;
+  /** The body as received (what a signature covers). */
+  raw: string;
 }
 
 export interface Reply {
@@ -40,7 +42,7 @@ export interface Fault {
 export interface WireFormat {
   name: string;
   /** Checks method, path and auth; returns an error reply in the provider's own shape, or undefined. */
-  accept(req: Recorded): Reply | undefined;
+  accept(req: Recorded): Reply | undefined | Promise<Reply | undefined>;
   /** The texts in a request body, in order. */
   texts(body: any): string[];
   maxBatch: number;
@@ -92,7 +94,7 @@ export async function startFake(
       } catch {
         body = raw;
       }
-      const recorded: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      const recorded: Recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, raw };
       requests.push(recorded);
       // Faults are for embedding calls: a client's GET (a model lookup) does not use one up.
       const fault = req.method === 'POST' ? faults.shift() : undefined;
@@ -100,7 +102,7 @@ export async function startFake(
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
         res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
       };
-      const answer = () => {
+      const answer = async () => {
         if (fault?.reset) return req.socket.destroy();
         if (fault?.dripMs) {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -126,7 +128,7 @@ export async function startFake(
             body: fault.body ?? format.error(fault.status, `scripted ${fault.status}`).body,
             headers: fault.headers,
           });
-        const refused = format.accept(recorded);
+        const refused = await format.accept(recorded);
         if (refused) return send(refused);
         const texts = format.texts(body);
         if (texts.length > format.maxBatch) return send(format.overLimit(texts.length));
@@ -144,7 +146,7 @@ export async function startFake(
       };
       const wait = fault?.delayMs ?? delayMs;
       if (wait) setTimeout(answer, wait);
-      else answer();
+      else void answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -190,7 +190,7 @@ describe('models', () => {
     const applied = await cli(['models', 'apply', '-f', 'examples/models.yaml', '-o', 'table']);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).toContain('+ openai-small (create)');
-    expect(applied.stderr).toContain('12 created');
+    expect(applied.stderr).toContain('27 created');
 
     const clean = await cli(['models', 'diff', '-f', 'examples/models.yaml']);
     expect(clean.code).toBe(0);

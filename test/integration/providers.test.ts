@@ -6,15 +6,16 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countTextTokens } from '../../src/core/tokenizer.js';
-import { FORMATS, TOKEN, type FormatName } from '../fakes/formats.js';
-import { fakeVector, startFake, type FakeUpstream } from '../fakes/upstream.js';
+import { AWS_KEYS, ENTRA, startTokenEndpoint, type TokenEndpoint } from '../fakes/cloud-auth.js';
+import { cloudFormats, FORMATS, TOKEN, type FormatName } from '../fakes/formats.js';
+import { fakeVector, startFake, type FakeUpstream, type WireFormat } from '../fakes/upstream.js';
 import { injectGateway, type InjectedGateway } from '../helpers/inject.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
 interface ProviderCase {
   id: string;
   provider: string;
-  format: FormatName;
+  format: FormatName | keyof ReturnType<typeof cloudFormats>;
   connection: (url: string) => Record<string, unknown>;
   model: string;
   /** Inputs per upstream call the adapter must respect. */
@@ -25,7 +26,14 @@ interface ProviderCase {
   resolved: string;
   usage: 'reported' | 'estimated';
   authHeader: [string, string] | undefined;
+  /** Authenticates with a minted token: a 401 is retried once with a fresh one. */
+  mints?: boolean;
 }
+
+let tokens: TokenEndpoint;
+const CLOUD = cloudFormats(() => tokens);
+const formatOf = (name: ProviderCase['format']): WireFormat =>
+  name in CLOUD ? CLOUD[name as keyof typeof CLOUD] : FORMATS[name as FormatName];
 
 const CASES: ProviderCase[] = [
   {
@@ -127,6 +135,101 @@ const CASES: ProviderCase[] = [
   {
     id: 'p-gemini',
     provider: 'gemini',
+    format: 'gemini-openai',
+    connection: (u) => ({ base_url: `${u}/v1beta/openai`, token: TOKEN }),
+    model: 'gemini-embedding-001',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'gemini-embedding-001',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-x-ai',
+    provider: 'x-ai',
+    format: 'x-ai',
+    connection: (u) => ({ base_domain: u, token: TOKEN }),
+    model: 'v1',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'v1',
+    usage: 'reported',
+    authHeader: ['authorization', `Bearer ${TOKEN}`],
+  },
+  {
+    id: 'p-bedrock-titan',
+    provider: 'bedrock',
+    format: 'bedrock-titan',
+    connection: (u) => ({
+      base_url: u,
+      region: 'us-east-1',
+      aws_access_key_id: AWS_KEYS.accessKeyId,
+      aws_secret_access_key: AWS_KEYS.secretAccessKey,
+    }),
+    model: 'amazon.titan-embed-text-v2:0',
+    limit: 1,
+    dimensions: (b) => b.dimensions,
+    resolved: 'amazon.titan-embed-text-v2:0',
+    usage: 'reported',
+    authHeader: undefined,
+  },
+  {
+    id: 'p-bedrock-cohere',
+    provider: 'bedrock',
+    format: 'bedrock-cohere',
+    connection: (u) => ({
+      base_url: u,
+      region: 'us-east-1',
+      aws_access_key_id: AWS_KEYS.accessKeyId,
+      aws_secret_access_key: AWS_KEYS.secretAccessKey,
+    }),
+    model: 'cohere.embed-v4:0',
+    limit: 96,
+    dimensions: (b) => b.output_dimension,
+    resolved: 'cohere.embed-v4:0',
+    usage: 'reported',
+    authHeader: undefined,
+  },
+  {
+    id: 'p-vertex',
+    provider: 'vertex-ai',
+    format: 'vertex',
+    connection: (u) => ({
+      base_url: u,
+      project_id: 'proj-1',
+      location: 'us-central1',
+      service_account: tokens.serviceAccountKey,
+    }),
+    model: 'text-embedding-005',
+    limit: 250,
+    dimensions: (b) => b.parameters.outputDimensionality,
+    resolved: 'text-embedding-005',
+    usage: 'reported',
+    authHeader: undefined,
+    mints: true,
+  },
+  {
+    id: 'p-azure-entra',
+    provider: 'azure-openai',
+    format: 'azure-entra',
+    connection: (u) => ({
+      base_url: u,
+      tenant_id: ENTRA.tenant,
+      client_id: ENTRA.clientId,
+      client_secret: ENTRA.clientSecret,
+      authority_host: tokens.url,
+    }),
+    model: 'emb-deploy',
+    limit: 2048,
+    dimensions: (b) => b.dimensions,
+    resolved: 'emb-deploy',
+    usage: 'reported',
+    authHeader: undefined,
+    mints: true,
+  },
+  {
+    id: 'p-gemini-native',
+    provider: 'gemini-native',
     format: 'gemini',
     connection: (u) => ({ base_url: `${u}/v1beta`, token: TOKEN }),
     model: 'gemini-embedding-001',
@@ -170,9 +273,10 @@ const fakes = new Map<string, FakeUpstream>();
 const words = (texts: string[]) => texts.reduce((n, t) => n + t.split(/\s+/).filter(Boolean).length, 0);
 
 beforeAll(async () => {
+  tokens = await startTokenEndpoint();
   gateway = await injectGateway();
   for (const c of CASES) {
-    const fake = await startFake(FORMATS[c.format]);
+    const fake = await startFake(formatOf(c.format));
     fakes.set(c.id, fake);
     const created = await call('POST', `${gateway.url}/v1/embedding-models`, {
       token: gateway.adminToken,
@@ -188,6 +292,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway.close();
   await Promise.all([...fakes.values()].map((f) => f.close()));
+  await tokens.close();
 });
 
 describe.each(CASES)('$provider ($id)', (c) => {
@@ -251,7 +356,7 @@ describe.each(CASES)('$provider ($id)', (c) => {
   );
 
   it("passes the upstream's 400 message through as a 400", async () => {
-    fake().script({ status: 400, body: FORMATS[c.format].error(400, 'the input was unacceptable').body });
+    fake().script({ status: 400, body: formatOf(c.format).error(400, 'the input was unacceptable').body });
     const response = await embed({ input: 'x' });
     expect(response.status).toBe(400);
     expect(response.body.error.code).toBe('upstream_invalid_request');
@@ -259,7 +364,9 @@ describe.each(CASES)('$provider ($id)', (c) => {
   });
 
   it('maps an upstream auth failure to 502 upstream_auth_failed, leaking no secret', async () => {
-    fake().script({ status: 401, body: FORMATS[c.format].error(401, `bad key ${TOKEN}`).body });
+    const refused = { status: 401, body: formatOf(c.format).error(401, `bad key ${TOKEN}`).body };
+    // A minted token is minted once more and tried again before the refusal stands.
+    fake().script(refused, ...(c.mints ? [refused] : []));
     const response = await embed({ input: 'x' });
     expect(response.status).toBe(502);
     expect(response.body.error.code).toBe('upstream_auth_failed');
@@ -286,14 +393,14 @@ describe('provider-specific translation', () => {
     expect(fake.requests[1]!.body).toMatchObject({ input_type: 'search_query', truncate: 'END' });
   });
 
-  it('gemini puts options such as taskType into each request', async () => {
-    const fake = fakes.get('p-gemini')!;
-    await call('PATCH', `${gateway.url}/v1/embedding-models/p-gemini`, {
+  it('gemini-native puts options such as taskType into each request', async () => {
+    const fake = fakes.get('p-gemini-native')!;
+    await call('PATCH', `${gateway.url}/v1/embedding-models/p-gemini-native`, {
       token: gateway.adminToken,
       body: { config: { options: { taskType: 'RETRIEVAL_DOCUMENT' } } },
     });
     fake.requests.length = 0;
-    await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-gemini', input: ['a', 'b'] });
+    await embeddingsCall(gateway.url, gateway.apiKey, { model: 'p-gemini-native', input: ['a', 'b'] });
     expect(fake.requests[0]!.url).toBe('/v1beta/models/gemini-embedding-001:batchEmbedContents');
     expect(fake.requests[0]!.body.requests).toEqual([
       { model: 'models/gemini-embedding-001', content: { parts: [{ text: 'a' }] }, taskType: 'RETRIEVAL_DOCUMENT' },

@@ -16,6 +16,8 @@ import { openStore } from '../../src/store/open.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { cacheChecksum, isIntact } from '../../src/store/cache-rows.js';
 import { CACHE_FILE } from '../../src/store/sqlite/cache-database.js';
+import { SQLITE_FILE } from '../../src/store/sqlite/index.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { StoreConflict, type CacheRow, type Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/cli.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
@@ -31,6 +33,8 @@ interface Engine {
   dump(location: string): Promise<string>;
   /** Damages every stored cache entry behind the store's back: half torn short, half other bytes. */
   damageCache(location: string): Promise<void>;
+  /** Makes entity `id` a `gemini` one written by the release before the gemini split, the schema rewound to then. */
+  asBeforeGeminiSplit(location: string, id: string): Promise<void>;
 }
 
 let postgres: TestPostgres;
@@ -54,6 +58,12 @@ const ENGINES: Record<string, Engine> = {
       const db = new Database(join(dataDir, CACHE_FILE));
       db.prepare('UPDATE embedding_cache SET vector = substr(vector, 1, 4) WHERE rowid % 2 = 0').run();
       db.prepare('UPDATE embedding_cache SET vector = zeroblob(dims * 4) WHERE rowid % 2 = 1').run();
+      db.close();
+    },
+    async asBeforeGeminiSplit(dataDir, id) {
+      const db = new Database(join(dataDir, SQLITE_FILE));
+      db.prepare("UPDATE entities SET body = json_set(body, '$.provider', 'gemini') WHERE id = ?").run(id);
+      db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
       db.close();
     },
   },
@@ -80,6 +90,19 @@ const ENGINES: Record<string, Engine> = {
           'UPDATE embedding_cache SET vector = CASE WHEN get_byte(key, 0) % 2 = 0 THEN substring(vector from 1 for 4) ' +
             "ELSE decode(repeat('00', dims * 4), 'hex') END",
         );
+      } finally {
+        await client.end();
+      }
+    },
+    async asBeforeGeminiSplit(url, id) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(
+          `UPDATE entities SET body = jsonb_set(body::jsonb, '{provider}', '"gemini"')::text WHERE id = $1`,
+          [id],
+        );
+        await client.query('UPDATE embctl_schema SET version = $1', [PG_MIGRATIONS.length - 1]);
       } finally {
         await client.end();
       }
@@ -197,6 +220,23 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
 
     expect(await engine.dump(location)).not.toContain(TOKEN);
     expect((await store.entities.get('beta'))!.config.connection.token).toBe(TOKEN);
+  });
+
+  it('keeps a gemini entity written before the split on the native API it called (gemini-native), version bumped', async () => {
+    const own = await engine.fresh();
+    const first = await engine.open(own);
+    await first.entities.create(entity('old-gemini'));
+    await first.entities.create(entity('other'));
+    await first.close();
+    await engine.asBeforeGeminiSplit(own, 'old-gemini');
+    const upgraded = await engine.open(own);
+    try {
+      expect(await upgraded.entities.get('old-gemini')).toMatchObject({ provider: 'gemini-native', version: 2 });
+      expect((await upgraded.entities.get('old-gemini'))!.config.connection.token).toBe(TOKEN);
+      expect(await upgraded.entities.get('other')).toMatchObject({ provider: 'openai', version: 1 });
+    } finally {
+      await upgraded.close();
+    }
   });
 
   it('marks an entity sealed with another key unreadable instead of failing every read', async () => {

@@ -4,8 +4,8 @@
  */
 import { PROVIDERS } from '../../core/providers.js';
 import {
-  bearer,
   commonErrorMessage,
+  configuredBase,
   dimensionsFor,
   extraOptions,
   joinUrl,
@@ -19,13 +19,13 @@ import type { HttpAdapter } from './types.js';
 export const cohereAdapter: HttpAdapter = {
   kind: 'http',
   id: 'cohere',
-  baseUrl: (connection) => connection.base_url ?? PROVIDERS.cohere.defaultBaseUrl,
+  baseUrl: (connection) => configuredBase(connection) ?? PROVIDERS.cohere.defaultBaseUrl,
   defaultModel: PROVIDERS.cohere.defaultModel,
   maxInputsPerCall: 96,
   acceptsTokenInputs: false,
   // Only embed-v4.0 offers output_dimension (256, 512, 1024, 1536).
   checkModel: dimensionsFor(/^embed-v4/, 'Cohere'),
-  buildRequest(call, baseUrl, credential) {
+  buildRequest(call, baseUrl) {
     const body: Record<string, unknown> = {
       input_type: 'search_document',
       ...extraOptions(call.entity),
@@ -36,7 +36,7 @@ export const cohereAdapter: HttpAdapter = {
     if (call.dimensions !== undefined) body.output_dimension = call.dimensions;
     return {
       url: joinUrl(baseUrl, 'v2/embed'),
-      headers: { ...bearer(credential), ...call.entity.config.connection.headers },
+      headers: {},
       body,
     };
   },

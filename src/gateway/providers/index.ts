@@ -2,19 +2,23 @@
 import type { EmbeddingModelEntity } from '../../core/entity.js';
 import type { ProviderId } from '../../core/providers.js';
 import { azureOpenaiAdapter } from './azure-openai.js';
+import { bedrockAdapter } from './bedrock.js';
 import { cohereAdapter } from './cohere.js';
-import { geminiAdapter } from './gemini.js';
+import { geminiNativeAdapter } from './gemini-native.js';
 import { jinaAdapter } from './jina.js';
 import { localAdapter } from './local.js';
 import { mistralAdapter } from './mistral.js';
 import { ollamaAdapter } from './ollama.js';
 import { openaiCompatibleAdapter } from './openai-compatible.js';
 import { openaiAdapter } from './openai.js';
+import { PRESET_ADAPTERS } from './presets.js';
 import { teiAdapter } from './tei.js';
 import type { ProviderAdapter } from './types.js';
+import { vertexAiAdapter } from './vertex-ai.js';
 import { voyageAdapter } from './voyage.js';
 
-const ADAPTERS: Record<ProviderId, ProviderAdapter> = {
+const ADAPTERS = {
+  ...PRESET_ADAPTERS,
   local: localAdapter,
   openai: openaiAdapter,
   'azure-openai': azureOpenaiAdapter,
@@ -22,16 +26,19 @@ const ADAPTERS: Record<ProviderId, ProviderAdapter> = {
   ollama: ollamaAdapter,
   mistral: mistralAdapter,
   cohere: cohereAdapter,
-  gemini: geminiAdapter,
+  'gemini-native': geminiNativeAdapter,
   voyage: voyageAdapter,
   jina: jinaAdapter,
   'huggingface-tei': teiAdapter,
-};
+  bedrock: bedrockAdapter,
+  'vertex-ai': vertexAiAdapter,
+} as Record<ProviderId, ProviderAdapter>;
 
 export function adapterFor(provider: ProviderId): ProviderAdapter {
   return ADAPTERS[provider];
 }
 
 export function providerDefaultModel(entity: EmbeddingModelEntity): string {
-  return adapterFor(entity.provider).defaultModel;
+  const adapter = adapterFor(entity.provider);
+  return (adapter.kind === 'http' && adapter.defaultModelFor?.(entity.config.connection)) || adapter.defaultModel;
 }

@@ -1,22 +1,31 @@
 /** Ollama: `POST {base}/api/embed` (default http://localhost:11434), `embeddings` out, `prompt_eval_count` as usage. */
 import { PROVIDERS } from '../../core/providers.js';
-import { bearer, commonErrorMessage, extraOptions, joinUrl, numberAt, readVectors, stringAt, texts } from './shared.js';
+import {
+  commonErrorMessage,
+  configuredBase,
+  extraOptions,
+  joinUrl,
+  numberAt,
+  readVectors,
+  stringAt,
+  texts,
+} from './shared.js';
 import type { HttpAdapter } from './types.js';
 
 export const ollamaAdapter: HttpAdapter = {
   kind: 'http',
   id: 'ollama',
-  baseUrl: (connection) => connection.base_url ?? PROVIDERS.ollama.defaultBaseUrl,
+  baseUrl: (connection) => configuredBase(connection) ?? PROVIDERS.ollama.defaultBaseUrl,
   defaultModel: PROVIDERS.ollama.defaultModel,
   maxInputsPerCall: 512,
   acceptsTokenInputs: false,
   checkModel: () => undefined,
-  buildRequest(call, baseUrl, credential) {
+  buildRequest(call, baseUrl) {
     const body: Record<string, unknown> = { ...extraOptions(call.entity), model: call.model, input: texts(call) };
     if (call.dimensions !== undefined) body.dimensions = call.dimensions;
     return {
       url: joinUrl(baseUrl, 'api/embed'),
-      headers: { ...bearer(credential), ...call.entity.config.connection.headers },
+      headers: {},
       body,
     };
   },

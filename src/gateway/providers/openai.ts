@@ -15,4 +15,6 @@ export const openaiAdapter = openAIStyleAdapter({
       : undefined,
   forwardsEncoding: true,
   tokens: (body) => numberAt(body, 'usage', 'prompt_tokens'),
+  // As the reference: `https://api.openai.com` without `/v1` means the v1 API.
+  fixBase: (base) => (/^https:\/\/api\.openai\.com\/?$/.test(base) ? 'https://api.openai.com/v1' : base),
 });

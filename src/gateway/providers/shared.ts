@@ -14,6 +14,31 @@ export function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 
+/** `base_url`, else the reference gateway's `base_domain`. */
+export function configuredBase(connection: EmbeddingModelEntity['config']['connection']): string | undefined {
+  return connection.base_url ?? connection.base_domain;
+}
+
+/**
+ * The reference's body rewrites: `param_mappings` renames fields (`{from: to}`), then
+ * `additional_body_params` is merged last.
+ */
+export function rewriteBody(
+  body: Record<string, unknown>,
+  connection: EmbeddingModelEntity['config']['connection'],
+): Record<string, unknown> {
+  const { param_mappings: mappings, additional_body_params: extra } = connection;
+  if (!mappings && !extra) return body;
+  const next = { ...body };
+  for (const [from, to] of Object.entries(mappings ?? {})) {
+    if (!(from in next)) continue;
+    const value = next[from];
+    delete next[from];
+    next[to] = value;
+  }
+  return { ...next, ...extra };
+}
+
 /** The entity's options minus `model`: forwarded to the provider as-is. */
 export function extraOptions(entity: EmbeddingModelEntity): Record<string, unknown> {
   const { model, ...rest } = entity.config.options;
@@ -23,10 +48,6 @@ export function extraOptions(entity: EmbeddingModelEntity): Record<string, unkno
 /** Text inputs only: token arrays were refused before dispatch for providers that cannot take them. */
 export function texts(call: EmbedCall): string[] {
   return call.inputs.map((input) => (typeof input === 'string' ? input : String(input)));
-}
-
-export function bearer(credential: string | undefined): Record<string, string> {
-  return credential ? { authorization: `Bearer ${credential}` } : {};
 }
 
 const allFinite = (vector: Float32Array) => vector.every(Number.isFinite);
@@ -127,20 +148,27 @@ export interface OpenAIStyleSpec {
     '(the parser reads either). */
   forwardsEncoding: boolean;
   tokens: (body: unknown) => number | undefined;
+  /** Where the embeddings route is under the base URL (`v1/embeddings` for xAI). */
+  path?: string;
+  /** The base URL once configured or defaulted (the reference puts `/v1` under a bare `https://api.openai.com`). */
+  fixBase?: (base: string) => string;
 }
 
 /** An adapter for an OpenAI-shaped `POST {base}/embeddings`: only the spec's facts differ. */
 export function openAIStyleAdapter(spec: OpenAIStyleSpec): HttpAdapter {
+  const fixBase = spec.fixBase ?? ((base: string) => base);
   return {
     kind: 'http',
     id: spec.id,
-    baseUrl: (connection) => connection.base_url ?? PROVIDERS[spec.id].defaultBaseUrl,
+    baseUrl: (connection) => {
+      const base = configuredBase(connection) ?? PROVIDERS[spec.id].defaultBaseUrl;
+      return base === undefined ? undefined : fixBase(base);
+    },
     defaultModel: PROVIDERS[spec.id].defaultModel,
     maxInputsPerCall: spec.maxInputsPerCall,
     acceptsTokenInputs: spec.acceptsTokenInputs,
     checkModel: spec.checkModel,
-    buildRequest(call, baseUrl, credential) {
-      const headers = { ...bearer(credential), ...call.entity.config.connection.headers };
+    buildRequest(call, baseUrl) {
       // The caller's encoding first, so that an entity's own `encoding_format` option (a server that refuses one) wins.
       const body: Record<string, unknown> = {
         model: call.model,
@@ -150,7 +178,11 @@ export function openAIStyleAdapter(spec: OpenAIStyleSpec): HttpAdapter {
       };
       if (call.dimensions !== undefined && spec.dimensionsField) body[spec.dimensionsField] = call.dimensions;
       if (call.user !== undefined && spec.id === 'openai') body.user = call.user;
-      return { url: joinUrl(baseUrl, 'embeddings'), headers, body };
+      return {
+        url: joinUrl(baseUrl, spec.path ?? 'embeddings'),
+        headers: {},
+        body: rewriteBody(body, call.entity.config.connection),
+      };
     },
     parseResponse: (body, _headers: ResponseHeaders, call) => parseOpenAIShape(body, call, spec.tokens),
     errorMessage: commonErrorMessage,

@@ -4,13 +4,13 @@
  * default `--max-client-batch-size`). No `dimensions`.
  */
 import { PROVIDERS } from '../../core/providers.js';
-import { bearer, commonErrorMessage, extraOptions, joinUrl, readVectors, texts } from './shared.js';
+import { commonErrorMessage, configuredBase, extraOptions, joinUrl, readVectors, texts } from './shared.js';
 import type { HttpAdapter } from './types.js';
 
 export const teiAdapter: HttpAdapter = {
   kind: 'http',
   id: 'huggingface-tei',
-  baseUrl: (connection) => connection.base_url,
+  baseUrl: (connection) => configuredBase(connection),
   defaultModel: PROVIDERS['huggingface-tei'].defaultModel,
   maxInputsPerCall: 32,
   acceptsTokenInputs: false,
@@ -18,11 +18,11 @@ export const teiAdapter: HttpAdapter = {
     dimensions === undefined
       ? undefined
       : "TEI's /embed cannot shorten vectors ('dimensions'); serve a model of the size you need",
-  buildRequest(call, baseUrl, credential) {
+  buildRequest(call, baseUrl) {
     const body = { truncate: false, ...extraOptions(call.entity), inputs: texts(call) };
     return {
       url: joinUrl(baseUrl, 'embed'),
-      headers: { ...bearer(credential), ...call.entity.config.connection.headers },
+      headers: {},
       body,
     };
   },

@@ -39,6 +39,8 @@ interface AdapterBase {
   acceptsTokenInputs: boolean;
   /** Why this adapter cannot serve `model` (at `dimensions`, when asked), or undefined when it can. */
   checkModel(model: string, dimensions?: number): string | undefined;
+  /** The model served when neither the request nor `options.model` names one, if the connection decides it. */
+  defaultModelFor?(connection: EmbeddingModelEntity['config']['connection']): string | undefined;
 }
 
 /** Computed inside the gateway process, no network. */
@@ -47,10 +49,17 @@ export interface InProcessAdapter extends AdapterBase {
   embed(call: EmbedCall): EmbedResult;
 }
 
+/** What an adapter says its request is; the credential source adds the authentication. */
 export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body: unknown;
+}
+
+/** The static keys of one call (one of each, rotated), for adapters that present them their own way. */
+export interface StaticKeys {
+  token?: string | undefined;
+  apiKey?: string | undefined;
 }
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -60,8 +69,12 @@ export interface HttpAdapter extends AdapterBase {
   kind: 'http';
   /** Where calls go: the entity's `base_url`, else the provider's default; undefined when neither exists. */
   baseUrl(connection: EmbeddingModelEntity['config']['connection']): string | undefined;
-  /** `credential` is one token of the entity's (rotated), already resolved from `${env:…}`. */
-  buildRequest(call: EmbedCall, baseUrl: string, credential: string | undefined): UpstreamRequest;
+  /** Inputs per upstream call for `model`, when it differs from `maxInputsPerCall` (Titan: one). */
+  inputsPerCall?(model: string): number;
+  /** The request without credentials: the entity's credential source authenticates it. */
+  buildRequest(call: EmbedCall, baseUrl: string): UpstreamRequest;
+  /** How static keys are sent when not as `Authorization: Bearer {token}`. */
+  presentKeys?(keys: StaticKeys): Record<string, string>;
   /** Reads a 2xx body; throws `UpstreamShapeError` when it is not what the provider sends. */
   parseResponse(body: unknown, headers: ResponseHeaders, call: EmbedCall): EmbedResult;
   /** The human message inside the provider's error body, if any. */

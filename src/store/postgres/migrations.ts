@@ -162,4 +162,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE request_logs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE request_logs ADD COLUMN cost_saved_usd DOUBLE PRECISION NOT NULL DEFAULT 0;
   `,
+  // 6: \`gemini\` now calls Google's OpenAI-compatible endpoint, as the reference gateway does; the
+  // entities written before keep the native batchEmbedContents API they were calling.
+  `
+  UPDATE entities SET body = jsonb_set(body::jsonb, '{provider}', '"gemini-native"')::text, version = version + 1
+    WHERE body::jsonb->>'provider' = 'gemini';
+  `,
 ];

@@ -91,4 +91,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE request_logs ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE request_logs ADD COLUMN cost_saved_usd REAL NOT NULL DEFAULT 0;
   `,
+  // 8: \`gemini\` now calls Google's OpenAI-compatible endpoint, as the reference gateway does; the
+  // entities written before keep the native batchEmbedContents API they were calling.
+  `
+  UPDATE entities SET body = json_set(body, '$.provider', 'gemini-native'), version = version + 1
+    WHERE json_extract(body, '$.provider') = 'gemini';
+  `,
 ];

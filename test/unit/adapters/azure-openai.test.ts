@@ -27,10 +27,36 @@ describeAdapter(azureOpenaiAdapter, {
     },
     {
       name: 'dimensions and user',
-      connection: { base_url: 'https://x.test', deployment_id: 'd' },
+      connection: { base_url: 'https://x.test', deployment_id: 'd', api_version: '2024-10-21' },
       call: { dimensions: 512, user: 'u' },
       url: 'https://x.test/openai/deployments/d/embeddings?api-version=2024-10-21',
       body: { dimensions: 512, user: 'u' },
+    },
+    {
+      name: 'no api_version: the v1 path, as the reference reads it (deployment_id alone does not pick the legacy URL)',
+      connection: { base_url: undefined, resource_name: 'acme', deployment_id: 'd' },
+      url: 'https://acme.openai.azure.com/openai/v1/embeddings',
+      body: { model: 'm-1' },
+    },
+    {
+      name: 'a base_url already ending in /openai/v1 is used as is (not given a second one)',
+      connection: { base_url: 'https://acme.openai.azure.com/openai/v1', api_version: 'v1' },
+      url: 'https://acme.openai.azure.com/openai/v1/embeddings',
+      body: { model: 'm-1' },
+    },
+    {
+      name: 'api_key and an Entra token: api-key and Authorization: Bearer, as the reference sends them',
+      connection: {
+        base_url: undefined,
+        resource_name: 'acme',
+        deployment_id: 'd',
+        api_version: '2024-02-01',
+        api_key: 'az-key-1',
+        token: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
+      },
+      url: 'https://acme.openai.azure.com/openai/deployments/d/embeddings?api-version=2024-02-01',
+      headers: { 'api-key': 'az-key-1', authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln' },
+      body: { input: ['alpha', 'beta'] },
     },
   ],
   responses: [

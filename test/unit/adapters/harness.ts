@@ -8,12 +8,14 @@ import type { Connection, EmbeddingModelEntity } from '../../../src/core/entity.
 import type { ProviderId } from '../../../src/core/providers.js';
 import { Embedding } from '../../../src/core/vectors.js';
 import type { EmbedCall, HttpAdapter, ResponseHeaders } from '../../../src/gateway/providers/types.js';
+import { staticSource } from '../../../src/gateway/credentials/static.js';
 
 export interface RequestCase {
   name: string;
   connection?: Partial<Connection>;
   options?: Record<string, unknown>;
   call?: Partial<Pick<EmbedCall, 'model' | 'inputs' | 'dimensions' | 'user' | 'encoding'>>;
+  /** The entity's `token`, presented by the static credential source as the provider wants it. */
   credential?: string;
   url: string;
   headers?: Record<string, string>;
@@ -73,11 +75,23 @@ const floatsOf = (vectors: Embedding[]) => vectors.map((v) => Array.from(v.toFlo
 export function describeAdapter(adapter: HttpAdapter, table: AdapterTable): void {
   describe(`${adapter.id} adapter`, () => {
     it.each(table.requests.map((c) => [c.name, c] as const))('builds the request: %s', (_name, c) => {
-      const entity = entityFor(adapter.id, c.connection, c.options);
+      const entity = entityFor(
+        adapter.id,
+        { ...(c.credential ? { token: c.credential } : {}), ...c.connection },
+        c.options,
+      );
       const baseUrl = adapter.baseUrl(entity.config.connection)!;
-      const built = adapter.buildRequest(callFor(entity, c.call), baseUrl, c.credential);
+      const built = adapter.buildRequest(callFor(entity, c.call), baseUrl);
+      const source = staticSource(
+        adapter,
+        entity,
+        (_field, value) => value,
+        () => 0,
+        () => [],
+      );
+      const sent = source.authorize({ method: 'POST', url: built.url, headers: built.headers, body: '' });
       expect(built.url).toBe(c.url);
-      expect(built.headers).toMatchObject(c.headers ?? {});
+      expect((sent as { headers: Record<string, string> }).headers).toMatchObject(c.headers ?? {});
       expect(built.body).toMatchObject(c.body);
       for (const key of c.absent ?? []) expect(built.body).not.toHaveProperty(key);
     });

@@ -1,21 +1,22 @@
 /**
- * Google Gemini: `POST {base}/models/{model}:batchEmbedContents` with one request per text,
+ * Google Gemini's own API (`gemini` follows the reference gateway onto the OpenAI-compatible one): `POST {base}/models/{model}:batchEmbedContents` with one request per text,
  * `x-goog-api-key` auth, 100 requests per call. Options (`taskType`, `title`, …) go into each request;
  * `dimensions` becomes `outputDimensionality`. Gemini reports no usage: the gateway estimates it.
  */
 import { PROVIDERS } from '../../core/providers.js';
-import { commonErrorMessage, extraOptions, joinUrl, readVector, texts } from './shared.js';
+import { commonErrorMessage, configuredBase, extraOptions, joinUrl, readVector, texts } from './shared.js';
 import { UpstreamShapeError, type HttpAdapter } from './types.js';
 
-export const geminiAdapter: HttpAdapter = {
+export const geminiNativeAdapter: HttpAdapter = {
   kind: 'http',
-  id: 'gemini',
-  baseUrl: (connection) => connection.base_url ?? PROVIDERS.gemini.defaultBaseUrl,
-  defaultModel: PROVIDERS.gemini.defaultModel,
+  id: 'gemini-native',
+  baseUrl: (connection) => configuredBase(connection) ?? PROVIDERS['gemini-native'].defaultBaseUrl,
+  defaultModel: PROVIDERS['gemini-native'].defaultModel,
   maxInputsPerCall: 100,
   acceptsTokenInputs: false,
   checkModel: () => undefined,
-  buildRequest(call, baseUrl, credential) {
+  presentKeys: (keys): Record<string, string> => (keys.token ? { 'x-goog-api-key': keys.token } : {}),
+  buildRequest(call, baseUrl) {
     const model = call.model.replace(/^models\//, '');
     const options = extraOptions(call.entity);
     const requests = texts(call).map((text) => ({
@@ -24,13 +25,9 @@ export const geminiAdapter: HttpAdapter = {
       ...options,
       ...(call.dimensions !== undefined ? { outputDimensionality: call.dimensions } : {}),
     }));
-    const headers = {
-      ...(credential ? { 'x-goog-api-key': credential } : {}),
-      ...call.entity.config.connection.headers,
-    };
     return {
       url: joinUrl(baseUrl, `models/${encodeURIComponent(model)}:batchEmbedContents`),
-      headers,
+      headers: {},
       body: { requests },
     };
   },

@@ -1,7 +1,7 @@
-import { geminiAdapter } from '../../../src/gateway/providers/gemini.js';
+import { geminiNativeAdapter } from '../../../src/gateway/providers/gemini-native.js';
 import { describeAdapter } from './harness.js';
 
-describeAdapter(geminiAdapter, {
+describeAdapter(geminiNativeAdapter, {
   requests: [
     {
       name: 'batchEmbedContents, one request per text, x-goog-api-key',
