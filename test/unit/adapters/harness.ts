@@ -19,6 +19,8 @@ export interface RequestCase {
   credential?: string;
   url: string;
   headers?: Record<string, string>;
+  /** Headers that must not be sent. */
+  absentHeaders?: string[];
   /** Matched with toMatchObject; `absent` lists keys the body must not have. */
   body: Record<string, unknown>;
   absent?: string[];
@@ -91,7 +93,9 @@ export function describeAdapter(adapter: HttpAdapter, table: AdapterTable): void
       );
       const sent = source.authorize({ method: 'POST', url: built.url, headers: built.headers, body: '' });
       expect(built.url).toBe(c.url);
-      expect((sent as { headers: Record<string, string> }).headers).toMatchObject(c.headers ?? {});
+      const headers = (sent as { headers: Record<string, string> }).headers;
+      expect(headers).toMatchObject(c.headers ?? {});
+      for (const name of c.absentHeaders ?? []) expect(headers).not.toHaveProperty(name);
       expect(built.body).toMatchObject(c.body);
       for (const key of c.absent ?? []) expect(built.body).not.toHaveProperty(key);
     });

@@ -18,6 +18,28 @@ describeAdapter(openaiCompatibleAdapter, {
       body: { model: 'm-1' },
     },
     {
+      name: "the reference's param_mappings rename fields, additional_body_params is merged last",
+      connection: { param_mappings: { input: 'texts', model: 'model_id' }, additional_body_params: { truncate: true } },
+      url: 'http://upstream.test/v1/embeddings',
+      body: { texts: ['alpha', 'beta'], model_id: 'm-1', truncate: true },
+      absent: ['input', 'model'],
+    },
+    {
+      name: 'header templates: {api_key} in a configured header replaces the default Bearer, as the reference does',
+      connection: { headers: { 'x-api-key': '{api_key}', 'x-org': 'acme {token}' } },
+      credential: 'sekret',
+      url: 'http://upstream.test/v1/embeddings',
+      headers: { 'x-api-key': 'sekret', 'x-org': 'acme sekret' },
+      absentHeaders: ['authorization'],
+      body: { model: 'm-1' },
+    },
+    {
+      name: "base_domain stands for base_url (the reference's alias)",
+      connection: { base_url: undefined, base_domain: 'http://other.test/api' },
+      url: 'http://other.test/api/embeddings',
+      body: { model: 'm-1' },
+    },
+    {
       name: 'dimensions',
       call: { dimensions: 64 },
       url: 'http://upstream.test/v1/embeddings',
