@@ -175,7 +175,7 @@ const cacheSchema = z.strictObject({
 });
 
 /** Fields other gateways' exports carry that mean nothing here: accepted and dropped. */
-const IGNORED_FIELDS = ['_loc', 'kind', 'location', 'created_at', 'updated_at'] as const;
+const IGNORED_FIELDS = ['location', 'created_at', 'updated_at'] as const;
 
 type ConnectionInput = z.infer<typeof connectionSchema>;
 
@@ -234,6 +234,12 @@ export const entityInputSchema = z
     cache: cacheSchema.optional(),
     metadata: z.record(z.string().max(MAX_NAME_CHARS), z.unknown()).default({}),
     tags: z.array(shortText).max(MAX_LIST_ITEMS).default([]),
+    // The reference's tenancy and resource kind: meaningless here, kept and returned as written.
+    _loc: z
+      .record(z.string().max(MAX_NAME_CHARS), z.unknown())
+      .refine((l) => JSON.stringify(l).length <= 4096, { message: 'is larger than 4 KiB' })
+      .optional(),
+    kind: shortText.optional(),
     ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, z.unknown().optional()])),
   })
   .superRefine(providerNeeds);

@@ -94,6 +94,9 @@ export interface EmbeddingModelEntity {
   cache?: EntityCache;
   metadata: Record<string, unknown>;
   tags: string[];
+  /** The reference gateway's `_loc` (tenant, teams) and `kind`: kept and returned, used for nothing. */
+  _loc?: Record<string, unknown>;
+  kind?: string;
 }
 
 export interface StoredEntity extends EmbeddingModelEntity {

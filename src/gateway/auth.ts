@@ -60,12 +60,20 @@ function basicPassword(headers: Headers): string | undefined {
   return secret === '' ? decoded.slice(0, colon) : secret;
 }
 
+/** The reference gateway's client credential headers: the secret is the token, or, with none, the id is. */
+function otoroshiClientSecret(headers: Headers): string | undefined {
+  const secret = headers['otoroshi-client-secret'];
+  const id = headers['otoroshi-client-id'];
+  if (typeof secret === 'string' && secret !== '') return secret;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 export function authenticateAdmin(headers: Headers, adminTokenHash: string): void {
-  const presented = bearerToken(headers) ?? basicPassword(headers);
+  const presented = bearerToken(headers) ?? basicPassword(headers) ?? otoroshiClientSecret(headers);
   if (!presented) {
     throw unauthenticated(
       "Admin routes need the admin token: 'Authorization: Bearer <admin token>' (or HTTP Basic with it as the " +
-        'password).',
+        "password, or the reference gateway's Otoroshi-Client-Secret header).",
       'missing_admin_token',
     );
   }

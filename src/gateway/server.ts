@@ -112,7 +112,9 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   capConnectionsPerAddress(app.server, options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP);
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+  // The patch media types too: JSON Patch and Merge Patch clients (the reference's among them) send them.
+  const jsonTypes = ['application/json', 'application/json-patch+json', 'application/merge-patch+json'];
+  app.addContentTypeParser(jsonTypes, { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as Buffer));
     } catch (error) {

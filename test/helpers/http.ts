@@ -16,7 +16,7 @@ export async function call<T = any>(
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.authorization) headers.authorization = options.authorization;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.body !== undefined) headers['content-type'] ??= 'application/json';
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
   const app = injectedApp(url);
   if (app) {

@@ -260,3 +260,129 @@ describe('routing and constraints through /v1/embeddings', () => {
     expect((await embed('tiny')).status).toBe(404);
   });
 });
+
+describe("the reference gateway's admin API, as its clients use it", () => {
+  const referenceEntity = {
+    _loc: { tenant: 'default', teams: ['default'] },
+    kind: 'ai-gateway.extensions.cloud-apim.com/EmbeddingModel',
+    id: 'ref-openai',
+    name: 'Ref OpenAI',
+    description: '',
+    provider: 'openai',
+    config: {
+      connection: { base_url: 'https://api.openai.com/v1', token: 'sk-ref-0123456789abcdef', timeout: 30000 },
+      options: { model: 'text-embedding-3-small' },
+    },
+    models: { include: [], exclude: [] },
+    metadata: {},
+    tags: [],
+  };
+
+  it('returns _loc and kind as written', async () => {
+    expect((await admin('POST', '', referenceEntity)).status).toBe(201);
+    const read = await admin('GET', '/ref-openai');
+    expect(read.body).toMatchObject({ _loc: referenceEntity._loc, kind: referenceEntity.kind });
+  });
+
+  it('GET _template answers a fresh entity to fill in: openai and ollama as the reference, local by default', async () => {
+    const openai = await admin('GET', '/_template?kind=openai');
+    expect(openai.status).toBe(200);
+    expect(openai.body).toMatchObject({
+      provider: 'openai',
+      config: { connection: { base_url: 'https://api.openai.com/v1' }, options: { model: 'text-embedding-3-small' } },
+    });
+    expect(openai.body.id).toMatch(/^embedding-model_[0-9a-f-]{36}$/);
+    expect((await admin('GET', '/_template?kind=ollama')).body.config.options.model).toBe('snowflake-arctic-embed:22m');
+    expect((await admin('GET', '/_template')).body.provider).toBe('local');
+    expect((await admin('GET', '/_template?kind=bedrock')).body.config.connection).toMatchObject({
+      region: 'us-east-1',
+    });
+    // A template is valid as it stands once its placeholders are filled.
+    const local = (await admin('GET', '/_template')).body;
+    expect((await admin('POST', '', local)).status).toBe(201);
+  });
+
+  it('PATCH takes JSON Patch operations (application/json-patch+json), all or nothing', async () => {
+    const patched = await admin(
+      'PATCH',
+      '/ref-openai',
+      [
+        { op: 'replace', path: '/config/options/model', value: 'text-embedding-3-large' },
+        { op: 'add', path: '/tags/-', value: 'patched' },
+      ],
+      { 'content-type': 'application/json-patch+json' },
+    );
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body).toMatchObject({ config: { options: { model: 'text-embedding-3-large' } }, tags: ['patched'] });
+    // The stored token is kept (the patch was applied to the redacted read).
+    expect(patched.body.config.connection.token).toBe('sk-…cdef');
+
+    const failed = await admin('PATCH', '/ref-openai', [
+      { op: 'replace', path: '/description', value: 'changed' },
+      { op: 'test', path: '/enabled', value: false },
+    ]);
+    expect(failed.status).toBe(400);
+    expect(failed.body.error.code).toBe('invalid_patch');
+    expect(failed.body.error.message).toContain('operation 1 (test /enabled)');
+    expect((await admin('GET', '/ref-openai')).body.description).toBe('');
+
+    const removed = await admin('PATCH', '/ref-openai', [{ op: 'remove', path: '/config/connection/nope' }]);
+    expect(removed.status).toBe(400);
+    expect(removed.body.error.message).toContain('operation 0 (remove /config/connection/nope)');
+    expect(JSON.stringify(removed.body)).not.toContain('sk-ref');
+  });
+
+  it('authenticates Otoroshi-Client-Id / Otoroshi-Client-Secret, refuses a wrong secret', async () => {
+    const ok = await call('GET', models('/ref-openai'), {
+      headers: { 'otoroshi-client-id': 'admin', 'otoroshi-client-secret': gateway.adminToken },
+    });
+    expect(ok.status).toBe(200);
+    const wrong = await call('GET', models('/ref-openai'), {
+      headers: { 'otoroshi-client-id': 'admin', 'otoroshi-client-secret': 'embadm_wrong' },
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('a write that sends a client secret to another token endpoint must restate it', async () => {
+    const entra = {
+      id: 'entra-move',
+      provider: 'azure-openai',
+      config: {
+        connection: {
+          resource_name: 'acme',
+          tenant_id: 'contoso.onmicrosoft.com',
+          client_id: 'c1',
+          client_secret: 'entra-client-secret-0123',
+        },
+      },
+    };
+    expect((await admin('POST', '', entra)).status).toBe(201);
+    const read = (await admin('GET', '/entra-move')).body;
+    expect(JSON.stringify(read)).not.toContain('entra-client-secret');
+    const moved = await admin('PATCH', '/entra-move', {
+      config: { connection: { authority_host: 'https://evil.test' } },
+    });
+    expect(moved.status).toBe(400);
+    expect(moved.body.error).toMatchObject({
+      code: 'credential_destination_changed',
+      param: 'config.connection.client_secret',
+    });
+  });
+
+  it('names what a cloud provider needs, and refuses the reference-only in-process model with what to use', async () => {
+    const bedrock = await admin('POST', '', { id: 'b1', provider: 'bedrock' });
+    expect(bedrock.status).toBe(400);
+    expect(bedrock.body.error.param).toBe('config.connection.region');
+    const vertex = await admin('POST', '', { id: 'v1', provider: 'vertex-ai' });
+    expect(vertex.body.error.param).toBe('config.connection.project_id');
+    const minilm = await admin('POST', '', { id: 'm1', provider: 'all-minilm-l6-v2', config: {} });
+    expect(minilm.status).toBe(400);
+    expect(minilm.body.error.message).toMatch(/in-process ONNX model.*provider 'local'/);
+    const region = await admin('POST', '', {
+      id: 'b2',
+      provider: 'bedrock',
+      config: { connection: { region: 'evil.test/x' } },
+    });
+    expect(region.body.error.param).toBe('config.connection.region');
+  });
+});

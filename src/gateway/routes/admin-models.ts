@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
+  SECRET_FIELDS,
   isSecretHeader,
   redactEntity,
   keepRedactedSecrets,
@@ -15,7 +16,9 @@ import {
 import { envReferenceRefusal } from '../../core/secrets.js';
 import { parseEntityOrThrow } from '../../core/entity-schema.js';
 import { invalidRequest } from '../../core/errors.js';
+import { applyJsonPatch } from '../../core/json-patch.js';
 import { mergePatch } from '../../core/merge-patch.js';
+import { entityTemplate } from '../../core/entity-template.js';
 import { listPrice } from '../../core/prices.js';
 import { randomId } from '../../core/secrets.js';
 import type { GatewayContext } from '../context.js';
@@ -53,17 +56,25 @@ function withGeneratedId(body: unknown): unknown {
   return { ...body, id: (typeof name === 'string' && slugify(name)) || randomId('model_') };
 }
 
-/** Where an entity's credentials are sent. */
+/** Where an entity's credentials are sent: the upstream, and the token endpoint that client secrets go to. */
 const destinationOf = (e: EmbeddingModelEntity) => {
   const c = e.config.connection;
-  return `${e.provider} ${c.base_url ?? '(default URL)'}${c.resource_name ? ` resource ${c.resource_name}` : ''}`;
+  const parts = [
+    `${e.provider} ${c.base_url ?? c.base_domain ?? '(default URL)'}`,
+    c.resource_name && `resource ${c.resource_name}`,
+    c.region && `region ${c.region}`,
+    c.authority_host && `token endpoint ${c.authority_host}`,
+  ];
+  return parts.filter(Boolean).join(' ');
 };
+
+const CREDENTIAL_FIELDS = Object.keys(SECRET_FIELDS) as (keyof typeof SECRET_FIELDS)[];
 
 /** The credential fields a request body's `config.connection` states itself (not a redacted read). */
 function statedCredentials(body: unknown): { fields: Set<string>; headers: Set<string> } {
   const connection = (body as { config?: { connection?: Record<string, unknown> } } | null)?.config?.connection;
   const stated = (v: unknown) => typeof v === 'string' && !v.includes('…');
-  const fields = new Set(['token', 'api_key'].filter((f) => stated(connection?.[f])));
+  const fields = new Set<string>(CREDENTIAL_FIELDS.filter((f) => stated(connection?.[f])));
   const headers =
     connection?.headers && typeof connection.headers === 'object'
       ? (connection.headers as Record<string, unknown>)
@@ -81,9 +92,9 @@ function checkCredentialMove(current: StoredEntity, next: EmbeddingModelEntity, 
   const stated = statedCredentials(body);
   const before = current.config.connection;
   const after = next.config.connection;
-  const carried = (['token', 'api_key'] as const)
-    .filter((f) => after[f] !== undefined && after[f] === before[f] && !stated.fields.has(f))
-    .map((f) => `config.connection.${f}`);
+  const carried = CREDENTIAL_FIELDS.filter(
+    (f) => after[f] !== undefined && after[f] === before[f] && !stated.fields.has(f),
+  ).map((f) => `config.connection.${f}`);
   for (const [name, value] of Object.entries(after.headers ?? {})) {
     if (isSecretHeader(after, name) && before.headers?.[name] === value && !stated.headers.has(name))
       carried.push(`config.connection.headers.${name}`);
@@ -102,8 +113,7 @@ function checkCredentialMove(current: StoredEntity, next: EmbeddingModelEntity, 
 function checkEnvReferences(entity: EmbeddingModelEntity, allow: GatewayContext['allowEnv']): void {
   const c = entity.config.connection;
   const fields: [string, string | undefined][] = [
-    ['token', c.token],
-    ['api_key', c.api_key],
+    ...CREDENTIAL_FIELDS.map((field): [string, string | undefined] => [field, c[field]]),
     ...Object.entries(c.headers ?? {}).map(([k, v]): [string, string] => [`headers.${k}`, v]),
   ];
   for (const [field, value] of fields) {
@@ -160,6 +170,8 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
       return send(reply, stored);
     });
 
+    scope.get<{ Querystring: { kind?: string } }>('/_template', async (req) => entityTemplate(req.query.kind));
+
     scope.get<IdParams>('/:id', async (req, reply) => send(reply, await load(req.params.id)));
 
     const replace = async (
@@ -197,9 +209,11 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
     scope.put<IdParams & { Querystring: Query }>('/:id', async (req, reply) => replace(req, () => req.body, reply));
 
     scope.patch<IdParams & { Querystring: Query }>('/:id', async (req, reply) => {
-      if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+      const body = req.body;
+      if (body === null || typeof body !== 'object') {
         throw invalidRequest(
-          'A PATCH body must be a JSON object (JSON Merge Patch: null deletes a field).',
+          'A PATCH body must be a JSON object (JSON Merge Patch: null deletes a field) or an array of JSON Patch ' +
+            'operations (as the reference gateway takes them).',
           null,
           'invalid_body',
         );
@@ -208,7 +222,7 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
         req,
         (current) => {
           const { version, created_at, updated_at, ...entity } = current;
-          return mergePatch(entity, req.body);
+          return Array.isArray(body) ? applyJsonPatch(redactEntity(entity), body) : mergePatch(entity, body);
         },
         reply,
       );
