@@ -11,6 +11,7 @@ import { validateEntity } from '../core/entity-schema.js';
 import { CliError, ExitCode, usageError } from '../core/errors.js';
 import { PROVIDER_IDS, PROVIDERS, isProviderId, type ProviderId } from '../core/providers.js';
 import { keyValues, readStdinSecret } from './command.js';
+import { connectionPrompts } from './provider-prompts.js';
 import type { CliContext } from './context.js';
 
 export interface EntityFlags {
@@ -34,10 +35,42 @@ export interface EntityFlags {
   resourceName?: string;
   deploymentId?: string;
   apiVersion?: string;
+  azureApiKey?: string;
+  region?: string;
+  awsAccessKeyId?: string;
+  awsSecretAccessKey?: string;
+  awsSessionToken?: string;
+  projectId?: string;
+  location?: string;
+  credentialsFile?: string;
+  serviceAccountEnv?: string;
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  authorityHost?: string;
   cache?: 'on' | 'off';
   cacheTtl?: number;
   cacheScope?: 'entity' | 'key';
 }
+
+/** Flags that set one connection field each, as given. */
+const CONNECTION_FLAGS = {
+  resourceName: 'resource_name',
+  deploymentId: 'deployment_id',
+  apiVersion: 'api_version',
+  azureApiKey: 'api_key',
+  region: 'region',
+  awsAccessKeyId: 'aws_access_key_id',
+  awsSecretAccessKey: 'aws_secret_access_key',
+  awsSessionToken: 'aws_session_token',
+  projectId: 'project_id',
+  location: 'location',
+  credentialsFile: 'credentials_file',
+  tenantId: 'tenant_id',
+  clientId: 'client_id',
+  clientSecret: 'client_secret',
+  authorityHost: 'authority_host',
+} as const satisfies Partial<Record<keyof EntityFlags, string>>;
 
 /** Only what the flags name: a create body when complete, a merge patch for `update`. */
 export async function entityFromFlags(flags: EntityFlags, ctx: CliContext): Promise<Record<string, unknown>> {
@@ -47,9 +80,12 @@ export async function entityFromFlags(flags: EntityFlags, ctx: CliContext): Prom
   else if (flags.token !== undefined) connection.token = flags.token;
   if (flags.upstreamTimeout !== undefined) connection.timeout = flags.upstreamTimeout;
   if (flags.header?.length) connection.headers = keyValues(flags.header, '--header');
-  if (flags.resourceName !== undefined) connection.resource_name = flags.resourceName;
-  if (flags.deploymentId !== undefined) connection.deployment_id = flags.deploymentId;
-  if (flags.apiVersion !== undefined) connection.api_version = flags.apiVersion;
+  for (const [flag, field] of Object.entries(CONNECTION_FLAGS)) {
+    const value = flags[flag as keyof typeof CONNECTION_FLAGS];
+    if (value !== undefined) connection[field] = value;
+  }
+  // The key file's JSON, read by the gateway from its own environment (never pasted on a command line).
+  if (flags.serviceAccountEnv !== undefined) connection.service_account = `\${env:${flags.serviceAccountEnv}}`;
   const options: Record<string, unknown> = flags.option?.length ? keyValues(flags.option, '--option') : {};
   if (flags.model !== undefined) options.model = flags.model;
 
@@ -181,41 +217,7 @@ export async function entityWizard(ctx: CliContext): Promise<Record<string, unkn
     choices: PROVIDER_IDS.map((id) => ({ value: id, name: id, description: PROVIDERS[id].label })),
   });
   const info = PROVIDERS[provider];
-  const connection: Record<string, unknown> = {};
-  if (provider === 'azure-openai') {
-    connection.resource_name = await prompt.input({
-      message: 'Azure resource name (https://NAME.openai.azure.com):',
-      validate: (v) => v.trim() !== '' || 'required',
-    });
-    const deployment = await prompt.input({
-      message: 'Deployment id (empty for the v1 API, where the model is the deployment):',
-    });
-    if (deployment) connection.deployment_id = deployment;
-  } else if (provider !== 'local') {
-    const baseUrl = await prompt.input({
-      message: 'Base URL:',
-      ...(info.defaultBaseUrl ? { default: info.defaultBaseUrl } : {}),
-      validate: (v) => (v.trim() === '' && !info.defaultBaseUrl ? 'this provider needs a base URL' : true),
-    });
-    if (baseUrl && baseUrl !== info.defaultBaseUrl) connection.base_url = baseUrl;
-  }
-  if (info.credential !== 'none') {
-    const how = await prompt.select({
-      message: 'Credential:',
-      choices: [
-        {
-          value: 'env',
-          name: 'an environment variable of the gateway (recommended: the secret never enters the store)',
-        },
-        { value: 'paste', name: 'paste the token (stored sealed in the gateway)' },
-        ...(info.credential === 'optional' ? [{ value: 'none', name: 'none' }] : []),
-      ],
-    });
-    if (how === 'env')
-      connection.token = `\${env:${await prompt.input({ message: 'Variable name:', default: info.tokenEnv ?? 'EMBEDDINGS_API_KEY' })}}`;
-    if (how === 'paste')
-      connection.token = await prompt.secret({ message: 'Token:', validate: (v) => v.trim() !== '' || 'required' });
-  }
+  const connection = await connectionPrompts(provider, prompt);
   const model = await prompt.input({ message: 'Model:', default: info.defaultModel });
   const dimensions = await prompt.input({
     message: 'Dimensions (empty if unknown):',

@@ -272,6 +272,11 @@ export class GatewayClient {
 
   // The admin API: embedding models, API keys, request logs, usage.
 
+  /** Mints or signs with the entity's credentials, spending no tokens. */
+  checkCredentials(id: string): Promise<{ id: string; credential: string; ok: boolean; detail: string }> {
+    return this.call('POST', `/v1/embedding-models/${encodeURIComponent(id)}/check`, { auth: 'admin' });
+  }
+
   listEntities(query?: Query): Promise<StoredEntityView[]> {
     return this.call('GET', `/v1/embedding-models${queryString({ limit: 1000, ...query })}`, { auth: 'admin' });
   }

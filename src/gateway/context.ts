@@ -3,6 +3,7 @@ import type { Store } from '../store/store.js';
 import type { BodyBudget } from './body-budget.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { CatalogueCache } from './catalogue.js';
+import type { Credentials } from './credentials/index.js';
 import type { Dispatch } from './dispatch.js';
 import type { EmbeddingCache } from './embedding-cache.js';
 import type { KeyLimiter } from './limits.js';
@@ -15,6 +16,8 @@ export interface GatewayContext {
   store: Store;
   catalogue: CatalogueCache;
   dispatch: Dispatch;
+  /** The upstream credential sources (minted tokens are cached here, per replica). */
+  credentials: Credentials;
   logs: RequestLogPipeline;
   /** The live Request Log stream, read from the store (every gateway's rows). */
   tail: LogTail;

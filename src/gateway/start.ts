@@ -144,14 +144,18 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
     );
     cache.start();
     const bodyBudget = new BodyBudget(options.upstreamBodyBudgetBytes ?? DEFAULT_UPSTREAM_BODY_BUDGET);
+    const credentials = new Credentials({
+      env: options.env ?? process.env,
+      allowEnv: options.allowEnv,
+      pool,
+      now: Date.now,
+    });
     const ctx = {
       store,
       cache,
       catalogue,
-      dispatch: createDispatch(
-        { pool, retry: options.retry ?? DEFAULT_RETRY },
-        new Credentials({ env: options.env ?? process.env, allowEnv: options.allowEnv, pool, now: Date.now }),
-      ),
+      dispatch: createDispatch({ pool, retry: options.retry ?? DEFAULT_RETRY }, credentials),
+      credentials,
       allowEnv: options.allowEnv,
       logs,
       tail,

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROVIDER_IDS } from '../../src/core/providers.js';
 import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { runInPty } from '../helpers/pty.js';
@@ -64,6 +65,35 @@ describe('wizards under a pseudo-terminal', () => {
       dimensions: 24,
       config: { options: { model: 'hash-24-v1' } },
     });
+  });
+
+  it('models create asks exactly what bedrock needs: region, then whose AWS keys', async () => {
+    const pty = runInPty(`${process.execPath} ${BIN} models create`, ttyEnv, ROOT);
+    await pty.waitFor('Provider');
+    pty.send(DOWN.repeat(PROVIDER_IDS.indexOf('bedrock')));
+    await pty.waitFor('SigV4');
+    pty.send(ENTER);
+    await pty.waitFor('AWS region');
+    pty.send(`${'\u0015'}eu-west-3${ENTER}`);
+    await pty.waitFor('AWS keys');
+    pty.send(ENTER);
+    await pty.waitFor('Model');
+    pty.send(ENTER);
+    await pty.waitFor('Dimensions');
+    pty.send(`1024${ENTER}`);
+    await pty.waitFor('Extra options');
+    pty.send(ENTER);
+    await pty.waitFor('Id');
+    pty.send(`${'\u0015'}wizard-bedrock${ENTER}`);
+    expect(await pty.exited).toBe(0);
+    expect(pty.output()).not.toContain('Base URL');
+    const got = await runCli(['models', 'get', 'wizard-bedrock', '-o', 'json'], { env: gateway.env });
+    const entity = JSON.parse(got.stdout);
+    expect(entity).toMatchObject({
+      provider: 'bedrock',
+      config: { connection: { region: 'eu-west-3' }, options: { model: 'amazon.titan-embed-text-v2:0' } },
+    });
+    expect(entity.config.connection).not.toHaveProperty('aws_access_key_id');
   });
 
   it('a destructive verb asks on a terminal; answering no keeps the entity', async () => {

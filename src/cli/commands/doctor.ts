@@ -150,6 +150,31 @@ export async function doctor(ctx: CliContext): Promise<number> {
         client,
         ['gateway', 'admin token'],
       );
+      await run(
+        'provider credentials',
+        async (c) => {
+          const enabled = (await c!.listEntities()).filter((e) => e.enabled && !e.unreadable);
+          const checks = await Promise.all(enabled.map((e) => c!.checkCredentials(e.id)));
+          const proven = checks.filter(
+            (r) => r.ok && ['aws-sigv4', 'google-service-account', 'entra-id'].includes(r.credential),
+          );
+          const failed = checks.filter((r) => !r.ok);
+          if (failed.length)
+            return {
+              ok: false,
+              detail: failed.map((r) => `${r.id}: ${r.detail}`).join('; '),
+              hint: `fix the entity's credentials (\`embctl models get ${failed[0]!.id}\` shows the fields), then run doctor again`,
+            };
+          return {
+            ok: true,
+            detail: proven.length
+              ? `${proven.map((r) => `${r.id} (${r.credential})`).join(', ')} minted or signed; static keys are proven at the first call`
+              : 'no minted or signed credential to prove; static keys are proven at the first call',
+          };
+        },
+        client,
+        ['gateway', 'admin token'],
+      );
     }
     await run(
       'models',

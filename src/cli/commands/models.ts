@@ -323,7 +323,26 @@ function entityFlags<A extends unknown[], G extends OptionValues>(command: Comma
     )
     .option('--resource-name <name>', 'Azure: resource name')
     .option('--deployment-id <id>', 'Azure: deployment (legacy URL form)')
-    .option('--api-version <version>', 'Azure: api-version')
+    .option('--api-version <version>', 'Azure: api-version (v1, or a date for the deployment URL form)')
+    .option('--azure-api-key <key>', "Azure: the key sent as api-key (or '${env:NAME}')")
+    .option('--tenant-id <id>', 'Azure with Entra ID: the tenant (GUID or domain)')
+    .option('--client-id <id>', 'Azure with Entra ID: the app (client) id')
+    .option('--client-secret <secret>', "Azure with Entra ID: the client secret (or '${env:NAME}')")
+    .option(
+      '--authority-host <url>',
+      'Azure with Entra ID: another authority (default https://login.microsoftonline.com)',
+    )
+    .option('--region <region>', 'bedrock: the AWS region, e.g. us-east-1')
+    .option(
+      '--aws-access-key-id <id>',
+      "bedrock: access key (or '${env:NAME}'; default: the gateway's AWS_* environment)",
+    )
+    .option('--aws-secret-access-key <key>', "bedrock: secret key (or '${env:NAME}')")
+    .option('--aws-session-token <token>', "bedrock: session token (or '${env:NAME}')")
+    .option('--project-id <id>', 'vertex-ai: the Google Cloud project')
+    .option('--location <location>', 'vertex-ai: the region, e.g. us-central1 (default), or global')
+    .option('--credentials-file <path>', "vertex-ai: a service-account key file on the gateway's machine")
+    .option('--service-account-env <name>', "vertex-ai: the gateway's environment variable holding the key JSON")
     .option('-f, --file <path>', 'JSON or YAML file(s); - for stdin (repeatable)', collect, []);
 }
 

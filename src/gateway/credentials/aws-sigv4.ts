@@ -84,9 +84,18 @@ export function awsSigV4Source(
       }
     },
     async check() {
-      const { accessKeyId } = keys();
       if (!region) throw new CredentialError('it has no region: set config.connection.region', true);
-      return `AWS keys present (${accessKeyId.slice(0, 4)}…), region ${region}; a request can be signed`;
+      const held = keys();
+      await signAws(
+        { method: 'POST', url: `https://bedrock-runtime.${region}.amazonaws.com/`, headers: {}, body: '' },
+        held,
+        region,
+        'bedrock',
+      );
+      return (
+        `signed with access key …${held.accessKeyId.slice(-4)}${held.sessionToken ? ' and a session token' : ''} ` +
+        `in ${region}; AWS checks the keys themselves at the first call`
+      );
     },
   };
 }

@@ -35,6 +35,32 @@ export class Credentials {
 
   constructor(private readonly deps: CredentialDeps) {}
 
+  /**
+   * Proves the entity's credentials without spending tokens: mints a token, or signs a request.
+   * Static keys cannot be proven without a call; that is said, not hidden.
+   */
+  async check(
+    entity: EmbeddingModelEntity,
+    adapter: HttpAdapter,
+  ): Promise<{ kind: string; ok: boolean; detail: string }> {
+    const source = this.for(entity, adapter);
+    if (!source.check)
+      return {
+        kind: source.kind,
+        ok: true,
+        detail:
+          source.kind === 'none'
+            ? 'no credential configured'
+            : 'a static key: only a call can prove it (`embctl embed --model ID "test"`)',
+      };
+    try {
+      return { kind: source.kind, ok: true, detail: await source.check() };
+    } catch (error) {
+      if (error instanceof CredentialError) return { kind: source.kind, ok: false, detail: error.message };
+      throw error;
+    }
+  }
+
   /** The entity's source; the same object for every call until the catalogue reloads the entity. */
   for(entity: EmbeddingModelEntity, adapter: HttpAdapter): CredentialSource {
     let source = this.sources.get(entity);

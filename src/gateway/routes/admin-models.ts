@@ -174,6 +174,18 @@ export function registerAdminModelRoutes(app: FastifyInstance, ctx: GatewayConte
 
     scope.get<IdParams>('/:id', async (req, reply) => send(reply, await load(req.params.id)));
 
+    // Proves an entity's credentials without spending tokens (mints, or signs): `embctl doctor` asks this.
+    scope.post<IdParams>('/:id/check', async (req) => {
+      const stored = await load(req.params.id);
+      const adapter = adapterFor(stored.provider);
+      const base = { id: stored.id, provider: stored.provider };
+      if (stored.unreadable) return { ...base, credential: 'unreadable', ok: false, detail: stored.unreadable };
+      if (adapter.kind === 'in-process')
+        return { ...base, credential: 'none', ok: true, detail: 'computed in the gateway' };
+      const { kind, ...result } = await ctx.credentials.check(stored, adapter);
+      return { ...base, credential: kind, ...result };
+    });
+
     const replace = async (
       req: FastifyRequest<IdParams & { Querystring: Query }>,
       next: (current: StoredEntity) => unknown,
