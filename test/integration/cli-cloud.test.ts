@@ -90,4 +90,10 @@ describe('doctor proves credentials without spending tokens', () => {
     expect(failed.detail).toContain(`vx: credentials_file ${keyFile} is not a service-account key`);
     writeFileSync(keyFile, tokens.serviceAccountKey);
   });
+
+  it("the gateway's own output holds no key, secret or minted token", () => {
+    const output = gateway.output();
+    expect(output).toContain('listening on');
+    for (const secret of [AWS_KEYS.secretAccessKey, 'PRIVATE KEY', 'ya29.']) expect(output).not.toContain(secret);
+  });
 });

@@ -355,6 +355,18 @@ describe.each(CASES)('$provider ($id)', (c) => {
     },
   );
 
+  it('retries a 503 and a 429 from the upstream, then answers', async () => {
+    fake().requests.length = 0;
+    fake().script(
+      { status: 503, body: formatOf(c.format).error(503, 'overloaded').body },
+      { status: 429, body: formatOf(c.format).error(429, 'slow down').body, headers: { 'retry-after-ms': '10' } },
+    );
+    const response = await embed({ input: 'after retries', encoding_format: 'float' });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(response.body.data[0].embedding).toEqual(fakeVector('after retries'));
+    expect(fake().requests).toHaveLength(3);
+  });
+
   it("passes the upstream's 400 message through as a 400", async () => {
     fake().script({ status: 400, body: formatOf(c.format).error(400, 'the input was unacceptable').body });
     const response = await embed({ input: 'x' });

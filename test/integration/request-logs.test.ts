@@ -35,7 +35,7 @@ beforeAll(async () => {
   });
   await admin('POST', '/v1/embedding-models', {
     id: 'gem',
-    provider: 'gemini',
+    provider: 'gemini-native',
     config: {
       connection: { base_url: `${gemini.url}/v1beta`, token: TOKEN },
       options: { model: 'gemini-embedding-001' },
@@ -130,7 +130,7 @@ describe('one row per call', () => {
     expect(priced.latency_ms).toBeGreaterThanOrEqual(priced.upstream_ms);
     expect(await row('estimated')).toMatchObject({
       status: 200,
-      provider: 'gemini',
+      provider: 'gemini-native',
       usage_estimated: true,
       prompt_tokens: 2,
     });

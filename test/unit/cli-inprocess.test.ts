@@ -236,7 +236,7 @@ describe('wizards (scripted answers)', () => {
     expect(prompter.asked).toEqual([
       'Provider:',
       'Base URL:',
-      'Credential:',
+      'Token:',
       'Variable name:',
       'Model:',
       'Dimensions (empty if unknown):',
