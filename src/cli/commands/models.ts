@@ -1,6 +1,7 @@
 /** `embctl models …`: the embedding-model entities of the gateway, through its admin API. */
 import { Option, type Command, type OptionValues } from '@commander-js/extra-typings';
 import { compilePatterns } from '../../core/patterns.js';
+import { PROVIDER_IDS } from '../../core/providers.js';
 import { usageError } from '../../core/errors.js';
 import { mergePatch } from '../../core/merge-patch.js';
 import type { StoredEntityView } from '../../client/gateway-client.js';
@@ -287,10 +288,7 @@ function entityFlags<A extends unknown[], G extends OptionValues>(command: Comma
     .option('--id <id>', 'entity id (letters, digits, _ . : -)')
     .option('--name <name>', 'display name (also usable in requests, as a slug)')
     .option('--description <text>', 'description')
-    .option(
-      '--provider <provider>',
-      'local, openai, azure-openai, openai-compatible, ollama, mistral, cohere, gemini, voyage, jina, huggingface-tei',
-    )
+    .option('--provider <provider>', PROVIDER_IDS.join(', '))
     .option('--base-url <url>', "the provider's base URL")
     .option('--token <token>', 'token or ${env:NAME}; comma-separated tokens rotate (prefer --token-stdin or ${env:…})')
     .option('--token-stdin', 'read the token from stdin')
