@@ -27,7 +27,7 @@ const STAGES = [
   ['validation and token bound', /dist\/core\/(embeddings-request|tokenizer|limits)\.js|gpt-tokenizer/],
   [
     'upstream call (undici, adapter, vector checks)',
-    /undici|dist\/gateway\/(upstream|upstream-json|dispatch)\.js|dist\/gateway\/providers\//,
+    /undici|dist\/gateway\/(upstream|upstream-json|dispatch)\.js|dist\/gateway\/(providers|credentials)\//,
   ],
   [
     'route handler (embeddings.js, cache check)',
