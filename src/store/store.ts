@@ -204,6 +204,52 @@ export interface EmbeddingCacheStore {
   prune(now: number, bounds: CacheBounds, liveEntities: string[]): Promise<CachePruned>;
 }
 
+/**
+ * A file uploaded through `POST /v1/files` (OpenAI's Files API), owned by the API key that sent it.
+ * Its bytes are stored in chunks, written as they arrive and read back one at a time, so a file is
+ * never held whole in memory; it is `uploading` until its last chunk is in.
+ */
+export interface StoredFile {
+  id: string;
+  /** The id of the API key that uploaded it: no other key sees it. */
+  owner: string;
+  purpose: string;
+  filename: string;
+  bytes: number;
+  /** JSONL lines (non-empty). */
+  lines: number;
+  status: 'uploading' | 'processed';
+  /** Epoch seconds. */
+  created_at: number;
+  expires_at: number | null;
+}
+
+export interface FileListQuery {
+  owner: string;
+  purpose?: string | undefined;
+  /** Cursor: files after this id in the listing order. */
+  after?: string | undefined;
+  limit: number;
+  order: 'asc' | 'desc';
+}
+
+export interface FileStore {
+  /** Starts a file (`uploading`, no bytes yet; multipart clients may send the purpose after the file). */
+  begin(file: Pick<StoredFile, 'id' | 'owner' | 'filename' | 'created_at'>): Promise<void>;
+  /** Chunk `seq` (0, 1, …) of the file's bytes. */
+  append(id: string, seq: number, chunk: Buffer): Promise<void>;
+  /** The upload is complete: `processed`, with its purpose, size, line count and expiry. */
+  finish(id: string, done: Pick<StoredFile, 'purpose' | 'bytes' | 'lines' | 'expires_at'>): Promise<StoredFile>;
+  get(id: string): Promise<StoredFile | undefined>;
+  /** Processed files of one owner, newest first unless `order: 'asc'`. */
+  list(query: FileListQuery): Promise<StoredFile[]>;
+  /** The file's bytes, chunk by chunk, in order. */
+  chunks(id: string): AsyncIterable<Buffer>;
+  delete(id: string): Promise<boolean>;
+  /** Deletes expired files and uploads begun before `abandonedBefore` and never finished; how many. */
+  prune(nowS: number, abandonedBefore: number): Promise<number>;
+}
+
 export interface Store {
   readonly kind: string;
   /** The schema version the store is at (its migrations applied). */
@@ -217,6 +263,7 @@ export interface Store {
   usage: UsageCounterStore;
   instances: InstanceStore;
   cache: EmbeddingCacheStore;
+  files: FileStore;
   /**
    * Bumped by every write to entities or keys, from any process sharing the store: the gateway
    * polls it to drop its in-memory catalogue when another replica changed something.

@@ -63,7 +63,7 @@ const ENGINES: Record<string, Engine> = {
     async asBeforeGeminiSplit(dataDir, id) {
       const db = new Database(join(dataDir, SQLITE_FILE));
       db.prepare("UPDATE entities SET body = json_set(body, '$.provider', 'gemini') WHERE id = ?").run(id);
-      db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+      db.pragma(`user_version = ${MIGRATIONS.findIndex((m) => m.includes("'gemini-native'"))}`);
       db.close();
     },
   },
@@ -102,7 +102,9 @@ const ENGINES: Record<string, Engine> = {
           `UPDATE entities SET body = jsonb_set(body::jsonb, '{provider}', '"gemini"')::text WHERE id = $1`,
           [id],
         );
-        await client.query('UPDATE embctl_schema SET version = $1', [PG_MIGRATIONS.length - 1]);
+        await client.query('UPDATE embctl_schema SET version = $1', [
+          PG_MIGRATIONS.findIndex((m) => m.includes(`'"gemini-native"'`)),
+        ]);
       } finally {
         await client.end();
       }
@@ -220,6 +222,64 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
 
     expect(await engine.dump(location)).not.toContain(TOKEN);
     expect((await store.entities.get('beta'))!.config.connection.token).toBe(TOKEN);
+  });
+
+  it('files: chunks written as they come, read back in order by any replica, listed per owner with a cursor, pruned', async () => {
+    const file = (id: string, owner: string) => ({ id, owner, filename: `${id}.jsonl`, created_at: 1_000 });
+    const done = (bytes: number, lines: number, expires_at: number | null = null) => ({
+      purpose: 'batch',
+      bytes,
+      lines,
+      expires_at,
+    });
+    const bytes = randomBytes(3 * 1024 + 7);
+    await store.files.begin(file('file-a', 'key-1'));
+    expect((await store.files.get('file-a'))!.status).toBe('uploading');
+    for (let seq = 0; seq * 1024 < bytes.length; seq++)
+      await store.files.append('file-a', seq, bytes.subarray(seq * 1024, (seq + 1) * 1024));
+    expect(await store.files.finish('file-a', done(bytes.length, 3))).toMatchObject({
+      id: 'file-a',
+      owner: 'key-1',
+      status: 'processed',
+      bytes: bytes.length,
+      lines: 3,
+      created_at: 1_000,
+      expires_at: null,
+    });
+    const replica = await engine.open(location);
+    try {
+      const parts: Buffer[] = [];
+      for await (const chunk of replica.files.chunks('file-a')) parts.push(Buffer.from(chunk));
+      expect(parts).toHaveLength(4);
+      expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+    } finally {
+      await replica.close();
+    }
+    for (const id of ['file-b', 'file-c', 'file-d']) {
+      await store.files.begin(file(id, id === 'file-c' ? 'key-2' : 'key-1'));
+      await store.files.finish(id, done(0, 0));
+    }
+    await store.files.begin(file('file-e', 'key-1'));
+    const ids = async (q: Partial<Parameters<Store['files']['list']>[0]>) =>
+      (await store.files.list({ owner: 'key-1', limit: 10, order: 'desc', ...q })).map((f) => f.id);
+    expect(await ids({})).toEqual(['file-d', 'file-b', 'file-a']);
+    expect(await ids({ order: 'asc' })).toEqual(['file-a', 'file-b', 'file-d']);
+    expect(await ids({ after: 'file-d', limit: 1 })).toEqual(['file-b']);
+    expect(await ids({ owner: 'key-2' })).toEqual(['file-c']);
+    expect(await ids({ purpose: 'fine-tune' })).toEqual([]);
+
+    expect(await store.files.delete('file-a')).toBe(true);
+    expect(await store.files.delete('file-a')).toBe(false);
+    const left: Buffer[] = [];
+    for await (const chunk of store.files.chunks('file-a')) left.push(chunk);
+    expect(left).toEqual([]);
+    await store.files.begin(file('file-old', 'key-1'));
+    await store.files.finish('file-old', done(0, 0, 5_000));
+    // file-e is still uploading since 1000: abandoned before 2000.
+    expect(await store.files.prune(5_000, 2_000)).toBe(2);
+    expect(await store.files.get('file-old')).toBeUndefined();
+    expect(await store.files.get('file-e')).toBeUndefined();
+    expect(await store.files.get('file-b')).toBeDefined();
   });
 
   it('keeps a gemini entity written before the split on the native API it called (gemini-native), version bumped', async () => {

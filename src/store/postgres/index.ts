@@ -21,6 +21,7 @@ import { BOOTSTRAP_LOCK, createPool, inTransaction, MIGRATE_LOCK } from './pool.
 import { redactedUrl } from './url.js';
 import { postgresRequestLogs } from './request-logs.js';
 import { postgresUsageCounters } from './usage-counters.js';
+import { postgresFiles } from './files.js';
 import { postgresEmbeddingCache } from './embedding-cache.js';
 
 const BUMP_CATALOGUE = "UPDATE settings SET value = (value::bigint + 1)::text WHERE name = 'catalogue_version'";
@@ -183,6 +184,7 @@ export async function openPostgresStore(url: string, onError: (message: string) 
     logs: postgresRequestLogs(pool),
     usage: postgresUsageCounters(pool),
     cache: postgresEmbeddingCache(pool, BUMP_CATALOGUE),
+    files: postgresFiles(pool),
     schemaVersion: PG_MIGRATIONS.length,
     instances: {
       async beat(b) {

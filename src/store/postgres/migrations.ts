@@ -168,4 +168,28 @@ export const PG_MIGRATIONS: readonly string[] = [
   UPDATE entities SET body = jsonb_set(body::jsonb, '{provider}', '"gemini-native"')::text, version = version + 1
     WHERE body::jsonb->>'provider' = 'gemini';
   `,
+  // 7: files uploaded through the Files API, their bytes in chunks (deleted with the file).
+  // Idempotent, so that a schema rewound in tests can run it again.
+  `
+  CREATE TABLE IF NOT EXISTS files (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    bytes BIGINT NOT NULL DEFAULT 0,
+    lines BIGINT NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT
+  );
+  CREATE INDEX IF NOT EXISTS files_owner ON files (owner, seq);
+  CREATE INDEX IF NOT EXISTS files_expires ON files (expires_at);
+  CREATE TABLE IF NOT EXISTS file_chunks (
+    file_id TEXT NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (file_id, seq)
+  );
+  `,
 ];

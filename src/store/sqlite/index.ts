@@ -18,6 +18,7 @@ import { MIGRATIONS } from './migrations.js';
 import { sqliteRequestLogs } from './request-logs.js';
 import { sqliteUsageCounters } from './usage-counters.js';
 import { openSqliteEmbeddingCache } from './embedding-cache.js';
+import { sqliteFiles } from './files.js';
 
 export const SQLITE_FILE = 'embctl.db';
 
@@ -174,6 +175,7 @@ export function openSqliteStore(dataDir: string): Store {
     logs: sqliteRequestLogs(db),
     usage: sqliteUsageCounters(db),
     cache,
+    files: sqliteFiles(db),
     schemaVersion: MIGRATIONS.length,
     instances: {
       async beat(beat) {

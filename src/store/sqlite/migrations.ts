@@ -97,4 +97,28 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE entities SET body = json_set(body, '$.provider', 'gemini-native'), version = version + 1
     WHERE json_extract(body, '$.provider') = 'gemini';
   `,
+  // 9: files uploaded through the Files API, their bytes in chunks (deleted with the file).
+  // Idempotent, so that a schema rewound in tests can run it again.
+  `
+  CREATE TABLE IF NOT EXISTS files (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    lines INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER
+  );
+  CREATE INDEX IF NOT EXISTS files_owner ON files (owner, seq);
+  CREATE INDEX IF NOT EXISTS files_expires ON files (expires_at);
+  CREATE TABLE IF NOT EXISTS file_chunks (
+    file_id TEXT NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (file_id, seq)
+  );
+  `,
 ];
