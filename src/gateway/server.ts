@@ -13,6 +13,8 @@ import { registerEmbeddingsRoutes } from './routes/embeddings.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
 import { registerCacheRoutes } from './routes/cache.js';
+import { registerFileRoutes } from './routes/files.js';
+import type { FileLimits } from './file-upload.js';
 import { registerRequestLogRoutes } from './routes/request-logs.js';
 import { registerModelRoutes } from './routes/models.js';
 
@@ -37,6 +39,8 @@ export interface ServerOptions {
   maxConnectionsPerIp?: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs?: number;
+  /** The Files API's bounds (upload size, lifetime). */
+  files: FileLimits;
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 2048;
@@ -181,5 +185,6 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   registerRequestLogRoutes(app, ctx);
   registerAdminTokenRoutes(app, ctx);
   registerCacheRoutes(app, ctx);
+  registerFileRoutes(app, ctx, options.files);
   return app;
 }

@@ -20,6 +20,7 @@ import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-
 import { providerDefaultModel } from './providers/index.js';
 import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS } from './server.js';
 import { Credentials } from './credentials/index.js';
+import { DEFAULT_FILE_TTL_S, DEFAULT_MAX_FILE_MB, startFilePrune } from './file-upload.js';
 import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
@@ -64,6 +65,10 @@ export interface GatewayOptions {
   keepAliveTimeoutMs?: number;
   /** Upstream response bytes held at once (default 64 MiB); larger answers wait their turn. */
   upstreamBodyBudgetBytes?: number;
+  /** Largest upload to `POST /v1/files` (default 512 MiB). */
+  maxFileBytes?: number;
+  /** How long uploaded files are kept (default 30 days). */
+  fileTtlS?: number;
   /**
    * Load the tokenizer before listening (default), so that no caller's first long input stalls
    * the others; a gateway embedded in one CLI command has no other callers and skips it.
@@ -182,7 +187,14 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       maxConnections: options.maxConnections,
       maxConnectionsPerIp: options.maxConnectionsPerIp,
       keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+      files: {
+        maxBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_MB * 1024 * 1024,
+        ttlS: options.fileTtlS ?? DEFAULT_FILE_TTL_S,
+        // One request of a batch is at most what /v1/embeddings takes.
+        maxLineBytes: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+      },
     });
+    const stopFilePrune = startFilePrune(store.files, 60_000, logError);
     if (options.preloadTokenizer !== false) preloadTokenizer();
     const stopHeartbeat = startHeartbeat(store, {
       instance,
@@ -199,6 +211,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
         (closing ??= (async () => {
           ctx.closing = true;
           stopRetention();
+          stopFilePrune();
           stopHeartbeat();
           // Live log streams would hold the server open: end them, then let requests finish.
           tail.end();

@@ -26,6 +26,8 @@ export interface GatewayStartOptions {
   limitsOnStoreOutage?: OutagePolicy;
   cache?: { memoryBytes?: number; maxEntries?: number; maxBytes?: number };
   upstreamBodyBudgetBytes?: number;
+  maxFileBytes?: number;
+  fileTtlS?: number;
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;
@@ -392,6 +394,12 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         'MB of upstream answers held at once; calls expected to bring back more wait their turn (default 64)',
         integer('--upstream-body-budget-mb', 1),
       )
+      .option('--max-file-mb <mb>', 'largest upload to POST /v1/files, in MiB (default 512)', integer('--max-file-mb', 1))
+      .option(
+        '--file-ttl <duration>',
+        'how long uploaded and batch output files are kept, e.g. 30d (default), 12h',
+        duration('--file-ttl'),
+      )
       .option(
         '--cache-memory-mb <mb>',
         'embedding cache entries each gateway keeps in memory, in MB of vectors (default 64)',
@@ -506,6 +514,8 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         maxConnectionsPerIp: opts.maxConnectionsPerIp,
         keepAliveTimeoutMs: opts.keepAliveTimeout,
         upstreamBodyBudgetBytes: opts.upstreamBodyBudgetMb === undefined ? undefined : opts.upstreamBodyBudgetMb * MIB,
+        maxFileBytes: opts.maxFileMb === undefined ? undefined : opts.maxFileMb * MIB,
+        fileTtlS: opts.fileTtl === undefined ? undefined : Math.ceil(opts.fileTtl / 1000),
         ...(tls ? { tls } : {}),
         ...(channel ? { notifyPrimary: channel } : {}),
       };
