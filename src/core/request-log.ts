@@ -41,6 +41,8 @@ export interface RequestLogRow {
   cached_tokens: number;
   /** What `cached_tokens` would have cost at the entity's price. */
   cost_saved_usd: number;
+  /** The batch this call ran for (`POST /v1/batches`); null for a live call. */
+  batch_id: string | null;
 }
 
 /** A stored row: `seq` orders rows and is the SSE event id, so a reconnect resumes exactly. */

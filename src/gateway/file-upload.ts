@@ -108,8 +108,7 @@ export async function receiveFile(
         fields[part.fieldname] = String(part.value);
         continue;
       }
-      if (id !== undefined)
-        throw invalidRequest('Send one file per upload.', 'file', 'invalid_file');
+      if (id !== undefined) throw invalidRequest('Send one file per upload.', 'file', 'invalid_file');
       id = randomId('file-', 12);
       await files.begin({ id, owner, filename: part.filename || 'upload.jsonl', created_at: nowS });
       const check = new JsonlLineCheck(limits.maxLineBytes);
@@ -137,7 +136,11 @@ export async function receiveFile(
       received = { bytes, lines: check.lines };
     }
     if (id === undefined || received === undefined)
-      throw invalidRequest("The upload has no 'file' part: send multipart/form-data with 'file' and 'purpose'.", 'file', 'missing_file');
+      throw invalidRequest(
+        "The upload has no 'file' part: send multipart/form-data with 'file' and 'purpose'.",
+        'file',
+        'missing_file',
+      );
     const purpose = fields.purpose;
     if (!purpose || !PURPOSES.has(purpose))
       throw invalidRequest(
@@ -173,7 +176,9 @@ function expirySeconds(fields: Record<string, string>, limits: FileLimits): numb
 export function startFilePrune(files: FileStore, everyMs: number, onError: (m: string) => void): () => void {
   const prune = () => {
     const nowS = Math.floor(Date.now() / 1000);
-    files.prune(nowS, nowS - 3600).catch((error: unknown) => onError(`file expiry failed: ${(error as Error).message}`));
+    files
+      .prune(nowS, nowS - 3600)
+      .catch((error: unknown) => onError(`file expiry failed: ${(error as Error).message}`));
   };
   prune();
   const timer = setInterval(prune, everyMs);

@@ -31,6 +31,7 @@ export const LOG_COLUMNS = [
   'cached_inputs',
   'cached_tokens',
   'cost_saved_usd',
+  'batch_id',
 ] as const;
 
 /** Bound parameters and their placeholders, in order. */

@@ -250,6 +250,119 @@ export interface FileStore {
   prune(nowS: number, abandonedBefore: number): Promise<number>;
 }
 
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+
+export type BatchTime =
+  | 'in_progress_at'
+  | 'finalizing_at'
+  | 'completed_at'
+  | 'failed_at'
+  | 'expired_at'
+  | 'cancelling_at'
+  | 'cancelled_at';
+
+export interface BatchError {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+/** A batch job (OpenAI's Batch API), owned by the key that created it. */
+export interface StoredBatch {
+  id: string;
+  owner: string;
+  status: BatchStatus;
+  endpoint: string;
+  input_file_id: string;
+  completion_window: string;
+  /** Epoch seconds, as every time here. */
+  created_at: number;
+  expires_at: number;
+  times: Partial<Record<BatchTime, number>>;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  request_counts: { total: number; completed: number; failed: number };
+  metadata: Record<string, string> | null;
+  errors: BatchError[] | null;
+  /** Why the job waits (a rate limit of its key), or why it stopped; null while it simply runs. */
+  note: string | null;
+}
+
+/** One line of a batch: its request, and once run, its result line for the output or error file. */
+export interface BatchItem {
+  line: number;
+  custom_id: string;
+  /** The request body, JSON. */
+  body: string;
+}
+
+export interface BatchResult {
+  line: number;
+  state: 'done' | 'failed';
+  /** The output (or error) file's line for it, JSON. */
+  result: string;
+}
+
+export type BatchPatch = Partial<
+  Pick<StoredBatch, 'status' | 'output_file_id' | 'error_file_id' | 'errors' | 'note'>
+> & {
+  /** Merged into the batch's times. */
+  times?: Partial<Record<BatchTime, number>>;
+};
+
+export interface BatchStore {
+  /** Stores a new batch (no items yet). */
+  create(batch: StoredBatch): Promise<void>;
+  /** Adds lines to a batch being validated; `request_counts.total` follows. */
+  addItems(id: string, items: BatchItem[]): Promise<void>;
+  /** Drops every line of a batch that failed validation. */
+  dropItems(id: string): Promise<void>;
+  get(id: string): Promise<StoredBatch | undefined>;
+  /** One owner's batches, newest first, after the cursor. */
+  list(query: { owner: string; after?: string | undefined; limit: number }): Promise<StoredBatch[]>;
+  /** Applies the patch when the batch's status is one of `from` (any, when absent); the batch after, or undefined. */
+  update(id: string, patch: BatchPatch, from?: BatchStatus[]): Promise<StoredBatch | undefined>;
+  /**
+   * Leases up to `max` pending lines of the oldest running batch with any free, to `worker` until
+   * `leaseUntil` (ms). Two workers never hold the same line (row locks, SKIP LOCKED on PostgreSQL).
+   */
+  claim(
+    worker: string,
+    now: number,
+    leaseUntil: number,
+    max: number,
+  ): Promise<{ batch: StoredBatch; items: BatchItem[] } | undefined>;
+  /** Extends the lease of lines the worker still holds. */
+  renew(id: string, worker: string, lines: number[], leaseUntil: number): Promise<void>;
+  /** Gives lines back unrun (a pause at a limit). */
+  release(id: string, worker: string, lines: number[]): Promise<void>;
+  /**
+   * Records results of lines the worker still holds, counts updated in the same transaction; a
+   * line whose lease passed to another worker is not recorded twice. How many were recorded.
+   */
+  complete(id: string, worker: string, results: BatchResult[]): Promise<number>;
+  /** Lines not yet done or failed, and of them those leased now. */
+  remaining(id: string, now: number): Promise<{ pending: number; leased: number }>;
+  /** Batches in `status` whose lines are all done, failed or (cancelling) not leased: ready to finalize. */
+  settled(status: BatchStatus, now: number): Promise<string[]>;
+  /** Results in line order after `afterLine`, of one state. */
+  results(
+    id: string,
+    state: BatchResult['state'],
+    afterLine: number,
+    limit: number,
+  ): Promise<{ line: number; result: string }[]>;
+}
+
 export interface Store {
   readonly kind: string;
   /** The schema version the store is at (its migrations applied). */
@@ -264,6 +377,7 @@ export interface Store {
   instances: InstanceStore;
   cache: EmbeddingCacheStore;
   files: FileStore;
+  batches: BatchStore;
   /**
    * Bumped by every write to entities or keys, from any process sharing the store: the gateway
    * polls it to drop its in-memory catalogue when another replica changed something.

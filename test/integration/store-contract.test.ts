@@ -33,8 +33,8 @@ interface Engine {
   dump(location: string): Promise<string>;
   /** Damages every stored cache entry behind the store's back: half torn short, half other bytes. */
   damageCache(location: string): Promise<void>;
-  /** Makes entity `id` a `gemini` one written by the release before the gemini split, the schema rewound to then. */
-  asBeforeGeminiSplit(location: string, id: string): Promise<void>;
+  /** Makes entity `id` a `gemini` one, as the release before the gemini split wrote it, and runs that split's migration. */
+  rerunGeminiSplit(location: string, id: string): Promise<void>;
 }
 
 let postgres: TestPostgres;
@@ -60,10 +60,10 @@ const ENGINES: Record<string, Engine> = {
       db.prepare('UPDATE embedding_cache SET vector = zeroblob(dims * 4) WHERE rowid % 2 = 1').run();
       db.close();
     },
-    async asBeforeGeminiSplit(dataDir, id) {
+    async rerunGeminiSplit(dataDir, id) {
       const db = new Database(join(dataDir, SQLITE_FILE));
       db.prepare("UPDATE entities SET body = json_set(body, '$.provider', 'gemini') WHERE id = ?").run(id);
-      db.pragma(`user_version = ${MIGRATIONS.findIndex((m) => m.includes("'gemini-native'"))}`);
+      db.exec(MIGRATIONS.find((m) => m.includes("'gemini-native'"))!);
       db.close();
     },
   },
@@ -94,7 +94,7 @@ const ENGINES: Record<string, Engine> = {
         await client.end();
       }
     },
-    async asBeforeGeminiSplit(url, id) {
+    async rerunGeminiSplit(url, id) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
@@ -102,9 +102,7 @@ const ENGINES: Record<string, Engine> = {
           `UPDATE entities SET body = jsonb_set(body::jsonb, '{provider}', '"gemini"')::text WHERE id = $1`,
           [id],
         );
-        await client.query('UPDATE embctl_schema SET version = $1', [
-          PG_MIGRATIONS.findIndex((m) => m.includes(`'"gemini-native"'`)),
-        ]);
+        await client.query(PG_MIGRATIONS.find((m) => m.includes(`'"gemini-native"'`))!);
       } finally {
         await client.end();
       }
@@ -159,6 +157,7 @@ const logRow = (id: string, at: number, extra: Partial<RequestLogRow> = {}): Req
   cached_inputs: 0,
   cached_tokens: 0,
   cost_saved_usd: 0,
+  batch_id: null,
   ...extra,
 });
 
@@ -282,13 +281,132 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     expect(await store.files.get('file-b')).toBeDefined();
   });
 
+  it('batches: lines claimed by one worker at a time, leases that pass on, results recorded once, counts exact', async () => {
+    const batch = (id: string, owner: string) => ({
+      id,
+      owner,
+      status: 'validating' as const,
+      endpoint: '/v1/embeddings',
+      input_file_id: 'file-x',
+      completion_window: '24h',
+      created_at: 1_000,
+      expires_at: 87_400,
+      times: {},
+      output_file_id: null,
+      error_file_id: null,
+      request_counts: { total: 0, completed: 0, failed: 0 },
+      metadata: { team: 'search' },
+      errors: null,
+      note: null,
+    });
+    await store.batches.create(batch('batch-1', 'key-1'));
+    await store.batches.create(batch('batch-2', 'key-2'));
+    const items = Array.from({ length: 50 }, (_, i) => ({ line: i + 1, custom_id: `c${i}`, body: `{"n":${i}}` }));
+    await store.batches.addItems('batch-1', items.slice(0, 30));
+    await store.batches.addItems('batch-1', items.slice(30));
+    expect((await store.batches.get('batch-1'))!.request_counts).toEqual({ total: 50, completed: 0, failed: 0 });
+    // Not running yet: nothing to claim.
+    expect(await store.batches.claim('w1', 10, 100, 10)).toBeUndefined();
+    expect(await store.batches.update('batch-1', { status: 'in_progress' }, ['cancelling'])).toBeUndefined();
+    const running = await store.batches.update('batch-1', { status: 'in_progress', times: { in_progress_at: 5 } }, [
+      'validating',
+    ]);
+    expect(running).toMatchObject({
+      status: 'in_progress',
+      times: { in_progress_at: 5 },
+      metadata: { team: 'search' },
+    });
+
+    // Two workers at once (two replicas over PostgreSQL): disjoint lines.
+    const replica = await engine.open(location);
+    try {
+      const [a, b] = await Promise.all([
+        store.batches.claim('w1', 10, 1_000, 20),
+        replica.batches.claim('w2', 10, 1_000, 20),
+      ]);
+      const linesA = a!.items.map((i) => i.line);
+      const linesB = b!.items.map((i) => i.line);
+      expect(linesA).toHaveLength(20);
+      expect(linesB).toHaveLength(20);
+      expect(linesA.filter((l) => linesB.includes(l))).toEqual([]);
+      expect(a!.items[0]).toMatchObject({ custom_id: `c${linesA[0]! - 1}`, body: `{"n":${linesA[0]! - 1}}` });
+      expect(await store.batches.remaining('batch-1', 10)).toEqual({ pending: 50, leased: 40 });
+
+      // w1 finishes its lines; a stranger cannot record w2's.
+      const result = (line: number, state: 'done' | 'failed' = 'done') => ({ line, state, result: `{"line":${line}}` });
+      expect(
+        await store.batches.complete('batch-1', 'w1', [
+          ...linesA.slice(0, 19).map((l) => result(l)),
+          result(linesA[19]!, 'failed'),
+        ]),
+      ).toBe(20);
+      expect(await store.batches.complete('batch-1', 'w1', [result(linesB[0]!)])).toBe(0);
+      expect(await store.batches.complete('batch-1', 'w1', [result(linesA[0]!)])).toBe(0);
+      // w2's lease passes (it crashed): w3 takes its lines over; w2's late answer is not counted.
+      const c = await store.batches.claim('w3', 2_000, 3_000, 100);
+      expect(c!.items.map((i) => i.line).sort((x, y) => x - y)).toEqual(
+        [...linesB, ...items.map((i) => i.line).filter((l) => !linesA.includes(l) && !linesB.includes(l))].sort(
+          (x, y) => x - y,
+        ),
+      );
+      expect(
+        await store.batches.complete(
+          'batch-1',
+          'w2',
+          linesB.map((l) => result(l)),
+        ),
+      ).toBe(0);
+      await store.batches.renew('batch-1', 'w3', [linesB[0]!], 9_000);
+      await store.batches.release('batch-1', 'w3', [linesB[1]!]);
+      expect(await store.batches.remaining('batch-1', 3_500)).toEqual({ pending: 30, leased: 1 });
+      const rest = c!.items.map((i) => i.line).filter((l) => l !== linesB[1]);
+      expect(
+        await store.batches.complete(
+          'batch-1',
+          'w3',
+          rest.map((l) => result(l)),
+        ),
+      ).toBe(29);
+      expect(await store.batches.settled('in_progress', 3_500)).toEqual([]);
+      const last = await replica.batches.claim('w2', 3_500, 4_000, 10);
+      expect(last!.items.map((i) => i.line)).toEqual([linesB[1]]);
+      expect(await replica.batches.complete('batch-1', 'w2', [result(linesB[1]!)])).toBe(1);
+    } finally {
+      await replica.close();
+    }
+    expect((await store.batches.get('batch-1'))!.request_counts).toEqual({ total: 50, completed: 49, failed: 1 });
+    expect(await store.batches.settled('in_progress', 5_000)).toEqual(['batch-1']);
+    const done = await store.batches.results('batch-1', 'done', 0, 100);
+    expect(done).toHaveLength(49);
+    expect(done.map((r) => r.line)).toEqual([...done.map((r) => r.line)].sort((x, y) => x - y));
+    expect((await store.batches.results('batch-1', 'failed', 0, 10)).map((r) => r.result)).toHaveLength(1);
+    expect(await store.batches.results('batch-1', 'done', done[47]!.line, 10)).toEqual([done[48]]);
+
+    // Cancelling with a line still leased is not settled until the lease is over.
+    await store.batches.create(batch('batch-3', 'key-1'));
+    await store.batches.addItems('batch-3', items.slice(0, 2));
+    await store.batches.update('batch-3', { status: 'in_progress' });
+    await store.batches.claim('w1', 10, 6_000, 1);
+    await store.batches.update('batch-3', { status: 'cancelling' });
+    expect(await store.batches.settled('cancelling', 5_000)).toEqual([]);
+    expect(await store.batches.settled('cancelling', 7_000)).toEqual(['batch-3']);
+
+    expect((await store.batches.list({ owner: 'key-1', limit: 10 })).map((b) => b.id)).toEqual(['batch-3', 'batch-1']);
+    expect((await store.batches.list({ owner: 'key-1', after: 'batch-3', limit: 10 })).map((b) => b.id)).toEqual([
+      'batch-1',
+    ]);
+    expect((await store.batches.list({ owner: 'key-2', limit: 10 })).map((b) => b.id)).toEqual(['batch-2']);
+    await store.batches.dropItems('batch-3');
+    expect(await store.batches.remaining('batch-3', 0)).toEqual({ pending: 0, leased: 0 });
+  });
+
   it('keeps a gemini entity written before the split on the native API it called (gemini-native), version bumped', async () => {
     const own = await engine.fresh();
     const first = await engine.open(own);
     await first.entities.create(entity('old-gemini'));
     await first.entities.create(entity('other'));
     await first.close();
-    await engine.asBeforeGeminiSplit(own, 'old-gemini');
+    await engine.rerunGeminiSplit(own, 'old-gemini');
     const upgraded = await engine.open(own);
     try {
       expect(await upgraded.entities.get('old-gemini')).toMatchObject({ provider: 'gemini-native', version: 2 });

@@ -394,7 +394,11 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         'MB of upstream answers held at once; calls expected to bring back more wait their turn (default 64)',
         integer('--upstream-body-budget-mb', 1),
       )
-      .option('--max-file-mb <mb>', 'largest upload to POST /v1/files, in MiB (default 512)', integer('--max-file-mb', 1))
+      .option(
+        '--max-file-mb <mb>',
+        'largest upload to POST /v1/files, in MiB (default 512)',
+        integer('--max-file-mb', 1),
+      )
       .option(
         '--file-ttl <duration>',
         'how long uploaded and batch output files are kept, e.g. 30d (default), 12h',

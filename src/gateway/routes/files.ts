@@ -64,7 +64,13 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext, li
           'file',
           'invalid_content_type',
         );
-      const file = await receiveFile(req.parts(), key.record.id, ctx.store.files, limits, Math.floor(Date.now() / 1000));
+      const file = await receiveFile(
+        req.parts(),
+        key.record.id,
+        ctx.store.files,
+        limits,
+        Math.floor(Date.now() / 1000),
+      );
       void reply.code(200);
       return fileObject(file);
     });

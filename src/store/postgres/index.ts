@@ -22,6 +22,7 @@ import { redactedUrl } from './url.js';
 import { postgresRequestLogs } from './request-logs.js';
 import { postgresUsageCounters } from './usage-counters.js';
 import { postgresFiles } from './files.js';
+import { postgresBatches } from './batches.js';
 import { postgresEmbeddingCache } from './embedding-cache.js';
 
 const BUMP_CATALOGUE = "UPDATE settings SET value = (value::bigint + 1)::text WHERE name = 'catalogue_version'";
@@ -185,6 +186,7 @@ export async function openPostgresStore(url: string, onError: (message: string) 
     usage: postgresUsageCounters(pool),
     cache: postgresEmbeddingCache(pool, BUMP_CATALOGUE),
     files: postgresFiles(pool),
+    batches: postgresBatches(pool),
     schemaVersion: PG_MIGRATIONS.length,
     instances: {
       async beat(b) {

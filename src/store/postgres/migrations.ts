@@ -192,4 +192,33 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (file_id, seq)
   );
   `,
+  // 8: batch jobs and their lines; Request Log rows say which batch they ran for.
+  `
+  ALTER TABLE request_logs ADD COLUMN batch_id TEXT;
+  CREATE INDEX request_logs_batch ON request_logs (batch_id) WHERE batch_id IS NOT NULL;
+  CREATE TABLE batches (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    total BIGINT NOT NULL DEFAULT 0,
+    completed BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE INDEX batches_owner ON batches (owner, seq);
+  CREATE INDEX batches_status ON batches (status, seq);
+  CREATE TABLE batch_items (
+    batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    result TEXT,
+    lease_owner TEXT,
+    lease_until BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, line)
+  );
+  CREATE INDEX batch_items_state ON batch_items (batch_id, state, line);
+  `,
 ];

@@ -19,6 +19,7 @@ import { sqliteRequestLogs } from './request-logs.js';
 import { sqliteUsageCounters } from './usage-counters.js';
 import { openSqliteEmbeddingCache } from './embedding-cache.js';
 import { sqliteFiles } from './files.js';
+import { sqliteBatches } from './batches.js';
 
 export const SQLITE_FILE = 'embctl.db';
 
@@ -176,6 +177,7 @@ export function openSqliteStore(dataDir: string): Store {
     usage: sqliteUsageCounters(db),
     cache,
     files: sqliteFiles(db),
+    batches: sqliteBatches(db),
     schemaVersion: MIGRATIONS.length,
     instances: {
       async beat(beat) {

@@ -121,4 +121,33 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (file_id, seq)
   );
   `,
+  // 10: batch jobs and their lines; Request Log rows say which batch they ran for.
+  `
+  ALTER TABLE request_logs ADD COLUMN batch_id TEXT;
+  CREATE INDEX request_logs_batch ON request_logs (batch_id) WHERE batch_id IS NOT NULL;
+  CREATE TABLE batches (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    total INTEGER NOT NULL DEFAULT 0,
+    completed INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX batches_owner ON batches (owner, seq);
+  CREATE INDEX batches_status ON batches (status, seq);
+  CREATE TABLE batch_items (
+    batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    line INTEGER NOT NULL,
+    custom_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    result TEXT,
+    lease_owner TEXT,
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, line)
+  );
+  CREATE INDEX batch_items_state ON batch_items (batch_id, state, line);
+  `,
 ];
