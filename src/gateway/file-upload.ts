@@ -24,14 +24,16 @@ const PURPOSES = new Set(['batch']);
 
 const NEWLINE = 0x0a;
 
-/** Splits a stream into lines across chunk boundaries and checks each is a JSON object. */
-export class JsonlLineCheck {
+/** Splits a stream into lines across chunk boundaries; `onLine` gets each non-empty one and its number. */
+export class JsonlSplitter {
   private partial: Buffer[] = [];
   private partialBytes = 0;
-  lines = 0;
   private lineNo = 0;
 
-  constructor(private readonly maxLineBytes: number) {}
+  constructor(
+    private readonly maxLineBytes: number,
+    private readonly onLine: (text: string, line: number) => void,
+  ) {}
 
   push(chunk: Buffer): void {
     let start = 0;
@@ -64,7 +66,14 @@ export class JsonlLineCheck {
     const text = Buffer.concat(this.partial, this.partialBytes).toString('utf8').trim();
     this.partial = [];
     this.partialBytes = 0;
-    if (text === '') return;
+    if (text !== '') this.onLine(text, this.lineNo);
+  }
+}
+
+/** A batch file's lines as they pass: each must be a JSON object; counts them. */
+function objectLines(maxLineBytes: number): { splitter: JsonlSplitter; count: () => number } {
+  let lines = 0;
+  const splitter = new JsonlSplitter(maxLineBytes, (text, line) => {
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -73,13 +82,14 @@ export class JsonlLineCheck {
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value))
       throw invalidRequest(
-        `Line ${this.lineNo} of the file is not a JSON object; a batch file holds one request per line, ` +
+        `Line ${line} of the file is not a JSON object; a batch file holds one request per line, ` +
           'e.g. {"custom_id": "a", "method": "POST", "url": "/v1/embeddings", "body": {…}}.',
         'file',
         'invalid_file',
       );
-    this.lines++;
-  }
+    lines++;
+  });
+  return { splitter, count: () => lines };
 }
 
 function tooLarge(limits: FileLimits): ApiError {
@@ -111,7 +121,7 @@ export async function receiveFile(
       if (id !== undefined) throw invalidRequest('Send one file per upload.', 'file', 'invalid_file');
       id = randomId('file-', 12);
       await files.begin({ id, owner, filename: part.filename || 'upload.jsonl', created_at: nowS });
-      const check = new JsonlLineCheck(limits.maxLineBytes);
+      const check = objectLines(limits.maxLineBytes);
       let pending: Buffer[] = [];
       let pendingBytes = 0;
       let bytes = 0;
@@ -125,15 +135,15 @@ export async function receiveFile(
       for await (const chunk of part.file as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         if (bytes > limits.maxBytes) throw tooLarge(limits);
-        check.push(chunk);
+        check.splitter.push(chunk);
         pending.push(chunk);
         pendingBytes += chunk.length;
         if (pendingBytes >= FILE_CHUNK_BYTES) await flush();
       }
       if (part.file.truncated) throw tooLarge(limits);
-      check.end();
+      check.splitter.end();
       await flush();
-      received = { bytes, lines: check.lines };
+      received = { bytes, lines: check.count() };
     }
     if (id === undefined || received === undefined)
       throw invalidRequest(

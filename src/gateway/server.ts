@@ -14,6 +14,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerAdminTokenRoutes } from './routes/admin-token.js';
 import { registerCacheRoutes } from './routes/cache.js';
 import { registerFileRoutes } from './routes/files.js';
+import { registerBatchRoutes } from './routes/batches.js';
 import type { FileLimits } from './file-upload.js';
 import { registerRequestLogRoutes } from './routes/request-logs.js';
 import { registerModelRoutes } from './routes/models.js';
@@ -186,5 +187,6 @@ export function buildServer(ctx: GatewayContext, options: ServerOptions): Fastif
   registerAdminTokenRoutes(app, ctx);
   registerCacheRoutes(app, ctx);
   registerFileRoutes(app, ctx, options.files);
+  registerBatchRoutes(app, ctx, options.files.maxLineBytes);
   return app;
 }

@@ -20,6 +20,7 @@ import { DEFAULT_PIPELINE, RequestLogPipeline, startRetention } from './request-
 import { providerDefaultModel } from './providers/index.js';
 import { buildServer, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS } from './server.js';
 import { Credentials } from './credentials/index.js';
+import { BatchRunner, DEFAULT_BATCH_RUNNER } from './batch-runner.js';
 import { DEFAULT_FILE_TTL_S, DEFAULT_MAX_FILE_MB, startFilePrune } from './file-upload.js';
 import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.js';
 
@@ -69,6 +70,9 @@ export interface GatewayOptions {
   maxFileBytes?: number;
   /** How long uploaded files are kept (default 30 days). */
   fileTtlS?: number;
+  /** Batch jobs: a claimed slice's lease (default 30 s) and upstream calls in flight per gateway (default 4). */
+  batchLeaseMs?: number;
+  batchConcurrency?: number;
   /**
    * Load the tokenizer before listening (default), so that no caller's first long input stalls
    * the others; a gateway embedded in one CLI command has no other callers and skips it.
@@ -195,6 +199,15 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       },
     });
     const stopFilePrune = startFilePrune(store.files, 60_000, logError);
+    const batches = new BatchRunner(ctx, {
+      ...DEFAULT_BATCH_RUNNER,
+      worker: instance,
+      leaseMs: options.batchLeaseMs ?? DEFAULT_BATCH_RUNNER.leaseMs,
+      concurrency: options.batchConcurrency ?? DEFAULT_BATCH_RUNNER.concurrency,
+      fileTtlS: options.fileTtlS ?? DEFAULT_FILE_TTL_S,
+      onError: logError,
+    });
+    batches.start();
     if (options.preloadTokenizer !== false) preloadTokenizer();
     const stopHeartbeat = startHeartbeat(store, {
       instance,
@@ -212,6 +225,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
           ctx.closing = true;
           stopRetention();
           stopFilePrune();
+          await batches.stop();
           stopHeartbeat();
           // Live log streams would hold the server open: end them, then let requests finish.
           tail.end();

@@ -47,7 +47,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext, li
   const owned = async (headers: Parameters<typeof authenticateConsumer>[0], id: string) => {
     const key = await authenticateConsumer(headers, ctx.catalogue);
     const file = await ctx.store.files.get(id);
-    if (!file || file.status !== 'processed' || file.owner !== key.record.id) throw missing(id);
+    if (file?.status !== 'processed' || file.owner !== key.record.id) throw missing(id);
     return file;
   };
 

@@ -1,0 +1,340 @@
+/**
+ * Runs batch jobs inside the gateway. Each gateway claims a slice of lines from the store (leased
+ * to it, renewed while it works; a crashed gateway's lease runs out and another takes the lines
+ * over), groups lines that ask for the same model and options into one upstream call, runs at
+ * most `concurrency` such calls at once (room left for live traffic), and records each line's
+ * result in the same transaction that counts it. Every call goes through the live path: the
+ * owner key's constraints, limits and budgets, the cache, and one Request Log row tagged with the
+ * batch id. At a rate limit the slice is given back and the job waits (its `note` says why); at a
+ * spent budget the job fails, saying so. When no line is left, one gateway writes the output and
+ * error files and completes the job.
+ *
+ * Delivery: each line's result is recorded exactly once. A line is sent upstream again only if a
+ * gateway dies (or loses its lease) between the upstream's answer and the record — at most the
+ * lines it had in flight.
+ */
+import { randomId } from '../core/secrets.js';
+import { ApiError } from '../core/errors.js';
+import { apportionTokens } from '../core/cache-key.js';
+import { countTextTokens } from '../core/tokenizer.js';
+import { sleep } from '../core/retry.js';
+import type { BatchItem, BatchResult, StoredBatch } from '../store/store.js';
+import { FILE_CHUNK_BYTES } from '../store/file-rows.js';
+import type { KnownKey } from './catalogue.js';
+import type { GatewayContext } from './context.js';
+import { embedCall, logRowOf, type CallTrace } from './embed-call.js';
+import { serializeEmbeddings } from './serialize.js';
+
+export interface BatchRunnerOptions {
+  /** This gateway among those sharing the store. */
+  worker: string;
+  leaseMs: number;
+  /** Lines claimed at once. */
+  claimSize: number;
+  /** Upstream calls in flight at once for batches, per gateway. */
+  concurrency: number;
+  /** Inputs merged into one call at most. */
+  maxGroupInputs: number;
+  pollMs: number;
+  fileTtlS: number;
+  onError: (message: string) => void;
+}
+
+export const DEFAULT_BATCH_RUNNER = {
+  leaseMs: 30_000,
+  claimSize: 512,
+  concurrency: 4,
+  maxGroupInputs: 256,
+  pollMs: 250,
+} as const;
+
+interface Line extends BatchItem {
+  request: { model: string; input: unknown; encoding_format?: unknown; dimensions?: unknown; user?: unknown };
+}
+
+class Paused extends Error {}
+
+const STATUS_CHECK_MS = 250;
+
+const nowS = () => Math.floor(Date.now() / 1000);
+
+async function text(body: Buffer | NodeJS.ReadableStream): Promise<string> {
+  if (Buffer.isBuffer(body)) return body.toString('utf8');
+  const parts: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) parts.push(chunk);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function resultLine(line: Line, status: number, requestId: string, body: string): string {
+  return (
+    `{"id":${JSON.stringify(randomId('batch_req_', 12))},"custom_id":${JSON.stringify(line.custom_id)},` +
+    `"response":{"status_code":${status},"request_id":${JSON.stringify(requestId)},"body":${body}},"error":null}`
+  );
+}
+
+/** Lines that can share one upstream call: the same model and options, text inputs. */
+function groupsOf(lines: Line[], maxInputs: number): Line[][] {
+  const groups = new Map<string, Line[][]>();
+  for (const line of lines) {
+    const { model, encoding_format, dimensions, user, input } = line.request;
+    const textual = typeof input === 'string' || (Array.isArray(input) && input.every((i) => typeof i === 'string'));
+    const key = textual ? JSON.stringify([model, encoding_format, dimensions, user]) : `alone:${line.line}`;
+    const list = groups.get(key) ?? [];
+    const last = list.at(-1);
+    const size = (l: Line) => (Array.isArray(l.request.input) ? l.request.input.length : 1);
+    if (last && last.reduce((n, l) => n + size(l), 0) + size(line) <= maxInputs) last.push(line);
+    else list.push([line]);
+    groups.set(key, list);
+  }
+  return [...groups.values()].flat();
+}
+
+export class BatchRunner {
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly options: BatchRunnerOptions,
+  ) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let worked = false;
+      try {
+        await this.finalizeSettled();
+        worked = await this.tick();
+      } catch (error) {
+        if (!this.stopped) this.options.onError(`batch runner: ${(error as Error).message}`);
+      }
+      if (!worked && !this.stopped) await sleep(this.options.pollMs, this.stopping.signal).catch(() => {});
+    }
+  }
+
+  private async keyOf(owner: string): Promise<KnownKey | undefined> {
+    const { keysByHash } = await this.ctx.catalogue.current();
+    for (const known of keysByHash.values()) if (known.record.id === owner) return known;
+    return undefined;
+  }
+
+  /** Claims a slice and runs it; false when there was nothing to do. */
+  private async tick(): Promise<boolean> {
+    const { store } = this.ctx;
+    const { worker, leaseMs } = this.options;
+    const claimed = await store.batches.claim(worker, Date.now(), Date.now() + leaseMs, this.options.claimSize);
+    if (!claimed) return false;
+    const { batch, items } = claimed;
+    const lines = items.map((item) => ({ ...item, request: JSON.parse(item.body) as Line['request'] }));
+    const held = new Set(lines.map((l) => l.line));
+    const renew = setInterval(() => {
+      store.batches.renew(batch.id, worker, [...held], Date.now() + leaseMs).catch(() => {});
+    }, leaseMs / 3);
+    try {
+      const key = await this.keyOf(batch.owner);
+      if (!key) {
+        await this.fail(
+          batch,
+          'key_unavailable',
+          `The API key that created this batch no longer exists; it cannot run.`,
+        );
+        return true;
+      }
+      const groups = groupsOf(lines, this.options.maxGroupInputs);
+      let next = 0;
+      let paused: Paused | undefined;
+      // A cancel (or a failure seen by another gateway) stops the slice within STATUS_CHECK_MS.
+      let checkedAt = Date.now();
+      let running = true;
+      const stillRunning = async () => {
+        if (Date.now() - checkedAt < STATUS_CHECK_MS) return running;
+        checkedAt = Date.now();
+        running = (await store.batches.get(batch.id))?.status === 'in_progress';
+        return running;
+      };
+      const work = async () => {
+        while (next < groups.length && !paused && !this.stopped && (await stillRunning())) {
+          const group = groups[next++]!;
+          try {
+            const results = await this.runGroup(batch, key, group);
+            await store.batches.complete(batch.id, worker, results);
+            for (const l of group) held.delete(l.line);
+          } catch (error) {
+            if (error instanceof Paused) paused = error;
+            else throw error;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(this.options.concurrency, groups.length) }, work));
+      if (held.size) await store.batches.release(batch.id, worker, [...held]);
+      if (paused) await sleep(Number(paused.message) || 1000, this.stopping.signal).catch(() => {});
+      else if (batch.note) await store.batches.update(batch.id, { note: null }, ['in_progress']);
+      return true;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** One upstream call for the group's lines (alone again, if together they are refused); their result lines. */
+  private async runGroup(batch: StoredBatch, key: KnownKey, group: Line[]): Promise<BatchResult[]> {
+    const first = group[0]!.request;
+    const inputs = group.flatMap((l) => (Array.isArray(l.request.input) ? l.request.input : [l.request.input]));
+    const body = group.length === 1 ? first : { ...first, input: inputs };
+    const trace: CallTrace & { key: KnownKey } = { startedAt: Date.now(), key };
+    const id = randomId('req_', 12);
+    const started = performance.now();
+    const log = (status: number, errorCode: string | null) => {
+      const row = logRowOf(trace, {
+        id,
+        status,
+        errorCode,
+        latencyMs: performance.now() - started,
+        body,
+        batchId: batch.id,
+      });
+      this.ctx.logs.record(row);
+      this.ctx.metrics.observe(row);
+    };
+    try {
+      const result = await embedCall(this.ctx, trace, body, { cacheDirective: 'use' });
+      log(200, null);
+      const encoding = trace.request!.encodingFormat;
+      const sizes = group.map((l) => (Array.isArray(l.request.input) ? l.request.input.length : 1));
+      const weights = group.map((l) =>
+        (Array.isArray(l.request.input) ? l.request.input : [l.request.input]).reduce<number>(
+          (n, t) => n + countTextTokens(String(t)),
+          0,
+        ),
+      );
+      const tokens = group.length === 1 ? [result.promptTokens] : apportionTokens(result.promptTokens, weights);
+      let offset = 0;
+      return Promise.all(
+        group.map(async (line, i) => {
+          const vectors = result.vectors.slice(offset, offset + sizes[i]!);
+          offset += sizes[i]!;
+          const json = await text(serializeEmbeddings(vectors, encoding, result.model, tokens[i]!));
+          return { line: line.line, state: 'done' as const, result: resultLine(line, 200, id, json) };
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      log(error.status, error.code);
+      if (error.kind === 'rate_limited' && error.code !== 'tokens_exceed_rate_limit') {
+        const wait = Number(error.headers['retry-after-ms'] ?? Number(error.headers['retry-after'] ?? 1) * 1000);
+        await this.ctx.store.batches.update(batch.id, { note: `waiting for the key's limits: ${error.message}` }, [
+          'in_progress',
+        ]);
+        throw new Paused(String(Math.min(Math.max(wait, 100), 60_000)));
+      }
+      if (error.kind === 'quota_exhausted') {
+        await this.fail(batch, error.code ?? 'budget_exceeded', error.message);
+        throw new Paused('0');
+      }
+      // Together refused (one bad input among them, say): each alone, so only the bad one fails.
+      if (group.length > 1 && error.status < 500) {
+        const alone: BatchResult[] = [];
+        for (const line of group) alone.push(...(await this.runGroup(batch, key, [line])));
+        return alone;
+      }
+      const errorBody = JSON.stringify(error.toBody());
+      return group.map((line) => ({
+        line: line.line,
+        state: 'failed' as const,
+        result: resultLine(line, error.status, id, errorBody),
+      }));
+    }
+  }
+
+  private async fail(batch: StoredBatch, code: string, message: string): Promise<void> {
+    await this.ctx.store.batches.update(
+      batch.id,
+      {
+        status: 'failed',
+        note: message,
+        errors: [{ code, message, param: null, line: null }],
+        times: { failed_at: nowS() },
+      },
+      ['in_progress'],
+    );
+    await this.writeFiles(batch.id);
+  }
+
+  /** Jobs with no line left to run: one gateway wins the status change and writes the files. */
+  private async finalizeSettled(): Promise<void> {
+    const { batches } = this.ctx.store;
+    for (const id of await batches.settled('in_progress', Date.now())) {
+      if (!(await batches.update(id, { status: 'finalizing', times: { finalizing_at: nowS() } }, ['in_progress'])))
+        continue;
+      await this.writeFiles(id);
+      await batches.update(id, { status: 'completed', times: { completed_at: nowS() } }, ['finalizing']);
+    }
+    for (const id of await batches.settled('cancelling', Date.now())) {
+      if (!(await batches.update(id, { times: { cancelled_at: nowS() } }, ['cancelling']))) continue;
+      await this.writeFiles(id);
+      await batches.update(id, { status: 'cancelled' }, ['cancelling']);
+    }
+  }
+
+  /** The output file (lines done) and the error file (lines failed), streamed from the store in line order. */
+  private async writeFiles(batchId: string): Promise<void> {
+    const { store } = this.ctx;
+    const batch = (await store.batches.get(batchId))!;
+    const ids: { output_file_id?: string; error_file_id?: string } = {};
+    for (const state of ['done', 'failed'] as const) {
+      const id = randomId('file-', 12);
+      await store.files.begin({
+        id,
+        owner: batch.owner,
+        filename: `${batch.id}_${state === 'done' ? 'output' : 'error'}.jsonl`,
+        created_at: nowS(),
+      });
+      let seq = 0;
+      let bytes = 0;
+      let lines = 0;
+      let pending: string[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        const chunk = Buffer.from(pending.join(''));
+        await store.files.append(id, seq++, chunk);
+        bytes += chunk.length;
+        pending = [];
+        pendingBytes = 0;
+      };
+      for (let after = 0; ; ) {
+        const page = await store.batches.results(batchId, state, after, 500);
+        if (page.length === 0) break;
+        for (const r of page) {
+          pending.push(`${r.result}\n`);
+          pendingBytes += r.result.length + 1;
+          lines++;
+        }
+        after = page.at(-1)!.line;
+        if (pendingBytes >= FILE_CHUNK_BYTES) await flush();
+      }
+      await flush();
+      if (lines === 0) {
+        await store.files.delete(id);
+        continue;
+      }
+      await store.files.finish(id, {
+        purpose: 'batch_output',
+        bytes,
+        lines,
+        expires_at: nowS() + this.options.fileTtlS,
+      });
+      ids[state === 'done' ? 'output_file_id' : 'error_file_id'] = id;
+    }
+    await store.batches.update(batchId, ids);
+  }
+}
