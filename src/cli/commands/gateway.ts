@@ -28,6 +28,8 @@ export interface GatewayStartOptions {
   upstreamBodyBudgetBytes?: number;
   maxFileBytes?: number;
   fileTtlS?: number;
+  batchLeaseMs?: number;
+  batchConcurrency?: number;
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;
@@ -395,6 +397,17 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         integer('--upstream-body-budget-mb', 1),
       )
       .option(
+        '--batch-concurrency <n>',
+        'upstream calls in flight at once for batch jobs, per gateway (default 4; live traffic is not limited by it)',
+        integer('--batch-concurrency', 1),
+      )
+      .option(
+        '--batch-lease <duration>',
+        "how long a gateway holds a slice of a batch's lines without renewing (default 30s): a crashed gateway's lines " +
+          'are taken over after it',
+        duration('--batch-lease'),
+      )
+      .option(
         '--max-file-mb <mb>',
         'largest upload to POST /v1/files, in MiB (default 512)',
         integer('--max-file-mb', 1),
@@ -519,6 +532,8 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         keepAliveTimeoutMs: opts.keepAliveTimeout,
         upstreamBodyBudgetBytes: opts.upstreamBodyBudgetMb === undefined ? undefined : opts.upstreamBodyBudgetMb * MIB,
         maxFileBytes: opts.maxFileMb === undefined ? undefined : opts.maxFileMb * MIB,
+        batchLeaseMs: opts.batchLease,
+        batchConcurrency: opts.batchConcurrency,
         fileTtlS: opts.fileTtl === undefined ? undefined : Math.ceil(opts.fileTtl / 1000),
         ...(tls ? { tls } : {}),
         ...(channel ? { notifyPrimary: channel } : {}),
