@@ -5,8 +5,8 @@
  * most `concurrency` such calls at once (room left for live traffic), and records each line's
  * result in the same transaction that counts it. Every call goes through the live path: the
  * owner key's constraints, limits and budgets, the cache, and one Request Log row tagged with the
- * batch id. At a rate limit the slice is given back and the job waits (its `note` says why); at a
- * spent budget the job fails, saying so. When no line is left, one gateway writes the output and
+ * batch id. At a rate limit the job's lines are held back a while (its `note` says why; other jobs
+ * run meanwhile); at a spent budget the job fails, saying so. When no line is left, one gateway writes the output and
  * error files and completes the job.
  *
  * Delivery: each line's result is recorded exactly once. A line is sent upstream again only if a
@@ -55,6 +55,8 @@ interface Line extends BatchItem {
 class Paused extends Error {}
 
 const STATUS_CHECK_MS = 250;
+/** A job waiting at its key's limit tries again after at most this (a cancel is seen by then too). */
+const PAUSE_STEP_MS = 2_000;
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -176,9 +178,16 @@ export class BatchRunner {
         }
       };
       await Promise.all(Array.from({ length: Math.min(this.options.concurrency, groups.length) }, work));
-      if (held.size) await store.batches.release(batch.id, worker, [...held]);
-      if (paused) await sleep(Number(paused.message) || 1000, this.stopping.signal).catch(() => {});
-      else if (batch.note) await store.batches.update(batch.id, { note: null }, ['in_progress']);
+      // Paused at a limit: this batch's lines stay held a while (other jobs run meanwhile), then anyone may retry.
+      if (paused && held.size)
+        await store.batches.renew(
+          batch.id,
+          worker,
+          [...held],
+          Date.now() + Math.min(Number(paused.message), PAUSE_STEP_MS),
+        );
+      else if (held.size) await store.batches.release(batch.id, worker, [...held]);
+      if (!paused && batch.note) await store.batches.update(batch.id, { note: null }, ['in_progress']);
       return true;
     } finally {
       clearInterval(renew);

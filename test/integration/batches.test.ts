@@ -214,3 +214,57 @@ describe('cancel', () => {
     await expect(client.batches.cancel(batch.id)).resolves.toMatchObject({ status: 'cancelled' });
   });
 });
+
+describe("the key's limits and budgets apply to its jobs", () => {
+  const keyWith = async (limits: Record<string, number>) => {
+    const created = await call('POST', `${gateway.url}/v1/api-keys`, {
+      token: gateway.adminToken,
+      body: { name: `limited-${Math.random()}`, limits },
+    });
+    return new OpenAI({ baseURL: `${url}/v1`, apiKey: created.body.secret, maxRetries: 0 });
+  };
+  const separateCalls = (n: number, model: string) =>
+    Array.from({ length: n }, (_, i) => lineOf(`l-${i}`, { model, input: `limited ${i}`, user: `u${i}` }));
+
+  it('at the rpm limit the job waits, and its status says why', async () => {
+    const limited = await keyWith({ rpm: 2 });
+    const file = await upload(limited, separateCalls(10, 'local'));
+    const batch = await limited.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/embeddings',
+      completion_window: '24h',
+    });
+    const until = Date.now() + 10_000;
+    let seen = await limited.batches.retrieve(batch.id);
+    while (!(seen as { note?: string | null }).note && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await limited.batches.retrieve(batch.id);
+    }
+    expect(seen.status).toBe('in_progress');
+    expect((seen as { note?: string | null }).note).toContain("waiting for the key's limits");
+    expect(seen.request_counts!.completed).toBeLessThanOrEqual(2);
+    expect((await limited.batches.cancel(batch.id)).status).toMatch(/cancell/);
+  });
+
+  it('a spent budget fails the job, saying so, with what was done in its output', async () => {
+    const priced = await call('POST', `${gateway.url}/v1/embedding-models`, {
+      token: gateway.adminToken,
+      body: { id: 'priced-local', provider: 'local', pricing: { input_per_million_tokens: 10 } },
+    });
+    expect(priced.status).toBe(201);
+    const limited = await keyWith({ budget_usd_day: 0.0001 });
+    const file = await upload(limited, separateCalls(30, 'priced-local'));
+    const batch = await limited.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/embeddings',
+      completion_window: '24h',
+    });
+    const done = await untilDone(limited, batch.id, 15_000);
+    expect(done.status).toBe('failed');
+    expect(done.errors!.data![0]!.message).toMatch(/budget/i);
+    expect(done.request_counts!.completed).toBeGreaterThan(0);
+    expect(done.request_counts!.completed).toBeLessThan(30);
+    const output = await linesOf(limited, done.output_file_id!);
+    expect(output).toHaveLength(done.request_counts!.completed);
+  });
+});

@@ -12,6 +12,7 @@ import type { StoredBatch } from '../../store/store.js';
 import { authenticateConsumer } from '../auth.js';
 import { loadBatchInput, MAX_LISTED_ERRORS } from '../batch-input.js';
 import type { GatewayContext } from '../context.js';
+import { cursorPage, pageLimit } from './cursor-page.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -151,22 +152,9 @@ export function registerBatchRoutes(app: FastifyInstance, ctx: GatewayContext, m
 
   app.get<{ Querystring: { after?: string; limit?: string } }>('/v1/batches', async (req) => {
     const key = await authenticateConsumer(req.headers, ctx.catalogue);
-    const limit = req.query.limit === undefined ? 20 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-      throw invalidRequest(
-        `'limit' must be a whole number from 1 to 100; got '${req.query.limit}'.`,
-        'limit',
-        'invalid_value',
-      );
+    const limit = pageLimit(req.query.limit, 20, 100);
     const page = await store.batches.list({ owner: key.record.id, after: req.query.after, limit: limit + 1 });
-    const data = page.slice(0, limit).map(batchObject);
-    return {
-      object: 'list',
-      data,
-      first_id: data[0]?.id ?? null,
-      last_id: data.at(-1)?.id ?? null,
-      has_more: page.length > limit,
-    };
+    return cursorPage(page, limit, batchObject);
   });
 
   app.post<IdParams>('/v1/batches/:id/cancel', async (req) => {

@@ -11,6 +11,7 @@ import { ApiError, invalidRequest } from '../../core/errors.js';
 import type { StoredFile } from '../../store/store.js';
 import { authenticateConsumer } from '../auth.js';
 import type { GatewayContext } from '../context.js';
+import { cursorPage, pageLimit } from './cursor-page.js';
 import { receiveFile, type FileLimits } from '../file-upload.js';
 
 type IdParams = { Params: { id: string } };
@@ -33,14 +34,6 @@ const missing = (id: string) =>
   new ApiError('not_found', `No such File object: '${id}'. \`GET /v1/files\` lists the files of this key.`, {
     code: 'file_not_found',
   });
-
-function listLimit(raw: string | undefined): number {
-  if (raw === undefined) return 100;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-    throw invalidRequest(`'limit' must be a whole number from 1 to 10000; got '${raw}'.`, 'limit', 'invalid_value');
-  return limit;
-}
 
 export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext, limits: FileLimits): void {
   /** The key's own file, or the 404 every other caller gets. */
@@ -83,7 +76,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext, li
       const { order = 'desc' } = req.query;
       if (order !== 'asc' && order !== 'desc')
         throw invalidRequest(`'order' must be asc or desc; got '${order}'.`, 'order', 'invalid_value');
-      const limit = listLimit(req.query.limit);
+      const limit = pageLimit(req.query.limit, 100, 10_000);
       const page = await ctx.store.files.list({
         owner: key.record.id,
         purpose: req.query.purpose,
@@ -91,14 +84,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext, li
         limit: limit + 1,
         order,
       });
-      const data = page.slice(0, limit).map(fileObject);
-      return {
-        object: 'list',
-        data,
-        first_id: data[0]?.id ?? null,
-        last_id: data.at(-1)?.id ?? null,
-        has_more: page.length > limit,
-      };
+      return cursorPage(page, limit, fileObject);
     },
   );
 
