@@ -16,8 +16,6 @@ import type { MintedToken } from './minted-token.js';
 import { staticSource } from './static.js';
 import { CredentialError, type CredentialDeps, type CredentialSource } from './types.js';
 
-export { CredentialError, type CredentialSource, type OutgoingRequest } from './types.js';
-
 /** The fields whose change means another token: a minted one is kept only while these stay the same. */
 function credentialFingerprint(connection: Connection): string {
   const { tenant_id, client_id, client_secret, authority_host, scope, service_account, credentials_file } = connection;
