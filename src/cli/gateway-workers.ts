@@ -53,9 +53,12 @@ export async function runWorkers(plan: WorkersPlan, ctx: CliContext, stop: Abort
   let settle: () => void = () => {};
   const done = new Promise<void>((resolve) => (settle = resolve));
 
+  /** Workers forked and not yet exited. */
+  const alive = new Set<number>();
   const fork = () => {
     const worker = cluster.fork();
     startedAt.set(worker.id, Date.now());
+    alive.add(worker.id);
     worker.on('message', (message: WorkerMessage) => {
       if (!message?.listening) return;
       listening.set(worker.id, message);
@@ -73,6 +76,7 @@ export async function runWorkers(plan: WorkersPlan, ctx: CliContext, stop: Abort
 
   cluster.on('exit', (worker, code, signal) => {
     listening.delete(worker.id);
+    alive.delete(worker.id);
     const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
     if (!stopping) {
       if (!announced || lived < MIN_LIFETIME_MS) {
@@ -88,14 +92,16 @@ export async function runWorkers(plan: WorkersPlan, ctx: CliContext, stop: Abort
         fork();
       }
     }
-    if (stopping && Object.keys(cluster.workers ?? {}).length === 0) settle();
+    // Counted here, not from cluster.workers: a worker leaves that list only once both its 'exit' and its
+    // 'disconnect' are seen, in either order, so the last exit may find itself still listed.
+    if (stopping && alive.size === 0) settle();
   });
 
   const stopAll = () => {
     if (stopping) return;
     stopping = true;
     const workers = Object.values(cluster.workers ?? {}) as Worker[];
-    if (workers.length === 0) settle();
+    if (alive.size === 0) settle();
     for (const worker of workers) worker.process.kill('SIGTERM');
   };
   stop.addEventListener('abort', () => {
