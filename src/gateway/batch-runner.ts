@@ -19,7 +19,7 @@ import { apportionTokens } from '../core/cache-key.js';
 import { countTextTokens } from '../core/tokenizer.js';
 import { sleep } from '../core/retry.js';
 import type { BatchItem, BatchResult, StoredBatch } from '../store/store.js';
-import { FILE_CHUNK_BYTES } from '../store/file-rows.js';
+import { FileWriter } from '../store/file-writer.js';
 import type { KnownKey } from './catalogue.js';
 import type { GatewayContext } from './context.js';
 import { embedCall, logRowOf, type CallTrace } from './embed-call.js';
@@ -301,47 +301,25 @@ export class BatchRunner {
     const ids: { output_file_id?: string; error_file_id?: string } = {};
     for (const state of ['done', 'failed'] as const) {
       const id = randomId('file-', 12);
-      await store.files.begin({
+      const writer = await FileWriter.begin(store.files, {
         id,
         owner: batch.owner,
         filename: `${batch.id}_${state === 'done' ? 'output' : 'error'}.jsonl`,
         created_at: nowS(),
       });
-      let seq = 0;
-      let bytes = 0;
       let lines = 0;
-      let pending: string[] = [];
-      let pendingBytes = 0;
-      const flush = async () => {
-        if (pendingBytes === 0) return;
-        const chunk = Buffer.from(pending.join(''));
-        await store.files.append(id, seq++, chunk);
-        bytes += chunk.length;
-        pending = [];
-        pendingBytes = 0;
-      };
       for (let after = 0; ; ) {
         const page = await store.batches.results(batchId, state, after, 500);
         if (page.length === 0) break;
-        for (const r of page) {
-          pending.push(`${r.result}\n`);
-          pendingBytes += r.result.length + 1;
-          lines++;
-        }
+        await writer.write(Buffer.from(page.map((r) => `${r.result}\n`).join('')));
+        lines += page.length;
         after = page.at(-1)!.line;
-        if (pendingBytes >= FILE_CHUNK_BYTES) await flush();
       }
-      await flush();
       if (lines === 0) {
         await store.files.delete(id);
         continue;
       }
-      await store.files.finish(id, {
-        purpose: 'batch_output',
-        bytes,
-        lines,
-        expires_at: nowS() + this.options.fileTtlS,
-      });
+      await writer.finish({ purpose: 'batch_output', lines, expires_at: nowS() + this.options.fileTtlS });
       ids[state === 'done' ? 'output_file_id' : 'error_file_id'] = id;
     }
     await store.batches.update(batchId, ids);

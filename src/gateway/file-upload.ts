@@ -7,7 +7,7 @@
 import type { Multipart } from '@fastify/multipart';
 import { ApiError, invalidRequest } from '../core/errors.js';
 import { randomId } from '../core/secrets.js';
-import { FILE_CHUNK_BYTES } from '../store/file-rows.js';
+import { FileWriter } from '../store/file-writer.js';
 import type { FileStore, StoredFile } from '../store/store.js';
 
 export interface FileLimits {
@@ -111,7 +111,7 @@ export async function receiveFile(
 ): Promise<StoredFile> {
   const fields: Record<string, string> = {};
   let id: string | undefined;
-  let received: { bytes: number; lines: number } | undefined;
+  let uploaded: { writer: FileWriter; lines: number } | undefined;
   try {
     for await (const part of parts) {
       if (part.type === 'field') {
@@ -120,32 +120,23 @@ export async function receiveFile(
       }
       if (id !== undefined) throw invalidRequest('Send one file per upload.', 'file', 'invalid_file');
       id = randomId('file-', 12);
-      await files.begin({ id, owner, filename: part.filename || 'upload.jsonl', created_at: nowS });
+      const writer = await FileWriter.begin(files, {
+        id,
+        owner,
+        filename: part.filename || 'upload.jsonl',
+        created_at: nowS,
+      });
       const check = objectLines(limits.maxLineBytes);
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      let bytes = 0;
-      let seq = 0;
-      const flush = async () => {
-        if (pendingBytes === 0) return;
-        await files.append(id!, seq++, Buffer.concat(pending, pendingBytes));
-        pending = [];
-        pendingBytes = 0;
-      };
       for await (const chunk of part.file as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        if (bytes > limits.maxBytes) throw tooLarge(limits);
+        if (writer.bytes + chunk.length > limits.maxBytes) throw tooLarge(limits);
         check.splitter.push(chunk);
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= FILE_CHUNK_BYTES) await flush();
+        await writer.write(chunk);
       }
       if (part.file.truncated) throw tooLarge(limits);
       check.splitter.end();
-      await flush();
-      received = { bytes, lines: check.count() };
+      uploaded = { writer, lines: check.count() };
     }
-    if (id === undefined || received === undefined)
+    if (uploaded === undefined)
       throw invalidRequest(
         "The upload has no 'file' part: send multipart/form-data with 'file' and 'purpose'.",
         'file',
@@ -158,8 +149,9 @@ export async function receiveFile(
         'purpose',
         'invalid_purpose',
       );
-    if (received.lines === 0) throw invalidRequest('The file holds no request: it is empty.', 'file', 'invalid_file');
-    return await files.finish(id, { purpose, ...received, expires_at: nowS + expirySeconds(fields, limits) });
+    if (uploaded.lines === 0) throw invalidRequest('The file holds no request: it is empty.', 'file', 'invalid_file');
+    const { writer, lines } = uploaded;
+    return await writer.finish({ purpose, lines, expires_at: nowS + expirySeconds(fields, limits) });
   } catch (error) {
     if (id !== undefined) await files.delete(id).catch(() => {});
     if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw tooLarge(limits);

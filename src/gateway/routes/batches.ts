@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError, invalidRequest } from '../../core/errors.js';
 import { randomId } from '../../core/secrets.js';
+import { FileWriter } from '../../store/file-writer.js';
 import type { StoredBatch } from '../../store/store.js';
 import { authenticateConsumer } from '../auth.js';
 import { loadBatchInput, MAX_LISTED_ERRORS } from '../batch-input.js';
@@ -185,19 +186,13 @@ async function writeErrorFile(ctx: GatewayContext, batch: StoredBatch, errors: S
       }),
     )
     .join('\n');
-  const bytes = Buffer.from(`${text}\n`);
-  await ctx.store.files.begin({
+  const writer = await FileWriter.begin(ctx.store.files, {
     id,
     owner: batch.owner,
     filename: `${batch.id}_error.jsonl`,
     created_at: batch.created_at,
   });
-  await ctx.store.files.append(id, 0, bytes);
-  await ctx.store.files.finish(id, {
-    purpose: 'batch_output',
-    bytes: bytes.length,
-    lines: errors.length,
-    expires_at: batch.expires_at,
-  });
+  await writer.write(Buffer.from(`${text}\n`));
+  await writer.finish({ purpose: 'batch_output', lines: errors.length, expires_at: batch.expires_at });
   return id;
 }
