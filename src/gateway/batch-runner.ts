@@ -35,6 +35,8 @@ export interface BatchRunnerOptions {
   concurrency: number;
   /** Inputs merged into one call at most. */
   maxGroupInputs: number;
+  /** The share of the owner key's rpm/tpm jobs may use; the rest stays open to its live calls. */
+  rateShare: number;
   pollMs: number;
   fileTtlS: number;
   onError: (message: string) => void;
@@ -46,6 +48,7 @@ export const DEFAULT_BATCH_RUNNER = {
   concurrency: 4,
   maxGroupInputs: 256,
   pollMs: 250,
+  ratePercent: 80,
 } as const;
 
 interface Line extends BatchItem {
@@ -55,6 +58,9 @@ interface Line extends BatchItem {
 class Paused extends Error {}
 
 const STATUS_CHECK_MS = 250;
+/** A gateway that took a job's last step (writing its files) and died is taken over after this. */
+const FINALIZE_TAKEOVER_S = 300;
+const EXPIRED_MESSAGE = 'This request could not be executed before the completion window expired.';
 /** A job waiting at its key's limit tries again after at most this (a cancel is seen by then too). */
 const PAUSE_STEP_MS = 2_000;
 
@@ -155,13 +161,14 @@ export class BatchRunner {
       const groups = groupsOf(lines, this.options.maxGroupInputs);
       let next = 0;
       let paused: Paused | undefined;
-      // A cancel (or a failure seen by another gateway) stops the slice within STATUS_CHECK_MS.
+      // A cancel, the window's end (or a failure seen by another gateway) stops the slice within STATUS_CHECK_MS.
       let checkedAt = Date.now();
       let running = true;
       const stillRunning = async () => {
         if (Date.now() - checkedAt < STATUS_CHECK_MS) return running;
         checkedAt = Date.now();
-        running = (await store.batches.get(batch.id))?.status === 'in_progress';
+        const current = await store.batches.get(batch.id);
+        running = current?.status === 'in_progress' && current.expires_at > nowS();
         return running;
       };
       const work = async () => {
@@ -215,7 +222,10 @@ export class BatchRunner {
       this.ctx.metrics.observe(row);
     };
     try {
-      const result = await embedCall(this.ctx, trace, body, { cacheDirective: 'use' });
+      const result = await embedCall(this.ctx, trace, body, {
+        cacheDirective: 'use',
+        rateShare: this.options.rateShare,
+      });
       log(200, null);
       const encoding = trace.request!.encodingFormat;
       const sizes = group.map((l) => (Array.isArray(l.request.input) ? l.request.input.length : 1));
@@ -240,9 +250,15 @@ export class BatchRunner {
       log(error.status, error.code);
       if (error.kind === 'rate_limited' && error.code !== 'tokens_exceed_rate_limit') {
         const wait = Number(error.headers['retry-after-ms'] ?? Number(error.headers['retry-after'] ?? 1) * 1000);
-        await this.ctx.store.batches.update(batch.id, { note: `waiting for the key's limits: ${error.message}` }, [
-          'in_progress',
-        ]);
+        const share =
+          this.options.rateShare < 1
+            ? ` (batch jobs use at most ${Math.round(this.options.rateShare * 100)} % of the key's rpm and tpm; the rest is kept for live calls)`
+            : '';
+        await this.ctx.store.batches.update(
+          batch.id,
+          { note: `waiting for the key's limits: ${error.message}${share}` },
+          ['in_progress'],
+        );
         throw new Paused(String(Math.min(Math.max(wait, 100), 60_000)));
       }
       if (error.kind === 'quota_exhausted') {
@@ -278,20 +294,49 @@ export class BatchRunner {
     await this.writeFiles(batch.id);
   }
 
-  /** Jobs with no line left to run: one gateway wins the status change and writes the files. */
+  /**
+   * Jobs with nothing left to run: one gateway wins each step (a guarded status change) and writes
+   * the files. A job past its completion window stops (its workers see it within STATUS_CHECK_MS),
+   * and once no line is leased, its unrun lines go to the error file as `batch_expired`.
+   */
   private async finalizeSettled(): Promise<void> {
     const { batches } = this.ctx.store;
-    for (const id of await batches.settled('in_progress', Date.now())) {
-      if (!(await batches.update(id, { status: 'finalizing', times: { finalizing_at: nowS() } }, ['in_progress'])))
-        continue;
-      await this.writeFiles(id);
-      await batches.update(id, { status: 'completed', times: { completed_at: nowS() } }, ['finalizing']);
+    const now = nowS();
+    for (const id of await batches.settled('in_progress', Date.now()))
+      if (await batches.update(id, { status: 'finalizing', times: { finalizing_at: now } }, ['in_progress']))
+        await this.finish(id, 'completed');
+    for (const id of await batches.overdue(now)) {
+      const note =
+        'The completion window ended before every line ran: the lines not run are in the error file as batch_expired.';
+      await batches.update(id, { status: 'finalizing', note, times: { expired_at: now } }, ['in_progress']);
     }
-    for (const id of await batches.settled('cancelling', Date.now())) {
-      if (!(await batches.update(id, { times: { cancelled_at: nowS() } }, ['cancelling']))) continue;
-      await this.writeFiles(id);
-      await batches.update(id, { status: 'cancelled' }, ['cancelling']);
+    const takeOver = (time: 'finalizing_at' | 'cancelled_at') => ({ time, staleBefore: now - FINALIZE_TAKEOVER_S });
+    for (const id of await batches.settled('finalizing', Date.now())) {
+      const batch = await batches.update(
+        id,
+        { times: { finalizing_at: now } },
+        { status: ['finalizing'], unset: takeOver('finalizing_at') },
+      );
+      if (batch) await this.finish(id, batch.times.expired_at ? 'expired' : 'completed');
     }
+    for (const id of await batches.settled('cancelling', Date.now()))
+      if (
+        await batches.update(
+          id,
+          { times: { cancelled_at: now } },
+          { status: ['cancelling'], unset: takeOver('cancelled_at') },
+        )
+      )
+        await this.finish(id, 'cancelled');
+  }
+
+  private async finish(id: string, status: 'completed' | 'expired' | 'cancelled'): Promise<void> {
+    const { batches } = this.ctx.store;
+    if (status === 'expired') await batches.failUnrun(id, 'batch_expired', EXPIRED_MESSAGE);
+    await this.writeFiles(id);
+    await batches.update(id, { status, ...(status === 'completed' ? { times: { completed_at: nowS() } } : {}) }, [
+      status === 'cancelled' ? 'cancelling' : 'finalizing',
+    ]);
   }
 
   /** The output file (lines done) and the error file (lines failed), streamed from the store in line order. */

@@ -32,6 +32,8 @@ export interface EmbedOptions {
   cacheDirective: CacheDirective;
   /** The call's share of the body budget, for an answer expected to be `bytes` long (undefined: none needed). */
   hold?: (bytes: number) => BodyHold | undefined;
+  /** The share of the key's rpm/tpm this call may use (a batch job's leaves the rest to live calls). */
+  rateShare?: number;
   /** The limiter's headers (remaining requests, tokens, budget), for a response to carry. */
   onAdmission?: (headers: Record<string, string>) => void;
 }
@@ -59,10 +61,11 @@ export async function embedCall(
     options.cacheDirective,
   );
   const toSend = plan.upstream;
-  const admission = await ctx.limiter.admit(trace.key.record, {
-    tokens: async () => (toSend ? toSend.totalTokens() : 0),
-    pricePerMillion: price,
-  });
+  const admission = await ctx.limiter.admit(
+    trace.key.record,
+    { tokens: async () => (toSend ? toSend.totalTokens() : 0), pricePerMillion: price },
+    options.rateShare,
+  );
   options.onAdmission?.(admission.headers);
   const started = performance.now();
   let upstreamTokens = 0;

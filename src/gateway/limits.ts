@@ -62,6 +62,12 @@ const capsOf = (limits: KeyLimits): UsageCaps => ({
   monthBudget: limits.budget_usd_month,
 });
 
+const shareOf = (limits: KeyLimits, share: number): KeyLimits => ({
+  ...limits,
+  ...(limits.rpm !== undefined ? { rpm: Math.max(1, Math.floor(limits.rpm * share)) } : {}),
+  ...(limits.tpm !== undefined ? { tpm: Math.max(1, Math.floor(limits.tpm * share)) } : {}),
+});
+
 const windowsAt = (now: number): UsageWindows => ({
   minute: Math.floor(now / MINUTE) * MINUTE,
   day: dayStart(now),
@@ -103,13 +109,17 @@ export class KeyLimiter {
     this.flushedFor.keys.add(keyId);
   }
 
-  /** Admits the call or throws the refusal that says which limit, and when to come back. */
-  async admit(key: ApiKeyRecord, estimate: CallEstimate, at?: number): Promise<Admission> {
-    const limits = key.limits;
-    if (!limits) return { headers: {}, reserved: 0, reservedCost: 0, windows: undefined };
+  /**
+   * Admits the call or throws the refusal that says which limit, and when to come back. A call
+   * with `rateShare` < 1 (a batch job's) is admitted only within that share of the key's rpm and
+   * tpm, counted in the same windows: the rest of each minute stays open to live calls.
+   */
+  async admit(key: ApiKeyRecord, estimate: CallEstimate, rateShare = 1): Promise<Admission> {
+    if (!key.limits) return { headers: {}, reserved: 0, reservedCost: 0, windows: undefined };
+    const limits = rateShare < 1 ? shareOf(key.limits, rateShare) : key.limits;
     const budgeted = limits.budget_usd_day !== undefined || limits.budget_usd_month !== undefined;
     const tokens = limits.tpm !== undefined || budgeted ? await estimate.tokens() : 0;
-    const now = at ?? Date.now();
+    const now = Date.now();
     const windows = windowsAt(now);
     const untilMinute = windows.minute + MINUTE - now;
     const reservedCost = budgeted ? (tokens * estimate.pricePerMillion) / 1_000_000 : 0;

@@ -73,6 +73,8 @@ export interface GatewayOptions {
   /** Batch jobs: a claimed slice's lease (default 30 s) and upstream calls in flight per gateway (default 4). */
   batchLeaseMs?: number;
   batchConcurrency?: number;
+  /** The share of a key's rpm/tpm its batch jobs may use, in percent (default 80). */
+  batchRatePercent?: number;
   /**
    * Load the tokenizer before listening (default), so that no caller's first long input stalls
    * the others; a gateway embedded in one CLI command has no other callers and skips it.
@@ -204,6 +206,7 @@ export async function buildGateway(options: Omit<GatewayOptions, 'host' | 'port'
       worker: instance,
       leaseMs: options.batchLeaseMs ?? DEFAULT_BATCH_RUNNER.leaseMs,
       concurrency: options.batchConcurrency ?? DEFAULT_BATCH_RUNNER.concurrency,
+      rateShare: (options.batchRatePercent ?? DEFAULT_BATCH_RUNNER.ratePercent) / 100,
       fileTtlS: options.fileTtlS ?? DEFAULT_FILE_TTL_S,
       onError: logError,
     });

@@ -1,5 +1,5 @@
 /** The batches table's rows as both engines hold them: status and counts in columns, the rest JSON. */
-import type { BatchPatch, StoredBatch } from './store.js';
+import type { BatchGuard, BatchPatch, BatchStatus, StoredBatch } from './store.js';
 
 export interface BatchRow {
   id: string;
@@ -32,4 +32,14 @@ export function storedBatch(row: BatchRow): StoredBatch {
 /** The batch with a patch applied (times merged): what an update writes back. */
 export function patched(batch: StoredBatch, patch: BatchPatch): StoredBatch {
   return { ...batch, ...patch, times: { ...batch.times, ...patch.times } };
+}
+
+/** Whether an update guarded by `from` may apply to `batch`. */
+export function allows(batch: StoredBatch, from: BatchStatus[] | BatchGuard | undefined): boolean {
+  if (!from) return true;
+  const guard = Array.isArray(from) ? { status: from } : from;
+  if (!guard.status.includes(batch.status)) return false;
+  if (!guard.unset) return true;
+  const at = batch.times[guard.unset.time];
+  return at === undefined || at < guard.unset.staleBefore;
 }

@@ -319,6 +319,15 @@ export type BatchPatch = Partial<
   times?: Partial<Record<BatchTime, number>>;
 };
 
+/**
+ * When an update may apply: the batch's status is one of `status`, and (when given) `time` is not
+ * yet set or was set before `staleBefore` (a gateway that took the step and died is taken over).
+ */
+export interface BatchGuard {
+  status: BatchStatus[];
+  unset?: { time: BatchTime; staleBefore: number };
+}
+
 export interface BatchStore {
   /** Stores a new batch (no items yet). */
   create(batch: StoredBatch): Promise<void>;
@@ -329,8 +338,8 @@ export interface BatchStore {
   get(id: string): Promise<StoredBatch | undefined>;
   /** One owner's batches, newest first, after the cursor. */
   list(query: { owner: string; after?: string | undefined; limit: number }): Promise<StoredBatch[]>;
-  /** Applies the patch when the batch's status is one of `from` (any, when absent); the batch after, or undefined. */
-  update(id: string, patch: BatchPatch, from?: BatchStatus[]): Promise<StoredBatch | undefined>;
+  /** Applies the patch when `from` allows (status one of a list, or a guard; always when absent); the batch after, or undefined. */
+  update(id: string, patch: BatchPatch, from?: BatchStatus[] | BatchGuard): Promise<StoredBatch | undefined>;
   /**
    * Leases up to `max` pending lines of the oldest running batch with any free, to `worker` until
    * `leaseUntil` (ms). Two workers never hold the same line (row locks, SKIP LOCKED on PostgreSQL).
@@ -352,8 +361,15 @@ export interface BatchStore {
   complete(id: string, worker: string, results: BatchResult[]): Promise<number>;
   /** Lines not yet done or failed, and of them those leased now. */
   remaining(id: string, now: number): Promise<{ pending: number; leased: number }>;
-  /** Batches in `status` whose lines are all done, failed or (cancelling) not leased: ready to finalize. */
+  /**
+   * Batches ready for their files: `in_progress` ones with every line done or failed; in any other
+   * status (cancelling, finalizing after expiry), those with no line leased any more.
+   */
   settled(status: BatchStatus, now: number): Promise<string[]>;
+  /** Running batches whose completion window ended by `nowS` (epoch seconds). */
+  overdue(nowS: number): Promise<string[]>;
+  /** Fails every line not yet run with the error `code`, as its error-file line; how many. */
+  failUnrun(id: string, code: string, message: string): Promise<number>;
   /** Results in line order after `afterLine`, of one state. */
   results(
     id: string,

@@ -4,6 +4,8 @@
  * token is spent with each line named, another key sees nothing, a cancel stops the job with
  * its partial output, and a key's limits make the job wait while live calls keep being answered.
  */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMATS } from '../fakes/formats.js';
@@ -215,19 +217,66 @@ describe('cancel', () => {
   });
 });
 
+describe('the completion window', () => {
+  it('a job still running when its window ends is expired: what ran in the output, the rest batch_expired', async () => {
+    const lines = Array.from({ length: 300 }, (_, i) =>
+      lineOf(`x-${i}`, { model: 'slow', input: `expire me ${i}`, user: `u${i}` }),
+    );
+    const file = await upload(client, lines);
+    const batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/embeddings',
+      completion_window: '24h',
+    });
+    const until = Date.now() + 20_000;
+    while ((await client.batches.retrieve(batch.id)).request_counts!.completed === 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    // The 24 hours pass: the window's end, as the store holds it, moves into the past.
+    const db = new Database(join(gateway.dataDir, 'embctl.db'));
+    db.pragma('busy_timeout = 5000');
+    db.prepare("UPDATE batches SET body = json_set(body, '$.expires_at', 1) WHERE id = ?").run(batch.id);
+    db.close();
+    const done = await untilDone(client, batch.id);
+    expect(done.status).toBe('expired');
+    expect(done.expired_at).toBeGreaterThan(0);
+    expect((done as { note?: string | null }).note).toMatch(/completion window ended/);
+    const calls = slow.requests.length;
+    const output = await linesOf(client, done.output_file_id!);
+    const errors = await linesOf(client, done.error_file_id!);
+    expect(output.length).toBe(done.request_counts!.completed);
+    expect(errors.length).toBe(done.request_counts!.failed);
+    expect(output.length).toBeGreaterThan(0);
+    expect(output.length + errors.length).toBe(300);
+    expect(errors[0]).toMatchObject({ response: null, error: { code: 'batch_expired' } });
+    const ids = new Set([...output, ...errors].map((l) => l.custom_id));
+    expect(ids.size).toBe(300);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(slow.requests.length).toBe(calls);
+  });
+});
+
 describe("the key's limits and budgets apply to its jobs", () => {
   const keyWith = async (limits: Record<string, number>) => {
     const created = await call('POST', `${gateway.url}/v1/api-keys`, {
       token: gateway.adminToken,
       body: { name: `limited-${Math.random()}`, limits },
     });
-    return new OpenAI({ baseURL: `${url}/v1`, apiKey: created.body.secret, maxRetries: 0 });
+    const secret = created.body.secret as string;
+    return { sdk: new OpenAI({ baseURL: `${url}/v1`, apiKey: secret, maxRetries: 0 }), secret };
   };
   const separateCalls = (n: number, model: string) =>
     Array.from({ length: n }, (_, i) => lineOf(`l-${i}`, { model, input: `limited ${i}`, user: `u${i}` }));
 
-  it('at the rpm limit the job waits, and its status says why', async () => {
-    const limited = await keyWith({ rpm: 2 });
+  /** Counts per clock minute: a case that must stay inside one starts early enough in it. */
+  const awayFromMinuteEnd = async () => {
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 50));
+  };
+
+  it('at the rpm limit the job waits, its status says why, and live calls through the key are still answered', async () => {
+    // Jobs get 80 % of the key's 5 requests a minute: 4, and live calls keep the fifth.
+    await awayFromMinuteEnd();
+    const { sdk: limited, secret } = await keyWith({ rpm: 5 });
     const file = await upload(limited, separateCalls(10, 'local'));
     const batch = await limited.batches.create({
       input_file_id: file.id,
@@ -242,7 +291,13 @@ describe("the key's limits and budgets apply to its jobs", () => {
     }
     expect(seen.status).toBe('in_progress');
     expect((seen as { note?: string | null }).note).toContain("waiting for the key's limits");
-    expect(seen.request_counts!.completed).toBeLessThanOrEqual(2);
+    expect((seen as { note?: string | null }).note).toContain('80 %');
+    expect(seen.request_counts!.completed).toBe(4);
+    const live = await embeddingsCall(gateway.url, secret, { model: 'local', input: 'a live query' });
+    expect(live.status).toBe(200);
+    // The minute's fifth request was the live call's: the next is refused, the job has not taken it.
+    expect((await embeddingsCall(gateway.url, secret, { model: 'local', input: 'one more' })).status).toBe(429);
+    expect((await limited.batches.retrieve(batch.id)).request_counts!.completed).toBe(4);
     expect((await limited.batches.cancel(batch.id)).status).toMatch(/cancell/);
   });
 
@@ -252,7 +307,7 @@ describe("the key's limits and budgets apply to its jobs", () => {
       body: { id: 'priced-local', provider: 'local', pricing: { input_per_million_tokens: 10 } },
     });
     expect(priced.status).toBe(201);
-    const limited = await keyWith({ budget_usd_day: 0.0001 });
+    const { sdk: limited } = await keyWith({ budget_usd_day: 0.0001 });
     const file = await upload(limited, separateCalls(30, 'priced-local'));
     const batch = await limited.batches.create({
       input_file_id: file.id,

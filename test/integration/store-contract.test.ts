@@ -390,8 +390,50 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     await store.batches.update('batch-3', { status: 'cancelling' });
     expect(await store.batches.settled('cancelling', 5_000)).toEqual([]);
     expect(await store.batches.settled('cancelling', 7_000)).toEqual(['batch-3']);
+    // One gateway wins a guarded step; a step taken and abandoned is taken over once stale.
+    const guard = (staleBefore: number) => ({
+      status: ['cancelling' as const],
+      unset: { time: 'cancelled_at' as const, staleBefore },
+    });
+    expect(await store.batches.update('batch-3', { times: { cancelled_at: 100 } }, guard(0))).toBeDefined();
+    expect(await store.batches.update('batch-3', { times: { cancelled_at: 101 } }, guard(50))).toBeUndefined();
+    expect((await store.batches.update('batch-3', { times: { cancelled_at: 200 } }, guard(150)))!.times).toMatchObject({
+      cancelled_at: 200,
+    });
 
-    expect((await store.batches.list({ owner: 'key-1', limit: 10 })).map((b) => b.id)).toEqual(['batch-3', 'batch-1']);
+    // Past its window: overdue while running; its unrun lines fail with the code, counted.
+    await store.batches.create({ ...batch('batch-4', 'key-1'), expires_at: 500 });
+    await store.batches.addItems('batch-4', items.slice(0, 3));
+    expect(await store.batches.overdue(1_000)).toEqual([]);
+    await store.batches.update('batch-4', { status: 'in_progress' });
+    expect(await store.batches.overdue(499)).toEqual([]);
+    expect(await store.batches.overdue(500)).toEqual(['batch-4']);
+    const first = await store.batches.claim('w1', 10, 20, 1);
+    await store.batches.complete('batch-4', 'w1', [{ line: first!.items[0]!.line, state: 'done', result: '{}' }]);
+    expect(await store.batches.failUnrun('batch-4', 'batch_expired', 'too late')).toBe(2);
+    expect((await store.batches.get('batch-4'))!.request_counts).toEqual({ total: 3, completed: 1, failed: 2 });
+    const expired = (await store.batches.results('batch-4', 'failed', 0, 10)).map((r) => JSON.parse(r.result));
+    expect(expired).toEqual([
+      {
+        id: expect.stringMatching(/^batch_req_\w+$/),
+        custom_id: 'c1',
+        response: null,
+        error: { code: 'batch_expired', message: 'too late' },
+      },
+      {
+        id: expect.stringMatching(/^batch_req_\w+$/),
+        custom_id: 'c2',
+        response: null,
+        error: { code: 'batch_expired', message: 'too late' },
+      },
+    ]);
+    expect(await store.batches.remaining('batch-4', 0)).toEqual({ pending: 0, leased: 0 });
+
+    expect((await store.batches.list({ owner: 'key-1', limit: 10 })).map((b) => b.id)).toEqual([
+      'batch-4',
+      'batch-3',
+      'batch-1',
+    ]);
     expect((await store.batches.list({ owner: 'key-1', after: 'batch-3', limit: 10 })).map((b) => b.id)).toEqual([
       'batch-1',
     ]);

@@ -30,6 +30,7 @@ export interface GatewayStartOptions {
   fileTtlS?: number;
   batchLeaseMs?: number;
   batchConcurrency?: number;
+  batchRatePercent?: number;
   adminToken?: string;
   bodyLimit?: number;
   logRetentionMs?: number;
@@ -402,6 +403,12 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         integer('--batch-concurrency', 1),
       )
       .option(
+        '--batch-rate-share <percent>',
+        "the share of a key's rpm and tpm its batch jobs may use (default 80): the rest of each minute stays open " +
+          'to its live calls',
+        integer('--batch-rate-share', 1, 100),
+      )
+      .option(
         '--batch-lease <duration>',
         "how long a gateway holds a slice of a batch's lines without renewing (default 30s): a crashed gateway's lines " +
           'are taken over after it',
@@ -534,6 +541,7 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
         maxFileBytes: opts.maxFileMb === undefined ? undefined : opts.maxFileMb * MIB,
         batchLeaseMs: opts.batchLease,
         batchConcurrency: opts.batchConcurrency,
+        batchRatePercent: opts.batchRateShare,
         fileTtlS: opts.fileTtl === undefined ? undefined : Math.ceil(opts.fileTtl / 1000),
         ...(tls ? { tls } : {}),
         ...(channel ? { notifyPrimary: channel } : {}),

@@ -4,7 +4,7 @@
  * only by the worker that still holds the lease, counts updated in the same transaction.
  */
 import type pg from 'pg';
-import { batchBody, patched, storedBatch, type BatchRow } from '../batch-rows.js';
+import { allows, batchBody, patched, storedBatch, type BatchRow } from '../batch-rows.js';
 import type { BatchItem, BatchStore } from '../store.js';
 import { inTransaction } from './pool.js';
 
@@ -54,7 +54,7 @@ export function postgresBatches(pool: pg.Pool): BatchStore {
     async update(id, patch, from) {
       return inTransaction(pool, async (client) => {
         const current = await one(client, id, true);
-        if (!current || (from && !from.includes(current.status))) return undefined;
+        if (!current || !allows(current, from)) return undefined;
         const next = patched(current, patch);
         await client.query('UPDATE batches SET status = $1, body = $2 WHERE id = $3', [
           next.status,
@@ -127,13 +127,33 @@ export function postgresBatches(pool: pg.Pool): BatchStore {
       return { pending: Number(rows[0]!.pending), leased: Number(rows[0]!.leased) };
     },
     async settled(status, now) {
-      const idle = status === 'cancelling' ? ' AND i.lease_until >= $2' : '';
+      const idle = status !== 'in_progress';
       const { rows } = await pool.query<{ id: string }>(
         `SELECT b.id FROM batches b WHERE b.status = $1 AND NOT EXISTS (SELECT 1 FROM batch_items i
-         WHERE i.batch_id = b.id AND i.state = 'pending'${idle}) ORDER BY b.seq`,
-        status === 'cancelling' ? [status, now] : [status],
+         WHERE i.batch_id = b.id AND i.state = 'pending'${idle ? ' AND i.lease_until >= $2' : ''}) ORDER BY b.seq`,
+        idle ? [status, now] : [status],
       );
       return rows.map((r) => r.id);
+    },
+    async overdue(nowS) {
+      const { rows } = await pool.query<{ id: string }>(
+        "SELECT id FROM batches WHERE status = 'in_progress' AND (body::json->>'expires_at')::bigint <= $1 ORDER BY seq",
+        [nowS],
+      );
+      return rows.map((r) => r.id);
+    },
+    async failUnrun(id, code, message) {
+      return inTransaction(pool, async (client) => {
+        const { rowCount } = await client.query(
+          `UPDATE batch_items SET state = 'failed', lease_owner = NULL, lease_until = 0,
+             result = json_build_object('id', 'batch_req_' || substr(md5(random()::text), 1, 12), 'custom_id', custom_id,
+               'response', NULL, 'error', json_build_object('code', $2::text, 'message', $3::text))::text
+           WHERE batch_id = $1 AND state = 'pending'`,
+          [id, code, message],
+        );
+        await client.query('UPDATE batches SET failed = failed + $1 WHERE id = $2', [rowCount ?? 0, id]);
+        return rowCount ?? 0;
+      });
     },
     async results(id, state, afterLine, limit) {
       const { rows } = await pool.query<{ line: number; result: string }>(

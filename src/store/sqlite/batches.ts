@@ -3,7 +3,7 @@
  * transaction, so gateways sharing the file never hold the same line nor count one twice.
  */
 import type Database from 'better-sqlite3';
-import { batchBody, patched, storedBatch, type BatchRow } from '../batch-rows.js';
+import { allows, batchBody, patched, storedBatch, type BatchRow } from '../batch-rows.js';
 import type { BatchItem, BatchStore, StoredBatch } from '../store.js';
 
 export function sqliteBatches(db: Database.Database): BatchStore {
@@ -46,6 +46,14 @@ export function sqliteBatches(db: Database.Database): BatchStore {
     settledIdle: db.prepare<[string, number], { id: string }>(
       'SELECT b.id FROM batches b WHERE b.status = ? AND NOT EXISTS (SELECT 1 FROM batch_items i ' +
         "WHERE i.batch_id = b.id AND i.state = 'pending' AND i.lease_until >= ?) ORDER BY b.seq",
+    ),
+    overdue: db.prepare<[number], { id: string }>(
+      "SELECT id FROM batches WHERE status = 'in_progress' AND json_extract(body, '$.expires_at') <= ? ORDER BY seq",
+    ),
+    failUnrun: db.prepare(
+      "UPDATE batch_items SET state = 'failed', lease_owner = NULL, lease_until = 0, result = json_object('id', " +
+        "'batch_req_' || lower(hex(randomblob(6))), 'custom_id', custom_id, 'response', NULL, 'error', " +
+        "json_object('code', ?, 'message', ?)) WHERE batch_id = ? AND state = 'pending'",
     ),
     results: db.prepare<[string, string, number, number], { line: number; result: string }>(
       'SELECT line, result FROM batch_items WHERE batch_id = ? AND state = ? AND line > ? ORDER BY line LIMIT ?',
@@ -94,7 +102,7 @@ export function sqliteBatches(db: Database.Database): BatchStore {
       return db
         .transaction((): StoredBatch | undefined => {
           const current = one(id);
-          if (!current || (from && !from.includes(current.status))) return undefined;
+          if (!current || !allows(current, from)) return undefined;
           const next = patched(current, patch);
           q.write.run(next.status, batchBody(next), id);
           return next;
@@ -134,8 +142,20 @@ export function sqliteBatches(db: Database.Database): BatchStore {
       return { pending: Number(row.pending), leased: Number(row.leased) };
     },
     async settled(status, now) {
-      const rows = status === 'cancelling' ? q.settledIdle.all(status, now) : q.settledDone.all(status);
+      const rows = status === 'in_progress' ? q.settledDone.all(status) : q.settledIdle.all(status, now);
       return rows.map((r) => r.id);
+    },
+    async overdue(nowS) {
+      return q.overdue.all(nowS).map((r) => r.id);
+    },
+    async failUnrun(id, code, message) {
+      return db
+        .transaction(() => {
+          const failed = q.failUnrun.run(code, message, id).changes;
+          q.count.run(0, failed, id);
+          return failed;
+        })
+        .immediate();
     },
     async results(id, state, afterLine, limit) {
       return q.results.all(id, state, afterLine, limit);
