@@ -11,6 +11,7 @@ import { registerProfileCommands } from './commands/profile.js';
 import { registerUsageCommand } from './commands/usage.js';
 import { registerCacheCommands } from './commands/cache.js';
 import { registerSearchCommand } from './commands/search.js';
+import { registerJobCommands } from './commands/jobs.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { handle, integer, type MakeContext } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
@@ -80,6 +81,7 @@ export function buildProgram(deps: ContextDeps = {}): Root {
   registerKeyCommands(program, makeContext);
   registerEmbedCommand(program, makeContext);
   registerSearchCommand(program, makeContext);
+  registerJobCommands(program, makeContext);
   registerLogCommands(program, makeContext);
   registerUsageCommand(program, makeContext);
   registerCacheCommands(program, makeContext);

@@ -2,6 +2,10 @@
  * The typed HTTP client the CLI uses for the gateway (or any OpenAI-compatible server). The one
  * place where HTTP failures become typed CLI errors with exit codes and next steps.
  */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ApiKeyView } from '../core/api-key.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
@@ -104,6 +108,42 @@ function queryString(query: Query | undefined): string {
 
 type Auth = 'api-key' | 'admin' | 'none';
 
+interface RequestOptions {
+  body?: unknown;
+  /** A body sent as it comes (an upload), instead of `body` as JSON. */
+  stream?: { body: Readable; contentType: string };
+  auth?: Auth;
+  headers?: Record<string, string>;
+}
+
+/** A stored file as `/v1/files` describes it. */
+export interface FileView {
+  id: string;
+  bytes: number;
+  filename: string;
+  purpose: string;
+  status: string;
+  created_at: number;
+  expires_at: number | null;
+}
+
+/** A batch job as `/v1/batches` describes it (OpenAI's shape, and the gateway's `note`). */
+export interface BatchView {
+  id: string;
+  status: string;
+  input_file_id: string;
+  output_file_id: string | null;
+  error_file_id: string | null;
+  created_at: number;
+  in_progress_at: number | null;
+  completed_at: number | null;
+  expires_at: number;
+  request_counts: { total: number; completed: number; failed: number };
+  metadata: Record<string, string> | null;
+  errors: { data: { code: string; message: string; line: number | null }[] } | null;
+  note: string | null;
+}
+
 const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -190,20 +230,32 @@ export class GatewayClient {
     return this.dispatcher;
   }
 
-  async call<T>(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {},
-  ): Promise<T> {
+  async call<T>(method: Dispatcher.HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
     return (await this.send<T>(method, path, options)).body;
   }
 
   /** Sends a request and returns the parsed JSON body and headers, or throws a CliError with the right exit code. */
-  async send<T>(
+  async send<T>(method: Dispatcher.HttpMethod, path: string, options: RequestOptions = {}): Promise<Sent<T>> {
+    const target = `${this.url}${path}`;
+    const response = await this.open(method, path, options);
+    const text = await response.body.text();
+    try {
+      return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
+    } catch {
+      throw new CliError(
+        `${target} answered ${response.statusCode} with a body that is not JSON`,
+        ExitCode.failure,
+        'is --url pointing at an embeddings gateway?',
+      );
+    }
+  }
+
+  /** Sends a request; the response once its status is a success (its body unread), or the typed error. */
+  private async open(
     method: Dispatcher.HttpMethod,
     path: string,
-    options: { body?: unknown; auth?: Auth; headers?: Record<string, string> } = {},
-  ): Promise<Sent<T>> {
+    options: RequestOptions,
+  ): Promise<Dispatcher.ResponseData> {
     const target = `${this.url}${path}`;
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     const token =
@@ -217,40 +269,75 @@ export class GatewayClient {
     }
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.stream) headers['content-type'] = options.stream.contentType;
     let response: Dispatcher.ResponseData;
     try {
       const { request } = await undici();
       response = await request(target, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.stream?.body ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
         dispatcher: await this.transport(),
       });
     } catch (error) {
       throw this.transportError(error, target);
     }
-    const text = await response.body.text();
-    const requestId = String(response.headers['x-request-id'] ?? '');
     if (response.statusCode >= 400)
       throw this.httpError(
         response.statusCode,
-        text,
+        await response.body.text(),
         target,
         method,
-        requestId,
+        String(response.headers['x-request-id'] ?? ''),
         retryAfterMs(response.headers),
         response.headers['x-should-retry'] !== 'false',
         options.auth ?? 'api-key',
       );
-    try {
-      return { body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
-    } catch {
-      throw new CliError(
-        `${target} answered ${response.statusCode} with a body that is not JSON`,
-        ExitCode.failure,
-        'is --url pointing at an embeddings gateway?',
+    return response;
+  }
+
+  /** Uploads a file for the Batch API (`purpose=batch`), streamed from disk as multipart. */
+  uploadFile(path: string, filename: string): Promise<FileView> {
+    const boundary = `embctl-${randomBytes(12).toString('hex')}`;
+    const safeName = filename.replace(/["\r\n\\]/g, '_');
+    async function* multipart() {
+      yield Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\n` +
+          `Content-Disposition: form-data; name="file"; filename="${safeName}"\r\nContent-Type: application/jsonl\r\n\r\n`,
       );
+      yield* createReadStream(path) as AsyncIterable<Buffer>;
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
     }
+    return this.call('POST', '/v1/files', {
+      stream: { body: Readable.from(multipart()), contentType: `multipart/form-data; boundary=${boundary}` },
+    });
+  }
+
+  /** A stored file's lines, streamed (a batch's output can be far larger than memory). */
+  async *fileLines(id: string): AsyncGenerator<string> {
+    const response = await this.open('GET', `/v1/files/${encodeURIComponent(id)}/content`, {
+      headers: { accept: 'application/jsonl' },
+    });
+    for await (const line of createInterface({ input: response.body, crlfDelay: Number.POSITIVE_INFINITY }))
+      if (line) yield line;
+  }
+
+  createBatch(body: { input_file_id: string; metadata?: Record<string, string> }): Promise<BatchView> {
+    return this.call('POST', '/v1/batches', {
+      body: { ...body, endpoint: '/v1/embeddings', completion_window: '24h' },
+    });
+  }
+
+  getBatch(id: string): Promise<BatchView> {
+    return this.call('GET', `/v1/batches/${encodeURIComponent(id)}`);
+  }
+
+  listBatches(query: { after?: string; limit?: number }): Promise<{ data: BatchView[]; has_more: boolean }> {
+    return this.call('GET', `/v1/batches${queryString(query)}`);
+  }
+
+  cancelBatch(id: string): Promise<BatchView> {
+    return this.call('POST', `/v1/batches/${encodeURIComponent(id)}/cancel`);
   }
 
   embeddings(body: EmbeddingsBody): Promise<EmbeddingsResponse> {

@@ -62,6 +62,8 @@ export interface LogFilter {
   provider?: string[];
   status?: StatusMatch[];
   minLatencyMs?: number;
+  /** Calls a batch job made. */
+  batch?: string[];
 }
 
 const RELATIVE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
@@ -115,6 +117,7 @@ export const LOG_FILTER_PARAMS = [
   'provider',
   'status',
   'min_latency',
+  'batch_id',
 ] as const;
 
 /** Separate parameters AND together; comma lists inside one parameter OR together. */
@@ -154,6 +157,8 @@ export function parseLogFilter(
   if (entity?.length) filter.entity = entity;
   const provider = list(params.provider);
   if (provider?.length) filter.provider = provider;
+  const batch = list(params.batch_id);
+  if (batch?.length) filter.batch = batch;
   const statuses = list(params.status);
   if (statuses?.length) {
     const parsed = statuses.map(parseStatus);
@@ -198,6 +203,7 @@ export function matchesFilter(row: RequestLogRow, filter: LogFilter): boolean {
   if (filter.provider && !filter.provider.includes(row.provider ?? '')) return false;
   if (filter.status && !filter.status.some((m) => statusMatches(row.status, m))) return false;
   if (filter.minLatencyMs !== undefined && row.latency_ms < filter.minLatencyMs) return false;
+  if (filter.batch && !filter.batch.includes(row.batch_id ?? '')) return false;
   return true;
 }
 

@@ -126,7 +126,7 @@ export class BatchRunner {
       } catch (error) {
         if (!this.stopped) this.options.onError(`batch runner: ${(error as Error).message}`);
       }
-      if (!worked && !this.stopped) await sleep(this.options.pollMs, this.stopping.signal).catch(() => {});
+      if (!worked && !this.stopped) await sleep(this.options.pollMs, this.stopping.signal);
     }
   }
 

@@ -73,6 +73,7 @@ export function whereOf(filter: LogFilter, params: Params): string {
   if (filter.provider) clauses.push(inList('provider', filter.provider, params));
   if (filter.status) clauses.push(statusClause(filter.status, params));
   if (filter.minLatencyMs !== undefined) clauses.push(`latency_ms >= ${params.add(filter.minLatencyMs)}`);
+  if (filter.batch) clauses.push(inList('batch_id', filter.batch, params));
   return clauses.length ? clauses.join(' AND ') : '1 = 1';
 }
 

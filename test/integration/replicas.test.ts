@@ -5,11 +5,15 @@
  * beyond what README states. Real processes (`bin/embctl gateway start --store …`), a real server.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../../src/core/secrets.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/migrations.js';
-import { isolatedEnv, runCli, spawnTail } from '../helpers/cli.js';
+import { FORMATS, TOKEN } from '../fakes/formats.js';
+import { startFake } from '../fakes/upstream.js';
+import { isolatedEnv, runCli, spawnTail, tempDir } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.mjs';
@@ -336,6 +340,78 @@ describe('Request Logs across replicas', () => {
     expect(answered.filter((a) => a.replica === 2).length).toBeGreaterThan(missing.length);
     expect((await embed(replicas[2]!, key.secret)).status).toBe(200);
   });
+});
+
+describe('a batch job across replicas', () => {
+  it('two gateways run one job side by side; killed with kill -9, one leaves its lines to the other; each line once', async () => {
+    const fake = await startFake(FORMATS.openai);
+    fake.setDelay(300);
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => spawnGateway({ env: replicaEnv(storeUrl), args: ['--batch-lease', '2s'] })),
+    );
+    try {
+      await admin(a!, 'POST', '/v1/embedding-models', {
+        id: 'jobs-fake',
+        provider: 'openai',
+        config: {
+          connection: { base_url: `${fake.url}/v1`, token: TOKEN },
+          options: { model: 'text-embedding-3-small' },
+        },
+      });
+      const key = await newKey({});
+      await eventually(async () => (await embed(b!, key.secret, 'ready', 'jobs-fake')).status === 200, 2000);
+      const seen = () =>
+        fake.requests.flatMap((r) => (r.body as { input: string[] }).input).filter((t) => t !== 'ready');
+      const corpus = join(tempDir('replica-job'), 'corpus.txt');
+      const LINES = 20_000;
+      writeFileSync(corpus, `${Array.from({ length: LINES }, (_, i) => `replicated job line ${i}`).join('\n')}\n`);
+      const viaA = { ...a!.env, EMBCTL_URL: a!.url, EMBCTL_API_KEY: key.secret };
+      const submitted = await runCli(['jobs', 'submit', '-f', corpus, '--model', 'jobs-fake', '-o', 'json'], {
+        env: viaA,
+      });
+      expect(submitted.code, submitted.stderr).toBe(0);
+      const id = JSON.parse(submitted.stdout).id as string;
+
+      // Both at work on it: each one's own metrics count inputs of the job's model.
+      const inputsOf = async (g: SpawnedGateway) =>
+        Number(
+          /embctl_inputs_total\{model="jobs-fake\/text-embedding-3-small"[^}]*\} (\d+)/.exec(
+            await (await fetch(`${g.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })).text(),
+          )?.[1] ?? 0,
+        );
+      await eventually(async () => (await inputsOf(a!)) > 256 && (await inputsOf(b!)) > 256, 20_000);
+      const before = seen();
+      expect(new Set(before).size).toBe(before.length);
+      a!.process.kill('SIGKILL');
+      await a!.stop();
+
+      const viaB = { ...b!.env, EMBCTL_URL: b!.url, EMBCTL_API_KEY: key.secret };
+      const waited = await runCli(['jobs', 'wait', id, '--max-wait', '60s'], { env: viaB, timeoutMs: 70_000 });
+      expect(waited.code, waited.stderr).toBe(0);
+      const out = join(tempDir('replica-job-out'), 'index.jsonl');
+      const downloaded = await runCli(['jobs', 'download', id, '--out', out], { env: viaB, timeoutMs: 60_000 });
+      expect(downloaded.code, downloaded.stderr).toBe(0);
+      const ids = readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: string }).id);
+      expect(ids).toHaveLength(LINES);
+      expect(new Set(ids).size).toBe(LINES);
+      // Every input reached the upstream; again only what the killed gateway had in flight (4 calls of ≤ 256).
+      const all = seen();
+      expect(new Set(all).size).toBe(LINES);
+      expect(all.length - LINES).toBeLessThanOrEqual(4 * 256);
+      // Tagged with the job; the killed gateway's unflushed rows are lost (README: the log buffer's bound), not B's.
+      const logged = await admin(b!, 'GET', `/v1/request-logs?batch_id=${id}&limit=1000`);
+      expect(logged.body.data.every((r: { batch_id: string }) => r.batch_id === id)).toBe(true);
+      const loggedInputs = logged.body.data.reduce((n: number, r: { input_count: number }) => n + r.input_count, 0);
+      expect(loggedInputs).toBeGreaterThanOrEqual(await inputsOf(b!));
+      expect(loggedInputs).toBeLessThanOrEqual(all.length);
+    } finally {
+      await Promise.all([a!.stop(), b!.stop()]);
+      await fake.close();
+    }
+  }, 120_000);
 });
 
 describe('a database outage', () => {

@@ -2,7 +2,7 @@
  * `embctl embed`: texts, files, trees or stdin → vectors, printed, or written to a resumable JSONL
  * index (`--out`) that records the model that made it and refuses to mix in another.
  */
-import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
 import { createHash, type Hash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -10,22 +10,18 @@ import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
 import { costOf, listPrice } from '../../core/prices.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
-import { collect, handle, integer, type MakeContext } from '../command.js';
+import { handle, integer, type MakeContext } from '../command.js';
 import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
-import { chunk, plan } from '../embed/batches.js';
+import { plan } from '../embed/batches.js';
 import { DedupIndex } from '../embed/dedup.js';
 import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
 import { runEmbedding, VECTOR_FORMATS, type RunStats, type VectorFormat } from '../embed/runner.js';
 import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
-import { allRecords, FORMATS, type InputRecord, type InputSpec, type SourceOptions } from '../embed/sources.js';
+import type { InputRecord } from '../embed/sources.js';
+import { inputRecords, withInputOptions, type InputOptions } from '../embed/source-options.js';
 
-export interface EmbedOptions extends SourceOptions {
-  file: string[];
-  files?: string;
-  glob: string;
-  chunkTokens?: number;
-  chunkOverlap: number;
+export interface EmbedOptions extends InputOptions {
   model?: string;
   dimensions?: number;
   encodingFormat: VectorFormat;
@@ -61,26 +57,6 @@ export async function chooseModel(
   );
 }
 
-function checkOptions(options: EmbedOptions): void {
-  if (options.chunkTokens !== undefined && options.chunkOverlap >= options.chunkTokens) {
-    throw usageError(
-      `--chunk-overlap (${options.chunkOverlap}) must be smaller than --chunk-tokens (${options.chunkTokens})`,
-    );
-  }
-  if (options.force && !options.out) throw usageError('--force only applies with --out');
-}
-
-/** A WHATWG encoding label that this Node.js can decode, checked while parsing (a usage error otherwise). */
-function encodingLabel(value: string): string {
-  try {
-    return new TextDecoder(value).encoding;
-  } catch {
-    throw new InvalidArgumentError(
-      `--encoding must be an encoding label such as utf-8, latin1, utf-16le or windows-1252; got '${value}'.`,
-    );
-  }
-}
-
 /** What makes two runs "the same command": their sources and every option that shapes records. */
 /** The options that shape records, in the order fingerprints have always listed them (a resumed run compares them). */
 const SHAPING_OPTIONS = [
@@ -108,11 +84,6 @@ function fingerprintOf(texts: string[], options: EmbedOptions, model: string): s
     ...Object.fromEntries(SHAPING_OPTIONS.map((name) => [name, values[name]])),
   };
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-}
-
-async function* chunked(records: AsyncIterable<InputRecord>, options: EmbedOptions): AsyncGenerator<InputRecord> {
-  if (!options.chunkTokens) return yield* records;
-  for await (const record of records) yield* chunk(record, options.chunkTokens, options.chunkOverlap);
 }
 
 /**
@@ -222,30 +193,16 @@ function rate(count: number, ms: number): string {
 }
 
 export async function embed(texts: string[], options: EmbedOptions, ctx: CliContext): Promise<void> {
-  checkOptions(options);
+  if (options.force && !options.out) throw usageError('--force only applies with --out');
   const { out } = ctx;
-  const spec: InputSpec = {
-    texts,
-    files: options.file,
-    stdinFallback: true,
-    ...(options.files ? { tree: { dir: options.files, glob: options.glob } } : {}),
-  };
-  if (texts.length === 0 && options.file.length === 0 && !options.files && ctx.stdin.isTTY) {
-    throw usageError('nothing to embed', 'pass texts as arguments, -f FILE, --files DIR, or pipe text on stdin');
-  }
   // Checked before anything is written: a typo must not leave an empty output behind.
-  for (const file of options.file) {
-    if (file !== '-' && !existsSync(file)) {
-      throw new CliError(`input file '${file}' does not exist`, ExitCode.notFound, 'check the path given to -f');
-    }
-  }
+  const records = inputRecords(texts, options, ctx);
   if (options.out && !existsSync(dirname(resolve(options.out)))) {
     throw usageError(
       `the directory of --out '${options.out}' does not exist`,
       `create it first: mkdir -p ${dirname(options.out)}`,
     );
   }
-  const records = chunked(allRecords(spec, ctx.stdin, options), options);
   const client = await ctx.client();
   const meta = options.out && !options.force ? readMeta(options.out) : undefined;
   const { model, source } = await chooseModel(
@@ -380,44 +337,9 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
 
 export function registerEmbedCommand(program: Root, makeContext: MakeContext): void {
   handle(
-    program
-      .command('embed')
+    withInputOptions(program.command('embed'))
       .description('embed texts, files, document trees or stdin; print the vectors or write a resumable JSONL index')
       .argument('[text...]', 'texts to embed')
-      .option(
-        '-f, --file <path>',
-        'input file (repeatable); - for stdin. Format from the extension: .txt/.md lines, .jsonl, .json, .csv, .tsv',
-        collect,
-        [],
-      )
-      .option('--files <dir>', 'embed every file under DIR matching --glob, one input each (id = relative path)')
-      .option('--glob <pattern>', 'files to take under --files', '**/*.{md,txt}')
-      .addOption(new Option('--format <format>', 'input format, overriding the extension').choices(FORMATS))
-      .addOption(
-        new Option('--split <unit>', 'text files: one input per line or per paragraph')
-          .choices(['line', 'paragraph'] as const)
-          .default('line' as const),
-      )
-      .option(
-        '--encoding <label>',
-        "the input files' text encoding (utf-8, latin1, utf-16le, windows-1252, …)",
-        encodingLabel,
-        'utf-8',
-      )
-      .option(
-        '--allow-invalid',
-        'embed input with NUL bytes or invalid sequences anyway (U+FFFD replaces what cannot be decoded)',
-      )
-      .option('--text-field <field>', 'JSON/JSONL: the field holding the text', 'text')
-      .option('--id-field <field>', 'JSON/JSONL: the field holding the id (default: file:line)')
-      .option('--text-column <column>', 'CSV/TSV: the column holding the text', 'text')
-      .option('--id-column <column>', 'CSV/TSV: the column holding the id (default: file:row)')
-      .option(
-        '--chunk-tokens <n>',
-        'split texts longer than n tokens into chunks (ids get #0, #1, …)',
-        integer('--chunk-tokens', 16, 8192),
-      )
-      .option('--chunk-overlap <n>', 'tokens shared by consecutive chunks', integer('--chunk-overlap', 0), 0)
       .option(
         '-m, --model <model>',
         "model (default: the profile's pinned model, the --out index's, or the only one served)",

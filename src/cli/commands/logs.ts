@@ -19,6 +19,7 @@ export interface LogFilterOptions {
   provider?: string;
   status?: string;
   minLatency?: string;
+  batch?: string;
 }
 
 /** Filters validated here, before any request, with the gateway's own parser; returned as query parameters. */
@@ -33,6 +34,7 @@ export function filterQuery(options: LogFilterOptions): Record<string, string | 
     provider: options.provider,
     status: options.status,
     min_latency: options.minLatency,
+    batch_id: options.batch,
   };
   const { issues } = parseLogFilter(params);
   if (issues.length) {
@@ -158,7 +160,8 @@ function filterFlags(command: Command): Command {
     .option('--entity <ids>', 'embedding model entity id(s), comma-separated')
     .option('--provider <providers>', 'provider(s), comma-separated')
     .option('--status <statuses>', '2xx, 4xx, 5xx or codes like 429, comma-separated')
-    .option('--min-latency <ms>', 'only calls at least this slow');
+    .option('--min-latency <ms>', 'only calls at least this slow')
+    .option('--batch <ids>', 'calls made by these batch jobs (`embctl jobs list`), comma-separated');
 }
 
 export function registerLogCommands(program: Root, makeContext: MakeContext): void {

@@ -24,7 +24,7 @@ export interface OutputRecord {
 export interface RecordSink {
   /** Called with the first response's model and size, before anything is written. */
   begin(model: string, dimensions: number): void;
-  write(records: OutputRecord[], batch: Batch): void;
+  write(records: OutputRecord[]): void;
   /** The serialized embedding of an earlier record (for copies no longer in the cache). */
   embeddingAt(position: number): string;
 }
@@ -65,7 +65,7 @@ function isRetriable(error: unknown): boolean {
 }
 
 /** One embedding, serialized in the output's format straight from the wire's: no round trip when they agree. */
-function serialize(embedding: number[] | string, format: VectorFormat): { text: string; dimensions: number } {
+export function serialize(embedding: number[] | string, format: VectorFormat): { text: string; dimensions: number } {
   if (typeof embedding === 'string') {
     if (format === 'base64')
       return { text: JSON.stringify(embedding), dimensions: Buffer.byteLength(embedding, 'base64') / 4 };
@@ -192,7 +192,7 @@ export async function runEmbedding(
         embedding: vectors.get(record.position) ?? vectors.get(record.copyOf!) ?? sink.embeddingAt(record.copyOf!),
       }),
     );
-    sink.write(records, batch);
+    sink.write(records);
     stats.records += records.length;
     stats.batches++;
     options.onProgress?.(stats);

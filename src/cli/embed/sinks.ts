@@ -88,7 +88,7 @@ export class FileSink implements RecordSink {
     this.writer.saveMeta(this.meta);
   }
 
-  write(records: OutputRecord[], _batch: Batch): void {
+  write(records: OutputRecord[]): void {
     const lines = new Array<string>(records.length);
     const bytes = new Array<number>(records.length);
     let hashed = '';
