@@ -16,10 +16,8 @@
 import { randomId } from '../core/secrets.js';
 import { ApiError } from '../core/errors.js';
 import { apportionTokens } from '../core/cache-key.js';
-import { countTextTokens } from '../core/tokenizer.js';
 import { sleep } from '../core/retry.js';
 import type { BatchItem, BatchResult, StoredBatch } from '../store/store.js';
-import { FileWriter } from '../store/file-writer.js';
 import type { KnownKey } from './catalogue.js';
 import type { GatewayContext } from './context.js';
 import { embedCall, logRowOf, type CallTrace } from './embed-call.js';
@@ -66,6 +64,13 @@ const PAUSE_STEP_MS = 2_000;
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
+/**
+ * Lets pending I/O (live requests) run before the job's next piece of work: job work runs in
+ * short steps between them instead of a long block ahead of them.
+ */
+const yieldToLive = () => new Promise<void>((resolve) => setImmediate(resolve));
+const LINES_PER_YIELD = 32;
+
 async function text(body: Buffer | NodeJS.ReadableStream): Promise<string> {
   if (Buffer.isBuffer(body)) return body.toString('utf8');
   const parts: Buffer[] = [];
@@ -73,9 +78,10 @@ async function text(body: Buffer | NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
-function resultLine(line: Line, status: number, requestId: string, body: string): string {
+/** A result line; its id is unique per batch without a random draw per line (`batch_req_<batch>_<line>`). */
+function resultLine(batchId: string, line: Line, status: number, requestId: string, body: string): string {
   return (
-    `{"id":${JSON.stringify(randomId('batch_req_', 12))},"custom_id":${JSON.stringify(line.custom_id)},` +
+    `{"id":"batch_req_${batchId.slice('batch_'.length)}_${line.line}","custom_id":${JSON.stringify(line.custom_id)},` +
     `"response":{"status_code":${status},"request_id":${JSON.stringify(requestId)},"body":${body}},"error":null}`
   );
 }
@@ -176,7 +182,9 @@ export class BatchRunner {
           const group = groups[next++]!;
           try {
             const results = await this.runGroup(batch, key, group);
+            await yieldToLive();
             await store.batches.complete(batch.id, worker, results);
+            await yieldToLive();
             for (const l of group) held.delete(l.line);
           } catch (error) {
             if (error instanceof Paused) paused = error;
@@ -227,24 +235,29 @@ export class BatchRunner {
         rateShare: this.options.rateShare,
       });
       log(200, null);
+      await yieldToLive();
       const encoding = trace.request!.encodingFormat;
       const sizes = group.map((l) => (Array.isArray(l.request.input) ? l.request.input.length : 1));
-      const weights = group.map((l) =>
-        (Array.isArray(l.request.input) ? l.request.input : [l.request.input]).reduce<number>(
-          (n, t) => n + countTextTokens(String(t)),
-          0,
-        ),
-      );
-      const tokens = group.length === 1 ? [result.promptTokens] : apportionTokens(result.promptTokens, weights);
+      // Each line's share of the call's tokens, from the counts the request already made.
+      const counts = await trace.request!.tokenCounts();
       let offset = 0;
-      return Promise.all(
-        group.map(async (line, i) => {
-          const vectors = result.vectors.slice(offset, offset + sizes[i]!);
-          offset += sizes[i]!;
-          const json = await text(serializeEmbeddings(vectors, encoding, result.model, tokens[i]!));
-          return { line: line.line, state: 'done' as const, result: resultLine(line, 200, id, json) };
-        }),
-      );
+      const weights = sizes.map((size) => {
+        let sum = 0;
+        for (let k = 0; k < size; k++) sum += counts[offset + k]!;
+        offset += size;
+        return sum;
+      });
+      const tokens = group.length === 1 ? [result.promptTokens] : apportionTokens(result.promptTokens, weights);
+      const results: BatchResult[] = [];
+      offset = 0;
+      for (const [i, line] of group.entries()) {
+        const vectors = result.vectors.slice(offset, offset + sizes[i]!);
+        offset += sizes[i]!;
+        const json = await text(serializeEmbeddings(vectors, encoding, result.model, tokens[i]!));
+        results.push({ line: line.line, state: 'done', result: resultLine(batch.id, line, 200, id, json) });
+        if (i % LINES_PER_YIELD === LINES_PER_YIELD - 1) await yieldToLive();
+      }
+      return results;
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       log(error.status, error.code);
@@ -275,7 +288,7 @@ export class BatchRunner {
       return group.map((line) => ({
         line: line.line,
         state: 'failed' as const,
-        result: resultLine(line, error.status, id, errorBody),
+        result: resultLine(batch.id, line, error.status, id, errorBody),
       }));
     }
   }
@@ -339,34 +352,25 @@ export class BatchRunner {
     ]);
   }
 
-  /** The output file (lines done) and the error file (lines failed), streamed from the store in line order. */
+  /** The output file (lines done) and the error file (lines failed): views of the lines' results, in line order. */
   private async writeFiles(batchId: string): Promise<void> {
     const { store } = this.ctx;
     const batch = (await store.batches.get(batchId))!;
     const ids: { output_file_id?: string; error_file_id?: string } = {};
     for (const state of ['done', 'failed'] as const) {
-      const id = randomId('file-', 12);
-      const writer = await FileWriter.begin(store.files, {
-        id,
+      const file = await store.files.fromBatch({
+        id: randomId('file-', 12),
         owner: batch.owner,
         filename: `${batch.id}_${state === 'done' ? 'output' : 'error'}.jsonl`,
         created_at: nowS(),
+        expires_at: nowS() + this.options.fileTtlS,
+        batchId,
+        state,
       });
-      let lines = 0;
-      for (let after = 0; ; ) {
-        const page = await store.batches.results(batchId, state, after, 500);
-        if (page.length === 0) break;
-        await writer.write(Buffer.from(page.map((r) => `${r.result}\n`).join('')));
-        lines += page.length;
-        after = page.at(-1)!.line;
-      }
-      if (lines === 0) {
-        await store.files.delete(id);
-        continue;
-      }
-      await writer.finish({ purpose: 'batch_output', lines, expires_at: nowS() + this.options.fileTtlS });
-      ids[state === 'done' ? 'output_file_id' : 'error_file_id'] = id;
+      if (file) ids[state === 'done' ? 'output_file_id' : 'error_file_id'] = file.id;
     }
+    // No line ran nor failed: no file will ever need them.
+    if (!ids.output_file_id && !ids.error_file_id) await store.batches.dropItems(batchId);
     await store.batches.update(batchId, ids);
   }
 }

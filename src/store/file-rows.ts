@@ -34,3 +34,13 @@ export const FILE_COLUMNS = 'id, owner, purpose, filename, bytes, lines, status,
 
 /** Chunks are at most this large: a file is read back one chunk in memory at a time. */
 export const FILE_CHUNK_BYTES = 1024 * 1024;
+
+/** A batch-backed file's content is read this many result lines at a time. */
+export const BATCH_FILE_PAGE = 400;
+
+/** One page of result lines as one chunk of the file. */
+export const resultChunk = (results: { result: string }[]) => Buffer.from(results.map((r) => `${r.result}\n`).join(''));
+
+/** Files that prune deletes: expired, or uploads abandoned (two parameters: now, abandoned-before). */
+export const PRUNED_FILES =
+  "(expires_at IS NOT NULL AND expires_at <= $1) OR (status = 'uploading' AND created_at < $2)";

@@ -243,10 +243,22 @@ export interface FileStore {
   get(id: string): Promise<StoredFile | undefined>;
   /** Processed files of one owner, newest first unless `order: 'asc'`. */
   list(query: FileListQuery): Promise<StoredFile[]>;
+  /**
+   * A batch's output (`done`) or error (`failed`) file: a processed file whose content is the
+   * results of those lines, in line order, read from the batch when asked (never copied). Undefined
+   * when no line is in that state (no file is made).
+   */
+  fromBatch(
+    file: Pick<StoredFile, 'id' | 'owner' | 'filename' | 'created_at' | 'expires_at'> & {
+      batchId: string;
+      state: BatchResult['state'];
+    },
+  ): Promise<StoredFile | undefined>;
   /** The file's bytes, chunk by chunk, in order. */
   chunks(id: string): AsyncIterable<Buffer>;
+  /** Deletes the file; a batch's lines go with the last file made from them. */
   delete(id: string): Promise<boolean>;
-  /** Deletes expired files and uploads begun before `abandonedBefore` and never finished; how many. */
+  /** Deletes expired files (a batch's lines with its last) and uploads begun before `abandonedBefore` and never finished; how many. */
   prune(nowS: number, abandonedBefore: number): Promise<number>;
 }
 
@@ -370,13 +382,6 @@ export interface BatchStore {
   overdue(nowS: number): Promise<string[]>;
   /** Fails every line not yet run with the error `code`, as its error-file line; how many. */
   failUnrun(id: string, code: string, message: string): Promise<number>;
-  /** Results in line order after `afterLine`, of one state. */
-  results(
-    id: string,
-    state: BatchResult['state'],
-    afterLine: number,
-    limit: number,
-  ): Promise<{ line: number; result: string }[]>;
 }
 
 export interface Store {

@@ -187,6 +187,23 @@ const conflict = async (work: Promise<unknown>) => {
   return error as StoreConflict;
 };
 
+/** A batch's output or error file as the runner makes it, and its content read back. */
+async function batchFile(store: Store, batchId: string, state: 'done' | 'failed') {
+  const file = await store.files.fromBatch({
+    id: `file-${batchId}-${state}-${Math.random().toString(36).slice(2)}`,
+    owner: 'key-1',
+    filename: `${batchId}_${state}.jsonl`,
+    created_at: 10,
+    expires_at: null,
+    batchId,
+    state,
+  });
+  if (!file) return undefined;
+  const parts: Buffer[] = [];
+  for await (const chunk of store.files.chunks(file.id)) parts.push(chunk);
+  return { file, text: Buffer.concat(parts).toString('utf8') };
+}
+
 describe.each(Object.keys(ENGINES))('the %s store', (name) => {
   const engine = ENGINES[name]!;
   let location: string;
@@ -376,11 +393,26 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     }
     expect((await store.batches.get('batch-1'))!.request_counts).toEqual({ total: 50, completed: 49, failed: 1 });
     expect(await store.batches.settled('in_progress', 5_000)).toEqual(['batch-1']);
-    const done = await store.batches.results('batch-1', 'done', 0, 100);
-    expect(done).toHaveLength(49);
-    expect(done.map((r) => r.line)).toEqual([...done.map((r) => r.line)].sort((x, y) => x - y));
-    expect((await store.batches.results('batch-1', 'failed', 0, 10)).map((r) => r.result)).toHaveLength(1);
-    expect(await store.batches.results('batch-1', 'done', done[47]!.line, 10)).toEqual([done[48]]);
+    // Its output and error files are views of the results, in line order, sized exactly.
+    const output = (await batchFile(store, 'batch-1', 'done'))!;
+    expect(output.file).toMatchObject({ owner: 'key-1', purpose: 'batch_output', status: 'processed', lines: 49 });
+    const lines = output.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).line as number);
+    expect(lines).toHaveLength(49);
+    expect(lines).toEqual([...lines].sort((x, y) => x - y));
+    expect(output.file.bytes).toBe(Buffer.byteLength(output.text));
+    const errors = (await batchFile(store, 'batch-1', 'failed'))!;
+    expect(errors.file.lines).toBe(1);
+    expect(await batchFile(store, 'batch-2', 'done')).toBeUndefined();
+    // The lines go with the last file made from them, not before.
+    await store.files.delete(output.file.id);
+    const kept: Buffer[] = [];
+    for await (const chunk of store.files.chunks(errors.file.id)) kept.push(chunk);
+    expect(Buffer.concat(kept).toString('utf8')).toBe(errors.text);
+    await store.files.delete(errors.file.id);
+    expect(await batchFile(store, 'batch-1', 'failed')).toBeUndefined();
 
     // Cancelling with a line still leased is not settled until the lease is over.
     await store.batches.create(batch('batch-3', 'key-1'));
@@ -412,7 +444,11 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
     await store.batches.complete('batch-4', 'w1', [{ line: first!.items[0]!.line, state: 'done', result: '{}' }]);
     expect(await store.batches.failUnrun('batch-4', 'batch_expired', 'too late')).toBe(2);
     expect((await store.batches.get('batch-4'))!.request_counts).toEqual({ total: 3, completed: 1, failed: 2 });
-    const expired = (await store.batches.results('batch-4', 'failed', 0, 10)).map((r) => JSON.parse(r.result));
+    const expiredFile = (await batchFile(store, 'batch-4', 'failed'))!;
+    const expired = expiredFile.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(expired).toEqual([
       {
         id: expect.stringMatching(/^batch_req_\w+$/),
@@ -428,6 +464,17 @@ describe.each(Object.keys(ENGINES))('the %s store', (name) => {
       },
     ]);
     expect(await store.batches.remaining('batch-4', 0)).toEqual({ pending: 0, leased: 0 });
+    // A batch file that expires takes the lines with it when pruned (it was the last one).
+    const expiring = { owner: 'key-1', filename: 'o.jsonl', created_at: 1, expires_at: 100, batchId: 'batch-4' };
+    expect(await store.files.fromBatch({ ...expiring, id: 'file-expiring', state: 'done' })).toMatchObject({
+      lines: 1,
+    });
+    await store.files.delete(expiredFile.file.id);
+    expect(await store.files.prune(99, 0)).toBe(0);
+    expect(await store.files.get('file-expiring')).toMatchObject({ lines: 1 });
+    expect(await store.files.prune(200, 0)).toBeGreaterThanOrEqual(1);
+    expect(await store.files.get('file-expiring')).toBeUndefined();
+    expect(await store.files.fromBatch({ ...expiring, id: 'file-after', state: 'done' })).toBeUndefined();
 
     expect((await store.batches.list({ owner: 'key-1', limit: 10 })).map((b) => b.id)).toEqual([
       'batch-4',

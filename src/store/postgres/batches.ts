@@ -155,12 +155,5 @@ export function postgresBatches(pool: pg.Pool): BatchStore {
         return rowCount ?? 0;
       });
     },
-    async results(id, state, afterLine, limit) {
-      const { rows } = await pool.query<{ line: number; result: string }>(
-        'SELECT line, result FROM batch_items WHERE batch_id = $1 AND state = $2 AND line > $3 ORDER BY line LIMIT $4',
-        [id, state, afterLine, limit],
-      );
-      return rows.map((r) => ({ line: Number(r.line), result: r.result }));
-    },
   };
 }

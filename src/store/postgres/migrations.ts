@@ -221,4 +221,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX batch_items_state ON batch_items (batch_id, state, line);
   `,
+  // 9: a batch's output and error files are views of its lines' results, not copies.
+  `
+  ALTER TABLE files ADD COLUMN batch_id TEXT;
+  ALTER TABLE files ADD COLUMN batch_state TEXT;
+  CREATE INDEX files_batch ON files (batch_id) WHERE batch_id IS NOT NULL;
+  `,
 ];

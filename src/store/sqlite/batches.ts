@@ -55,9 +55,6 @@ export function sqliteBatches(db: Database.Database): BatchStore {
         "'batch_req_' || lower(hex(randomblob(6))), 'custom_id', custom_id, 'response', NULL, 'error', " +
         "json_object('code', ?, 'message', ?)) WHERE batch_id = ? AND state = 'pending'",
     ),
-    results: db.prepare<[string, string, number, number], { line: number; result: string }>(
-      'SELECT line, result FROM batch_items WHERE batch_id = ? AND state = ? AND line > ? ORDER BY line LIMIT ?',
-    ),
   };
   const one = (id: string) => {
     const row = q.get.get(id);
@@ -156,9 +153,6 @@ export function sqliteBatches(db: Database.Database): BatchStore {
           return failed;
         })
         .immediate();
-    },
-    async results(id, state, afterLine, limit) {
-      return q.results.all(id, state, afterLine, limit);
     },
   };
 }

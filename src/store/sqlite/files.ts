@@ -1,6 +1,6 @@
 /** Files on SQLite: metadata in `files`, bytes in `file_chunks`, in the store's own database. */
 import type Database from 'better-sqlite3';
-import { FILE_COLUMNS, storedFile, type FileRow } from '../file-rows.js';
+import { BATCH_FILE_PAGE, FILE_COLUMNS, PRUNED_FILES, resultChunk, storedFile, type FileRow } from '../file-rows.js';
 import type { FileListQuery, FileStore } from '../store.js';
 
 export function sqliteFiles(db: Database.Database): FileStore {
@@ -16,10 +16,27 @@ export function sqliteFiles(db: Database.Database): FileStore {
     ),
     get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE id = ?`),
     chunk: db.prepare<[string, number], { data: Buffer }>('SELECT data FROM file_chunks WHERE file_id = ? AND seq = ?'),
-    remove: db.prepare('DELETE FROM files WHERE id = ?'),
-    prune: db.prepare(
-      "DELETE FROM files WHERE (expires_at IS NOT NULL AND expires_at <= ?) OR (status = 'uploading' AND created_at < ?)",
+    fromBatch: db.prepare(
+      'INSERT INTO files (id, owner, purpose, filename, status, created_at, expires_at, batch_id, batch_state, lines, ' +
+        "bytes) SELECT @id, @owner, 'batch_output', @filename, 'processed', @created_at, @expires_at, @batchId, @state, " +
+        'COUNT(*), COALESCE(SUM(length(CAST(result AS BLOB)) + 1), 0) FROM batch_items WHERE batch_id = @batchId ' +
+        'AND state = @state HAVING COUNT(*) > 0',
     ),
+    source: db.prepare<[string], { batch_id: string | null; batch_state: string | null }>(
+      'SELECT batch_id, batch_state FROM files WHERE id = ?',
+    ),
+    results: db.prepare<[string, string, number, number], { line: number; result: string }>(
+      'SELECT line, result FROM batch_items WHERE batch_id = ? AND state = ? AND line > ? ORDER BY line LIMIT ?',
+    ),
+    remove: db.prepare('DELETE FROM files WHERE id = ?'),
+    // A batch's lines go with the last file made from them.
+    orphaned: db.prepare(
+      'DELETE FROM batch_items WHERE batch_id = @batch AND NOT EXISTS (SELECT 1 FROM files WHERE batch_id = @batch)',
+    ),
+    prunedBatches: db.prepare<[number, number], { batch_id: string }>(
+      `SELECT DISTINCT batch_id FROM files WHERE batch_id IS NOT NULL AND (${PRUNED_FILES.replace(/\$\d/g, '?')})`,
+    ),
+    prune: db.prepare(`DELETE FROM files WHERE ${PRUNED_FILES.replace(/\$\d/g, '?')}`),
   };
   const seqOf = db.prepare<[string], { seq: number }>('SELECT seq FROM files WHERE id = ?');
   return {
@@ -55,7 +72,20 @@ export function sqliteFiles(db: Database.Database): FileStore {
         );
       return rows.map(storedFile);
     },
+    async fromBatch(file) {
+      if (q.fromBatch.run(file).changes === 0) return undefined;
+      return storedFile(q.get.get(file.id)!);
+    },
     async *chunks(id) {
+      const source = q.source.get(id);
+      if (source?.batch_id) {
+        for (let after = 0; ; ) {
+          const page = q.results.all(source.batch_id, source.batch_state!, after, BATCH_FILE_PAGE);
+          if (page.length === 0) return;
+          yield resultChunk(page);
+          after = page.at(-1)!.line;
+        }
+      }
       for (let seq = 0; ; seq++) {
         const row = q.chunk.get(id, seq);
         if (!row) return;
@@ -63,10 +93,20 @@ export function sqliteFiles(db: Database.Database): FileStore {
       }
     },
     async delete(id) {
-      return q.remove.run(id).changes > 0;
+      return db.transaction(() => {
+        const batch = q.source.get(id)?.batch_id;
+        const deleted = q.remove.run(id).changes > 0;
+        if (batch) q.orphaned.run({ batch });
+        return deleted;
+      })();
     },
     async prune(nowS, abandonedBefore) {
-      return q.prune.run(nowS, abandonedBefore).changes;
+      return db.transaction(() => {
+        const batches = q.prunedBatches.all(nowS, abandonedBefore);
+        const pruned = q.prune.run(nowS, abandonedBefore).changes;
+        for (const { batch_id } of batches) q.orphaned.run({ batch: batch_id });
+        return pruned;
+      })();
     },
   };
 }
