@@ -6,7 +6,6 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prettyJson, stripControl, type Output } from '../output.js';
-import type { Batch } from './batches.js';
 import type { IndexMeta, IndexWriter } from './index-file.js';
 import type { OutputRecord, RecordSink, VectorFormat } from './runner.js';
 
