@@ -4,10 +4,11 @@
  * over), groups lines that ask for the same model and options into one upstream call, runs at
  * most `concurrency` such calls at once (room left for live traffic), and records each line's
  * result in the same transaction that counts it. Every call goes through the live path: the
- * owner key's constraints, limits and budgets, the cache, and one Request Log row tagged with the
- * batch id. At a rate limit the job's lines are held back a while (its `note` says why; other jobs
- * run meanwhile); at a spent budget the job fails, saying so. When no line is left, one gateway writes the output and
- * error files and completes the job.
+ * owner key's constraints, limits (within `rateShare` of its rpm/tpm) and budgets, the cache, and
+ * one Request Log row tagged with the batch id. At a rate limit the job's lines are held back a
+ * while (its `note` says why; other jobs run meanwhile); at a spent budget the job fails, saying
+ * so; at the end of its window it expires. When no line is left, one gateway makes the output and
+ * error files (views of the results) and ends the job.
  *
  * Delivery: each line's result is recorded exactly once. A line is sent upstream again only if a
  * gateway dies (or loses its lease) between the upstream's answer and the record — at most the

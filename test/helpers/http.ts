@@ -49,3 +49,19 @@ export async function call<T = any>(
 export function embeddingsCall(url: string, token: string, body: unknown) {
   return call('POST', `${url}/v1/embeddings`, { token, body });
 }
+
+/** An `openai` entity `id` in front of a fake upstream, created through the admin API. */
+export async function createOpenAiEntity(gatewayUrl: string, adminToken: string, id: string, fakeUrl: string) {
+  const created = await call('POST', `${gatewayUrl}/v1/embedding-models`, {
+    token: adminToken,
+    body: {
+      id,
+      provider: 'openai',
+      config: {
+        connection: { base_url: `${fakeUrl}/v1`, token: 'sk-upstream-secret-0123456789' },
+        options: { model: 'text-embedding-3-small' },
+      },
+    },
+  });
+  if (created.status !== 201) throw new Error(`creating '${id}' failed: ${JSON.stringify(created.body)}`);
+}

@@ -10,7 +10,7 @@ import { FORMATS } from '../fakes/formats.js';
 import { startFake, type FakeUpstream } from '../fakes/upstream.js';
 import { isolatedEnv } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
-import { call } from '../helpers/http.js';
+import { createOpenAiEntity } from '../helpers/http.js';
 
 const LINES = 20_000;
 const CONCURRENCY = 4;
@@ -30,18 +30,7 @@ describe('batch jobs across kill -9', () => {
     const env = isolatedEnv();
     const args = ['--batch-lease', '1500ms', '--batch-concurrency', String(CONCURRENCY)];
     let gateway: SpawnedGateway = await spawnGateway({ env, args });
-    const created = await call('POST', `${gateway.url}/v1/embedding-models`, {
-      token: gateway.adminToken,
-      body: {
-        id: 'upstream',
-        provider: 'openai',
-        config: {
-          connection: { base_url: `${fake.url}/v1`, token: 'sk-upstream-secret-0123456789' },
-          options: { model: 'text-embedding-3-small' },
-        },
-      },
-    });
-    expect(created.status).toBe(201);
+    await createOpenAiEntity(gateway.url, gateway.adminToken, 'upstream', fake.url);
     const sdk = (g: SpawnedGateway) => new OpenAI({ baseURL: `${g.url}/v1`, apiKey: g.apiKey, maxRetries: 3 });
     const lines = Array.from({ length: LINES }, (_, i) =>
       JSON.stringify({

@@ -10,7 +10,7 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMATS } from '../fakes/formats.js';
 import { startFake, type FakeUpstream } from '../fakes/upstream.js';
-import { call, embeddingsCall } from '../helpers/http.js';
+import { call, createOpenAiEntity, embeddingsCall } from '../helpers/http.js';
 import { injectGateway, type InjectedGateway } from '../helpers/inject.js';
 
 let gateway: InjectedGateway;
@@ -37,24 +37,30 @@ const linesOf = async (sdk: OpenAI, fileId: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 
+/** A job of `n` lines on the slow entity, once its first line is done. A `user` each: no two lines share a call. */
+async function runningSlowJob(prefix: string, n: number) {
+  const lines = Array.from({ length: n }, (_, i) =>
+    lineOf(`${prefix}-${i}`, { model: 'slow', input: `slow line ${prefix} ${i}`, user: `u${i}` }),
+  );
+  const file = await upload(client, lines);
+  const batch = await client.batches.create({
+    input_file_id: file.id,
+    endpoint: '/v1/embeddings',
+    completion_window: '24h',
+  });
+  const until = Date.now() + 20_000;
+  while ((await client.batches.retrieve(batch.id)).request_counts!.completed === 0 && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
+  return batch;
+}
+
 beforeAll(async () => {
   slow = await startFake(FORMATS.openai);
   slow.setDelay(150);
   gateway = await injectGateway({ batchLeaseMs: 2_000 });
   url = await gateway.listen();
   client = new OpenAI({ baseURL: `${url}/v1`, apiKey: gateway.apiKey, maxRetries: 0 });
-  const created = await call('POST', `${gateway.url}/v1/embedding-models`, {
-    token: gateway.adminToken,
-    body: {
-      id: 'slow',
-      provider: 'openai',
-      config: {
-        connection: { base_url: `${slow.url}/v1`, token: 'sk-upstream-secret-0123456789' },
-        options: { model: 'text-embedding-3-small' },
-      },
-    },
-  });
-  expect(created.status).toBe(201);
+  await createOpenAiEntity(gateway.url, gateway.adminToken, 'slow', slow.url);
 });
 afterAll(async () => {
   await gateway.close();
@@ -189,19 +195,7 @@ describe('bad input files fail before anything runs, every bad line named', () =
 
 describe('cancel', () => {
   it('cancelling, then cancelled; partial output downloadable; no further upstream calls', async () => {
-    // A `user` each: no two lines share an upstream call, so the job takes a while.
-    const lines = Array.from({ length: 400 }, (_, i) =>
-      lineOf(`c-${i}`, { model: 'slow', input: `cancel me ${i}`, user: `u${i}` }),
-    );
-    const file = await upload(client, lines);
-    const batch = await client.batches.create({
-      input_file_id: file.id,
-      endpoint: '/v1/embeddings',
-      completion_window: '24h',
-    });
-    const until = Date.now() + 20_000;
-    while ((await client.batches.retrieve(batch.id)).request_counts!.completed === 0 && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 50));
+    const batch = await runningSlowJob('c', 400);
     const cancelling = await client.batches.cancel(batch.id);
     expect(['cancelling', 'cancelled']).toContain(cancelling.status);
     const done = await untilDone(client, batch.id);
@@ -219,18 +213,7 @@ describe('cancel', () => {
 
 describe('the completion window', () => {
   it('a job still running when its window ends is expired: what ran in the output, the rest batch_expired', async () => {
-    const lines = Array.from({ length: 300 }, (_, i) =>
-      lineOf(`x-${i}`, { model: 'slow', input: `expire me ${i}`, user: `u${i}` }),
-    );
-    const file = await upload(client, lines);
-    const batch = await client.batches.create({
-      input_file_id: file.id,
-      endpoint: '/v1/embeddings',
-      completion_window: '24h',
-    });
-    const until = Date.now() + 20_000;
-    while ((await client.batches.retrieve(batch.id)).request_counts!.completed === 0 && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 50));
+    const batch = await runningSlowJob('x', 300);
     // The 24 hours pass: the window's end, as the store holds it, moves into the past.
     const db = new Database(join(gateway.dataDir, 'embctl.db'));
     db.pragma('busy_timeout = 5000');

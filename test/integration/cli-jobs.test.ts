@@ -12,7 +12,7 @@ import { FORMATS } from '../fakes/formats.js';
 import { startFake, type FakeUpstream } from '../fakes/upstream.js';
 import { BIN, ROOT, runCli, tempDir } from '../helpers/cli.js';
 import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
-import { call } from '../helpers/http.js';
+import { call, createOpenAiEntity } from '../helpers/http.js';
 
 let gateway: SpawnedGateway;
 let slow: FakeUpstream;
@@ -33,18 +33,7 @@ beforeAll(async () => {
   gateway = await spawnGateway();
   slow = await startFake(FORMATS.openai);
   slow.setDelay(2000);
-  const created = await call('POST', `${gateway.url}/v1/embedding-models`, {
-    token: gateway.adminToken,
-    body: {
-      id: 'slow',
-      provider: 'openai',
-      config: {
-        connection: { base_url: `${slow.url}/v1`, token: 'sk-upstream-secret-0123456789' },
-        options: { model: 'text-embedding-3-small' },
-      },
-    },
-  });
-  expect(created.status).toBe(201);
+  await createOpenAiEntity(gateway.url, gateway.adminToken, 'slow', slow.url);
 }, 30_000);
 afterAll(async () => {
   await gateway.stop();
