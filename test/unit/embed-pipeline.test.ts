@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { countTextTokens } from '../../src/core/tokenizer.js';
 import { chunk, plan, type Batch } from '../../src/cli/embed/batches.js';
 import { DedupIndex } from '../../src/cli/embed/dedup.js';
-import { IndexWriter } from '../../src/cli/embed/index-file.js';
+import { IndexWriter } from '../../src/cli/index/jsonl.js';
 import { allRecords, type InputRecord, type SourceOptions } from '../../src/cli/embed/sources.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -121,20 +121,25 @@ describe('index file repair', () => {
   it('truncates to the checkpoint, dropping a partial tail, and reads vectors back', () => {
     const path = join(tempDir('index'), 'out.jsonl');
     const writer = new IndexWriter(path, undefined);
-    const lines = ['{"id":"a","embedding":[1,2]}\n', '{"id":"é","embedding":[3,4]}\n'];
-    writer.append(
-      lines,
-      lines.map((l) => Buffer.byteLength(l)),
-    );
-    const checkpoint = writer.bytes;
+    const record = (position: number, id: string, vector: number[]) => ({
+      position,
+      id,
+      text: '',
+      embedding: JSON.stringify(vector),
+    });
+    writer.append([record(0, 'a', [1, 2]), record(1, 'é', [3, 4])], false);
+    const checkpoint = writer.position;
+    expect(checkpoint).toBe(Buffer.byteLength('{"id":"a","embedding":[1,2]}\n{"id":"é","embedding":[3,4]}\n'));
     writer.close();
     appendFileSync(path, '{"id":"c","embedding":[5,');
     const reopened = new IndexWriter(path, checkpoint);
     expect(reopened.records).toBe(2);
     expect(reopened.embeddingAt(1)).toBe('[3,4]');
-    const last = '{"id":"c","embedding":[5,6]}\n';
-    reopened.append([last], [Buffer.byteLength(last)]);
+    reopened.append([{ ...record(2, 'c', [5, 6]), metadata: { lang: 'fr' } }], true);
     reopened.close();
+    expect(readFileSync(path, 'utf8').split('\n')[2]).toBe(
+      '{"id":"c","text":"","metadata":{"lang":"fr"},"embedding":[5,6]}',
+    );
     expect(
       readFileSync(path, 'utf8')
         .trim()

@@ -4,8 +4,6 @@
  */
 import { Option } from '@commander-js/extra-typings';
 import { createHash, type Hash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
 import { costOf, listPrice } from '../../core/prices.js';
@@ -15,7 +13,7 @@ import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { plan } from '../embed/batches.js';
 import { DedupIndex } from '../embed/dedup.js';
-import { IndexWriter, readCheckpoint, readMeta, removeIndex, type IndexMeta } from '../embed/index-file.js';
+import { writableTarget, type IndexAppender, type IndexMeta, type IndexTarget } from '../index/target.js';
 import { runEmbedding, VECTOR_FORMATS, type RunStats, type VectorFormat } from '../embed/runner.js';
 import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
 import type { InputRecord } from '../embed/sources.js';
@@ -69,6 +67,8 @@ const SHAPING_OPTIONS = [
   'idField',
   'textColumn',
   'idColumn',
+  'metadataField',
+  'metadataColumn',
   'chunkTokens',
   'chunkOverlap',
   'model',
@@ -120,7 +120,7 @@ async function* skipWritten(
 
 interface Prepared {
   sink: FileSink | StdoutSink;
-  writer?: IndexWriter;
+  writer?: IndexAppender;
   records: AsyncIterable<InputRecord>;
   seen: DedupIndex;
   firstPosition: number;
@@ -129,21 +129,15 @@ interface Prepared {
 }
 
 function prepareFile(
-  out: string,
+  target: IndexTarget,
   records: AsyncIterable<InputRecord>,
   options: EmbedOptions,
   fingerprint: string,
   model: string,
 ): Prepared {
-  if (options.force) removeIndex(out);
-  const meta = readMeta(out);
-  if (existsSync(out) && !meta) {
-    throw new CliError(
-      `${out} exists and is not an embctl output (no ${out}.meta.json)`,
-      ExitCode.conflict,
-      'write to another --out, or pass --force to replace it',
-    );
-  }
+  const out = target.name;
+  if (options.force) target.remove();
+  const meta = target.meta();
   if (meta && options.dimensions !== undefined && options.dimensions !== meta.dimensions) {
     throw new CliError(
       `${out} holds ${meta.dimensions}-dimension vectors; --dimensions ${options.dimensions} cannot be added to it`,
@@ -151,21 +145,22 @@ function prepareFile(
       'write to another --out, or pass --force to replace it',
     );
   }
-  const checkpoint = readCheckpoint(out);
+  const checkpoint = target.checkpoint();
   const resuming = checkpoint?.fingerprint === fingerprint;
   // Whatever ran last, nothing past its checkpoint was acknowledged: a partial tail goes.
-  const writer = new IndexWriter(out, checkpoint?.bytes);
+  const writer = target.open(checkpoint?.bytes);
   const hasher = createHash('sha256');
   const seen = new DedupIndex();
   const base = resuming
     ? { records: checkpoint.base_records, bytes: checkpoint.base_bytes }
-    : { records: writer.records, bytes: writer.bytes };
+    : { records: writer.records, bytes: writer.position };
   const skipped = resuming ? checkpoint.records : 0;
   const firstPosition = base.records;
   const sink = new FileSink(
     writer,
     meta,
     {
+      name: out,
       requestedModel: model,
       requestedDimensions: options.dimensions,
       vectorFormat: options.vectorFormat,
@@ -197,14 +192,10 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   const { out } = ctx;
   // Checked before anything is written: a typo must not leave an empty output behind.
   const records = inputRecords(texts, options, ctx);
-  if (options.out && !existsSync(dirname(resolve(options.out)))) {
-    throw usageError(
-      `the directory of --out '${options.out}' does not exist`,
-      `create it first: mkdir -p ${dirname(options.out)}`,
-    );
-  }
+  const opened = options.out ? await writableTarget(options.out, options.force) : undefined;
+  const target = opened?.target;
   const client = await ctx.client();
-  const meta = options.out && !options.force ? readMeta(options.out) : undefined;
+  const meta = opened?.meta;
   const { model, source } = await chooseModel(
     options.model,
     ctx,
@@ -238,7 +229,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   }
 
   const prepared: Prepared = options.out
-    ? prepareFile(options.out, records, options, fingerprintOf(texts, options, model), model)
+    ? prepareFile(target!, records, options, fingerprintOf(texts, options, model), model)
     : { sink: new StdoutSink(out, options.text), records, seen: new DedupIndex(), firstPosition: 0, skipped: 0 };
   if (prepared.skipped) out.info(`resuming: ${prepared.skipped} record(s) already in ${options.out}`);
 
@@ -281,6 +272,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
     spinner?.stop();
     if (prepared.sink instanceof FileSink) prepared.sink.finish();
     else prepared.sink.abandon();
+    prepared.writer?.close();
     const transient =
       error instanceof CliError &&
       (error.exitCode === ExitCode.unreachable ||
@@ -295,14 +287,13 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
       );
     }
     throw error;
-  } finally {
-    prepared.writer?.close();
   }
   spinner?.stop();
 
   const elapsed = performance.now() - started;
   if (stats.records === 0) {
     if (prepared.sink instanceof StdoutSink) prepared.sink.abandon();
+    prepared.writer?.close();
     out.info(
       prepared.skipped
         ? `nothing new to embed: ${options.out} already holds every record`
@@ -312,6 +303,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   }
   if (prepared.sink instanceof StdoutSink) prepared.sink.finish(stats.tokens);
   else prepared.sink.finish();
+  prepared.writer?.close();
   if (stats.model && !isPinnedModel(stats.model)) {
     out.warn(
       `'${stats.model}' is not a versioned model name: if the provider moves it to a new version, new vectors will ` +

@@ -5,15 +5,15 @@
  */
 import { Option } from '@commander-js/extra-typings';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import type { BatchView, GatewayClient } from '../../client/gateway-client.js';
 import { CliError, ExitCode, interruptedError, usageError } from '../../core/errors.js';
 import { sleep } from '../../core/retry.js';
 import { duration, handle, integer, type MakeContext } from '../command.js';
 import type { CliContext } from '../context.js';
-import { IndexWriter, readCheckpoint, readMeta, removeIndex } from '../embed/index-file.js';
+import { writableTarget } from '../index/target.js';
 import { jobLine, outputRecords, UniqueIds, zippedRecords } from '../embed/job-lines.js';
 import { serialize, VECTOR_FORMATS, type OutputRecord, type VectorFormat } from '../embed/runner.js';
 import { FileSink } from '../embed/sinks.js';
@@ -301,24 +301,13 @@ async function downloadIndex(
       ExitCode.notFound,
       `see \`embctl jobs get ${batch.id}\``,
     );
-  if (!existsSync(dirname(resolve(out))))
-    throw usageError(`the directory of --out '${out}' does not exist`, `create it first: mkdir -p ${dirname(out)}`);
-  if (options.force) removeIndex(out);
-  const meta = readMeta(out);
-  if (existsSync(out) && !meta)
-    throw new CliError(
-      `${out} exists and is not an embctl output (no ${out}.meta.json)`,
-      ExitCode.conflict,
-      'write to another --out, or pass --force to replace it',
-    );
+  const { target, meta } = await writableTarget(out, options.force);
+  if (options.force) target.remove();
   // A download of this job that was interrupted is written again from its first record.
   const fingerprint = createHash('sha256').update(`jobs download ${batch.id} text=${options.text}`).digest('hex');
-  const checkpoint = readCheckpoint(out);
-  const writer = new IndexWriter(
-    out,
-    checkpoint?.fingerprint === fingerprint ? checkpoint.base_bytes : checkpoint?.bytes,
-  );
-  const base = { records: writer.records, bytes: writer.bytes };
+  const checkpoint = target.checkpoint();
+  const writer = target.open(checkpoint?.fingerprint === fingerprint ? checkpoint.base_bytes : checkpoint?.bytes);
+  const base = { records: writer.records, bytes: writer.position };
   const requestedDimensions = batch.metadata?.dimensions ? Number(batch.metadata.dimensions) : undefined;
   const skipped = { lines: 0 };
   const outputs = client.fileLines(batch.output_file_id);
@@ -344,6 +333,7 @@ async function downloadIndex(
           writer,
           meta,
           {
+            name: out,
             requestedModel: modelOf(batch) || record.model,
             requestedDimensions,
             vectorFormat: options.vectorFormat,

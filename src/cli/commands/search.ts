@@ -1,9 +1,9 @@
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { base64ToFloat32 } from '../../core/vectors.js';
-import { handle, integer, type MakeContext } from '../command.js';
+import { collect, handle, integer, type MakeContext } from '../command.js';
 import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
-import { loadIndex, topK, type Hit } from '../embed/index-reader.js';
+import { openTarget, type Hit } from '../index/target.js';
 import type { Column } from '../output.js';
 
 export interface SearchOptions {
@@ -11,6 +11,21 @@ export interface SearchOptions {
   k: number;
   model?: string;
   minScore?: number;
+  where: string[];
+  exact?: boolean;
+}
+
+/** `--where field=value` pairs, every one a record must match. */
+function whereOf(pairs: string[]): Record<string, string> | undefined {
+  if (pairs.length === 0) return undefined;
+  const where: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0)
+      throw usageError(`--where takes field=value; got '${pair}'`, 'e.g. --where lang=en --where team=search');
+    where[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return where;
 }
 
 const COLUMNS: Column<Hit>[] = [
@@ -23,8 +38,15 @@ const COLUMNS: Column<Hit>[] = [
 export async function search(queries: string[], options: SearchOptions, ctx: CliContext): Promise<void> {
   if (queries.length === 0 || queries.some((q) => q.trim() === ''))
     throw usageError('give a non-empty query', 'embctl search "what to look for" --index vectors.jsonl');
+  const where = whereOf(options.where);
   const loadStarted = performance.now();
-  const index = await loadIndex(options.index);
+  const index = await (await openTarget(options.index)).reader();
+  if (!index)
+    throw new CliError(
+      `no index at '${options.index}'`,
+      ExitCode.notFound,
+      'make one with `embctl embed -f FILE --out PATH` (PATH, sqlite:FILE.db#name)',
+    );
   const loadMs = performance.now() - loadStarted;
   const { meta } = index;
   if (options.model && options.model !== meta.requested_model && options.model !== meta.model) {
@@ -50,8 +72,7 @@ export async function search(queries: string[], options: SearchOptions, ctx: Cli
       `check the routing of '${meta.requested_model}' on the gateway`,
     );
   }
-  const searchStarted = performance.now();
-  const results = response.data.map((item, i) => {
+  const vectors = response.data.map((item) => {
     const vector =
       typeof item.embedding === 'string' ? base64ToFloat32(item.embedding) : Float32Array.from(item.embedding);
     if (vector.length !== meta.dimensions)
@@ -59,8 +80,12 @@ export async function search(queries: string[], options: SearchOptions, ctx: Cli
         `the query vector has ${vector.length} dimensions, the index ${meta.dimensions}`,
         ExitCode.failure,
       );
-    return { query: queries[i]!, hits: topK(index, vector, options.k, options.minScore) };
+    return vector;
   });
+  const searchStarted = performance.now();
+  const found = await index.search(vectors, { k: options.k, minScore: options.minScore, where, exact: options.exact });
+  index.close();
+  const results = found.map((hits, i) => ({ query: queries[i]!, hits }));
   const searchMs = performance.now() - searchStarted;
 
   for (const result of results) {
@@ -84,7 +109,10 @@ export function registerSearchCommand(program: Root, makeContext: MakeContext): 
       .command('search')
       .description('find the records of an `embed --out` index most similar to a query (cosine)')
       .argument('<query...>', 'what to look for (several queries: one result list each)')
-      .requiredOption('-i, --index <file>', 'the JSONL index written by `embctl embed --out`')
+      .requiredOption(
+        '-i, --index <index>',
+        'the index written by `embctl embed --out`: FILE.jsonl, or sqlite:FILE.db[#collection]',
+      )
       .option('-k, --k <n>', 'how many results', integer('-k', 1, 10_000), 10)
       .option('-m, --model <model>', 'refuse unless the index was made with this model')
       .option('--min-score <score>', 'drop results below this cosine similarity', (v) => {
@@ -92,7 +120,14 @@ export function registerSearchCommand(program: Root, makeContext: MakeContext): 
         if (!Number.isFinite(n) || n < -1 || n > 1)
           throw usageError(`--min-score must be between -1 and 1; got '${v}'`);
         return n;
-      }),
+      })
+      .option(
+        '--where <field=value>',
+        'only records whose metadata field has this value (repeatable: all must hold)',
+        collect,
+        [],
+      )
+      .option('--exact', 'compare with every vector, even where the index has a faster approximate search'),
     makeContext,
     (options, ctx, queries) => search(queries, options, ctx),
   );

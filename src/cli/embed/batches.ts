@@ -39,7 +39,11 @@ export function* chunk(record: InputRecord, size: number, overlap: number): Gene
   }
   const step = size - overlap;
   for (let start = 0, k = 0; ; start += step, k++) {
-    yield { id: `${record.id}#${k}`, text: decodeTokens(tokens.slice(start, start + size)) };
+    yield {
+      id: `${record.id}#${k}`,
+      text: decodeTokens(tokens.slice(start, start + size)),
+      ...(record.metadata ? { metadata: record.metadata } : {}),
+    };
     if (start + size >= tokens.length) return;
   }
 }
@@ -74,7 +78,7 @@ export async function* plan(
   for await (const record of records) {
     const first = seen.firstOrRemember(record.text, position);
     if (first !== undefined) {
-      current.records.push({ id: record.id, text: record.text, position: position++, copyOf: first, tokens: 0 });
+      current.records.push({ ...record, position: position++, copyOf: first, tokens: 0 });
       // A long run of copies still flushes, so memory stays bounded.
       if (current.records.length >= options.batchSize * 4) yield* flush();
       continue;
@@ -96,7 +100,7 @@ export async function* plan(
       (current.unique.length > 0 && current.tokens + tokens > options.maxBatchTokens)
     )
       yield* flush();
-    const planned: PlannedRecord = { id: record.id, text: record.text, position: position++, tokens };
+    const planned: PlannedRecord = { ...record, position: position++, tokens };
     current.records.push(planned);
     current.unique.push(planned);
     current.tokens += tokens;

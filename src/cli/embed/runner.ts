@@ -18,6 +18,8 @@ export interface OutputRecord {
   text: string;
   /** The `embedding` value as JSON text: an array of numbers, or a base64 string in quotes. */
   embedding: string;
+  /** Source fields carried into the index (--metadata-field / --metadata-column). */
+  metadata?: Record<string, unknown> | undefined;
 }
 
 /** Where ordered results go: the JSONL index file, or stdout. */
@@ -190,6 +192,7 @@ export async function runEmbedding(
         id: record.id,
         text: record.text,
         embedding: vectors.get(record.position) ?? vectors.get(record.copyOf!) ?? sink.embeddingAt(record.copyOf!),
+        ...(record.metadata ? { metadata: record.metadata } : {}),
       }),
     );
     sink.write(records);

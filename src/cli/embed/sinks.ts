@@ -1,4 +1,4 @@
-/** The two places `embed` writes: the resumable JSONL index file, and stdout. */
+/** The two places `embed` writes: a resumable index (any target), and stdout. */
 import type { Hash } from 'node:crypto';
 import { CliError, ExitCode } from '../../core/errors.js';
 import { VERSION } from '../../version.js';
@@ -6,15 +6,12 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prettyJson, stripControl, type Output } from '../output.js';
-import type { IndexMeta, IndexWriter } from './index-file.js';
+import { recordHead } from '../index/jsonl.js';
+import type { IndexAppender, IndexMeta } from '../index/target.js';
 import type { OutputRecord, RecordSink, VectorFormat } from './runner.js';
 
 export function recordLine(record: OutputRecord, includeText: boolean): string {
   return `${recordHead(record, includeText)}${record.embedding}}\n`;
-}
-
-function recordHead(record: OutputRecord, includeText: boolean): string {
-  return `{"id":${JSON.stringify(record.id)},${includeText ? `"text":${JSON.stringify(record.text)},` : ''}"embedding":`;
 }
 
 /** What a record contributes to the run's input digest, on write and on resume alike. */
@@ -32,9 +29,11 @@ export class FileSink implements RecordSink {
   private checkpointedAt = 0;
 
   constructor(
-    private readonly writer: IndexWriter,
+    private readonly writer: IndexAppender,
     private meta: IndexMeta | undefined,
     private readonly settings: {
+      /** The index as the user named it. */
+      name: string;
       requestedModel: string;
       requestedDimensions: number | undefined;
       vectorFormat: VectorFormat;
@@ -52,7 +51,7 @@ export class FileSink implements RecordSink {
     const meta = this.meta;
     if (meta && (meta.model !== model || meta.dimensions !== dimensions)) {
       throw new CliError(
-        `${this.writer.path} holds ${meta.dimensions}-dimension vectors from '${meta.model}', and the gateway now ` +
+        `${this.settings.name} holds ${meta.dimensions}-dimension vectors from '${meta.model}', and the gateway now ` +
           `answers with ${dimensions}-dimension vectors from '${model}': they cannot share an index`,
         ExitCode.failure,
         'use the model the file was made with (see its .meta.json), write to another --out, or pass --force to ' +
@@ -61,7 +60,7 @@ export class FileSink implements RecordSink {
     }
     if (meta && meta.vector_format !== this.settings.vectorFormat) {
       throw new CliError(
-        `${this.writer.path} stores vectors as ${meta.vector_format}; this run would write ` +
+        `${this.settings.name} stores vectors as ${meta.vector_format}; this run would write ` +
           `${this.settings.vectorFormat}`,
         ExitCode.failure,
         `pass --vector-format ${meta.vector_format}`,
@@ -88,18 +87,9 @@ export class FileSink implements RecordSink {
   }
 
   write(records: OutputRecord[]): void {
-    const lines = new Array<string>(records.length);
-    const bytes = new Array<number>(records.length);
+    this.writer.append(records, this.settings.includeText);
     let hashed = '';
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i]!;
-      const head = recordHead(record, this.settings.includeText);
-      lines[i] = `${head}${record.embedding}}\n`;
-      // The embedding JSON is ASCII (digits, or base64): only the head needs a UTF-8 count.
-      bytes[i] = Buffer.byteLength(head, 'utf8') + record.embedding.length + 2;
-      hashed += recordDigestInput(record.id, record.text);
-    }
-    this.writer.append(lines, bytes);
+    for (const record of records) hashed += recordDigestInput(record.id, record.text);
     this.hasher.update(hashed);
     this.runRecords += records.length;
     if (Date.now() - this.checkpointedAt >= CHECKPOINT_EVERY_MS) this.checkpoint();
@@ -112,7 +102,7 @@ export class FileSink implements RecordSink {
       base_records: this.settings.base.records,
       base_bytes: this.settings.base.bytes,
       records: this.runRecords,
-      bytes: this.writer.bytes,
+      bytes: this.writer.position,
       input_sha256: this.hasher.copy().digest('hex'),
     });
   }

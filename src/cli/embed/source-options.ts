@@ -63,6 +63,18 @@ export function withInputOptions<A extends any[], O extends OptionValues, G exte
     .option('--text-column <column>', 'CSV/TSV: the column holding the text', 'text')
     .option('--id-column <column>', 'CSV/TSV: the column holding the id (default: file:row)')
     .option(
+      '--metadata-field <field>',
+      'JSON/JSONL: a field carried into the index as metadata, for `search --where` (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--metadata-column <column>',
+      'CSV/TSV: a column carried into the index as metadata, for `search --where` (repeatable)',
+      collect,
+      [],
+    )
+    .option(
       '--chunk-tokens <n>',
       'split texts longer than n tokens into chunks (ids get #0, #1, …)',
       integer('--chunk-tokens', 16, 8192),

@@ -16,6 +16,8 @@ import { decodeWhole, decodingStream, type Decoding } from './decode.js';
 export interface InputRecord {
   id: string;
   text: string;
+  /** Fields of the source record carried into the index. */
+  metadata?: Record<string, unknown>;
 }
 
 export const FORMATS = ['text', 'jsonl', 'json', 'csv', 'tsv'] as const;
@@ -31,6 +33,17 @@ export interface SourceOptions {
   idField?: string;
   textColumn: string;
   idColumn?: string;
+  /** JSON/JSONL fields, and CSV/TSV columns, carried into each record's metadata. */
+  metadataField?: string[];
+  metadataColumn?: string[];
+}
+
+/** The chosen fields of a source record, those it has; undefined when none was asked or found. */
+function pick(source: Record<string, unknown>, fields: string[] | undefined): Record<string, unknown> | undefined {
+  if (!fields?.length) return undefined;
+  const picked: Record<string, unknown> = {};
+  for (const field of fields) if (source[field] !== undefined) picked[field] = source[field];
+  return Object.keys(picked).length ? picked : undefined;
 }
 
 type Stdin = NodeJS.ReadableStream & { isTTY?: boolean };
@@ -123,7 +136,8 @@ function fromObject(value: unknown, where: string, options: SourceOptions): Inpu
       ExitCode.failure,
       'choose the field with --id-field',
     );
-  return { id: id === undefined ? where : String(id), text };
+  const metadata = pick(record, options.metadataField);
+  return { id: id === undefined ? where : String(id), text, ...(metadata ? { metadata } : {}) };
 }
 
 async function* jsonlRecords(path: string, stdin: Stdin, options: SourceOptions): AsyncGenerator<InputRecord> {
@@ -193,7 +207,8 @@ async function* csvRecords(
           ExitCode.failure,
           'choose it with --id-column',
         );
-      yield { id: id ?? `${label(path)}:${row}`, text };
+      const metadata = pick(record, options.metadataColumn);
+      yield { id: id ?? `${label(path)}:${row}`, text, ...(metadata ? { metadata } : {}) };
     }
   } catch (error) {
     if (error instanceof CliError) throw error;

@@ -18,37 +18,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CliError, ExitCode } from '../../core/errors.js';
-
-export interface IndexMeta {
-  format: 'embctl-embeddings';
-  version: 1;
-  /** The model the gateway reported serving: what every vector in the file came from. */
-  model: string;
-  requested_model: string;
-  /** The `dimensions` asked of the model, when the run shortened its vectors: a query must ask the same. */
-  requested_dimensions?: number;
-  dimensions: number;
-  vector_format: 'float' | 'base64';
-  text: boolean;
-  records: number;
-  created_at: string;
-  updated_at: string;
-  embctl_version: string;
-}
-
-export interface Checkpoint {
-  /** Sources and options of the run that wrote it; another run appends instead of resuming. */
-  fingerprint: string;
-  /** Records and bytes in the file before this run started. */
-  base_records: number;
-  base_bytes: number;
-  /** Records this run has written, and the file size after the last of them. */
-  records: number;
-  bytes: number;
-  /** SHA-256 of the ids and texts of this run's records, in order, to prove a resume sees the same input. */
-  input_sha256: string;
-}
+import type { OutputRecord } from '../embed/runner.js';
+import type { Checkpoint, IndexAppender, IndexMeta, IndexTarget } from './target.js';
 
 export const metaPath = (out: string) => `${out}.meta.json`;
 export const checkpointPath = (out: string) => `${out}.checkpoint.json`;
@@ -102,7 +75,15 @@ function lineOffsets(fd: number, bytes: number): number[] {
   return offsets;
 }
 
-export class IndexWriter {
+/** A record's line up to its embedding: id, text (unless left out), metadata (when it has any). */
+export function recordHead(record: OutputRecord, includeText: boolean): string {
+  return (
+    `{"id":${JSON.stringify(record.id)},${includeText ? `"text":${JSON.stringify(record.text)},` : ''}` +
+    `${record.metadata ? `"metadata":${JSON.stringify(record.metadata)},` : ''}"embedding":`
+  );
+}
+
+export class IndexWriter implements IndexAppender {
   private readonly fd: number;
   private size: number;
   /** Start offset of every record in the file, for reading a vector back. */
@@ -124,18 +105,22 @@ export class IndexWriter {
     return this.offsets.length;
   }
 
-  get bytes(): number {
+  get position(): number {
     return this.size;
   }
 
-  /** Appends whole lines with one write; `bytes[i]` is the UTF-8 length of `lines[i]`. */
-  append(lines: string[], bytes: number[]): void {
+  /** Appends the records as whole lines, with one write. */
+  append(records: OutputRecord[], includeText: boolean): void {
     const start = this.size;
-    for (const length of bytes) {
+    let text = '';
+    for (const record of records) {
+      const head = recordHead(record, includeText);
+      text += `${head}${record.embedding}}\n`;
       this.offsets.push(this.size);
-      this.size += length;
+      // The embedding JSON is ASCII (digits, or base64): only the head needs a UTF-8 count.
+      this.size += Buffer.byteLength(head, 'utf8') + record.embedding.length + 2;
     }
-    const written = writeSync(this.fd, lines.join(''), start, 'utf8');
+    const written = writeSync(this.fd, text, start, 'utf8');
     if (written !== this.size - start)
       throw new Error(`write to ${this.path} took ${written} bytes, ${this.size - start} expected`);
   }
@@ -162,4 +147,22 @@ export class IndexWriter {
   close(): void {
     closeSync(this.fd);
   }
+}
+
+/** A JSONL file with its `.meta.json` and `.checkpoint.json` sidecars. */
+export function jsonlTarget(path: string): IndexTarget {
+  return {
+    name: path,
+    missingDirectory: () => (existsSync(dirname(resolve(path))) ? undefined : dirname(path)),
+    foreign: () => existsSync(path) && !readMeta(path),
+    meta: () => readMeta(path),
+    checkpoint: () => readCheckpoint(path),
+    remove: () => removeIndex(path),
+    open: (keepPosition) => new IndexWriter(path, keepPosition),
+    async reader() {
+      if (!existsSync(path)) return undefined;
+      const { loadIndex } = await import('./scan.js');
+      return loadIndex(path);
+    },
+  };
 }

@@ -1,0 +1,298 @@
+/**
+ * `sqlite:PATH[#collection]`: one SQLite file holding several collections. Each collection has a
+ * records table (position, id, text unless left out, metadata, the text's SHA-256, the model that
+ * made the row) and a sqlite-vec `vec0` table of float32 vectors keyed by position; its meta and
+ * checkpoint sit in `embctl_collections`. Rows are appended in transactions, so a killed run leaves
+ * whole rows only; reopening drops those past the last checkpoint, as the JSONL target truncates.
+ * Search is sqlite-vec's exact cosine KNN; with `--where` the filter runs in SQL over the metadata.
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import * as sqliteVec from 'sqlite-vec';
+import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
+import type { OutputRecord } from '../embed/runner.js';
+import type { Checkpoint, Hit, IndexAppender, IndexMeta, IndexTarget, SearchableIndex, SearchQuery } from './target.js';
+
+const COLLECTION = /^[A-Za-z0-9_-]{1,64}$/;
+
+function parseSpec(spec: string): { path: string; collection: string } {
+  const rest = spec.slice('sqlite:'.length);
+  const hash = rest.lastIndexOf('#');
+  const path = hash === -1 ? rest : rest.slice(0, hash);
+  const collection = hash === -1 ? 'default' : rest.slice(hash + 1);
+  if (!path) throw usageError(`'${spec}' names no file`, 'write sqlite:PATH.db or sqlite:PATH.db#collection');
+  if (!COLLECTION.test(collection))
+    throw usageError(
+      `'${collection}' in '${spec}' is not a collection name`,
+      'use letters, digits, - and _ (at most 64), e.g. sqlite:index.db#docs',
+    );
+  return { path, collection };
+}
+
+function openDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  sqliteVec.load(db);
+  db.exec('CREATE TABLE IF NOT EXISTS embctl_collections (name TEXT PRIMARY KEY, meta TEXT, checkpoint TEXT)');
+  return db;
+}
+
+/** A JSON-serialized embedding (numbers, or a base64 string) as float32. */
+function vectorOf(embedding: string): Float32Array {
+  const value = JSON.parse(embedding) as number[] | string;
+  return typeof value === 'string' ? base64ToFloat32(value) : Float32Array.from(value);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+class Collection {
+  readonly records: string;
+  readonly vectors: string;
+
+  constructor(
+    readonly db: Database.Database,
+    readonly name: string,
+  ) {
+    this.records = `"records_${name}"`;
+    this.vectors = `"vectors_${name}"`;
+  }
+
+  row(): { meta: string | null; checkpoint: string | null } | undefined {
+    return this.db.prepare('SELECT meta, checkpoint FROM embctl_collections WHERE name = ?').get(this.name) as
+      | { meta: string | null; checkpoint: string | null }
+      | undefined;
+  }
+
+  hasTables(): boolean {
+    return Boolean(this.db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(`records_${this.name}`));
+  }
+
+  /** The tables, the vector table once the dimensions are known. */
+  create(dimensions: number | undefined): void {
+    this.db.exec(
+      `CREATE TABLE IF NOT EXISTS ${this.records} (position INTEGER PRIMARY KEY, id TEXT NOT NULL, text TEXT, ` +
+        'metadata TEXT, content_sha256 TEXT NOT NULL, model TEXT NOT NULL)',
+    );
+    if (dimensions)
+      this.db.exec(
+        `CREATE VIRTUAL TABLE IF NOT EXISTS ${this.vectors} USING vec0(embedding float[${dimensions}] ` +
+          'distance_metric=cosine)',
+      );
+    this.db.prepare('INSERT OR IGNORE INTO embctl_collections (name) VALUES (?)').run(this.name);
+  }
+
+  drop(): void {
+    this.db.exec(`DROP TABLE IF EXISTS ${this.records}; DROP TABLE IF EXISTS ${this.vectors};`);
+    this.db.prepare('DELETE FROM embctl_collections WHERE name = ?').run(this.name);
+  }
+
+  hasVectors(): boolean {
+    return Boolean(this.db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(`vectors_${this.name}`));
+  }
+
+  count(): number {
+    return this.hasTables()
+      ? (this.db.prepare(`SELECT COUNT(*) AS n FROM ${this.records}`).get() as { n: number }).n
+      : 0;
+  }
+}
+
+class SqliteAppender implements IndexAppender {
+  private meta: IndexMeta | undefined;
+  private rows: number;
+  private readonly insertRecord: Database.Statement;
+
+  constructor(
+    private readonly collection: Collection,
+    keepPosition: number | undefined,
+  ) {
+    const { db } = collection;
+    const stored = collection.row()?.meta;
+    this.meta = stored ? (JSON.parse(stored) as IndexMeta) : undefined;
+    collection.create(this.meta?.dimensions);
+    if (keepPosition !== undefined)
+      db.transaction(() => {
+        db.prepare(`DELETE FROM ${collection.records} WHERE position >= ?`).run(keepPosition);
+        if (collection.hasVectors())
+          db.prepare(`DELETE FROM ${collection.vectors} WHERE rowid >= ?`).run(BigInt(keepPosition));
+      })();
+    this.rows = collection.count();
+    this.insertRecord = db.prepare(
+      `INSERT INTO ${collection.records} (position, id, text, metadata, content_sha256, model) VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  get records(): number {
+    return this.rows;
+  }
+
+  get position(): number {
+    return this.rows;
+  }
+
+  append(records: OutputRecord[], includeText: boolean): void {
+    const { db, vectors } = this.collection;
+    const model = this.meta?.model ?? '';
+    db.transaction(() => {
+      const insertVector = db.prepare(`INSERT INTO ${vectors} (rowid, embedding) VALUES (?, ?)`);
+      for (const record of records) {
+        const position = this.rows++;
+        this.insertRecord.run(
+          position,
+          record.id,
+          includeText ? record.text : null,
+          record.metadata ? JSON.stringify(record.metadata) : null,
+          sha256(record.text),
+          model,
+        );
+        insertVector.run(BigInt(position), vectorOf(record.embedding));
+      }
+    })();
+  }
+
+  embeddingAt(position: number): string {
+    const row = this.collection.db
+      .prepare(`SELECT embedding FROM ${this.collection.vectors} WHERE rowid = ?`)
+      .get(BigInt(position)) as { embedding: Buffer } | undefined;
+    if (!row) throw new Error(`record ${position} is not in collection '${this.collection.name}'`);
+    const vector = new Float32Array(
+      row.embedding.buffer.slice(row.embedding.byteOffset, row.embedding.byteOffset + row.embedding.byteLength),
+    );
+    return this.meta?.vector_format === 'base64' ? JSON.stringify(float32ToBase64(vector)) : float32ToJson(vector);
+  }
+
+  saveCheckpoint(checkpoint: Checkpoint): void {
+    this.collection.db
+      .prepare('UPDATE embctl_collections SET checkpoint = ? WHERE name = ?')
+      .run(JSON.stringify(checkpoint), this.collection.name);
+  }
+
+  saveMeta(meta: IndexMeta): void {
+    this.meta = meta;
+    this.collection.create(meta.dimensions);
+    this.collection.db
+      .prepare('UPDATE embctl_collections SET meta = ? WHERE name = ?')
+      .run(JSON.stringify(meta), this.collection.name);
+  }
+
+  close(): void {
+    this.collection.db.close();
+  }
+}
+
+/** The SQL that keeps records whose metadata holds every pair (values compared as text). */
+function whereSql(where: Record<string, string> | undefined): { sql: string; params: string[] } {
+  if (!where) return { sql: '', params: [] };
+  const clauses: string[] = [];
+  const params: string[] = [];
+  for (const [field, value] of Object.entries(where)) {
+    const path = `$.${JSON.stringify(field)}`;
+    clauses.push(
+      "(CASE json_type(r.metadata, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' " +
+        'ELSE CAST(json_extract(r.metadata, ?) AS TEXT) END) = ?',
+    );
+    params.push(path, path, value);
+  }
+  return { sql: ` WHERE ${clauses.join(' AND ')}`, params };
+}
+
+class SqliteIndex implements SearchableIndex {
+  constructor(
+    private readonly collection: Collection,
+    readonly meta: IndexMeta,
+    readonly count: number,
+  ) {}
+
+  async search(queries: Float32Array[], query: SearchQuery): Promise<Hit[][]> {
+    const { db, records, vectors } = this.collection;
+    const where = whereSql(query.where);
+    const knn = db.prepare(
+      `SELECT v.rowid AS position, v.distance AS distance, r.id, r.text, r.metadata FROM ${vectors} v ` +
+        `JOIN ${records} r ON r.position = v.rowid WHERE v.embedding MATCH ? AND k = ? ORDER BY v.distance`,
+    );
+    const scan = db.prepare(
+      `SELECT r.position, vec_distance_cosine(v.embedding, ?) AS distance, r.id, r.text, r.metadata FROM ${records} r ` +
+        `JOIN ${vectors} v ON v.rowid = r.position${where.sql} ORDER BY distance LIMIT ?`,
+    );
+    type Row = { distance: number; id: string; text: string | null; metadata: string | null };
+    return queries.map((vector) => {
+      const rows = (
+        query.where || query.exact ? scan.all(vector, ...where.params, query.k) : knn.all(vector, query.k)
+      ) as Row[];
+      return rows
+        .map((row) => ({ ...row, score: 1 - row.distance }))
+        .filter((row) => query.minScore === undefined || row.score >= query.minScore)
+        .map((row, i) => ({
+          rank: i + 1,
+          score: row.score,
+          id: row.id,
+          text: row.text ?? undefined,
+          ...(row.metadata ? { metadata: JSON.parse(row.metadata) as Record<string, unknown> } : {}),
+        }));
+    });
+  }
+
+  close(): void {
+    this.collection.db.close();
+  }
+}
+
+export function sqliteTarget(spec: string): IndexTarget {
+  const { path, collection: name } = parseSpec(spec);
+  const withCollection = <T>(use: (collection: Collection) => T): T => {
+    const db = openDatabase(path);
+    try {
+      return use(new Collection(db, name));
+    } finally {
+      db.close();
+    }
+  };
+  const notSqlite = (): boolean => {
+    if (!existsSync(path)) return false;
+    try {
+      withCollection(() => undefined);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  return {
+    name: spec,
+    missingDirectory: () => (existsSync(dirname(resolve(path))) ? undefined : dirname(path)),
+    foreign: () => notSqlite() || (existsSync(path) && withCollection((c) => c.hasTables() && !c.row()?.meta)),
+    meta: () => {
+      if (!existsSync(path)) return undefined;
+      const stored = withCollection((c) => c.row()?.meta);
+      return stored ? (JSON.parse(stored) as IndexMeta) : undefined;
+    },
+    checkpoint: () => {
+      if (!existsSync(path)) return undefined;
+      const stored = withCollection((c) => c.row()?.checkpoint);
+      return stored ? (JSON.parse(stored) as Checkpoint) : undefined;
+    },
+    remove: () => {
+      if (existsSync(path)) withCollection((c) => c.drop());
+    },
+    open: (keepPosition) => new SqliteAppender(new Collection(openDatabase(path), name), keepPosition),
+    async reader() {
+      if (!existsSync(path)) return undefined;
+      const collection = new Collection(openDatabase(path), name);
+      const stored = collection.row()?.meta;
+      if (!stored || !collection.hasVectors()) {
+        collection.db.close();
+        if (!stored) return undefined;
+        throw new CliError(
+          `${spec} holds no vectors yet`,
+          ExitCode.notFound,
+          'embed into it with `embctl embed --out`',
+        );
+      }
+      return new SqliteIndex(collection, JSON.parse(stored) as IndexMeta, collection.count());
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * Where `embed --out` writes and `search --index` reads: one interface, one module per target.
+ * `FILE.jsonl` (a JSONL file and its sidecars), `sqlite:PATH[#collection]` (a SQLite file holding
+ * collections, searched with sqlite-vec). Every target keeps the same meta (the model the gateway
+ * reported serving, dimensions, vector format) and checkpoint, so resume, dedup, ordered writes
+ * and the model checks behave the same whatever the target.
+ */
+import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import type { OutputRecord } from '../embed/runner.js';
+
+export interface IndexMeta {
+  format: 'embctl-embeddings';
+  version: 1;
+  /** The model the gateway reported serving: what every vector in the index came from. */
+  model: string;
+  requested_model: string;
+  /** The `dimensions` asked of the model, when the run shortened its vectors: a query must ask the same. */
+  requested_dimensions?: number;
+  dimensions: number;
+  vector_format: 'float' | 'base64';
+  text: boolean;
+  records: number;
+  created_at: string;
+  updated_at: string;
+  embctl_version: string;
+}
+
+export interface Checkpoint {
+  /** Sources and options of the run that wrote it; another run appends instead of resuming. */
+  fingerprint: string;
+  /** Records, and the target's position (bytes of a file, rows of a table), before this run started. */
+  base_records: number;
+  base_bytes: number;
+  /** Records this run has written, and the target's position after the last of them. */
+  records: number;
+  bytes: number;
+  /** SHA-256 of the ids and texts of this run's records, in order, to prove a resume sees the same input. */
+  input_sha256: string;
+}
+
+/** Appends records in order; what a checkpoint names is exactly what a resumed run keeps. */
+export interface IndexAppender {
+  readonly records: number;
+  /** Where the index ends now: what a checkpoint records, and what reopening keeps. */
+  readonly position: number;
+  append(records: OutputRecord[], includeText: boolean): void;
+  /** The serialized `embedding` value of record `position` (a copy reuses it). */
+  embeddingAt(position: number): string;
+  saveCheckpoint(checkpoint: Checkpoint): void;
+  saveMeta(meta: IndexMeta): void;
+  close(): void;
+}
+
+export interface Hit {
+  rank: number;
+  score: number;
+  id: string;
+  text?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+export interface SearchQuery {
+  k: number;
+  minScore?: number | undefined;
+  /** field → value: only records whose metadata holds every pair. */
+  where?: Record<string, string> | undefined;
+  /** Compare with every vector even where the target has a faster index. */
+  exact?: boolean | undefined;
+}
+
+export interface SearchableIndex {
+  readonly meta: IndexMeta;
+  readonly count: number;
+  /** One list of hits per query vector, best first (cosine similarity). */
+  search(queries: Float32Array[], query: SearchQuery): Promise<Hit[][]>;
+  close(): void;
+}
+
+export interface IndexTarget {
+  /** As the user wrote it: every message names the index by it. */
+  readonly name: string;
+  /** The directory it would be written in, when that does not exist. */
+  missingDirectory(): string | undefined;
+  /** Something is there that is not an index this target can continue (a foreign file). */
+  foreign(): boolean;
+  meta(): IndexMeta | undefined;
+  checkpoint(): Checkpoint | undefined;
+  /** Deletes the index (--force). */
+  remove(): void;
+  /** Opens for appending, dropping anything past `keepPosition` (the last checkpoint) first. */
+  open(keepPosition: number | undefined): IndexAppender;
+  /** Opens for search; undefined when there is no index. */
+  reader(): Promise<SearchableIndex | undefined>;
+}
+
+/** `sqlite:PATH#collection` → that target; anything else is a JSONL file path. */
+export async function openTarget(spec: string): Promise<IndexTarget> {
+  if (spec.startsWith('sqlite:')) {
+    const { sqliteTarget } = await import('./sqlite.js');
+    return sqliteTarget(spec);
+  }
+  const { jsonlTarget } = await import('./jsonl.js');
+  return jsonlTarget(spec);
+}
+
+/**
+ * The target `--out` names, once it can be written: its directory there, and (unless `force` will
+ * replace it when writing starts) not something else's file. Its meta, when it holds an index that
+ * `force` does not replace.
+ */
+export async function writableTarget(
+  spec: string,
+  force: boolean | undefined,
+): Promise<{ target: IndexTarget; meta: IndexMeta | undefined }> {
+  const target = await openTarget(spec);
+  const missing = target.missingDirectory();
+  if (missing)
+    throw usageError(`the directory of --out '${spec}' does not exist`, `create it first: mkdir -p ${missing}`);
+  if (force) return { target, meta: undefined };
+  if (target.foreign())
+    throw new CliError(
+      `${spec} exists and is not an embctl index (no ${spec}.meta.json)`,
+      ExitCode.conflict,
+      'write to another --out, or pass --force to replace it',
+    );
+  return { target, meta: target.meta() };
+}

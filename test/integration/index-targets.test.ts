@@ -1,0 +1,193 @@
+/**
+ * Every index target behaves the same through the built CLI: `kill -9` mid-run and a rerun give
+ * what an uninterrupted run gives; copies of a text reuse its vector; another model is refused
+ * (exit 5); a near-duplicate is found first; `--where` filters on metadata carried from the source.
+ */
+import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as sqliteVec from 'sqlite-vec';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORMATS, TOKEN } from '../fakes/formats.js';
+import { startFake, type FakeUpstream } from '../fakes/upstream.js';
+import { BIN, ROOT, isolatedEnv, runCli, tempDir } from '../helpers/cli.js';
+import { spawnGateway, type SpawnedGateway } from '../helpers/gateway.js';
+
+interface Row {
+  id: string;
+  text: string | null;
+  metadata: Record<string, unknown> | null;
+  vector: number[];
+}
+
+/** What an index holds, in order, read without embctl: the JSONL lines, or the SQLite tables. */
+function rowsOf(spec: string): Row[] {
+  if (spec.startsWith('sqlite:')) {
+    const [path, collection] = spec.slice('sqlite:'.length).split('#') as [string, string];
+    if (!existsSync(path)) return [];
+    const db = new Database(path, { readonly: true });
+    sqliteVec.load(db);
+    try {
+      const tables = db.prepare('SELECT name FROM sqlite_master WHERE name = ?').get(`vectors_${collection}`);
+      if (!tables) return [];
+      return (
+        db
+          .prepare(
+            `SELECT r.id, r.text, r.metadata, vec_to_json(v.embedding) AS vector FROM "records_${collection}" r ` +
+              `JOIN "vectors_${collection}" v ON v.rowid = r.position ORDER BY r.position`,
+          )
+          .all() as { id: string; text: string | null; metadata: string | null; vector: string }[]
+      ).map((r) => ({ ...r, metadata: r.metadata && JSON.parse(r.metadata), vector: JSON.parse(r.vector) }));
+    } finally {
+      db.close();
+    }
+  }
+  if (!existsSync(spec)) return [];
+  return readFileSync(spec, 'utf8')
+    .split('\n')
+    .filter((l) => l.endsWith('}'))
+    .map((l) => JSON.parse(l) as { id: string; text?: string; metadata?: Record<string, unknown>; embedding: number[] })
+    .map((r) => ({ id: r.id, text: r.text ?? null, metadata: r.metadata ?? null, vector: r.embedding }));
+}
+
+const TARGETS = {
+  jsonl: (dir: string, name: string) => join(dir, `${name}.jsonl`),
+  sqlite: (dir: string, name: string) => `sqlite:${join(dir, 'indexes.db')}#${name}`,
+};
+
+let gateway: SpawnedGateway;
+let fake: FakeUpstream;
+const cli = (args: string[]) => runCli(args, { env: gateway.env, timeoutMs: 60_000 });
+
+beforeAll(async () => {
+  gateway = await spawnGateway();
+  fake = await startFake(FORMATS['openai-compatible']);
+  expect(
+    (await cli(['models', 'create', '--provider', 'local', '--id', 'small-local', '--model', 'hash-32-v1'])).code,
+  ).toBe(0);
+}, 30_000);
+afterAll(async () => {
+  await gateway.stop();
+  await fake.close();
+});
+
+describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
+  const dir = tempDir(`target-${_name}`);
+
+  it('after kill -9 mid-run, a rerun gives what an uninterrupted run gives; copies reuse the vector', async () => {
+    const source = join(dir, 'corpus.jsonl');
+    const records = Array.from({ length: 1600 }, (_, i) =>
+      JSON.stringify({ key: `doc-${i}`, text: `record ${i % 1500} of the corpus`, team: i % 3 ? 'search' : 'ads' }),
+    );
+    writeFileSync(source, `${records.join('\n')}\n`);
+    const args = (out: string) => [
+      'embed',
+      '-f',
+      source,
+      '--id-field',
+      'key',
+      '--metadata-field',
+      'team',
+      '--out',
+      out,
+      '--batch-size',
+      '10',
+      '--concurrency',
+      '2',
+      '--url',
+      `${fake.url}/v1`,
+      '--api-key',
+      TOKEN,
+      '--model',
+      'bge-small',
+    ];
+    const reference = specOf(dir, 'reference');
+    expect((await runCli(args(reference), { env: isolatedEnv(), timeoutMs: 60_000 })).code).toBe(0);
+    const expected = rowsOf(reference);
+    expect(expected).toHaveLength(1600);
+    expect(expected[1500]!.vector).toEqual(expected[0]!.vector);
+    expect(expected[1]).toMatchObject({ id: 'doc-1', text: 'record 1 of the corpus', metadata: { team: 'search' } });
+
+    fake.setDelay(20);
+    const interrupted = specOf(dir, 'interrupted');
+    const child = spawn(process.execPath, [BIN, ...args(interrupted)], {
+      env: isolatedEnv(),
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    for (const deadline = Date.now() + 30_000; rowsOf(interrupted).length < 300; ) {
+      if (Date.now() > deadline) throw new Error('the run never got far enough to interrupt');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    fake.setDelay(0);
+    expect(rowsOf(interrupted).length).toBeLessThan(1600);
+
+    const resumed = await runCli(args(interrupted), { env: isolatedEnv(), timeoutMs: 60_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resuming:');
+    expect(rowsOf(interrupted)).toEqual(expected);
+  });
+
+  it('refuses vectors of another model (exit 5), finds a near-duplicate first, and filters with --where', async () => {
+    const source = join(dir, 'docs.jsonl');
+    const docs = [
+      { id: 'fox', text: 'the quick brown fox jumps over the lazy dog', lang: 'en' },
+      { id: 'keys', text: 'rotate API keys every ninety days', lang: 'en' },
+      { id: 'renard', text: 'le renard brun saute par-dessus le chien paresseux', lang: 'fr' },
+      { id: 'cles', text: 'changer les clés tous les quatre-vingt-dix jours', lang: 'fr' },
+    ];
+    writeFileSync(source, `${docs.map((d) => JSON.stringify(d)).join('\n')}\n`);
+    const out = specOf(dir, 'docs-index');
+    const made = await cli(['embed', '-f', source, '--id-field', 'id', '--metadata-field', 'lang', '--out', out]);
+    expect(made.code, made.stderr).toBe(0);
+
+    const refused = await cli(['embed', 'one more text', '--model', 'small-local', '--out', out]);
+    expect(refused.code).toBe(5);
+    expect(refused.stderr).toContain(out);
+    expect(refused.stderr).toContain('vectors of two models cannot share an index');
+    expect(rowsOf(out)).toHaveLength(4);
+
+    const search = async (...args: string[]) => {
+      const found = await cli(['search', '--index', out, ...args, '-o', 'json']);
+      expect(found.code, found.stderr).toBe(0);
+      return JSON.parse(found.stdout) as { id: string; score: number; metadata?: { lang: string } }[];
+    };
+    const near = await search('the quick brown fox jumped over a lazy dog');
+    expect(near[0]!.id).toBe('fox');
+    expect(near.map((h) => h.score)).toEqual([...near.map((h) => h.score)].sort((a, b) => b - a));
+    const french = await search('the quick brown fox jumped over a lazy dog', '--where', 'lang=fr');
+    expect(french.map((h) => h.id).sort()).toEqual(['cles', 'renard']);
+    expect(french.every((h) => h.metadata?.lang === 'fr')).toBe(true);
+    expect(await search('anything', '--where', 'lang=de')).toEqual([]);
+    const exact = await search('the quick brown fox jumped over a lazy dog', '--exact', '-k', '2');
+    expect(exact.map((h) => h.id)).toEqual(near.slice(0, 2).map((h) => h.id));
+    const bad = await cli(['search', '--index', out, 'x', '--where', 'lang']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--where takes field=value; got 'lang'");
+  });
+});
+
+describe('sqlite: collections', () => {
+  it('holds several collections of different models in one file, each with its own meta', async () => {
+    const dir = tempDir('collections');
+    const file = join(dir, 'many.db');
+    expect((await cli(['embed', 'alpha', 'beta', '--out', `sqlite:${file}#big`])).code).toBe(0);
+    expect((await cli(['embed', 'gamma', '--model', 'small-local', '--out', `sqlite:${file}#small`])).code).toBe(0);
+    expect(rowsOf(`sqlite:${file}#big`).map((r) => r.vector.length)).toEqual([384, 384]);
+    expect(rowsOf(`sqlite:${file}#small`).map((r) => r.vector.length)).toEqual([32]);
+    const wrong = await cli(['search', '--index', `sqlite:${file}#no such`, 'x']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('is not a collection name');
+    const missing = await cli(['search', '--index', `sqlite:${file}#absent`, 'x']);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain(`no index at 'sqlite:${file}#absent'`);
+    writeFileSync(join(dir, 'not-sqlite.db'), 'just text\n');
+    const foreign = await cli(['embed', 'x', '--out', `sqlite:${join(dir, 'not-sqlite.db')}`]);
+    expect(foreign.code).toBe(5);
+    expect(foreign.stderr).toContain('is not an embctl index');
+  });
+});
