@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
 import * as sqliteVec from 'sqlite-vec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMATS, TOKEN } from '../fakes/formats.js';
@@ -21,8 +22,31 @@ interface Row {
   vector: number[];
 }
 
-/** What an index holds, in order, read without embctl: the JSONL lines, or the SQLite tables. */
-function rowsOf(spec: string): Row[] {
+/** What an index holds, in order, read without embctl: the JSONL lines, the SQLite tables, the LanceDB table. */
+async function rowsOf(spec: string): Promise<Row[]> {
+  if (spec.startsWith('lancedb:')) {
+    const [dir, table] = spec.slice('lancedb:'.length).split('#') as [string, string];
+    if (!existsSync(join(dir, `${table}.lance`))) return [];
+    const connection = await lancedb.connect(dir);
+    const opened = await connection.openTable(table);
+    const rows = (await opened.query().select(['position', 'id', 'text', 'metadata', 'vector']).toArray()) as {
+      position: number;
+      id: string;
+      text: string | null;
+      metadata: string | null;
+      vector: ArrayLike<number>;
+    }[];
+    opened.close();
+    connection.close();
+    return rows
+      .sort((a, b) => a.position - b.position)
+      .map((r) => ({
+        id: r.id,
+        text: r.text,
+        metadata: r.metadata && JSON.parse(r.metadata),
+        vector: Array.from(r.vector, (v) => Math.fround(v)),
+      }));
+  }
   if (spec.startsWith('sqlite:')) {
     const [path, collection] = spec.slice('sqlite:'.length).split('#') as [string, string];
     if (!existsSync(path)) return [];
@@ -38,7 +62,11 @@ function rowsOf(spec: string): Row[] {
               `JOIN "vectors_${collection}" v ON v.rowid = r.position ORDER BY r.position`,
           )
           .all() as { id: string; text: string | null; metadata: string | null; vector: string }[]
-      ).map((r) => ({ ...r, metadata: r.metadata && JSON.parse(r.metadata), vector: JSON.parse(r.vector) }));
+      ).map((r) => ({
+        ...r,
+        metadata: r.metadata && JSON.parse(r.metadata),
+        vector: (JSON.parse(r.vector) as number[]).map((v) => Math.fround(v)),
+      }));
     } finally {
       db.close();
     }
@@ -48,12 +76,18 @@ function rowsOf(spec: string): Row[] {
     .split('\n')
     .filter((l) => l.endsWith('}'))
     .map((l) => JSON.parse(l) as { id: string; text?: string; metadata?: Record<string, unknown>; embedding: number[] })
-    .map((r) => ({ id: r.id, text: r.text ?? null, metadata: r.metadata ?? null, vector: r.embedding }));
+    .map((r) => ({
+      id: r.id,
+      text: r.text ?? null,
+      metadata: r.metadata ?? null,
+      vector: r.embedding.map((v) => Math.fround(v)),
+    }));
 }
 
 const TARGETS = {
   jsonl: (dir: string, name: string) => join(dir, `${name}.jsonl`),
   sqlite: (dir: string, name: string) => `sqlite:${join(dir, 'indexes.db')}#${name}`,
+  lancedb: (dir: string, name: string) => `lancedb:${join(dir, 'lance')}#${name}`,
 };
 
 let gateway: SpawnedGateway;
@@ -77,8 +111,9 @@ describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
 
   it('after kill -9 mid-run, a rerun gives what an uninterrupted run gives; copies reuse the vector', async () => {
     const source = join(dir, 'corpus.jsonl');
-    const records = Array.from({ length: 1600 }, (_, i) =>
-      JSON.stringify({ key: `doc-${i}`, text: `record ${i % 1500} of the corpus`, team: i % 3 ? 'search' : 'ads' }),
+    // More than one LanceDB write (8 192 rows): the kill comes after some rows are written, before the rest.
+    const records = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({ key: `doc-${i}`, text: `record ${i % 19_500} of the corpus`, team: i % 3 ? 'search' : 'ads' }),
     );
     writeFileSync(source, `${records.join('\n')}\n`);
     const args = (out: string) => [
@@ -92,7 +127,7 @@ describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
       '--out',
       out,
       '--batch-size',
-      '10',
+      '100',
       '--concurrency',
       '2',
       '--url',
@@ -104,12 +139,12 @@ describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
     ];
     const reference = specOf(dir, 'reference');
     expect((await runCli(args(reference), { env: isolatedEnv(), timeoutMs: 60_000 })).code).toBe(0);
-    const expected = rowsOf(reference);
-    expect(expected).toHaveLength(1600);
-    expect(expected[1500]!.vector).toEqual(expected[0]!.vector);
+    const expected = await rowsOf(reference);
+    expect(expected).toHaveLength(20_000);
+    expect(expected[19_500]!.vector).toEqual(expected[0]!.vector);
     expect(expected[1]).toMatchObject({ id: 'doc-1', text: 'record 1 of the corpus', metadata: { team: 'search' } });
 
-    fake.setDelay(20);
+    fake.setDelay(15);
     const interrupted = specOf(dir, 'interrupted');
     const child = spawn(process.execPath, [BIN, ...args(interrupted)], {
       env: isolatedEnv(),
@@ -117,19 +152,19 @@ describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
       stdio: 'ignore',
     });
     const exited = new Promise((resolve) => child.on('exit', resolve));
-    for (const deadline = Date.now() + 30_000; rowsOf(interrupted).length < 300; ) {
+    for (const deadline = Date.now() + 30_000; (await rowsOf(interrupted)).length < 8192; ) {
       if (Date.now() > deadline) throw new Error('the run never got far enough to interrupt');
       await new Promise((r) => setTimeout(r, 20));
     }
     child.kill('SIGKILL');
     await exited;
     fake.setDelay(0);
-    expect(rowsOf(interrupted).length).toBeLessThan(1600);
+    expect((await rowsOf(interrupted)).length).toBeLessThan(20_000);
 
     const resumed = await runCli(args(interrupted), { env: isolatedEnv(), timeoutMs: 60_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain('resuming:');
-    expect(rowsOf(interrupted)).toEqual(expected);
+    expect(await rowsOf(interrupted)).toEqual(expected);
   });
 
   it('refuses vectors of another model (exit 5), finds a near-duplicate first, and filters with --where', async () => {
@@ -149,7 +184,7 @@ describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
     expect(refused.code).toBe(5);
     expect(refused.stderr).toContain(out);
     expect(refused.stderr).toContain('vectors of two models cannot share an index');
-    expect(rowsOf(out)).toHaveLength(4);
+    expect(await rowsOf(out)).toHaveLength(4);
 
     const search = async (...args: string[]) => {
       const found = await cli(['search', '--index', out, ...args, '-o', 'json']);
@@ -177,8 +212,8 @@ describe('sqlite: collections', () => {
     const file = join(dir, 'many.db');
     expect((await cli(['embed', 'alpha', 'beta', '--out', `sqlite:${file}#big`])).code).toBe(0);
     expect((await cli(['embed', 'gamma', '--model', 'small-local', '--out', `sqlite:${file}#small`])).code).toBe(0);
-    expect(rowsOf(`sqlite:${file}#big`).map((r) => r.vector.length)).toEqual([384, 384]);
-    expect(rowsOf(`sqlite:${file}#small`).map((r) => r.vector.length)).toEqual([32]);
+    expect((await rowsOf(`sqlite:${file}#big`)).map((r) => r.vector.length)).toEqual([384, 384]);
+    expect((await rowsOf(`sqlite:${file}#small`)).map((r) => r.vector.length)).toEqual([32]);
     const wrong = await cli(['search', '--index', `sqlite:${file}#no such`, 'x']);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('is not a collection name');

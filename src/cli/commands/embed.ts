@@ -128,13 +128,13 @@ interface Prepared {
   meta?: IndexMeta;
 }
 
-function prepareFile(
+async function prepareFile(
   target: IndexTarget,
   records: AsyncIterable<InputRecord>,
   options: EmbedOptions,
   fingerprint: string,
   model: string,
-): Prepared {
+): Promise<Prepared> {
   const out = target.name;
   if (options.force) target.remove();
   const meta = target.meta();
@@ -148,7 +148,7 @@ function prepareFile(
   const checkpoint = target.checkpoint();
   const resuming = checkpoint?.fingerprint === fingerprint;
   // Whatever ran last, nothing past its checkpoint was acknowledged: a partial tail goes.
-  const writer = target.open(checkpoint?.bytes);
+  const writer = await target.open(checkpoint?.bytes);
   const hasher = createHash('sha256');
   const seen = new DedupIndex();
   const base = resuming
@@ -168,6 +168,7 @@ function prepareFile(
       fingerprint,
       base,
       skipped,
+      metadataFields: [...(options.metadataField ?? []), ...(options.metadataColumn ?? [])],
     },
     hasher,
   );
@@ -229,7 +230,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   }
 
   const prepared: Prepared = options.out
-    ? prepareFile(target!, records, options, fingerprintOf(texts, options, model), model)
+    ? await prepareFile(target!, records, options, fingerprintOf(texts, options, model), model)
     : { sink: new StdoutSink(out, options.text), records, seen: new DedupIndex(), firstPosition: 0, skipped: 0 };
   if (prepared.skipped) out.info(`resuming: ${prepared.skipped} record(s) already in ${options.out}`);
 
@@ -270,9 +271,9 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
     );
   } catch (error) {
     spinner?.stop();
-    if (prepared.sink instanceof FileSink) prepared.sink.finish();
+    if (prepared.sink instanceof FileSink) await prepared.sink.finish();
     else prepared.sink.abandon();
-    prepared.writer?.close();
+    await prepared.writer?.close();
     const transient =
       error instanceof CliError &&
       (error.exitCode === ExitCode.unreachable ||
@@ -293,7 +294,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   const elapsed = performance.now() - started;
   if (stats.records === 0) {
     if (prepared.sink instanceof StdoutSink) prepared.sink.abandon();
-    prepared.writer?.close();
+    await prepared.writer?.close();
     out.info(
       prepared.skipped
         ? `nothing new to embed: ${options.out} already holds every record`
@@ -301,9 +302,10 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
     );
     return;
   }
-  if (prepared.sink instanceof StdoutSink) prepared.sink.finish(stats.tokens);
-  else prepared.sink.finish();
-  prepared.writer?.close();
+  const { sink } = prepared;
+  if (sink instanceof StdoutSink) sink.end(stats.tokens);
+  else await sink.finish();
+  await prepared.writer?.close();
   if (stats.model && !isPinnedModel(stats.model)) {
     out.warn(
       `'${stats.model}' is not a versioned model name: if the provider moves it to a new version, new vectors will ` +

@@ -306,7 +306,7 @@ async function downloadIndex(
   // A download of this job that was interrupted is written again from its first record.
   const fingerprint = createHash('sha256').update(`jobs download ${batch.id} text=${options.text}`).digest('hex');
   const checkpoint = target.checkpoint();
-  const writer = target.open(checkpoint?.fingerprint === fingerprint ? checkpoint.base_bytes : checkpoint?.bytes);
+  const writer = await target.open(checkpoint?.fingerprint === fingerprint ? checkpoint.base_bytes : checkpoint?.bytes);
   const base = { records: writer.records, bytes: writer.position };
   const requestedDimensions = batch.metadata?.dimensions ? Number(batch.metadata.dimensions) : undefined;
   const skipped = { lines: 0 };
@@ -354,14 +354,14 @@ async function downloadIndex(
         );
       pending.push({ position: base.records + written++, id: record.id, text: record.text, embedding });
       if (pending.length >= WRITE_EVERY) {
-        sink!.write(pending);
+        await sink!.write(pending);
         pending = [];
       }
     }
-    if (pending.length) sink!.write(pending);
+    if (pending.length) await sink!.write(pending);
   } finally {
-    sink?.finish();
-    writer.close();
+    await sink?.finish();
+    await writer.close();
   }
   const missing = skipped.lines || total - completed;
   ctx.out.success(

@@ -26,9 +26,9 @@ export interface OutputRecord {
 export interface RecordSink {
   /** Called with the first response's model and size, before anything is written. */
   begin(model: string, dimensions: number): void;
-  write(records: OutputRecord[]): void;
+  write(records: OutputRecord[]): void | Promise<void>;
   /** The serialized embedding of an earlier record (for copies no longer in the cache). */
-  embeddingAt(position: number): string;
+  embeddingAt(position: number): string | Promise<string>;
 }
 
 export interface RunnerOptions {
@@ -147,7 +147,7 @@ export async function runEmbedding(
     }
   };
 
-  const write = (batch: Batch, response: EmbeddingsResponse | undefined) => {
+  const write = async (batch: Batch, response: EmbeddingsResponse | undefined) => {
     const vectors = new Map<number, string>();
     if (response) {
       if (response.data.length !== batch.unique.length) {
@@ -186,16 +186,17 @@ export async function runEmbedding(
       stats.embedded += batch.unique.length;
     }
     // A copy's original is in this batch, or already written (batches are written in order).
-    const records = batch.records.map(
-      (record: PlannedRecord): OutputRecord => ({
+    const records: OutputRecord[] = [];
+    for (const record of batch.records as PlannedRecord[])
+      records.push({
         position: record.position,
         id: record.id,
         text: record.text,
-        embedding: vectors.get(record.position) ?? vectors.get(record.copyOf!) ?? sink.embeddingAt(record.copyOf!),
+        embedding:
+          vectors.get(record.position) ?? vectors.get(record.copyOf!) ?? (await sink.embeddingAt(record.copyOf!)),
         ...(record.metadata ? { metadata: record.metadata } : {}),
-      }),
-    );
-    sink.write(records);
+      });
+    await sink.write(records);
     stats.records += records.length;
     stats.batches++;
     options.onProgress?.(stats);
@@ -215,7 +216,7 @@ export async function runEmbedding(
       stopIfInterrupted();
       throw error;
     }
-    write(batch, answered);
+    await write(batch, answered);
   };
   for await (const batch of batches) {
     stopIfInterrupted();

@@ -25,7 +25,10 @@ export function hashRecord(hasher: Hash, id: string, text: string): void {
 const CHECKPOINT_EVERY_MS = 250;
 
 export class FileSink implements RecordSink {
+  /** This run's records the target holds durably (a checkpoint names only those), skipped ones included. */
   private runRecords = 0;
+  /** Digest inputs of records handed over but not yet durable (a target that buffers), in order. */
+  private undigested: string[] = [];
   private checkpointedAt = 0;
 
   constructor(
@@ -41,6 +44,8 @@ export class FileSink implements RecordSink {
       fingerprint: string;
       base: { records: number; bytes: number };
       skipped: number;
+      /** The source fields carried as metadata, recorded in the meta. */
+      metadataFields?: string[] | undefined;
     },
     private readonly hasher: Hash,
   ) {
@@ -79,6 +84,7 @@ export class FileSink implements RecordSink {
       vector_format: this.settings.vectorFormat,
       text: this.settings.includeText,
       records: this.writer.records,
+      ...(this.settings.metadataFields?.length ? { metadata_fields: this.settings.metadataFields } : {}),
       created_at: now,
       updated_at: now,
       embctl_version: VERSION,
@@ -86,13 +92,21 @@ export class FileSink implements RecordSink {
     this.writer.saveMeta(this.meta);
   }
 
-  write(records: OutputRecord[]): void {
-    this.writer.append(records, this.settings.includeText);
-    let hashed = '';
-    for (const record of records) hashed += recordDigestInput(record.id, record.text);
-    this.hasher.update(hashed);
-    this.runRecords += records.length;
+  async write(records: OutputRecord[]): Promise<void> {
+    for (const record of records) this.undigested.push(recordDigestInput(record.id, record.text));
+    await this.writer.append(records, this.settings.includeText);
+    this.digestDurable();
     if (Date.now() - this.checkpointedAt >= CHECKPOINT_EVERY_MS) this.checkpoint();
+  }
+
+  /** Folds the records the target now holds durably into the digest a checkpoint carries. */
+  private digestDurable(): void {
+    const durable = this.writer.records - this.settings.base.records;
+    const fold = durable - this.runRecords;
+    if (fold <= 0) return;
+    this.hasher.update(this.undigested.slice(0, fold).join(''));
+    this.undigested = this.undigested.slice(fold);
+    this.runRecords = durable;
   }
 
   private checkpoint(): void {
@@ -107,12 +121,14 @@ export class FileSink implements RecordSink {
     });
   }
 
-  embeddingAt(position: number): string {
+  embeddingAt(position: number): string | Promise<string> {
     return this.writer.embeddingAt(position);
   }
 
   /** Also called when a run fails: what was written stays resumable. */
-  finish(): IndexMeta | undefined {
+  async finish(): Promise<IndexMeta | undefined> {
+    await this.writer.flush();
+    this.digestDurable();
     if (this.runRecords > this.settings.skipped || this.checkpointedAt > 0) this.checkpoint();
     if (this.meta) {
       this.meta = { ...this.meta, records: this.writer.records, updated_at: new Date().toISOString() };
@@ -227,7 +243,7 @@ export class StdoutSink implements RecordSink {
     return this.spill.get(position);
   }
 
-  finish(tokens: number): void {
+  end(tokens: number): void {
     this.spill.close();
     const { out } = this;
     if (out.format === 'json') out.write(`\n  ],\n  "usage": {\n    "prompt_tokens": ${tokens}\n  }\n}\n`);

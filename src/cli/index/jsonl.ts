@@ -136,6 +136,9 @@ export class IndexWriter implements IndexAppender {
     return JSON.stringify(record.embedding);
   }
 
+  /** Every append is durable when it returns. */
+  flush(): void {}
+
   saveCheckpoint(checkpoint: Checkpoint): void {
     writeJsonAtomic(checkpointPath(this.path), checkpoint);
   }

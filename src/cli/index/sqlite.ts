@@ -166,6 +166,9 @@ class SqliteAppender implements IndexAppender {
     return this.meta?.vector_format === 'base64' ? JSON.stringify(float32ToBase64(vector)) : float32ToJson(vector);
   }
 
+  /** Every append is durable when it returns. */
+  flush(): void {}
+
   saveCheckpoint(checkpoint: Checkpoint): void {
     this.collection.db
       .prepare('UPDATE embctl_collections SET checkpoint = ? WHERE name = ?')

@@ -1,7 +1,7 @@
 /**
  * Where `embed --out` writes and `search --index` reads: one interface, one module per target.
  * `FILE.jsonl` (a JSONL file and its sidecars), `sqlite:PATH[#collection]` (a SQLite file holding
- * collections, searched with sqlite-vec). Every target keeps the same meta (the model the gateway
+ * collections, searched with sqlite-vec), `lancedb:DIR[#table]` (a LanceDB table with an ANN index). Every target keeps the same meta (the model the gateway
  * reported serving, dimensions, vector format) and checkpoint, so resume, dedup, ordered writes
  * and the model checks behave the same whatever the target.
  */
@@ -20,6 +20,8 @@ export interface IndexMeta {
   vector_format: 'float' | 'base64';
   text: boolean;
   records: number;
+  /** Source fields carried into each record's metadata (`--metadata-field`, `--metadata-column`). */
+  metadata_fields?: string[];
   created_at: string;
   updated_at: string;
   embctl_version: string;
@@ -38,17 +40,21 @@ export interface Checkpoint {
   input_sha256: string;
 }
 
-/** Appends records in order; what a checkpoint names is exactly what a resumed run keeps. */
+/**
+ * Appends records in order; what a checkpoint names is exactly what a resumed run keeps. A target
+ * may buffer: `records` and `position` count only what it holds durably, `flush` makes the rest so.
+ */
 export interface IndexAppender {
   readonly records: number;
   /** Where the index ends now: what a checkpoint records, and what reopening keeps. */
   readonly position: number;
-  append(records: OutputRecord[], includeText: boolean): void;
+  append(records: OutputRecord[], includeText: boolean): void | Promise<void>;
   /** The serialized `embedding` value of record `position` (a copy reuses it). */
-  embeddingAt(position: number): string;
+  embeddingAt(position: number): string | Promise<string>;
+  flush(): void | Promise<void>;
   saveCheckpoint(checkpoint: Checkpoint): void;
   saveMeta(meta: IndexMeta): void;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 export interface Hit {
@@ -88,16 +94,20 @@ export interface IndexTarget {
   /** Deletes the index (--force). */
   remove(): void;
   /** Opens for appending, dropping anything past `keepPosition` (the last checkpoint) first. */
-  open(keepPosition: number | undefined): IndexAppender;
+  open(keepPosition: number | undefined): IndexAppender | Promise<IndexAppender>;
   /** Opens for search; undefined when there is no index. */
   reader(): Promise<SearchableIndex | undefined>;
 }
 
-/** `sqlite:PATH#collection` → that target; anything else is a JSONL file path. */
+/** `sqlite:PATH#collection`, `lancedb:DIR#table` → that target; anything else is a JSONL file path. */
 export async function openTarget(spec: string): Promise<IndexTarget> {
   if (spec.startsWith('sqlite:')) {
     const { sqliteTarget } = await import('./sqlite.js');
     return sqliteTarget(spec);
+  }
+  if (spec.startsWith('lancedb:')) {
+    const { lancedbTarget } = await import('./lancedb.js');
+    return lancedbTarget(spec);
   }
   const { jsonlTarget } = await import('./jsonl.js');
   return jsonlTarget(spec);

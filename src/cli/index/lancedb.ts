@@ -1,0 +1,315 @@
+/**
+ * `lancedb:DIR[#table]`: a LanceDB table (one directory may hold several), rows of position, id,
+ * text unless left out, metadata (JSON, and each carried field as its own column for `--where`),
+ * the text's SHA-256, the model that made the row, and the float32 vector. Meta and checkpoint sit
+ * beside it in `DIR/<table>.embctl.json`. Appends are buffered into large writes (each write is a
+ * LanceDB version): only written rows count as held, so a checkpoint never names a buffered one.
+ * Once the table is large enough an IVF-PQ index is built (cosine), searched with a refine step
+ * over the full vectors; `--exact` and small tables compare with every vector.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
+import type { OutputRecord } from '../embed/runner.js';
+import type { Checkpoint, Hit, IndexAppender, IndexMeta, IndexTarget, SearchableIndex, SearchQuery } from './target.js';
+
+type Lance = typeof import('@lancedb/lancedb');
+type Arrow = typeof import('apache-arrow');
+type Table = import('@lancedb/lancedb').Table;
+
+const TABLE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Rows gathered before one write: each write is a LanceDB version and a data file. */
+const WRITE_ROWS = 8192;
+/** Below this many rows a full comparison is fast enough, and too few rows train an index badly. */
+export const ANN_MIN_ROWS = 50_000;
+/** The ANN search: partitions probed, and candidates re-ranked with the full vectors per result. */
+const NPROBES = 24;
+const REFINE_FACTOR = 10;
+
+interface Sidecar {
+  meta?: IndexMeta;
+  checkpoint?: Checkpoint;
+}
+
+function parseSpec(spec: string): { dir: string; table: string } {
+  const rest = spec.slice('lancedb:'.length);
+  const hash = rest.lastIndexOf('#');
+  const dir = hash === -1 ? rest : rest.slice(0, hash);
+  const table = hash === -1 ? 'default' : rest.slice(hash + 1);
+  if (!dir) throw usageError(`'${spec}' names no directory`, 'write lancedb:DIR or lancedb:DIR#table');
+  if (!TABLE.test(table))
+    throw usageError(
+      `'${table}' in '${spec}' is not a table name`,
+      'use letters, digits, - and _ (at most 64), e.g. lancedb:vectors#docs',
+    );
+  return { dir, table };
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function vectorOf(embedding: string): Float32Array {
+  const value = JSON.parse(embedding) as number[] | string;
+  return typeof value === 'string' ? base64ToFloat32(value) : Float32Array.from(value);
+}
+
+/** A carried metadata field's column: by its place in the meta, so any field name is a safe column. */
+const fieldColumn = (i: number) => `m_${i}`;
+const sqlString = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
+class LanceAppender implements IndexAppender {
+  private pending: Record<string, unknown>[] = [];
+  private written: number;
+
+  constructor(
+    private readonly libraries: { lance: Lance; arrow: Arrow },
+    private readonly connection: import('@lancedb/lancedb').Connection,
+    private table: Table | undefined,
+    private readonly name: string,
+    private readonly sidecar: SidecarFile,
+    written: number,
+  ) {
+    this.written = written;
+  }
+
+  get records(): number {
+    return this.written;
+  }
+
+  get position(): number {
+    return this.written;
+  }
+
+  private get meta(): IndexMeta | undefined {
+    return this.sidecar.read().meta;
+  }
+
+  async append(records: OutputRecord[], includeText: boolean): Promise<void> {
+    const fields = this.meta?.metadata_fields ?? [];
+    const model = this.meta?.model ?? '';
+    for (const record of records) {
+      const row: Record<string, unknown> = {
+        position: this.written + this.pending.length,
+        id: record.id,
+        text: includeText ? record.text : null,
+        metadata: record.metadata ? JSON.stringify(record.metadata) : null,
+        content_sha256: sha256(record.text),
+        model,
+        vector: Array.from(vectorOf(record.embedding)),
+      };
+      for (const [i, field] of fields.entries()) {
+        const value = record.metadata?.[field];
+        row[fieldColumn(i)] = value === undefined || value === null ? null : String(value);
+      }
+      this.pending.push(row);
+    }
+    if (this.pending.length >= WRITE_ROWS) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const rows = this.pending;
+    if (!this.table) {
+      const meta = this.meta!;
+      this.table = await this.connection.createEmptyTable(this.name, schemaOf(this.libraries.arrow, meta), {
+        mode: 'create',
+      });
+    }
+    await this.table.add(rows);
+    this.written += rows.length;
+    this.pending = [];
+  }
+
+  async embeddingAt(position: number): Promise<string> {
+    const buffered = this.pending[position - this.written];
+    let vector: Float32Array;
+    if (buffered) vector = Float32Array.from(buffered.vector as number[]);
+    else {
+      const rows = await this.table!.query().where(`position = ${position}`).select(['vector']).limit(1).toArray();
+      if (!rows[0]) throw new Error(`record ${position} is not in table '${this.name}'`);
+      vector = Float32Array.from(rows[0].vector as ArrayLike<number>);
+    }
+    return this.meta?.vector_format === 'base64' ? JSON.stringify(float32ToBase64(vector)) : float32ToJson(vector);
+  }
+
+  saveCheckpoint(checkpoint: Checkpoint): void {
+    this.sidecar.write({ ...this.sidecar.read(), checkpoint });
+  }
+
+  saveMeta(meta: IndexMeta): void {
+    this.sidecar.write({ ...this.sidecar.read(), meta });
+  }
+
+  /** Written rows compacted into large files, and the ANN index (re)built once the table is large enough. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.table) {
+      await this.table.optimize();
+      const rows = await this.table.countRows();
+      if (rows >= ANN_MIN_ROWS) await buildIndex(this.libraries.lance, this.table, this.meta!.dimensions, rows);
+      this.table.close();
+    }
+    this.connection.close();
+  }
+}
+
+/** The table's columns (apache-arrow is LanceDB's peer: one copy, so its schema classes are LanceDB's). */
+function schemaOf(arrow: Arrow, meta: IndexMeta) {
+  const { Field, FixedSizeList, Float32, Int32, Schema, Utf8 } = arrow;
+  return new Schema([
+    new Field('position', new Int32(), false),
+    new Field('id', new Utf8(), false),
+    new Field('text', new Utf8(), true),
+    new Field('metadata', new Utf8(), true),
+    new Field('content_sha256', new Utf8(), false),
+    new Field('model', new Utf8(), false),
+    ...(meta.metadata_fields ?? []).map((_, i) => new Field(fieldColumn(i), new Utf8(), true)),
+    new Field('vector', new FixedSizeList(meta.dimensions, new Field('item', new Float32(), true)), false),
+  ]);
+}
+
+async function buildIndex(lance: Lance, table: Table, dimensions: number, rows: number): Promise<void> {
+  await table.createIndex('vector', {
+    replace: true,
+    config: lance.Index.ivfPq({
+      distanceType: 'cosine',
+      numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
+      numSubVectors: dimensions % 16 === 0 ? dimensions / 16 : dimensions % 8 === 0 ? dimensions / 8 : 1,
+    }),
+  });
+}
+
+class SidecarFile {
+  constructor(readonly path: string) {}
+
+  read(): Sidecar {
+    if (!existsSync(this.path)) return {};
+    try {
+      return JSON.parse(readFileSync(this.path, 'utf8')) as Sidecar;
+    } catch {
+      throw new CliError(
+        `${this.path} is not valid JSON`,
+        ExitCode.failure,
+        'remove the table and rebuild it with --force',
+      );
+    }
+  }
+
+  /** Atomic: a reader (or a crash) sees the old file or the new one. */
+  write(value: Sidecar): void {
+    writeFileSync(`${this.path}.tmp`, `${JSON.stringify(value, null, 2)}\n`);
+    renameSync(`${this.path}.tmp`, this.path);
+  }
+}
+
+class LanceIndex implements SearchableIndex {
+  constructor(
+    private readonly connection: import('@lancedb/lancedb').Connection,
+    private readonly table: Table,
+    readonly meta: IndexMeta,
+    readonly count: number,
+    private readonly name: string,
+  ) {}
+
+  private filter(where: Record<string, string> | undefined): string | undefined {
+    if (!where) return undefined;
+    const fields = this.meta.metadata_fields ?? [];
+    return Object.entries(where)
+      .map(([field, value]) => {
+        const i = fields.indexOf(field);
+        if (i === -1)
+          throw usageError(
+            `${this.name} carries no metadata field '${field}'`,
+            fields.length
+              ? `its fields: ${fields.join(', ')}`
+              : 'embed with --metadata-field / --metadata-column to carry fields into it',
+          );
+        return `${fieldColumn(i)} = ${sqlString(value)}`;
+      })
+      .join(' AND ');
+  }
+
+  async search(queries: Float32Array[], query: SearchQuery): Promise<Hit[][]> {
+    const filter = this.filter(query.where);
+    const indexed = (await this.table.listIndices()).length > 0;
+    return Promise.all(
+      queries.map(async (vector) => {
+        let search = this.table
+          .vectorSearch(Array.from(vector))
+          .distanceType('cosine')
+          .select(['id', 'text', 'metadata'])
+          .limit(query.k);
+        if (filter) search = search.where(filter);
+        if (query.exact || !indexed) search = search.bypassVectorIndex();
+        else search = search.nprobes(NPROBES).refineFactor(REFINE_FACTOR);
+        const rows = (await search.toArray()) as {
+          id: string;
+          text: string | null;
+          metadata: string | null;
+          _distance: number;
+        }[];
+        return rows
+          .map((row) => ({ ...row, score: 1 - row._distance }))
+          .filter((row) => query.minScore === undefined || row.score >= query.minScore)
+          .map((row, i) => ({
+            rank: i + 1,
+            score: row.score,
+            id: row.id,
+            text: row.text ?? undefined,
+            ...(row.metadata ? { metadata: JSON.parse(row.metadata) as Record<string, unknown> } : {}),
+          }));
+      }),
+    );
+  }
+
+  close(): void {
+    this.table.close();
+    this.connection.close();
+  }
+}
+
+/** Loaded on first use: the native module is large, and only this target needs it. */
+const loadLance = async (): Promise<{ lance: Lance; arrow: Arrow }> => ({
+  lance: await import('@lancedb/lancedb'),
+  arrow: await import('apache-arrow'),
+});
+
+export function lancedbTarget(spec: string): IndexTarget {
+  const { dir, table: name } = parseSpec(spec);
+  const sidecar = new SidecarFile(join(dir, `${name}.embctl.json`));
+  const dataDir = join(dir, `${name}.lance`);
+  const tableExists = () => existsSync(dataDir);
+  return {
+    name: spec,
+    missingDirectory: () => (existsSync(dirname(resolve(dir))) ? undefined : dirname(dir)),
+    foreign: () => (existsSync(dir) && !statSync(dir).isDirectory()) || (tableExists() && !sidecar.read().meta),
+    meta: () => sidecar.read().meta,
+    checkpoint: () => sidecar.read().checkpoint,
+    remove: () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(sidecar.path, { force: true });
+    },
+    async open(keepPosition) {
+      mkdirSync(dir, { recursive: true });
+      const libraries = await loadLance();
+      const connection = await libraries.lance.connect(dir);
+      const table = tableExists() ? await connection.openTable(name) : undefined;
+      if (table && keepPosition !== undefined) await table.delete(`position >= ${keepPosition}`);
+      return new LanceAppender(libraries, connection, table, name, sidecar, table ? await table.countRows() : 0);
+    },
+    async reader() {
+      const meta = sidecar.read().meta;
+      if (!meta) return undefined;
+      if (!tableExists())
+        throw new CliError(
+          `${spec} holds no vectors yet`,
+          ExitCode.notFound,
+          'embed into it with `embctl embed --out`',
+        );
+      const connection = await (await loadLance()).lance.connect(dir);
+      const table = await connection.openTable(name);
+      return new LanceIndex(connection, table, meta, await table.countRows(), spec);
+    },
+  };
+}
