@@ -7,14 +7,24 @@
  * Search is sqlite-vec's exact cosine KNN; with `--where` the filter runs in SQL over the metadata.
  */
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as sqliteVec from 'sqlite-vec';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
-import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
 import type { OutputRecord } from '../embed/runner.js';
-import type { Checkpoint, Hit, IndexAppender, IndexMeta, IndexTarget, SearchableIndex, SearchQuery } from './target.js';
+import {
+  contentHash,
+  hitsOf,
+  serializedVector,
+  vectorOf,
+  type Checkpoint,
+  type Hit,
+  type IndexAppender,
+  type IndexMeta,
+  type IndexTarget,
+  type SearchableIndex,
+  type SearchQuery,
+} from './target.js';
 
 const COLLECTION = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -41,14 +51,6 @@ function openDatabase(path: string): Database.Database {
   db.exec('CREATE TABLE IF NOT EXISTS embctl_collections (name TEXT PRIMARY KEY, meta TEXT, checkpoint TEXT)');
   return db;
 }
-
-/** A JSON-serialized embedding (numbers, or a base64 string) as float32. */
-function vectorOf(embedding: string): Float32Array {
-  const value = JSON.parse(embedding) as number[] | string;
-  return typeof value === 'string' ? base64ToFloat32(value) : Float32Array.from(value);
-}
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 class Collection {
   readonly records: string;
@@ -147,7 +149,7 @@ class SqliteAppender implements IndexAppender {
           record.id,
           includeText ? record.text : null,
           record.metadata ? JSON.stringify(record.metadata) : null,
-          sha256(record.text),
+          contentHash(record.text),
           model,
         );
         insertVector.run(BigInt(position), vectorOf(record.embedding));
@@ -163,7 +165,7 @@ class SqliteAppender implements IndexAppender {
     const vector = new Float32Array(
       row.embedding.buffer.slice(row.embedding.byteOffset, row.embedding.byteOffset + row.embedding.byteLength),
     );
-    return this.meta?.vector_format === 'base64' ? JSON.stringify(float32ToBase64(vector)) : float32ToJson(vector);
+    return serializedVector(vector, this.meta);
   }
 
   /** Every append is durable when it returns. */
@@ -227,16 +229,7 @@ class SqliteIndex implements SearchableIndex {
       const rows = (
         query.where || query.exact ? scan.all(vector, ...where.params, query.k) : knn.all(vector, query.k)
       ) as Row[];
-      return rows
-        .map((row) => ({ ...row, score: 1 - row.distance }))
-        .filter((row) => query.minScore === undefined || row.score >= query.minScore)
-        .map((row, i) => ({
-          rank: i + 1,
-          score: row.score,
-          id: row.id,
-          text: row.text ?? undefined,
-          ...(row.metadata ? { metadata: JSON.parse(row.metadata) as Record<string, unknown> } : {}),
-        }));
+      return hitsOf(rows, query.minScore);
     });
   }
 

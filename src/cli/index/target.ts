@@ -5,7 +5,9 @@
  * reported serving, dimensions, vector format) and checkpoint, so resume, dedup, ordered writes
  * and the model checks behave the same whatever the target.
  */
+import { createHash } from 'node:crypto';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
 import type { OutputRecord } from '../embed/runner.js';
 
 export interface IndexMeta {
@@ -63,6 +65,36 @@ export interface Hit {
   id: string;
   text?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
+}
+
+/** A record's serialized embedding (numbers, or a base64 string) as float32: what vector stores hold. */
+export function vectorOf(embedding: string): Float32Array {
+  const value = JSON.parse(embedding) as number[] | string;
+  return typeof value === 'string' ? base64ToFloat32(value) : Float32Array.from(value);
+}
+
+/** A stored vector serialized as the index's records are (a copy of a text reuses it). */
+export const serializedVector = (vector: Float32Array, meta: IndexMeta | undefined) =>
+  meta?.vector_format === 'base64' ? JSON.stringify(float32ToBase64(vector)) : float32ToJson(vector);
+
+/** The content hash each row keeps: the text it was embedded from. */
+export const contentHash = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A target's nearest rows (cosine distance, metadata as JSON) as hits: scores, `--min-score`, ranks. */
+export function hitsOf(
+  rows: { distance: number; id: string; text: string | null; metadata: string | null }[],
+  minScore: number | undefined,
+): Hit[] {
+  return rows
+    .map((row) => ({ ...row, score: 1 - row.distance }))
+    .filter((row) => minScore === undefined || row.score >= minScore)
+    .map((row, i) => ({
+      rank: i + 1,
+      score: row.score,
+      id: row.id,
+      text: row.text ?? undefined,
+      ...(row.metadata ? { metadata: JSON.parse(row.metadata) as Record<string, unknown> } : {}),
+    }));
 }
 
 export interface SearchQuery {
