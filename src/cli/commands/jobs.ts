@@ -433,7 +433,10 @@ export function registerJobCommands(program: Root, makeContext: MakeContext): vo
       .command('download')
       .description("write a job's vectors into an index, as `embed --out` writes it (and its errors)")
       .argument('<id>', 'job (batch) id')
-      .option('-O, --out <index>', 'the JSONL index to write (with <index>.meta.json); searchable with `embctl search`')
+      .option(
+        '-O, --out <path>',
+        'the index to write, as embed --out: FILE.jsonl, sqlite:FILE.db#name or lancedb:DIR#name',
+      )
       .option('--force', 'replace an --out made by another model instead of refusing')
       .option('--no-text', 'leave the text out of the records (the input file is then not read)')
       .addOption(

@@ -110,7 +110,7 @@ export function registerSearchCommand(program: Root, makeContext: MakeContext): 
       .description('find the records of an `embed --out` index most similar to a query (cosine)')
       .argument('<query...>', 'what to look for (several queries: one result list each)')
       .requiredOption(
-        '-i, --index <index>',
+        '-i, --index <path>',
         'the index written by `embctl embed --out`: FILE.jsonl, or sqlite:FILE.db[#collection]',
       )
       .option('-k, --k <n>', 'how many results', integer('-k', 1, 10_000), 10)
