@@ -16,6 +16,7 @@ import {
   contentHash,
   hitsOf,
   serializedVector,
+  splitSpec,
   vectorOf,
   type Checkpoint,
   type Hit,
@@ -30,7 +31,6 @@ type Lance = typeof import('@lancedb/lancedb');
 type Arrow = typeof import('apache-arrow');
 type Table = import('@lancedb/lancedb').Table;
 
-const TABLE = /^[A-Za-z0-9_-]{1,64}$/;
 /** Rows gathered before one write: each write is a LanceDB version and a data file. */
 const WRITE_ROWS = 8192;
 /** Below this many rows a full comparison is fast enough, and too few rows train an index badly. */
@@ -41,20 +41,6 @@ const NPROBES = 10;
 interface Sidecar {
   meta?: IndexMeta;
   checkpoint?: Checkpoint;
-}
-
-function parseSpec(spec: string): { dir: string; table: string } {
-  const rest = spec.slice('lancedb:'.length);
-  const hash = rest.lastIndexOf('#');
-  const dir = hash === -1 ? rest : rest.slice(0, hash);
-  const table = hash === -1 ? 'default' : rest.slice(hash + 1);
-  if (!dir) throw usageError(`'${spec}' names no directory`, 'write lancedb:DIR or lancedb:DIR#table');
-  if (!TABLE.test(table))
-    throw usageError(
-      `'${table}' in '${spec}' is not a table name`,
-      'use letters, digits, - and _ (at most 64), e.g. lancedb:vectors#docs',
-    );
-  return { dir, table };
 }
 
 /** A carried metadata field's column: by its place in the meta, so any field name is a safe column. */
@@ -341,7 +327,13 @@ const loadLance = async (): Promise<{ lance: Lance; arrow: Arrow }> => ({
 });
 
 export function lancedbTarget(spec: string): IndexTarget {
-  const { dir, table: name } = parseSpec(spec);
+  const { location: dir, part: name } = splitSpec(spec, {
+    prefix: 'lancedb:',
+    place: 'directory',
+    part: 'table',
+    forms: 'lancedb:DIR or lancedb:DIR#table',
+    example: 'lancedb:vectors#docs',
+  });
   const sidecar = new SidecarFile(join(dir, `${name}.embctl.json`));
   const dataDir = join(dir, `${name}.lance`);
   const tableExists = () => existsSync(dataDir);

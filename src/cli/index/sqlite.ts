@@ -10,12 +10,13 @@ import Database from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as sqliteVec from 'sqlite-vec';
-import { CliError, ExitCode, usageError } from '../../core/errors.js';
+import { CliError, ExitCode } from '../../core/errors.js';
 import type { OutputRecord } from '../embed/runner.js';
 import {
   contentHash,
   hitsOf,
   serializedVector,
+  splitSpec,
   vectorOf,
   type Checkpoint,
   type Hit,
@@ -25,22 +26,6 @@ import {
   type SearchableIndex,
   type SearchQuery,
 } from './target.js';
-
-const COLLECTION = /^[A-Za-z0-9_-]{1,64}$/;
-
-function parseSpec(spec: string): { path: string; collection: string } {
-  const rest = spec.slice('sqlite:'.length);
-  const hash = rest.lastIndexOf('#');
-  const path = hash === -1 ? rest : rest.slice(0, hash);
-  const collection = hash === -1 ? 'default' : rest.slice(hash + 1);
-  if (!path) throw usageError(`'${spec}' names no file`, 'write sqlite:PATH.db or sqlite:PATH.db#collection');
-  if (!COLLECTION.test(collection))
-    throw usageError(
-      `'${collection}' in '${spec}' is not a collection name`,
-      'use letters, digits, - and _ (at most 64), e.g. sqlite:index.db#docs',
-    );
-  return { path, collection };
-}
 
 function openDatabase(path: string): Database.Database {
   const db = new Database(path);
@@ -239,7 +224,13 @@ class SqliteIndex implements SearchableIndex {
 }
 
 export function sqliteTarget(spec: string): IndexTarget {
-  const { path, collection: name } = parseSpec(spec);
+  const { location: path, part: name } = splitSpec(spec, {
+    prefix: 'sqlite:',
+    place: 'file',
+    part: 'collection',
+    forms: 'sqlite:PATH.db or sqlite:PATH.db#collection',
+    example: 'sqlite:index.db#docs',
+  });
   const withCollection = <T>(use: (collection: Collection) => T): T => {
     const db = openDatabase(path);
     try {

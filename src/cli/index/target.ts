@@ -67,6 +67,29 @@ export interface Hit {
   metadata?: Record<string, unknown> | undefined;
 }
 
+const PART_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * `PREFIX:LOCATION[#part]` split into the location and the part's name (`default` when absent),
+ * both checked: the part becomes a table name, so it is letters, digits, - and _ only.
+ */
+export function splitSpec(
+  spec: string,
+  shape: { prefix: string; place: string; part: string; forms: string; example: string },
+): { location: string; part: string } {
+  const rest = spec.slice(shape.prefix.length);
+  const hash = rest.lastIndexOf('#');
+  const location = hash === -1 ? rest : rest.slice(0, hash);
+  const part = hash === -1 ? 'default' : rest.slice(hash + 1);
+  if (!location) throw usageError(`'${spec}' names no ${shape.place}`, `write ${shape.forms}`);
+  if (!PART_NAME.test(part))
+    throw usageError(
+      `'${part}' in '${spec}' is not a ${shape.part} name`,
+      `use letters, digits, - and _ (at most 64), e.g. ${shape.example}`,
+    );
+  return { location, part };
+}
+
 /** A record's serialized embedding (numbers, or a base64 string) as float32: what vector stores hold. */
 export function vectorOf(embedding: string): Float32Array {
   const value = JSON.parse(embedding) as number[] | string;
