@@ -12,6 +12,8 @@ import { registerUsageCommand } from './commands/usage.js';
 import { registerCacheCommands } from './commands/cache.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerJobCommands } from './commands/jobs.js';
+import { registerIndexCommands } from './commands/indexes.js';
+import { registerMigrateCommand } from './commands/migrate.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { handle, integer, type MakeContext } from './command.js';
 import { OUTPUT_FORMATS } from './output.js';
@@ -82,6 +84,8 @@ export function buildProgram(deps: ContextDeps = {}): Root {
   registerEmbedCommand(program, makeContext);
   registerSearchCommand(program, makeContext);
   registerJobCommands(program, makeContext);
+  registerIndexCommands(program, makeContext);
+  registerMigrateCommand(program, makeContext);
   registerLogCommands(program, makeContext);
   registerUsageCommand(program, makeContext);
   registerCacheCommands(program, makeContext);

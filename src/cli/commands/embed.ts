@@ -8,7 +8,7 @@ import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { isPinnedModel } from '../../core/pinning.js';
 import { costOf, listPrice } from '../../core/prices.js';
 import type { GatewayClient } from '../../client/gateway-client.js';
-import { handle, integer, type MakeContext } from '../command.js';
+import { handle, type MakeContext } from '../command.js';
 import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { plan } from '../embed/batches.js';
@@ -18,23 +18,21 @@ import { runEmbedding, VECTOR_FORMATS, type RunStats, type VectorFormat } from '
 import { FileSink, hashRecord, StdoutSink } from '../embed/sinks.js';
 import type { InputRecord } from '../embed/sources.js';
 import { inputRecords, withInputOptions, type InputOptions } from '../embed/source-options.js';
+import { withRunOptions, type RunOptions } from '../embed/run-options.js';
+import { aliasRegistry, resolveIndex } from '../index/aliases.js';
 
-export interface EmbedOptions extends InputOptions {
+export interface EmbedOptions extends InputOptions, RunOptions {
   model?: string;
-  dimensions?: number;
-  encodingFormat: VectorFormat;
   vectorFormat: VectorFormat;
   text: boolean;
-  out?: string;
-  force?: boolean;
-  batchSize: number;
-  maxBatchTokens: number;
-  concurrency: number;
-  retries: number;
+  out?: string | undefined;
+  force?: boolean | undefined;
 }
 
-/** The model to use: --model, the profile's pinned model, the index's own, else the only one served. */
-/** The model to embed with, and where it came from when that was not `--model` (errors name it). */
+/**
+ * The model to embed with (--model, the profile's pinned model, the index's own, else the only one
+ * served) and where it came from when that was not `--model` (errors name it).
+ */
 export async function chooseModel(
   requested: string | undefined,
   ctx: CliContext,
@@ -55,7 +53,6 @@ export async function chooseModel(
   );
 }
 
-/** What makes two runs "the same command": their sources and every option that shapes records. */
 /** The options that shape records, in the order fingerprints have always listed them (a resumed run compares them). */
 const SHAPING_OPTIONS = [
   'file',
@@ -190,9 +187,29 @@ function rate(count: number, ms: number): string {
 
 export async function embed(texts: string[], options: EmbedOptions, ctx: CliContext): Promise<void> {
   if (options.force && !options.out) throw usageError('--force only applies with --out');
-  const { out } = ctx;
   // Checked before anything is written: a typo must not leave an empty output behind.
   const records = inputRecords(texts, options, ctx);
+  const out = options.out ? resolveIndex(options.out, aliasRegistry(ctx.env)).spec : undefined;
+  await embedRecords(records, { ...options, out }, (model) => fingerprintOf(texts, options, model), ctx);
+}
+
+export interface EmbedResult {
+  stats: RunStats;
+  /** The index's meta after the run (with --out). */
+  meta?: IndexMeta | undefined;
+}
+
+/**
+ * Embeds `records` as `embed` does: printed, or into the `--out` index, resumable when a run with
+ * the same `fingerprint` was interrupted (`embed` and `migrate` both run through here).
+ */
+export async function embedRecords(
+  records: AsyncIterable<InputRecord>,
+  options: EmbedOptions,
+  fingerprint: (model: string) => string,
+  ctx: CliContext,
+): Promise<EmbedResult> {
+  const { out } = ctx;
   const opened = options.out ? await writableTarget(options.out, options.force) : undefined;
   const target = opened?.target;
   const client = await ctx.client();
@@ -230,7 +247,7 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   }
 
   const prepared: Prepared = options.out
-    ? await prepareFile(target!, records, options, fingerprintOf(texts, options, model), model)
+    ? await prepareFile(target!, records, options, fingerprint(model), model)
     : { sink: new StdoutSink(out, options.text), records, seen: new DedupIndex(), firstPosition: 0, skipped: 0 };
   if (prepared.skipped) out.info(`resuming: ${prepared.skipped} record(s) already in ${options.out}`);
 
@@ -300,11 +317,12 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
         ? `nothing new to embed: ${options.out} already holds every record`
         : 'nothing to embed: the input holds no text',
     );
-    return;
+    return { stats, meta: target?.meta() };
   }
   const { sink } = prepared;
+  let written: IndexMeta | undefined;
   if (sink instanceof StdoutSink) sink.end(stats.tokens);
-  else await sink.finish();
+  else written = await sink.finish();
   await prepared.writer?.close();
   if (stats.model && !isPinnedModel(stats.model)) {
     out.warn(
@@ -327,26 +345,17 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
       (stats.model ? ` → ${stats.dimensions}-dimension vectors from ${stats.model}` : '') +
       (options.out ? ` in ${options.out}` : ''),
   );
+  return { stats, meta: written };
 }
 
 export function registerEmbedCommand(program: Root, makeContext: MakeContext): void {
   handle(
-    withInputOptions(program.command('embed'))
+    withRunOptions(withInputOptions(program.command('embed')))
       .description('embed texts, files, document trees or stdin; print the vectors or write a resumable JSONL index')
       .argument('[text...]', 'texts to embed')
       .option(
         '-m, --model <model>',
         "model (default: the profile's pinned model, the --out index's, or the only one served)",
-      )
-      .option(
-        '--dimensions <n>',
-        'shorten vectors to n dimensions (models that support it)',
-        integer('--dimensions', 1),
-      )
-      .addOption(
-        new Option('--encoding-format <format>', 'wire encoding asked of the gateway')
-          .choices(VECTOR_FORMATS)
-          .default('base64' as const),
       )
       .addOption(
         new Option(
@@ -359,18 +368,9 @@ export function registerEmbedCommand(program: Root, makeContext: MakeContext): v
       .option('--no-text', 'leave the text out of the output records')
       .option(
         '-O, --out <file>',
-        'write JSONL records here (with <file>.meta.json); rerunning resumes an interrupted run',
+        'write into this index (FILE.jsonl, sqlite:FILE.db[#collection], lancedb:DIR[#table], or an alias); a rerun resumes',
       )
-      .option('--force', 'replace an --out made by another model, dimension or input instead of refusing')
-      .option('--batch-size <n>', 'inputs per request', integer('--batch-size', 1, 2048), 128)
-      .option('--max-batch-tokens <n>', 'tokens per request', integer('--max-batch-tokens', 1, 300_000), 100_000)
-      .option('-c, --concurrency <n>', 'requests in flight', integer('--concurrency', 1, 64), 4)
-      .option(
-        '--retries <n>',
-        'retries of a batch on 429, 5xx or network errors (honouring retry-after)',
-        integer('--retries', 0, 100),
-        6,
-      ),
+      .option('--force', 'replace an --out made by another model, dimension or input instead of refusing'),
     makeContext,
     (options, ctx, texts) => embed(texts, options, ctx),
   );

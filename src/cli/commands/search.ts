@@ -4,6 +4,7 @@ import { collect, handle, integer, type MakeContext } from '../command.js';
 import type { Root } from '../program.js';
 import type { CliContext } from '../context.js';
 import { openTarget, type Hit } from '../index/target.js';
+import { aliasRegistry, resolveIndex } from '../index/aliases.js';
 import type { Column } from '../output.js';
 
 export interface SearchOptions {
@@ -40,7 +41,9 @@ export async function search(queries: string[], options: SearchOptions, ctx: Cli
     throw usageError('give a non-empty query', 'embctl search "what to look for" --index vectors.jsonl');
   const where = whereOf(options.where);
   const loadStarted = performance.now();
-  const index = await (await openTarget(options.index)).reader();
+  // Resolved once: a cutover that lands while this query runs does not change what it reads.
+  const { spec } = resolveIndex(options.index, aliasRegistry(ctx.env));
+  const index = await (await openTarget(spec)).reader();
   if (!index)
     throw new CliError(
       `no index at '${options.index}'`,
@@ -111,7 +114,7 @@ export function registerSearchCommand(program: Root, makeContext: MakeContext): 
       .argument('<query...>', 'what to look for (several queries: one result list each)')
       .requiredOption(
         '-i, --index <path>',
-        'the index written by `embctl embed --out`: FILE.jsonl, or sqlite:FILE.db[#collection]',
+        'the index written by `embctl embed --out` (FILE.jsonl, sqlite:FILE.db[#collection], lancedb:DIR[#table]) or an alias of one',
       )
       .option('-k, --k <n>', 'how many results', integer('-k', 1, 10_000), 10)
       .option('-m, --model <model>', 'refuse unless the index was made with this model')

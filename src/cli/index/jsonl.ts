@@ -7,6 +7,7 @@
  */
 import {
   closeSync,
+  createReadStream,
   existsSync,
   fstatSync,
   ftruncateSync,
@@ -15,13 +16,15 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { CliError, ExitCode } from '../../core/errors.js';
 import type { OutputRecord } from '../embed/runner.js';
-import type { Checkpoint, IndexAppender, IndexMeta, IndexTarget } from './target.js';
+import { contentHash, type Checkpoint, type IndexAppender, type IndexMeta, type IndexTarget } from './target.js';
 
 export const metaPath = (out: string) => `${out}.meta.json`;
 export const checkpointPath = (out: string) => `${out}.checkpoint.json`;
@@ -56,6 +59,34 @@ export const readCheckpoint = (out: string) => readJson<Checkpoint>(checkpointPa
 
 export function removeIndex(out: string): void {
   for (const path of [out, metaPath(out), checkpointPath(out)]) rmSync(path, { force: true });
+}
+
+export interface JsonlRecord {
+  id: string;
+  text?: string;
+  metadata?: Record<string, unknown>;
+  embedding: number[] | string;
+}
+
+/** The file's records in order, streamed line by line, with their line numbers (errors name them). */
+export async function* jsonlRecords(path: string): AsyncGenerator<{ line: number; record: JsonlRecord }> {
+  let line = 0;
+  for await (const text of createInterface({
+    input: createReadStream(path, { encoding: 'utf8' }),
+    crlfDelay: Infinity,
+  })) {
+    line++;
+    if (text === '') continue;
+    try {
+      yield { line, record: JSON.parse(text) as JsonlRecord };
+    } catch {
+      throw new CliError(
+        `${path}:${line} is not valid JSON`,
+        ExitCode.failure,
+        'a run that was killed leaves a partial last line: rerun the embed command to repair it',
+      );
+    }
+  }
 }
 
 /** Byte offsets of each line start in the first `bytes` bytes of the file (streamed in 1 MiB reads). */
@@ -152,10 +183,13 @@ export class IndexWriter implements IndexAppender {
   }
 }
 
+const sizeOf = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+
 /** A JSONL file with its `.meta.json` and `.checkpoint.json` sidecars. */
 export function jsonlTarget(path: string): IndexTarget {
   return {
     name: path,
+    absolute: resolve(path),
     missingDirectory: () => (existsSync(dirname(resolve(path))) ? undefined : dirname(path)),
     foreign: () => existsSync(path) && !readMeta(path),
     meta: () => readMeta(path),
@@ -166,6 +200,29 @@ export function jsonlTarget(path: string): IndexTarget {
       if (!existsSync(path)) return undefined;
       const { loadIndex } = await import('./scan.js');
       return loadIndex(path);
+    },
+    async *rows() {
+      const model = readMeta(path)?.model ?? '';
+      if (!existsSync(path)) return;
+      for await (const { record } of jsonlRecords(path)) {
+        const { embedding } = record;
+        yield {
+          id: record.id,
+          text: record.text ?? null,
+          metadata: record.metadata ?? null,
+          contentSha256: record.text === undefined ? null : contentHash(record.text),
+          model,
+          // base64 of little-endian float32: 4 bytes a value, 3 bytes every 4 characters.
+          dimensions: typeof embedding === 'string' ? Buffer.byteLength(embedding, 'base64') / 4 : embedding.length,
+        };
+      }
+    },
+    async count() {
+      const checkpoint = readCheckpoint(path);
+      return checkpoint ? checkpoint.base_records + checkpoint.records : (readMeta(path)?.records ?? 0);
+    },
+    async size() {
+      return sizeOf(path) + sizeOf(metaPath(path)) + sizeOf(checkpointPath(path));
     },
   };
 }

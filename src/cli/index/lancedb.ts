@@ -8,7 +8,7 @@
  * and small tables compare with every vector.
  */
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import type { OutputRecord } from '../embed/runner.js';
@@ -316,6 +316,13 @@ class LanceIndex implements SearchableIndex {
   }
 }
 
+function directorySize(path: string): number {
+  let bytes = 0;
+  for (const entry of readdirSync(path, { withFileTypes: true, recursive: true }))
+    if (entry.isFile()) bytes += statSync(join(entry.parentPath, entry.name)).size;
+  return bytes;
+}
+
 /**
  * Loaded on first use: the native module is large, and only this target needs it. LanceDB is a
  * CommonJS package: apache-arrow is required as CommonJS too, so that its classes are the ones
@@ -337,8 +344,13 @@ export function lancedbTarget(spec: string): IndexTarget {
   const sidecar = new SidecarFile(join(dir, `${name}.embctl.json`));
   const dataDir = join(dir, `${name}.lance`);
   const tableExists = () => existsSync(dataDir);
+  const openTable = async () => {
+    const connection = await (await loadLance()).lance.connect(dir);
+    return { connection, table: await connection.openTable(name) };
+  };
   return {
     name: spec,
+    absolute: `lancedb:${resolve(dir)}#${name}`,
     missingDirectory: () => (existsSync(dirname(resolve(dir))) ? undefined : dirname(dir)),
     foreign: () => (existsSync(dir) && !statSync(dir).isDirectory()) || (tableExists() && !sidecar.read().meta),
     meta: () => sidecar.read().meta,
@@ -364,9 +376,61 @@ export function lancedbTarget(spec: string): IndexTarget {
           ExitCode.notFound,
           'embed into it with `embctl embed --out`',
         );
-      const connection = await (await loadLance()).lance.connect(dir);
-      const table = await connection.openTable(name);
+      const { connection, table } = await openTable();
       return new LanceIndex(connection, table, meta, await table.countRows(), spec);
+    },
+    async *rows() {
+      const meta = sidecar.read().meta;
+      if (!meta || !tableExists()) return;
+      const { connection, table } = await openTable();
+      try {
+        const vector = (await table.schema()).fields.find((field) => field.name === 'vector');
+        const dimensions = (vector?.type as { listSize?: number } | undefined)?.listSize ?? 0;
+        // Position ranges, not one scan: a scan's order is the fragments', which compaction may change.
+        const total = await table.countRows();
+        for (let from = 0; from < total; from += WRITE_ROWS) {
+          const rows = (await table
+            .query()
+            .where(`position >= ${from} AND position < ${from + WRITE_ROWS}`)
+            .select(['position', 'id', 'text', 'metadata', 'content_sha256', 'model'])
+            .toArray()) as {
+            position: number;
+            id: string;
+            text: string | null;
+            metadata: string | null;
+            content_sha256: string;
+            model: string;
+          }[];
+          rows.sort((a, b) => a.position - b.position);
+          for (const row of rows)
+            yield {
+              id: row.id,
+              text: row.text,
+              metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, unknown>) : null,
+              contentSha256: row.content_sha256,
+              model: row.model,
+              dimensions,
+            };
+        }
+      } finally {
+        table.close();
+        connection.close();
+      }
+    },
+    async count() {
+      if (!tableExists()) return 0;
+      const { connection, table } = await openTable();
+      try {
+        return await table.countRows();
+      } finally {
+        table.close();
+        connection.close();
+      }
+    },
+    async size() {
+      return (
+        (tableExists() ? directorySize(dataDir) : 0) + (existsSync(sidecar.path) ? statSync(sidecar.path).size : 0)
+      );
     },
   };
 }

@@ -3,11 +3,9 @@
  * that a dot product is the cosine similarity, and compared with each query in one pass. Streams
  * the file line by line; exact by construction.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { CliError, ExitCode } from '../../core/errors.js';
 import { base64ToFloat32 } from '../../core/vectors.js';
-import { readMeta } from './jsonl.js';
+import { jsonlRecords, readMeta } from './jsonl.js';
 import type { Hit, IndexMeta, SearchableIndex, SearchQuery } from './target.js';
 
 /** `vector` scaled to unit length (a zero vector stays zero). */
@@ -101,23 +99,7 @@ export async function loadIndex(path: string): Promise<SearchableIndex> {
   const ids: string[] = [];
   const texts: (string | undefined)[] = [];
   const metadata: (Record<string, unknown> | undefined)[] = [];
-  let line = 0;
-  for await (const text of createInterface({
-    input: createReadStream(path, { encoding: 'utf8' }),
-    crlfDelay: Infinity,
-  })) {
-    line++;
-    if (text === '') continue;
-    let record: { id: string; text?: string; metadata?: Record<string, unknown>; embedding: number[] | string };
-    try {
-      record = JSON.parse(text) as typeof record;
-    } catch {
-      throw new CliError(
-        `${path}:${line} is not valid JSON`,
-        ExitCode.failure,
-        'a run that was killed leaves a partial last line: rerun the embed command to repair it',
-      );
-    }
+  for await (const { line, record } of jsonlRecords(path)) {
     const vector = typeof record.embedding === 'string' ? base64ToFloat32(record.embedding) : record.embedding;
     if (vector.length !== dims)
       throw new CliError(`${path}:${line} has ${vector.length} dimensions, the index ${dims}`, ExitCode.failure);

@@ -25,7 +25,11 @@ import {
   type IndexTarget,
   type SearchableIndex,
   type SearchQuery,
+  type StoredRow,
 } from './target.js';
+
+/** Rows read at a time when a migration streams a collection. */
+const ROWS_PAGE = 2048;
 
 function openDatabase(path: string): Database.Database {
   const db = new Database(path);
@@ -80,6 +84,19 @@ class Collection {
 
   hasVectors(): boolean {
     return Boolean(this.db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(`vectors_${this.name}`));
+  }
+
+  /** Pages of the collection's tables and their indexes (the vec0 table's shadow tables included). */
+  size(): number {
+    const row = this.db
+      .prepare(
+        'SELECT COALESCE(SUM(pgsize), 0) AS bytes FROM dbstat WHERE name IN (SELECT name FROM sqlite_master ' +
+          "WHERE tbl_name = ? OR tbl_name = ? OR tbl_name LIKE ? ESCAPE '\\')",
+      )
+      .get(`records_${this.name}`, `vectors_${this.name}`, `vectors\\_${this.name.replace(/_/g, '\\_')}\\_%`) as {
+      bytes: number;
+    };
+    return row.bytes;
   }
 
   count(): number {
@@ -250,6 +267,7 @@ export function sqliteTarget(spec: string): IndexTarget {
   };
   return {
     name: spec,
+    absolute: `sqlite:${resolve(path)}#${name}`,
     missingDirectory: () => (existsSync(dirname(resolve(path))) ? undefined : dirname(path)),
     foreign: () => notSqlite() || (existsSync(path) && withCollection((c) => c.hasTables() && !c.row()?.meta)),
     meta: () => {
@@ -281,5 +299,33 @@ export function sqliteTarget(spec: string): IndexTarget {
       }
       return new SqliteIndex(collection, JSON.parse(stored) as IndexMeta, collection.count());
     },
+    async *rows() {
+      if (!existsSync(path)) return;
+      const collection = new Collection(openDatabase(path), name);
+      try {
+        if (!collection.hasTables()) return;
+        const vectors = collection.hasVectors();
+        // Pages of short reads: a read held open for the whole scan would stop the WAL from being
+        // checkpointed while a migration writes another collection of the same file.
+        const page = collection.db.prepare(
+          `SELECT r.position, r.id, r.text, r.metadata, r.content_sha256 AS contentSha256, r.model, ` +
+            `${vectors ? 'COALESCE(vec_length(v.embedding), 0)' : '0'} AS dimensions FROM ${collection.records} r ` +
+            `${vectors ? `LEFT JOIN ${collection.vectors} v ON v.rowid = r.position ` : ''}` +
+            'WHERE r.position >= ? ORDER BY r.position LIMIT ?',
+        );
+        type Row = StoredRow & { position: number; metadata: string | null };
+        for (let from = 0; ; ) {
+          const rows = page.all(from, ROWS_PAGE) as Row[];
+          for (const { position: _, metadata, ...row } of rows)
+            yield { ...row, metadata: metadata ? (JSON.parse(metadata) as Record<string, unknown>) : null };
+          if (rows.length < ROWS_PAGE) return;
+          from = rows.at(-1)!.position + 1;
+        }
+      } finally {
+        collection.db.close();
+      }
+    },
+    count: async () => (existsSync(path) ? withCollection((c) => c.count()) : 0),
+    size: async () => (existsSync(path) ? withCollection((c) => c.size()) : 0),
   };
 }

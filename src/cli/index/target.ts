@@ -6,6 +6,7 @@
  * and the model checks behave the same whatever the target.
  */
 import { createHash } from 'node:crypto';
+import { dirname, extname, join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { base64ToFloat32, float32ToBase64, float32ToJson } from '../../core/vectors.js';
 import type { OutputRecord } from '../embed/runner.js';
@@ -90,6 +91,17 @@ export function splitSpec(
   return { location, part };
 }
 
+/**
+ * An index beside `absoluteSpec`, of the same kind and in the same file or directory, named `name`:
+ * where a migration writes unless told (`sqlite:F#docs` → `sqlite:F#name`, `dir/docs.jsonl` → `dir/name.jsonl`).
+ */
+export function siblingOf(absoluteSpec: string, name: string): string {
+  const part = name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 64);
+  const hash = absoluteSpec.lastIndexOf('#');
+  if (/^(sqlite|lancedb):/.test(absoluteSpec) && hash !== -1) return `${absoluteSpec.slice(0, hash + 1)}${part}`;
+  return join(dirname(absoluteSpec), `${part}${extname(absoluteSpec) || '.jsonl'}`);
+}
+
 /** A record's serialized embedding (numbers, or a base64 string) as float32: what vector stores hold. */
 export function vectorOf(embedding: string): Float32Array {
   const value = JSON.parse(embedding) as number[] | string;
@@ -137,9 +149,23 @@ export interface SearchableIndex {
   close(): void;
 }
 
+/** A stored row as a migration reads and verifies it: no vector, only its length. */
+export interface StoredRow {
+  id: string;
+  text: string | null;
+  metadata: Record<string, unknown> | null;
+  /** SHA-256 of the text it was embedded from; null where the target keeps none (JSONL without text). */
+  contentSha256: string | null;
+  /** The model that made the row (the index's, where rows do not record their own). */
+  model: string;
+  dimensions: number;
+}
+
 export interface IndexTarget {
   /** As the user wrote it: every message names the index by it. */
   readonly name: string;
+  /** The same index with an absolute path: what an alias records, valid from any directory. */
+  readonly absolute: string;
   /** The directory it would be written in, when that does not exist. */
   missingDirectory(): string | undefined;
   /** Something is there that is not an index this target can continue (a foreign file). */
@@ -152,6 +178,12 @@ export interface IndexTarget {
   open(keepPosition: number | undefined): IndexAppender | Promise<IndexAppender>;
   /** Opens for search; undefined when there is no index. */
   reader(): Promise<SearchableIndex | undefined>;
+  /** Every row in order, streamed (never the whole index in memory). */
+  rows(): AsyncIterable<StoredRow>;
+  /** Rows held now (an interrupted run's included). */
+  count(): Promise<number>;
+  /** Bytes on disk (for a collection or table sharing a file or directory, its own part). */
+  size(): Promise<number>;
 }
 
 /** `sqlite:PATH#collection`, `lancedb:DIR#table` → that target; anything else is a JSONL file path. */
