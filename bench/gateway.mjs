@@ -6,11 +6,21 @@
 // Usage: npm run bench:gateway [-- --duration 6 --rounds 2 --pin --budget-mb 64]
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { cacheBench, printCache } from './cache.mjs';
-import { ROOT, arg, fixedRate, gatewayOverFakeUpstream, machine, printTable, startServer, stop } from './lib.mjs';
+import {
+  ROOT,
+  arg,
+  fixedRate,
+  gatewayOverFakeUpstream,
+  machine,
+  printTable,
+  startServer,
+  stop,
+  saveResult,
+} from './lib.mjs';
 const DURATION = arg('duration', 6);
 /** `--pin`: give the gateway its own vCPU for the fixed-rate run (Linux, taskset). */
 const PIN = process.argv.includes('--pin');
@@ -189,8 +199,7 @@ await setup.close();
 
 // The embedding cache: 0 %, 50 % and 100 % repeated inputs against direct and an uncached entity.
 results.cache = await cacheBench({ duration: DURATION, connections: CONNECTIONS });
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'gateway.json'), `${JSON.stringify(results, null, 2)}\n`);
+await saveResult('gateway', results);
 
 console.log(
   `gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating ` +

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, arg, machine, printTable } from './lib.mjs';
+import { ROOT, arg, machine, printTable, saveResult } from './lib.mjs';
 
 const COUNT = arg('count', 1_000_000);
 const DIMS = arg('dims', 384);
@@ -193,10 +193,7 @@ if (process.argv.includes('--child')) {
     console.error(`${kind}: done`);
   }
   rmSync(dir, { recursive: true, force: true });
-  writeFileSync(
-    join(ROOT, 'bench', 'results', 'index.json'),
-    `${JSON.stringify({ machine: machine(), count: COUNT, dims: DIMS, results }, null, 2)}\n`,
-  );
+  await saveResult('index', { machine: machine(), count: COUNT, dims: DIMS, results });
   console.log(
     `index targets · ${machine()} · ${COUNT.toLocaleString('en-US')} × ${DIMS} vectors (${CLUSTERS} clusters), k = ${K}\n`,
   );

@@ -7,7 +7,17 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, arg, fixedRate, gatewayOverFakeUpstream, machine, median, printTable, timed } from './lib.mjs';
+import {
+  BIN,
+  arg,
+  fixedRate,
+  gatewayOverFakeUpstream,
+  machine,
+  median,
+  printTable,
+  timed,
+  saveResult,
+} from './lib.mjs';
 
 const LINES = arg('lines', 100_000);
 const ROUNDS = arg('rounds', 2);
@@ -140,7 +150,7 @@ const result = {
   live_p99_idle_ms: idle.p99,
   live_p99_during_job_ms: median(jobs.map((j) => j.liveDuring.p99)),
 };
-writeFileSync(join(ROOT, 'bench', 'results', 'jobs.json'), `${JSON.stringify(result, null, 2)}\n`);
+await saveResult('jobs', result);
 
 console.log(
   `batch jobs vs embed -f · ${machine()} · ${LINES.toLocaleString('en-US')} lines, ${DIMS} dims, median of ${ROUNDS} ` +

@@ -52,6 +52,13 @@ export function timed(args, env = process.env, input) {
   });
 }
 
+/** Writes `bench/results/NAME.json` (the directory is not in git: made on first use). */
+export async function saveResult(name, value) {
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench', 'results', `${name}.json`), `${JSON.stringify(value, null, 2)}\n`);
+}
+
 /** `--name value` from the command line, as a number, or the fallback. */
 export function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

@@ -7,11 +7,11 @@
 // Usage: npm run bench:replicas [-- --duration 6 --rounds 2]
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgres } from '../test/helpers/postgres.mjs';
-import { BIN, ROOT, arg, machine, printTable, startServer, stop } from './lib.mjs';
+import { BIN, arg, machine, printTable, startServer, stop, saveResult } from './lib.mjs';
 
 const DURATION = arg('duration', 6);
 const ROUNDS = arg('rounds', 2);
@@ -155,8 +155,7 @@ console.log(
   `\n${results.machine}; ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} rounds per row, 16 × ${DIMS} base64`,
 );
 printTable(rows);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'replicas.json'), `${JSON.stringify(results, null, 2)}\n`);
+await saveResult('replicas', results);
 
 await Promise.all(running.map((r) => stop(r.server.child)));
 await stop(upstream.child);

@@ -4,9 +4,8 @@
 // (drift), and the gateway's RSS per segment (growth must stay flat). Loopback only; stops by itself.
 // Usage: npm run bench:soak [-- --seconds 60 --rate 200]
 import autocannon from 'autocannon';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
+import { readFileSync } from 'node:fs';
+import { arg, gatewayOverFakeUpstream, machine, printTable, saveResult } from './lib.mjs';
 const SECONDS = arg('seconds', 60);
 const RATE = arg('rate', 200);
 const SEGMENT = 10;
@@ -58,8 +57,7 @@ const summary = {
   rss_last_mb: last.rss_mb,
   segments,
 };
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'soak.json'), `${JSON.stringify(summary, null, 2)}\n`);
+await saveResult('soak', summary);
 console.log(`soak · ${machine()} · ${SECONDS} s at ${RATE} req/s, 16 × 1536 base64 through the gateway\n`);
 printTable(segments);
 console.log(

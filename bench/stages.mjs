@@ -5,10 +5,10 @@
 // requests served: CPU µs per request by stage. Prints a table; writes bench/results/stages.json.
 // Usage: npm run bench:stages [-- --duration 8]
 import autocannon from 'autocannon';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
+import { arg, gatewayOverFakeUpstream, machine, printTable, saveResult } from './lib.mjs';
 
 const DURATION = arg('duration', 8);
 /** `--inputs N`: the batch size (default 1; 256 shows where big float bodies go). */
@@ -148,9 +148,5 @@ console.log(
     `${Math.round(result.requests.average)} req/s under --cpu-prof (${requests.toLocaleString('en-US')} requests)\n`,
 );
 printTable(rows);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'stages.json'),
-  `${JSON.stringify({ machine: machine(), requests, rps: result.requests.average, rows }, null, 2)}\n`,
-);
+await saveResult('stages', { machine: machine(), requests, rps: result.requests.average, rows });
 console.log('\nwritten: bench/results/stages.json');

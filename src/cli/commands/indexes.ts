@@ -210,7 +210,9 @@ export async function pruneIndexes(name: string, ctx: CliContext): Promise<void>
     if (target.meta()) existing.push({ target, bytes: await target.size() });
   }
   if (existing.length === 0) {
-    ctx.out.info(`nothing to prune for '${name}': it points at ${alias.target}, and no earlier index of it is left to delete`);
+    ctx.out.info(
+      `nothing to prune for '${name}': it points at ${alias.target}, and no earlier index of it is left to delete`,
+    );
     return;
   }
   await confirmDestructive(

@@ -21,7 +21,6 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CliError, ExitCode } from '../../core/errors.js';
 import type { OutputRecord } from '../embed/runner.js';
 import { contentHash, type Checkpoint, type IndexAppender, type IndexMeta, type IndexTarget } from './target.js';
@@ -68,25 +67,70 @@ export interface JsonlRecord {
   embedding: number[] | string;
 }
 
+/** The file's non-empty lines in order as bytes (decoding is the caller's: most of a line is its vector), numbered. */
+async function* jsonlLines(path: string): AsyncGenerator<{ line: number; bytes: Buffer }> {
+  let line = 0;
+  let carry: Buffer | undefined;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const data = carry ? Buffer.concat([carry, chunk]) : chunk;
+    let start = 0;
+    for (let end = data.indexOf(10); end !== -1; end = data.indexOf(10, start)) {
+      line++;
+      const bytes = data.subarray(start, end > start && data[end - 1] === 13 ? end - 1 : end);
+      if (bytes.length) yield { line, bytes };
+      start = end + 1;
+    }
+    carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+  }
+  if (carry?.length) yield { line: line + 1, bytes: carry };
+}
+
+const invalidLine = (path: string, line: number) =>
+  new CliError(
+    `${path}:${line} is not valid JSON`,
+    ExitCode.failure,
+    'a run that was killed leaves a partial last line: rerun the embed command to repair it',
+  );
+
 /** The file's records in order, streamed line by line, with their line numbers (errors name them). */
 export async function* jsonlRecords(path: string): AsyncGenerator<{ line: number; record: JsonlRecord }> {
-  let line = 0;
-  for await (const text of createInterface({
-    input: createReadStream(path, { encoding: 'utf8' }),
-    crlfDelay: Infinity,
-  })) {
-    line++;
-    if (text === '') continue;
+  for await (const { line, bytes } of jsonlLines(path)) {
     try {
-      yield { line, record: JSON.parse(text) as JsonlRecord };
+      yield { line, record: JSON.parse(bytes.toString('utf8')) as JsonlRecord };
     } catch {
-      throw new CliError(
-        `${path}:${line} is not valid JSON`,
-        ExitCode.failure,
-        'a run that was killed leaves a partial last line: rerun the embed command to repair it',
-      );
+      throw invalidLine(path, line);
     }
   }
+}
+
+const EMBEDDING_KEY = Buffer.from(',"embedding":');
+const [COMMA, QUOTE, BRACKET, BRACE, EQUALS] = [44, 34, 91, 125, 61];
+
+/**
+ * A record's line without decoding its vector: embctl writes the embedding last, and `,"embedding":`
+ * cannot occur unescaped inside a string, so its last occurrence starts the vector, whose length is
+ * counted (commas, or base64 bytes). A line of another layout is parsed whole.
+ */
+function withoutVector(bytes: Buffer): { record: Omit<JsonlRecord, 'embedding'>; dimensions: number } {
+  const at = bytes.lastIndexOf(EMBEDDING_KEY);
+  const from = at + EMBEDDING_KEY.length;
+  const end = bytes.length - 1;
+  if (at !== -1 && bytes[end] === BRACE && (bytes[from] === QUOTE || bytes[from] === BRACKET)) {
+    const record = JSON.parse(`${bytes.toString('utf8', 0, at)}}`) as Omit<JsonlRecord, 'embedding'>;
+    if (bytes[from] === QUOTE) {
+      let characters = end - 1 - (from + 1);
+      while (characters > 0 && bytes[from + characters] === EQUALS) characters--;
+      return { record, dimensions: Math.floor((characters * 3) / 4) / 4 };
+    }
+    let commas = 0;
+    for (let i = from; i < end; i++) if (bytes[i] === COMMA) commas++;
+    return { record, dimensions: bytes[from + 1] === 93 ? 0 : commas + 1 };
+  }
+  const { embedding, ...record } = JSON.parse(bytes.toString('utf8')) as JsonlRecord;
+  return {
+    record,
+    dimensions: typeof embedding === 'string' ? Buffer.byteLength(embedding, 'base64') / 4 : embedding.length,
+  };
 }
 
 /** Byte offsets of each line start in the first `bytes` bytes of the file (streamed in 1 MiB reads). */
@@ -204,16 +248,21 @@ export function jsonlTarget(path: string): IndexTarget {
     async *rows() {
       const model = readMeta(path)?.model ?? '';
       if (!existsSync(path)) return;
-      for await (const { record } of jsonlRecords(path)) {
-        const { embedding } = record;
+      for await (const { line, bytes } of jsonlLines(path)) {
+        let parsed: ReturnType<typeof withoutVector>;
+        try {
+          parsed = withoutVector(bytes);
+        } catch {
+          throw invalidLine(path, line);
+        }
+        const { record, dimensions } = parsed;
         yield {
           id: record.id,
           text: record.text ?? null,
           metadata: record.metadata ?? null,
           contentSha256: record.text === undefined ? null : contentHash(record.text),
           model,
-          // base64 of little-endian float32: 4 bytes a value, 3 bytes every 4 characters.
-          dimensions: typeof embedding === 'string' ? Buffer.byteLength(embedding, 'base64') / 4 : embedding.length,
+          dimensions,
         };
       }
     },

@@ -99,6 +99,10 @@ class Collection {
     return row.bytes;
   }
 
+  vectorCount(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM ${this.vectors}`).get() as { n: number }).n;
+  }
+
   count(): number {
     return this.hasTables()
       ? (this.db.prepare(`SELECT COUNT(*) AS n FROM ${this.records}`).get() as { n: number }).n
@@ -304,13 +308,18 @@ export function sqliteTarget(spec: string): IndexTarget {
       const collection = new Collection(openDatabase(path), name);
       try {
         if (!collection.hasTables()) return;
+        const stored = collection.row()?.meta;
+        const dimensions = stored ? (JSON.parse(stored) as IndexMeta).dimensions : 0;
+        // vec0 holds only vectors of its declared size: when every record has one (the counts
+        // agree, as appends in one transaction keep them), each has those dimensions. Otherwise
+        // each row's own vector is looked up, which is four times slower.
         const vectors = collection.hasVectors();
-        // Pages of short reads: a read held open for the whole scan would stop the WAL from being
-        // checkpointed while a migration writes another collection of the same file.
+        const whole = vectors && collection.count() === collection.vectorCount();
         const page = collection.db.prepare(
           `SELECT r.position, r.id, r.text, r.metadata, r.content_sha256 AS contentSha256, r.model, ` +
-            `${vectors ? 'COALESCE(vec_length(v.embedding), 0)' : '0'} AS dimensions FROM ${collection.records} r ` +
-            `${vectors ? `LEFT JOIN ${collection.vectors} v ON v.rowid = r.position ` : ''}` +
+            `${whole ? Number(dimensions) : vectors ? 'COALESCE(vec_length(v.embedding), 0)' : '0'} AS dimensions ` +
+            `FROM ${collection.records} r ` +
+            `${vectors && !whole ? `LEFT JOIN ${collection.vectors} v ON v.rowid = r.position ` : ''}` +
             'WHERE r.position >= ? ORDER BY r.position LIMIT ?',
         );
         type Row = StoredRow & { position: number; metadata: string | null };
