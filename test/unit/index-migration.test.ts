@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { HostProcess } from '../../src/cli/context.js';
 import { AliasRegistry, isAliasName, pointed, resolveIndex } from '../../src/cli/index/aliases.js';
-import { siblingOf, type StoredRow } from '../../src/cli/index/target.js';
+import { contentHash, siblingOf, type StoredRow } from '../../src/cli/index/target.js';
 import { verifyMigration } from '../../src/cli/index/verify.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -51,9 +51,9 @@ describe('verifyMigration', () => {
     expect((await verify(ids('a', 'b', 'c'), ids('a'))).problems.map((p) => p.id)).toEqual(['b', 'c']);
   });
 
-  it('checks content hashes where both keep one, the model and the dimensions of every vector', async () => {
+  it('checks the content (texts, else hashes), the model and the dimensions of every vector', async () => {
     const checked = await verify(ids('a', 'b', 'c', 'd'), [
-      row('a', { contentSha256: 'other' }),
+      row('a', { text: 'an edited text', contentSha256: 'other' }),
       row('b', { model: 'old-model' }),
       row('c', { dimensions: 384 }),
       row('d', { contentSha256: null }),
@@ -63,7 +63,17 @@ describe('verifyMigration', () => {
       "b: its vector is from 'old-model', not 'new-model'",
       'c: its vector has 384 dimensions, not 256',
     ]);
-    expect(checked.hashed).toBe(3);
+    expect(checked.hashed).toBe(4);
+  });
+
+  it('compares a text with a hash when one side kept only the hash, and cannot tell when neither kept either', async () => {
+    const hashOnly = [row('a', { text: null, contentSha256: contentHash('text of a') })];
+    expect((await verify(hashOnly, [row('a', { contentSha256: null })])).failures).toBe(0);
+    expect((await verify(hashOnly, [row('a', { text: 'changed', contentSha256: null })])).problems[0]!.problem).toBe(
+      'embedded from another text (content hash differs)',
+    );
+    const neither = await verify([row('a', { text: null, contentSha256: null })], [row('a', { contentSha256: null })]);
+    expect(neither).toMatchObject({ failures: 0, hashed: 0 });
   });
 
   it('lists the first discrepancies and counts them all', async () => {

@@ -72,7 +72,7 @@ function recordsOf(source: IndexTarget, meta: IndexMeta, options: MigrateOptions
 }
 
 async function* storedRecords(source: IndexTarget): AsyncGenerator<InputRecord> {
-  for await (const row of source.rows())
+  for await (const row of source.rows({ dimensions: false }))
     yield { id: row.id, text: row.text ?? '', ...(row.metadata ? { metadata: row.metadata } : {}) };
 }
 
@@ -238,7 +238,7 @@ export async function migrate(name: string, options: MigrateOptions, ctx: CliCon
     await embedRecords(records, embedOptions, (served) => fingerprintOf(source, meta, options, served), ctx);
     const written = target.meta();
     if (!written) throw new CliError(`${source.name} holds no records to migrate`, ExitCode.failure);
-    const checked = await verifyMigration(source.rows(), target.rows(), {
+    const checked = await verifyMigration(source.rows({ dimensions: false }), target.rows(), {
       model: written.model,
       dimensions: written.dimensions,
     });

@@ -23,7 +23,7 @@ import {
 import { dirname, resolve } from 'node:path';
 import { CliError, ExitCode } from '../../core/errors.js';
 import type { OutputRecord } from '../embed/runner.js';
-import { contentHash, type Checkpoint, type IndexAppender, type IndexMeta, type IndexTarget } from './target.js';
+import { type Checkpoint, type IndexAppender, type IndexMeta, type IndexTarget } from './target.js';
 
 export const metaPath = (out: string) => `${out}.meta.json`;
 export const checkpointPath = (out: string) => `${out}.checkpoint.json`;
@@ -107,30 +107,41 @@ const EMBEDDING_KEY = Buffer.from(',"embedding":');
 const [COMMA, QUOTE, BRACKET, BRACE, EQUALS] = [44, 34, 91, 125, 61];
 
 /**
- * A record's line without decoding its vector: embctl writes the embedding last, and `,"embedding":`
- * cannot occur unescaped inside a string, so its last occurrence starts the vector, whose length is
- * counted (commas, or base64 bytes). A line of another layout is parsed whole.
+ * A record's line without decoding its vector: embctl writes the embedding last, after the id, the
+ * text (where `,"embedding":` cannot occur unescaped) and the metadata. The first occurrence is the
+ * vector's unless a metadata object holds that key, and then the head does not parse (its object
+ * is not closed): the line is parsed whole, as a line of any other layout is. The vector's length
+ * is counted (commas, or base64 bytes) only when asked for.
  */
-function withoutVector(bytes: Buffer): { record: Omit<JsonlRecord, 'embedding'>; dimensions: number } {
-  const at = bytes.lastIndexOf(EMBEDDING_KEY);
+function withoutVector(
+  bytes: Buffer,
+  countDimensions: boolean,
+): { record: Omit<JsonlRecord, 'embedding'>; dimensions: number } {
+  const at = bytes.indexOf(EMBEDDING_KEY);
   const from = at + EMBEDDING_KEY.length;
   const end = bytes.length - 1;
+  let record: Omit<JsonlRecord, 'embedding'> | undefined;
   if (at !== -1 && bytes[end] === BRACE && (bytes[from] === QUOTE || bytes[from] === BRACKET)) {
-    const record = JSON.parse(`${bytes.toString('utf8', 0, at)}}`) as Omit<JsonlRecord, 'embedding'>;
-    if (bytes[from] === QUOTE) {
-      let characters = end - 1 - (from + 1);
-      while (characters > 0 && bytes[from + characters] === EQUALS) characters--;
-      return { record, dimensions: Math.floor((characters * 3) / 4) / 4 };
+    try {
+      record = JSON.parse(`${bytes.toString('utf8', 0, at)}}`) as Omit<JsonlRecord, 'embedding'>;
+    } catch {
+      record = undefined;
     }
-    let commas = 0;
-    for (let i = from; i < end; i++) if (bytes[i] === COMMA) commas++;
-    return { record, dimensions: bytes[from + 1] === 93 ? 0 : commas + 1 };
   }
-  const { embedding, ...record } = JSON.parse(bytes.toString('utf8')) as JsonlRecord;
-  return {
-    record,
-    dimensions: typeof embedding === 'string' ? Buffer.byteLength(embedding, 'base64') / 4 : embedding.length,
-  };
+  if (!record) {
+    const { embedding, ...whole } = JSON.parse(bytes.toString('utf8')) as JsonlRecord;
+    const dimensions = typeof embedding === 'string' ? Buffer.byteLength(embedding, 'base64') / 4 : embedding.length;
+    return { record: whole, dimensions };
+  }
+  if (!countDimensions) return { record, dimensions: 0 };
+  if (bytes[from] === QUOTE) {
+    let characters = end - 1 - (from + 1);
+    while (characters > 0 && bytes[from + characters] === EQUALS) characters--;
+    return { record, dimensions: Math.floor((characters * 3) / 4) / 4 };
+  }
+  let commas = 0;
+  for (let i = bytes.indexOf(COMMA, from); i !== -1 && i < end; i = bytes.indexOf(COMMA, i + 1)) commas++;
+  return { record, dimensions: bytes[from + 1] === 93 ? 0 : commas + 1 };
 }
 
 /** Byte offsets of each line start in the first `bytes` bytes of the file (streamed in 1 MiB reads). */
@@ -245,13 +256,13 @@ export function jsonlTarget(path: string): IndexTarget {
       const { loadIndex } = await import('./scan.js');
       return loadIndex(path);
     },
-    async *rows() {
+    async *rows(options = { dimensions: true }) {
       const model = readMeta(path)?.model ?? '';
       if (!existsSync(path)) return;
       for await (const { line, bytes } of jsonlLines(path)) {
         let parsed: ReturnType<typeof withoutVector>;
         try {
-          parsed = withoutVector(bytes);
+          parsed = withoutVector(bytes, options.dimensions);
         } catch {
           throw invalidLine(path, line);
         }
@@ -260,7 +271,8 @@ export function jsonlTarget(path: string): IndexTarget {
           id: record.id,
           text: record.text ?? null,
           metadata: record.metadata ?? null,
-          contentSha256: record.text === undefined ? null : contentHash(record.text),
+          // No hash kept: a migration compares the text itself (hashing every line would cost more than reading it).
+          contentSha256: null,
           model,
           dimensions,
         };

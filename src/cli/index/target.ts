@@ -154,10 +154,11 @@ export interface StoredRow {
   id: string;
   text: string | null;
   metadata: Record<string, unknown> | null;
-  /** SHA-256 of the text it was embedded from; null where the target keeps none (JSONL without text). */
+  /** SHA-256 of the text it was embedded from; null where the target keeps none (JSONL: its text is compared). */
   contentSha256: string | null;
   /** The model that made the row (the index's, where rows do not record their own). */
   model: string;
+  /** Of its vector (0 when none, or not asked for). */
   dimensions: number;
 }
 
@@ -178,8 +179,11 @@ export interface IndexTarget {
   open(keepPosition: number | undefined): IndexAppender | Promise<IndexAppender>;
   /** Opens for search; undefined when there is no index. */
   reader(): Promise<SearchableIndex | undefined>;
-  /** Every row in order, streamed (never the whole index in memory). */
-  rows(): AsyncIterable<StoredRow>;
+  /**
+   * Every row in order, streamed (never the whole index in memory). `dimensions: false` when the
+   * vectors' lengths are not needed (they are 0 then): a JSONL line's vector is not even scanned.
+   */
+  rows(options?: { dimensions: boolean }): AsyncIterable<StoredRow>;
   /** Rows held now (an interrupted run's included). */
   count(): Promise<number>;
   /** Bytes on disk (for a collection or table sharing a file or directory, its own part). */

@@ -4,7 +4,7 @@
  * Both indexes are streamed side by side, so memory stays flat whatever their size; one record
  * missing or added is recognised as such, rather than as every record after it differing.
  */
-import type { StoredRow } from './target.js';
+import { contentHash, type StoredRow } from './target.js';
 
 export interface Discrepancy {
   /** Where in the source (or, for a record only the new index has, in the new index). */
@@ -16,7 +16,7 @@ export interface Discrepancy {
 export interface Verification {
   sourceRows: number;
   targetRows: number;
-  /** Rows whose content hashes could be compared (a JSONL index without text keeps none). */
+  /** Rows whose content could be compared, by text or hash (a JSONL index without text keeps neither). */
   hashed: number;
   /** The first discrepancies, up to the limit asked for; `failures` counts them all. */
   problems: Discrepancy[];
@@ -103,6 +103,14 @@ export async function verifyMigration(
   return result;
 }
 
+/** Whether two rows were embedded from the same text, by their texts or hashes; undefined when neither side can tell. */
+function sameContent(s: StoredRow, t: StoredRow): boolean | undefined {
+  if (s.text !== null && t.text !== null) return s.text === t.text;
+  const hashOf = (row: StoredRow) => row.contentSha256 ?? (row.text === null ? null : contentHash(row.text));
+  const [a, b] = [hashOf(s), hashOf(t)];
+  return a && b ? a === b : undefined;
+}
+
 function checkRow(
   s: StoredRow,
   t: StoredRow,
@@ -111,9 +119,10 @@ function checkRow(
   fail: (position: number, id: string, problem: string) => void,
   result: Verification,
 ): void {
-  if (s.contentSha256 && t.contentSha256) {
+  const same = sameContent(s, t);
+  if (same !== undefined) {
     result.hashed++;
-    if (s.contentSha256 !== t.contentSha256) fail(position, s.id, 'embedded from another text (content hash differs)');
+    if (!same) fail(position, s.id, 'embedded from another text (content hash differs)');
   }
   if (t.model !== expected.model) fail(position, s.id, `its vector is from '${t.model}', not '${expected.model}'`);
   if (t.dimensions !== expected.dimensions)
