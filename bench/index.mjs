@@ -183,7 +183,8 @@ if (process.argv.includes('--child')) {
       const p = spawn(
         process.execPath,
         ['--max-old-space-size=4096', 'bench/index.mjs', ...process.argv.slice(2), '--child', kind, dir, truthFile],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+        // As the CLI runs LanceDB: its developer warnings off (main.ts).
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { LANCEDB_LOG: 'error', ...process.env } },
       );
       let text = '';
       p.stdout.on('data', (d) => (text += d));

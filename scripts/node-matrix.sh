@@ -14,10 +14,12 @@ binding=$root/node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
 # Every layer in under a minute: unit, in-process routes, the store, the OpenAI SDK and the client
 # libraries as real clients, the quick start through bin/embctl, and the cloud credential sources
-# (SigV4, JWT assertions and minted tokens: crypto that differs between Node majors).
+# (SigV4, JWT assertions and minted tokens: crypto that differs between Node majors), and each index
+# target in-process (the native sqlite-vec and LanceDB builds).
 suites=(test/unit test/integration/admin-models.test.ts test/integration/openai-contract.test.ts
   test/integration/client-libraries.test.ts test/integration/store-persistence.test.ts
-  test/integration/cli-quickstart.test.ts test/integration/cloud-credentials.test.ts)
+  test/integration/cli-quickstart.test.ts test/integration/cloud-credentials.test.ts
+  test/integration/index-roundtrip.test.ts)
 if [ $# -gt 0 ]; then suites=("$@"); fi
 
 prepare() {

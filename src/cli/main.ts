@@ -8,6 +8,11 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// LanceDB's native logger prints warnings meant for its developers (an empty IVF partition, a
+// deprecated default) on stderr, where they would read as problems with the command; its own
+// variable still turns them back on.
+process.env.LANCEDB_LOG ??= 'error';
+
 const code = await run(process.argv);
 // Let piped stdout drain before exiting.
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

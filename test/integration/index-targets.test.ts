@@ -118,6 +118,7 @@ describe.each(Object.entries(TARGETS))('the %s target', (_name, specOf) => {
     const search = async (...args: string[]) => {
       const found = await cli(['search', '--index', out, ...args, '-o', 'json']);
       expect(found.code, found.stderr).toBe(0);
+      expect(found.stderr).not.toMatch(/WARN|warning/);
       return JSON.parse(found.stdout) as { id: string; score: number; metadata?: { lang: string } }[];
     };
     const near = await search('the quick brown fox jumped over a lazy dog');

@@ -127,7 +127,7 @@ describe('embctl migrate', () => {
     querying = false;
     await queries;
     expect(finished.stderr).toContain('resuming:');
-    expect(finished.stderr).toContain('10,000 records verified (same ids and content hashes');
+    expect(finished.stderr).toContain('10,000 records verified (same ids and texts');
     expect(await aliasTarget('docs')).toBe(target);
     expect(await rowsOf(target)).toEqual(expected);
 
@@ -219,7 +219,7 @@ describe('embctl migrate', () => {
     await ok(['migrate', 'notext', '--abandon', '--yes']);
 
     const done = await ok(['migrate', 'notext', '--model', 'small-256', '-f', corpus, '--id-field', 'key']);
-    expect(done.stderr).toContain('10,000 records verified (same ids and content hashes');
+    expect(done.stderr).toContain('10,000 records verified (same ids and texts');
     const rows = await rowsOf(await aliasTarget('notext'));
     expect(rows).toHaveLength(10_000);
     expect(rows[0]).toMatchObject({ id: 'doc-0', text: null });

@@ -219,14 +219,25 @@ export async function pruneIndexes(name: string, ctx: CliContext): Promise<void>
     ctx,
     `delete ${existing.map((e) => e.target.absolute).join(', ')} (${name} can no longer roll back to them)`,
   );
-  for (const { target } of existing) target.remove();
-  const current = registry.require(name);
-  if (current.previous && retired.includes(current.previous)) {
-    const { previous: _, ...rest } = current;
-    registry.save(rest);
+  const release = registry.lock(name, ctx.host);
+  try {
+    for (const { target } of existing) target.remove();
+    const current = registry.require(name);
+    if (current.previous && retired.includes(current.previous)) {
+      const { previous: _, ...rest } = current;
+      registry.save(rest);
+    }
+  } finally {
+    release();
   }
   const freed = existing.reduce((sum, e) => sum + e.bytes, 0);
-  ctx.out.success(`pruned ${existing.length} index(es) of '${name}', ${formatBytes(freed)}`);
+  const inSqlite = existing.some((e) => e.target.absolute.startsWith('sqlite:'));
+  ctx.out.success(
+    `pruned ${existing.length} index(es) of '${name}', ${formatBytes(freed)}` +
+      (inSqlite
+        ? ' (a SQLite file reuses the freed pages for later writes; `VACUUM` would return them to the disk)'
+        : ''),
+  );
 }
 
 export function registerIndexCommands(program: Root, makeContext: MakeContext): void {

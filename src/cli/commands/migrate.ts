@@ -91,7 +91,13 @@ async function rollback(name: string, registry: AliasRegistry, ctx: CliContext):
       ExitCode.notFound,
       `repoint it by hand: embctl index alias ${name} TARGET --force`,
     );
-  registry.save({ ...pointed(alias, alias.previous, 'rollback', alias.target), ...migrationOf(alias) });
+  const release = registry.lock(name, ctx.host);
+  try {
+    const current = registry.require(name);
+    registry.save({ ...pointed(current, alias.previous, 'rollback', current.target), ...migrationOf(current) });
+  } finally {
+    release();
+  }
   ctx.out.success(`${name} → ${alias.previous} (rolled back from ${alias.target}, which is kept)`);
 }
 
@@ -187,6 +193,22 @@ export async function migrate(name: string, options: MigrateOptions, ctx: CliCon
   if (options.abandon) return abandon(name, registry, ctx);
   const model = options.model;
   if (!model) throw usageError('say which model to migrate to', `embctl migrate ${name} --model MODEL`);
+  // Held from before the alias is read to after it is switched: no other migration or rollback in between.
+  const release = options.dryRun ? () => undefined : registry.lock(name, ctx.host);
+  try {
+    await migrateLocked(name, model, options, registry, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function migrateLocked(
+  name: string,
+  model: string,
+  options: MigrateOptions,
+  registry: AliasRegistry,
+  ctx: CliContext,
+): Promise<void> {
   const { alias, source, meta } = await sourceOf(name, registry);
   const pending = alias.migration;
   const to = options.to
@@ -213,54 +235,49 @@ export async function migrate(name: string, options: MigrateOptions, ctx: CliCon
   const records = recordsOf(source, meta, options, ctx);
   if (options.dryRun) return dryRun({ alias: name, from: alias.target, to, model }, records, ctx);
 
-  const release = registry.lock(name, ctx.host);
-  try {
-    if (!pending)
-      registry.save({
-        ...alias,
-        migration: {
-          to,
-          model,
-          ...(options.dimensions ? { dimensions: options.dimensions } : {}),
-          started_at: new Date().toISOString(),
-        },
-      });
-    ctx.out.info(`migrating '${name}': ${alias.target} (${meta.model}) → ${to} (${model})`);
-    const embedOptions: EmbedOptions = {
-      ...options,
-      model,
-      out: to,
-      text: meta.text,
-      vectorFormat: meta.vector_format,
-      metadataField: meta.metadata_fields ?? [],
-      metadataColumn: [],
-    };
-    await embedRecords(records, embedOptions, (served) => fingerprintOf(source, meta, options, served), ctx);
-    const written = target.meta();
-    if (!written) throw new CliError(`${source.name} holds no records to migrate`, ExitCode.failure);
-    const checked = await verifyMigration(source.rows({ dimensions: false }), target.rows(), {
-      model: written.model,
-      dimensions: written.dimensions,
+  if (!pending)
+    registry.save({
+      ...alias,
+      migration: {
+        to,
+        model,
+        ...(options.dimensions ? { dimensions: options.dimensions } : {}),
+        started_at: new Date().toISOString(),
+      },
     });
-    if (checked.failures > 0) throw verificationError(name, alias, to, model, checked);
-    const verified =
-      `${checked.sourceRows.toLocaleString('en-US')} records verified (same ids` +
-      `${checked.hashed === checked.sourceRows ? ' and content hashes' : checked.hashed ? `, ${checked.hashed} content hashes` : ''}, ` +
-      `every vector ${written.dimensions}-dimension from ${written.model})`;
-    if (!options.cutover) {
-      ctx.out.success(
-        `${verified}; '${name}' still points at ${alias.target}: cut over with embctl migrate ${name} --model ${model}`,
-      );
-      return;
-    }
-    registry.save(pointed(registry.require(name), to, 'cutover', alias.target));
+  ctx.out.info(`migrating '${name}': ${alias.target} (${meta.model}) → ${to} (${model})`);
+  const embedOptions: EmbedOptions = {
+    ...options,
+    model,
+    out: to,
+    text: meta.text,
+    vectorFormat: meta.vector_format,
+    metadataField: meta.metadata_fields ?? [],
+    metadataColumn: [],
+  };
+  await embedRecords(records, embedOptions, (served) => fingerprintOf(source, meta, options, served), ctx);
+  const written = target.meta();
+  if (!written) throw new CliError(`${source.name} holds no records to migrate`, ExitCode.failure);
+  const checked = await verifyMigration(source.rows({ dimensions: false }), target.rows(), {
+    model: written.model,
+    dimensions: written.dimensions,
+  });
+  if (checked.failures > 0) throw verificationError(name, alias, to, model, checked);
+  const verified =
+    `${checked.sourceRows.toLocaleString('en-US')} records verified (same ids` +
+    `${checked.hashed === checked.sourceRows ? ' and texts' : checked.hashed ? `, ${checked.hashed} texts` : ''}, ` +
+    `every vector ${written.dimensions}-dimension from ${written.model})`;
+  if (!options.cutover) {
     ctx.out.success(
-      `${name} → ${to}: ${verified}. The old index ${alias.target} stays until embctl index prune ${name}; ` +
-        `embctl migrate ${name} --rollback points back to it`,
+      `${verified}; '${name}' still points at ${alias.target}: cut over with embctl migrate ${name} --model ${model}`,
     );
-  } finally {
-    release();
+    return;
   }
+  registry.save(pointed(registry.require(name), to, 'cutover', alias.target));
+  ctx.out.success(
+    `${name} → ${to}: ${verified}. The old index ${alias.target} stays until embctl index prune ${name}; ` +
+      `embctl migrate ${name} --rollback points back to it`,
+  );
 }
 
 export function registerMigrateCommand(program: Root, makeContext: MakeContext): void {

@@ -36,7 +36,7 @@ const WRITE_ROWS = 8192;
 /** Below this many rows a full comparison is fast enough, and too few rows train an index badly. */
 export const ANN_MIN_ROWS = 50_000;
 /** The ANN search: partitions probed (of √rows). */
-const NPROBES = 10;
+const NPROBES = 6;
 
 interface Sidecar {
   meta?: IndexMeta;
@@ -291,7 +291,7 @@ class LanceIndex implements SearchableIndex {
         let search = this.table
           .vectorSearch(Array.from(vector))
           .distanceType('cosine')
-          .select(['id', 'text', 'metadata'])
+          .select(['id', 'text', 'metadata', '_distance'])
           .limit(query.k);
         if (filter) search = search.where(filter);
         if (query.exact || !indexed) search = search.bypassVectorIndex();
