@@ -131,6 +131,8 @@ describe('AliasRegistry', () => {
 
   it('locks a migration: a live holder is refused, a dead one (kill -9) taken over', () => {
     const registry = new AliasRegistry(tempDir('aliases-lock'));
+    expect(() => registry.lock('docs', host(100))).toThrow("there is no index alias 'docs'");
+    registry.save({ name: 'docs', target: '/data/docs.jsonl', history: [] });
     const release = registry.lock('docs', host(100));
     expect(readFileSync(join(registry.dir, 'docs.lock'), 'utf8')).toBe('100');
     expect(() => registry.lock('docs', host(200, [100]))).toThrow(

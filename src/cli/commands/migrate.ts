@@ -193,6 +193,7 @@ export async function migrate(name: string, options: MigrateOptions, ctx: CliCon
   if (options.abandon) return abandon(name, registry, ctx);
   const model = options.model;
   if (!model) throw usageError('say which model to migrate to', `embctl migrate ${name} --model MODEL`);
+  await sourceOf(name, registry); // what is wrong with the alias, named before anything is locked
   // Held from before the alias is read to after it is switched: no other migration or rollback in between.
   const release = options.dryRun ? () => undefined : registry.lock(name, ctx.host);
   try {

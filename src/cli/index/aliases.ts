@@ -125,6 +125,7 @@ export class AliasRegistry {
    * (`kill -9`) is taken over; a live one is refused, naming it.
    */
   lock(name: string, host: HostProcess): () => void {
+    this.require(name);
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const path = join(this.dir, `${name}.lock`);
     for (let attempt = 0; attempt < 2; attempt++) {
