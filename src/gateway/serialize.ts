@@ -17,6 +17,8 @@ import { float32ToJson, type Embedding } from '../core/vectors.js';
  * ~128 kB in its large-object space, which only a full collection frees; chunks die young.
  */
 const CHUNK = 64 * 1024;
+/** A vector's wire text at least this long is written as the upstream's bytes, not copied into a chunk. */
+const PASS_THROUGH = 8 * 1024;
 /** Bodies up to this are built whole (a 16 × 3072 base64 body is ~220 kB); larger ones stream. */
 const WHOLE_BODY_MAX = 1024 * 1024;
 
@@ -65,6 +67,25 @@ function knownBody(
     let at = chunk.write(HEAD, 0, 'latin1');
     for (let i = 0; i < vectors.length; i++) {
       const head = itemHead(i);
+      const wire = vectors[i]!.wireText(encoding);
+      if (wire && wire.length >= PASS_THROUGH) {
+        // The upstream's own bytes go out as they are: copying them into chunks would allocate a
+        // second body-sized set of Buffers per response, dead as soon as written.
+        const quote = encoding === 'base64' ? '"' : '';
+        const open = `${head}${quote}`;
+        if (at + open.length + 2 > chunk.length) {
+          yield chunk.subarray(0, at);
+          chunk = Buffer.allocUnsafe(CHUNK);
+          at = 0;
+        }
+        at += chunk.write(open, at, 'latin1');
+        yield chunk.subarray(0, at);
+        yield wire;
+        // What follows goes in the rest of the same allocation, after the part already handed out.
+        chunk = chunk.subarray(at);
+        at = chunk.write(`${quote}}`, 0, 'latin1');
+        continue;
+      }
       const need = head.length + knownSize(vectors[i]!, encoding)! + 1;
       if (at + need > chunk.length) {
         yield chunk.subarray(0, at);
