@@ -23,30 +23,11 @@ export class BodyHold {
   private taking: Promise<void> | undefined;
   private release: (() => void) | undefined;
   private readonly over = new AbortController();
-  /** Bytes read for the call so far, and what it may read before taking more from the budget. */
-  private received = 0;
-  private allowance: number;
-  private readonly overruns: (() => void)[] = [];
 
   constructor(
     private readonly budget: BodyBudget,
     private readonly bytes: number,
-  ) {
-    this.allowance = bytes;
-  }
-
-  /**
-   * Counts `bytes` more read for the call. Past its estimate (an upstream printing longer floats
-   * than the estimate assumes: 1.4 times as long in the bench's), the excess is counted against the
-   * budget as it arrives, without waiting (the call is already reading), so later calls wait for it.
-   */
-  read(bytes: number): void {
-    this.received += bytes;
-    if (!this.release || this.ended || this.received <= this.allowance) return;
-    const extra = Math.max(this.received - this.allowance, OVERRUN_STEP);
-    this.overruns.push(this.budget.overrun(extra));
-    this.allowance += extra;
-  }
+  ) {}
 
   /** Resolves once the call's bytes fit; `signal` (the attempt's deadline) gives up waiting. */
   take(signal: AbortSignal): Promise<void> {
@@ -65,7 +46,6 @@ export class BodyHold {
   end(): void {
     this.over.abort(new Error('the response is over'));
     this.release?.();
-    for (const overrun of this.overruns.splice(0)) overrun();
   }
 }
 
@@ -120,11 +100,6 @@ export class BodyBudget {
     });
   }
 
-  /** Bytes a call turned out to need beyond its estimate: counted at once, given back with `release`. */
-  overrun(bytes: number): () => void {
-    return this.take(bytes);
-  }
-
   private fits(bytes: number): boolean {
     return this.used === 0 || this.used + bytes <= this.limitBytes;
   }
@@ -149,6 +124,3 @@ export class BodyBudget {
 }
 
 const noop = () => undefined;
-
-/** A call past its estimate takes more from the budget at least this much at a time. */
-const OVERRUN_STEP = 1024 * 1024;

@@ -239,7 +239,6 @@ export async function callUpstream(
           throw new BodyTooLarge();
         }
         chunks.push(chunk as Buffer);
-        if (ok) hold?.read((chunk as Buffer).length);
       }
     } catch (error) {
       if (signal?.aborted) throw signal.reason as Error;

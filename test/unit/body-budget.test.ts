@@ -85,23 +85,4 @@ describe('BodyBudget', () => {
     expect(budget.usedBytes).toBe(0);
     expect(budget.waiting).toBe(0);
   });
-
-  it('counts what a call reads past its estimate against the budget, so the next call waits for it', async () => {
-    const budget = new BodyBudget(10 * MB, MB);
-    const never = new AbortController().signal;
-    const long = new BodyHold(budget, 4 * MB);
-    await long.take(never);
-    for (let i = 0; i < 7; i++) long.read(MB);
-    expect(budget.usedBytes).toBe(7 * MB);
-    const next = new BodyHold(budget, 4 * MB);
-    const admitted = next.take(never);
-    expect(await settled(admitted)).toBe(false);
-    long.end();
-    expect(await settled(admitted)).toBe(true);
-    expect(budget.usedBytes).toBe(4 * MB);
-    next.read(MB);
-    next.end();
-    next.read(8 * MB);
-    expect(budget.usedBytes).toBe(0);
-  });
 });
