@@ -74,6 +74,16 @@ export interface HostProcess {
   onStopSignal(handler: (signal: NodeJS.Signals) => void): void;
 }
 
+/** Whether process `pid` exists (one of another user's counts: signalling it is refused, not absent). */
+export function isAlive(host: HostProcess, pid: number): boolean {
+  try {
+    host.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** A second signal sooner than this after the first is an echo of it, not a second Ctrl-C. */
 const REPEAT_MS = 300;
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { redactSecret } from '../../core/secrets.js';
 import { sleep } from '../../core/retry.js';
-import type { CliContext, HostProcess } from '../context.js';
+import { isAlive, type CliContext, type HostProcess } from '../context.js';
 import { collect, duration, handle, integer, type MakeContext } from '../command.js';
 import { listenerOf } from '../port-holder.js';
 import type { Root } from '../program.js';
@@ -170,18 +170,9 @@ function readPid(dataDir: string): number | undefined {
   }
 }
 
-function alive(host: HostProcess, pid: number): boolean {
-  try {
-    host.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** The pid file's process is still the gateway, not one that died and left its pid to another program. */
 function gatewayRunning(host: HostProcess, pid: number): boolean {
-  if (!alive(host, pid)) return false;
+  if (!isAlive(host, pid)) return false;
   const commandLine = host.commandLine(pid);
   return commandLine === undefined || /\bgateway start\b/.test(commandLine);
 }
@@ -189,7 +180,7 @@ function gatewayRunning(host: HostProcess, pid: number): boolean {
 /** Starts `gateway start` (without --detach) in the background, logging to the data dir; returns once it listens. */
 export async function gatewayDetach(argv: string[], dataDir: string, ctx: CliContext): Promise<void> {
   const running = readPid(dataDir);
-  if (running && alive(ctx.host, running))
+  if (running && isAlive(ctx.host, running))
     throw new CliError(
       `a gateway is already running over ${dataDir} (pid ${running})`,
       ExitCode.conflict,
@@ -258,8 +249,8 @@ export async function gatewayStop(dataDir: string, ctx: CliContext): Promise<voi
   }
   ctx.host.kill(pid, 'SIGTERM');
   const deadline = Date.now() + 30_000;
-  while (alive(ctx.host, pid) && Date.now() < deadline) await sleep(100);
-  if (alive(ctx.host, pid))
+  while (isAlive(ctx.host, pid) && Date.now() < deadline) await sleep(100);
+  if (isAlive(ctx.host, pid))
     throw new CliError(
       `the gateway (pid ${pid}) is still finishing requests after 30 s`,
       ExitCode.failure,

@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CliError, ExitCode, usageError } from '../../core/errors.js';
 import { defaultConfigDir } from '../paths.js';
-import type { HostProcess } from '../context.js';
+import { isAlive, type HostProcess } from '../context.js';
 
 export interface Migration {
   /** The index being written (absolute spec). */
@@ -137,7 +137,7 @@ export class AliasRegistry {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const holder = Number(readFileSync(path, 'utf8'));
-        if (Number.isInteger(holder) && holder > 0 && holder !== host.pid && alive(host, holder))
+        if (Number.isInteger(holder) && holder > 0 && holder !== host.pid && isAlive(host, holder))
           throw new CliError(
             `the index alias '${name}' is being migrated by process ${holder}`,
             ExitCode.conflict,
@@ -147,15 +147,6 @@ export class AliasRegistry {
       }
     }
     throw new CliError(`could not lock the index alias '${name}' (${path})`, ExitCode.failure, 'try again');
-  }
-}
-
-function alive(host: HostProcess, pid: number): boolean {
-  try {
-    host.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
