@@ -193,12 +193,6 @@ export async function embed(texts: string[], options: EmbedOptions, ctx: CliCont
   await embedRecords(records, { ...options, out }, (model) => fingerprintOf(texts, options, model), ctx);
 }
 
-export interface EmbedResult {
-  stats: RunStats;
-  /** The index's meta after the run (with --out). */
-  meta?: IndexMeta | undefined;
-}
-
 /**
  * Embeds `records` as `embed` does: printed, or into the `--out` index, resumable when a run with
  * the same `fingerprint` was interrupted (`embed` and `migrate` both run through here).
@@ -208,7 +202,7 @@ export async function embedRecords(
   options: EmbedOptions,
   fingerprint: (model: string) => string,
   ctx: CliContext,
-): Promise<EmbedResult> {
+): Promise<void> {
   const { out } = ctx;
   const opened = options.out ? await writableTarget(options.out, options.force) : undefined;
   const target = opened?.target;
@@ -317,12 +311,11 @@ export async function embedRecords(
         ? `nothing new to embed: ${options.out} already holds every record`
         : 'nothing to embed: the input holds no text',
     );
-    return { stats, meta: target?.meta() };
+    return;
   }
   const { sink } = prepared;
-  let written: IndexMeta | undefined;
   if (sink instanceof StdoutSink) sink.end(stats.tokens);
-  else written = await sink.finish();
+  else await sink.finish();
   await prepared.writer?.close();
   if (stats.model && !isPinnedModel(stats.model)) {
     out.warn(
@@ -345,7 +338,6 @@ export async function embedRecords(
       (stats.model ? ` → ${stats.dimensions}-dimension vectors from ${stats.model}` : '') +
       (options.out ? ` in ${options.out}` : ''),
   );
-  return { stats, meta: written };
 }
 
 export function registerEmbedCommand(program: Root, makeContext: MakeContext): void {
