@@ -8,7 +8,7 @@ import type { CliContext } from '../context.js';
 import type { Root } from '../program.js';
 import type { Column } from '../output.js';
 import { aliasRegistry, isAliasName, pointed, resolveIndex, type Alias } from '../index/aliases.js';
-import { openTarget } from '../index/target.js';
+import { openTarget, type IndexTarget } from '../index/target.js';
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -204,7 +204,7 @@ export async function pruneIndexes(name: string, ctx: CliContext): Promise<void>
   const retired = history.filter((spec) => !users.has(spec));
   for (const spec of history)
     if (spec !== alias.target && users.has(spec)) ctx.out.info(`kept ${spec}: ${users.get(spec)!.join('; ')}`);
-  const existing = [];
+  const existing: { target: IndexTarget; bytes: number }[] = [];
   for (const spec of retired) {
     const target = await openTarget(spec);
     if (target.meta()) existing.push({ target, bytes: await target.size() });
@@ -219,17 +219,14 @@ export async function pruneIndexes(name: string, ctx: CliContext): Promise<void>
     ctx,
     `delete ${existing.map((e) => e.target.absolute).join(', ')} (${name} can no longer roll back to them)`,
   );
-  const release = registry.lock(name, ctx.host);
-  try {
+  await registry.withLock(name, ctx.host, () => {
     for (const { target } of existing) target.remove();
     const current = registry.require(name);
     if (current.previous && retired.includes(current.previous)) {
       const { previous: _, ...rest } = current;
       registry.save(rest);
     }
-  } finally {
-    release();
-  }
+  });
   const freed = existing.reduce((sum, e) => sum + e.bytes, 0);
   const inSqlite = existing.some((e) => e.target.absolute.startsWith('sqlite:'));
   ctx.out.success(

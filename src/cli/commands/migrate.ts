@@ -77,28 +77,24 @@ async function* storedRecords(source: IndexTarget): AsyncGenerator<InputRecord> 
 }
 
 async function rollback(name: string, registry: AliasRegistry, ctx: CliContext): Promise<void> {
-  const alias = registry.require(name);
-  if (!alias.previous)
-    throw new CliError(
-      `the alias '${name}' has no earlier index to roll back to (it was never cut over, or its old index was pruned)`,
-      ExitCode.conflict,
-      `\`embctl index info ${name}\` shows its history`,
-    );
-  const previous = await openTarget(alias.previous);
-  if (!previous.meta())
-    throw new CliError(
-      `the alias '${name}' cannot roll back: its previous index ${alias.previous} is gone (pruned?)`,
-      ExitCode.notFound,
-      `repoint it by hand: embctl index alias ${name} TARGET --force`,
-    );
-  const release = registry.lock(name, ctx.host);
-  try {
-    const current = registry.require(name);
-    registry.save({ ...pointed(current, alias.previous, 'rollback', current.target), ...migrationOf(current) });
-  } finally {
-    release();
-  }
-  ctx.out.success(`${name} → ${alias.previous} (rolled back from ${alias.target}, which is kept)`);
+  const { from, to } = await registry.withLock(name, ctx.host, async () => {
+    const alias = registry.require(name);
+    if (!alias.previous)
+      throw new CliError(
+        `the alias '${name}' has no earlier index to roll back to (it was never cut over, or its old index was pruned)`,
+        ExitCode.conflict,
+        `\`embctl index info ${name}\` shows its history`,
+      );
+    if (!(await openTarget(alias.previous)).meta())
+      throw new CliError(
+        `the alias '${name}' cannot roll back: its previous index ${alias.previous} is gone (pruned?)`,
+        ExitCode.notFound,
+        `repoint it by hand: embctl index alias ${name} TARGET --force`,
+      );
+    registry.save({ ...pointed(alias, alias.previous, 'rollback', alias.target), ...migrationOf(alias) });
+    return { from: alias.target, to: alias.previous };
+  });
+  ctx.out.success(`${name} → ${to} (rolled back from ${from}, which is kept)`);
 }
 
 const migrationOf = (alias: Alias) => (alias.migration ? { migration: alias.migration } : {});
@@ -109,14 +105,11 @@ async function abandon(name: string, registry: AliasRegistry, ctx: CliContext): 
     throw new CliError(`the alias '${name}' has no migration under way`, ExitCode.notFound, 'nothing to abandon');
   const { to } = alias.migration;
   await confirmDestructive(ctx, `delete ${to}, the unfinished index of the migration of '${name}'`);
-  const release = registry.lock(name, ctx.host);
-  try {
+  await registry.withLock(name, ctx.host, async () => {
     (await openTarget(to)).remove();
-    const { migration: _, ...rest } = alias;
+    const { migration: _, ...rest } = registry.require(name);
     registry.save(rest);
-  } finally {
-    release();
-  }
+  });
   ctx.out.success(`abandoned the migration of '${name}' to ${alias.migration.model}; ${to} deleted`);
 }
 
@@ -195,12 +188,8 @@ export async function migrate(name: string, options: MigrateOptions, ctx: CliCon
   if (!model) throw usageError('say which model to migrate to', `embctl migrate ${name} --model MODEL`);
   await sourceOf(name, registry); // what is wrong with the alias, named before anything is locked
   // Held from before the alias is read to after it is switched: no other migration or rollback in between.
-  const release = options.dryRun ? () => undefined : registry.lock(name, ctx.host);
-  try {
-    await migrateLocked(name, model, options, registry, ctx);
-  } finally {
-    release();
-  }
+  const run = () => migrateLocked(name, model, options, registry, ctx);
+  await (options.dryRun ? run() : registry.withLock(name, ctx.host, run));
 }
 
 async function migrateLocked(

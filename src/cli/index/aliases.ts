@@ -148,6 +148,16 @@ export class AliasRegistry {
     }
     throw new CliError(`could not lock the index alias '${name}' (${path})`, ExitCode.failure, 'try again');
   }
+
+  /** Runs `use` holding the alias's lock, released however `use` ends. */
+  async withLock<T>(name: string, host: HostProcess, use: () => T | Promise<T>): Promise<T> {
+    const release = this.lock(name, host);
+    try {
+      return await use();
+    } finally {
+      release();
+    }
+  }
 }
 
 /** Records that `alias` points at `target` now, and why. */
