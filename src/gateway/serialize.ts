@@ -68,29 +68,26 @@ function knownBody(
     for (let i = 0; i < vectors.length; i++) {
       const head = itemHead(i);
       const wire = vectors[i]!.wireText(encoding);
-      if (wire && wire.length >= PASS_THROUGH) {
-        // The upstream's own bytes go out as they are: copying them into chunks would allocate a
-        // second body-sized set of Buffers per response, dead as soon as written.
-        const quote = encoding === 'base64' ? '"' : '';
-        const open = `${head}${quote}`;
-        if (at + open.length + 2 > chunk.length) {
-          yield chunk.subarray(0, at);
-          chunk = Buffer.allocUnsafe(CHUNK);
-          at = 0;
-        }
-        at += chunk.write(open, at, 'latin1');
+      // The upstream's own bytes go out as they are: copying them into chunks would allocate a
+      // second body-sized set of Buffers per response, dead as soon as written.
+      const passThrough = wire !== undefined && wire.length >= PASS_THROUGH;
+      const quote = encoding === 'base64' ? '"' : '';
+      const need = passThrough
+        ? head.length + 2 * quote.length + 1
+        : head.length + knownSize(vectors[i]!, encoding)! + 1;
+      if (at + need > chunk.length) {
+        yield chunk.subarray(0, at);
+        chunk = Buffer.allocUnsafe(Math.max(CHUNK, need));
+        at = 0;
+      }
+      if (passThrough) {
+        at += chunk.write(`${head}${quote}`, at, 'latin1');
         yield chunk.subarray(0, at);
         yield wire;
         // What follows goes in the rest of the same allocation, after the part already handed out.
         chunk = chunk.subarray(at);
         at = chunk.write(`${quote}}`, 0, 'latin1');
         continue;
-      }
-      const need = head.length + knownSize(vectors[i]!, encoding)! + 1;
-      if (at + need > chunk.length) {
-        yield chunk.subarray(0, at);
-        chunk = Buffer.allocUnsafe(Math.max(CHUNK, need));
-        at = 0;
       }
       at = writeItem(head, vectors[i]!, encoding, chunk, at);
     }

@@ -23,7 +23,7 @@ import {
 import { dirname, resolve } from 'node:path';
 import { CliError, ExitCode } from '../../core/errors.js';
 import type { OutputRecord } from '../embed/runner.js';
-import { type Checkpoint, type IndexAppender, type IndexMeta, type IndexTarget } from './target.js';
+import type { Checkpoint, IndexAppender, IndexMeta, IndexTarget } from './target.js';
 
 export const metaPath = (out: string) => `${out}.meta.json`;
 export const checkpointPath = (out: string) => `${out}.checkpoint.json`;

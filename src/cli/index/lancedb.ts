@@ -346,7 +346,15 @@ export function lancedbTarget(spec: string): IndexTarget {
   const tableExists = () => existsSync(dataDir);
   const openTable = async () => {
     const connection = await (await loadLance()).lance.connect(dir);
-    return { connection, table: await connection.openTable(name) };
+    const table = await connection.openTable(name);
+    return {
+      connection,
+      table,
+      close: () => {
+        table.close();
+        connection.close();
+      },
+    };
   };
   return {
     name: spec,
@@ -382,7 +390,7 @@ export function lancedbTarget(spec: string): IndexTarget {
     async *rows() {
       const meta = sidecar.read().meta;
       if (!meta || !tableExists()) return;
-      const { connection, table } = await openTable();
+      const { table, close } = await openTable();
       try {
         const vector = (await table.schema()).fields.find((field) => field.name === 'vector');
         const dimensions = (vector?.type as { listSize?: number } | undefined)?.listSize ?? 0;
@@ -416,18 +424,16 @@ export function lancedbTarget(spec: string): IndexTarget {
             };
         }
       } finally {
-        table.close();
-        connection.close();
+        close();
       }
     },
     async count() {
       if (!tableExists()) return 0;
-      const { connection, table } = await openTable();
+      const { table, close } = await openTable();
       try {
         return await table.countRows();
       } finally {
-        table.close();
-        connection.close();
+        close();
       }
     },
     async size() {
