@@ -59,7 +59,11 @@ const options = {
   body,
 };
 await autocannon({ ...options, duration: 2 }); // warm-up: JIT, pools
+// The load window in the profile's clock: V8 stamps samples with the system's monotonic clock, as hrtime does.
+const microseconds = () => Number(process.hrtime.bigint() / 1000n);
+const loadStart = microseconds();
 const result = await autocannon({ ...options, duration: DURATION });
+const loadEnd = microseconds();
 await setup.close(); // SIGTERM: the profile is written on exit
 const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
 const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8'));
@@ -87,25 +91,12 @@ function stageOf(id) {
   return stage;
 }
 
-// The load window: from the first to the last sample inside the embeddings route, after warm-up.
-const handler = (id) => {
-  for (let at = id; at !== undefined; at = parent.get(at))
-    if (/routes\/embeddings\.js/.test(nodes.get(at).callFrame.url)) return true;
-  return false;
-};
 const times = [];
 let t = profile.startTime;
 for (const delta of profile.timeDeltas) times.push((t += delta));
-const inRoute = profile.samples.map((id) => handler(id));
-// Skip the warm-up: start at the last idle gap of a second or more before the measured load.
-let start = 0;
-let lastRoute = -1;
-for (let i = 0; i < inRoute.length; i++) {
-  if (!inRoute[i]) continue;
-  if (lastRoute >= 0 && times[i] - times[lastRoute] > 300_000) start = i;
-  lastRoute = i;
-}
-const end = lastRoute;
+const start = Math.max(0, times.findIndex((at) => at >= loadStart) - 1);
+const end = times.findLastIndex((at) => at <= loadEnd);
+if (start < 0 || end <= start) throw new Error('the profile holds no samples of the measured load');
 const spent = new Map();
 for (let i = start + 1; i <= end; i++) {
   const stage = stageOf(profile.samples[i]);
@@ -129,7 +120,7 @@ if (detail) {
   const self = new Map();
   for (let i = start + 1; i <= end; i++) {
     const id = profile.samples[i];
-    if (!stageOf(id).startsWith(detail)) continue;
+    if (detail !== 'all' && !stageOf(id).startsWith(detail)) continue;
     const f = nodes.get(id).callFrame;
     const name = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/')}:${f.lineNumber + 1}`;
     self.set(name, (self.get(name) ?? 0) + (times[i] - times[i - 1]));
@@ -138,7 +129,7 @@ if (detail) {
   printTable(
     [...self]
       .sort((a, b) => b[1] - a[1])
-      .slice(0, 25)
+      .slice(0, detail === 'all' ? 60 : 25)
       .map(([fn, us]) => ({ function: fn, 'µs/request': (us / requests).toFixed(1) })),
   );
 }

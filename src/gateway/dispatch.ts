@@ -112,11 +112,15 @@ export function createDispatch(deps: UpstreamDeps, credentials: Credentials): Di
     const { entity } = route.target;
     const adapter = adapterFor(entity.provider);
     checkSupport(adapter, route, request);
+    // The entity's `dimensions` describes its default model; another model it allows may differ.
+    const vectorLength =
+      request.dimensions ?? (route.model === route.target.defaultModel ? entity.dimensions : undefined);
     const call = (part: Part): EmbedCall => ({
       entity,
       model: route.model,
       ...part,
       dimensions: request.dimensions,
+      vectorLength,
       user: request.user,
       encoding: request.encodingFormat,
     });
@@ -170,9 +174,7 @@ export function createDispatch(deps: UpstreamDeps, credentials: Credentials): Di
         );
       }
     }
-    // The entity's `dimensions` describes its default model; another model it allows may differ.
-    const declared = route.model === route.target.defaultModel ? entity.dimensions : undefined;
-    checkLengths(vectors, request.dimensions ?? declared, entity.id);
+    checkLengths(vectors, vectorLength, entity.id);
     const reported = results.every((r) => r.promptTokens !== undefined);
     return {
       vectors,

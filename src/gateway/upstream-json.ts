@@ -186,6 +186,12 @@ function jsonNumbers(bytes: Buffer): number {
  */
 const PRINTED_NUMBER = '-?(?:0|[1-9]\\d{0,28})(?:\\.\\d+)?(?:[eE](?:-\\d{1,2}|\\+?\\d))?';
 const PLAIN_VECTOR = new RegExp(`^\\[${PRINTED_NUMBER}(?:,${PRINTED_NUMBER})*\\]$`);
+/**
+ * The same, of exactly `values` numbers: matching it proves the count too, which saves counting the
+ * commas (a third of the check of a 1536-float vector). Built per call: V8 keeps compiled regular
+ * expressions by source, so the same length reuses the same machine code.
+ */
+const plainVectorOf = (values: number) => new RegExp(`^\\[${PRINTED_NUMBER}(?:,${PRINTED_NUMBER}){${values - 1}}\\]$`);
 const PLAIN_VECTOR_MAX_BYTES = 2 * 1024 * 1024;
 /**
  * The expression reads a string: a copy of each literal on the V8 heap. Worth it for the small
@@ -194,9 +200,11 @@ const PLAIN_VECTOR_MAX_BYTES = 2 * 1024 * 1024;
  */
 const REGEX_BODY_MAX = 1024 * 1024;
 
-function plainVectorValues(bytes: Buffer): number {
+/** `expected`: the length the vector should have, when known (a hint: any other length is still counted). */
+function plainVectorValues(bytes: Buffer, expected: number | undefined): number {
   if (bytes.length > PLAIN_VECTOR_MAX_BYTES) return 0;
   const text = bytes.toString('latin1');
+  if (expected !== undefined && expected > 0 && plainVectorOf(expected).test(text)) return expected;
   if (!PLAIN_VECTOR.test(text)) return 0;
   let count = 1;
   for (let at = text.indexOf(','); at !== -1; at = text.indexOf(',', at + 1)) count++;
@@ -274,8 +282,11 @@ function closingQuote(body: Chunks, from: number): number {
   return -1;
 }
 
-/** The JSON in `chunks` (a body as read), vector literals read as `Embedding`s; undefined when empty or not JSON. */
-export function parseUpstreamJson(chunks: Buffer[]): unknown {
+/**
+ * The JSON in `chunks` (a body as read), vector literals read as `Embedding`s; undefined when empty or not JSON.
+ * `vectorLength`: how many values a vector should have, when the caller knows (it only makes the check faster).
+ */
+export function parseUpstreamJson(chunks: Buffer[], vectorLength?: number): unknown {
   const body = new Chunks(chunks);
   const lifted: Embedding[] = [];
   let text = '';
@@ -297,7 +308,7 @@ export function parseUpstreamJson(chunks: Buffer[]): unknown {
       if (close === -1 || close >= to) return;
       if (close - open - 1 < LIFT_MIN_CHARS) continue;
       const literal = body.slice(open, close + 1);
-      const count = (body.length <= REGEX_BODY_MAX && plainVectorValues(literal)) || jsonNumbers(literal);
+      const count = (body.length <= REGEX_BODY_MAX && plainVectorValues(literal, vectorLength)) || jsonNumbers(literal);
       if (count === 0) continue;
       lift(open, close + 1, Embedding.ofWireText('float', literal, count));
       open = close;

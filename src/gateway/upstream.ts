@@ -274,7 +274,7 @@ export async function callUpstream(
     }
 
     const status = response.statusCode;
-    const parsed = parseUpstreamJson(chunks);
+    const parsed = parseUpstreamJson(chunks, call.vectorLength);
     if (status >= 200 && status < 300) {
       if (parsed === undefined)
         throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, {

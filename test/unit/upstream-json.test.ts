@@ -137,6 +137,18 @@ describe('parseUpstreamJson', () => {
     }
   });
 
+  it('counts a printed vector right whatever length it is told to expect (the hint only speeds up the check)', () => {
+    const floats = Array.from(vector(300), (x) => x);
+    const text = JSON.stringify({ embedding: floats });
+    for (const hint of [300, 299, 301, 1, undefined]) {
+      const parsed = parseUpstreamJson(chunked(text, [400]), hint) as { embedding: Embedding };
+      expect(parsed.embedding).toBeInstanceOf(Embedding);
+      expect(parsed.embedding.length).toBe(300);
+    }
+    // One number more, and not valid JSON: no hint makes it pass.
+    expect(parseUpstreamJson(chunked(`${text.slice(0, -2)},01]}`), 301)).toBeUndefined();
+  });
+
   it('leaves alone arrays that are not flat arrays of plain numbers', () => {
     const many = (item: string) => Array.from({ length: 100 }, () => item).join(',');
     const cases = [

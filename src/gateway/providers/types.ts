@@ -17,6 +17,8 @@ export interface EmbedCall {
   /** cl100k_base tokens in `inputs`; counted for in-process adapters only (0 for upstreams, which report their own). */
   tokenCount: number;
   dimensions?: number | undefined;
+  /** The length every vector must have, when known (asked, or the entity's for its default model). */
+  vectorLength?: number | undefined;
   user?: string | undefined;
   /** What the caller asked for: providers that take `encoding_format` are asked the same, so vectors pass through. */
   encoding: EncodingFormat;

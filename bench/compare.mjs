@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// One change's before and after, measured in the same run: the gateway built from another git
+// revision (in a temporary worktree sharing this checkout's node_modules) and the gateway built
+// here, each over its own fake upstream, loaded in alternation so both see the same machine.
+// Reports req/s, CPU µs per request (user + system of the gateway process, from /proc) and peak RSS.
+// Usage: npm run bench:compare -- --base REV [--inputs 1] [--base64] [--rounds 6] [--duration 5]
+//        [--base-args "ARGS"] [--head-args "ARGS"]   (extra `gateway start` flags for either side)
+import autocannon from 'autocannon';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, arg, machine, printTable, startServer, stop } from './lib.mjs';
+
+const text = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+};
+const BASE = text('base', 'HEAD');
+const INPUTS = arg('inputs', 1);
+const ENCODING = process.argv.includes('--base64') ? 'base64' : 'float';
+const ROUNDS = arg('rounds', 6);
+const DURATION = arg('duration', 5);
+const words = (value) => (value ? value.split(' ').filter(Boolean) : []);
+
+/** The revision built in a temporary worktree: its bin/embctl runs its own dist. */
+function buildRevision(rev) {
+  const dir = mkdtempSync(join(tmpdir(), 'embctl-compare-'));
+  execFileSync('git', ['worktree', 'add', '--detach', dir, rev], { cwd: ROOT, stdio: 'ignore' });
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir });
+  return {
+    root: dir,
+    remove: () => execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT, stdio: 'ignore' }),
+  };
+}
+
+async function gatewayOf(root, extraArgs) {
+  const dir = mkdtempSync(join(tmpdir(), 'embctl-compare-data-'));
+  const env = {
+    ...process.env,
+    EMBCTL_CONFIG_DIR: join(dir, 'config'),
+    EMBCTL_DATA_DIR: join(dir, 'data'),
+    CI: 'true',
+  };
+  const upstream = await startServer(['bench/fake-upstream.mjs', '1536'], env);
+  const gateway = await startServer(
+    [join(root, 'bin', 'embctl'), 'gateway', 'start', '--port', '0', ...extraArgs],
+    env,
+  );
+  const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
+  const created = await fetch(`${gateway.url}/v1/embedding-models`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      id: 'bench',
+      provider: 'openai-compatible',
+      config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: 'bench-v1' } },
+      dimensions: 1536,
+    }),
+  });
+  if (created.status !== 201) throw new Error(`creating the bench entity failed: ${await created.text()}`);
+  return {
+    url: gateway.url,
+    pid: gateway.child.pid,
+    apiKey: profile.apiKey,
+    close: async () => {
+      await Promise.all([stop(gateway.child), stop(upstream.child)]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CPU seconds (user + system, all threads) the process has used, in µs. */
+const cpuMicros = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
+};
+const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+
+const revision = buildRevision(BASE);
+const sides = {
+  [`base (${BASE})`]: await gatewayOf(revision.root, words(text('base-args'))),
+  'head (this checkout)': await gatewayOf(ROOT, words(text('head-args'))),
+};
+const inputs = Array.from(
+  { length: INPUTS },
+  (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`,
+);
+const load = (side, duration) => ({
+  url: `${side.url}/v1/embeddings`,
+  method: 'POST',
+  connections: 32,
+  duration,
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${side.apiKey}` },
+  body: JSON.stringify({ input: INPUTS === 1 ? inputs[0] : inputs, encoding_format: ENCODING, model: 'bench' }),
+});
+try {
+  for (const side of Object.values(sides)) await autocannon(load(side, 2)); // warm-up: JIT, pools
+  const measured = Object.fromEntries(Object.keys(sides).map((name) => [name, { rps: [], cpu: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const names = Object.keys(sides);
+    for (const name of round % 2 ? names.reverse() : names) {
+      const side = sides[name];
+      const before = cpuMicros(side.pid);
+      const result = await autocannon(load(side, DURATION));
+      if (result.non2xx || result.errors) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      measured[name].rps.push(result.requests.average);
+      measured[name].cpu.push((cpuMicros(side.pid) - before) / result.requests.total);
+    }
+  }
+  const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+  const [base, head] = Object.values(measured);
+  console.log(
+    `\n${INPUTS} × 1536 ${ENCODING} · ${machine()} · 32 connections, ${ROUNDS} rounds of ${DURATION} s, alternating\n`,
+  );
+  printTable([
+    ...Object.entries(measured).map(([name, m]) => ({
+      gateway: name,
+      'req/s': Math.round(mean(m.rps)),
+      'req/s by round': m.rps.map(Math.round).join(' '),
+      'CPU µs/request': mean(m.cpu).toFixed(1),
+      'peak RSS MB': Math.round(peakRssMb(sides[name].pid)),
+    })),
+    {
+      gateway: 'head ÷ base',
+      'req/s': (mean(head.rps) / mean(base.rps)).toFixed(3),
+      'req/s by round': '',
+      'CPU µs/request': (mean(head.cpu) / mean(base.cpu)).toFixed(3),
+      'peak RSS MB': '',
+    },
+  ]);
+} finally {
+  await Promise.all(Object.values(sides).map((side) => side.close()));
+  revision.remove();
+}
