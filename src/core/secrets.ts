@@ -1,5 +1,5 @@
 /** Secret handling shared by gateway and CLI: redaction for every read path, hashing, comparison. */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const ENV_REFERENCE = /^\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
@@ -92,7 +92,8 @@ export function resolveEnvReferences(
 
 /** Keys and tokens are 256-bit random, so a fast SHA-256 is a sound at-rest hash (no dictionary to attack). */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  // The one-shot form: no Hash object per call (every request hashes its key).
+  return hash('sha256', secret, 'hex');
 }
 
 /** Constant-time equality of a presented secret against a stored SHA-256 hex digest. */

@@ -207,7 +207,11 @@ export function routeRequest(catalogue: Catalogue, requested: string, key: KeyCo
       },
     );
   }
-  const byKey = patternBlocking(namesOf(route.target, route.model), key.include, key.exclude);
+  // Most keys have no patterns: the names they would be matched by are not built for them.
+  const keyRestricts = key.include.length > 0 || key.exclude.length > 0;
+  const byKey = keyRestricts
+    ? patternBlocking(namesOf(route.target, route.model), key.include, key.exclude)
+    : undefined;
   if (byKey) {
     throw new ApiError(
       'permission',
