@@ -261,7 +261,7 @@ export async function callUpstream(
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw timedOut();
-    let response: Dispatcher.ResponseData;
+    let response: Dispatcher.ResponseData | undefined;
     const chunks: Buffer[] = [];
     const attemptDeadline = new AttemptDeadline(remaining, signal);
     try {
@@ -280,6 +280,9 @@ export async function callUpstream(
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
       if (!(await readBody(response.body, limit, chunks)) && ok) throw new BodyTooLarge();
     } catch (error) {
+      // An answer left unread (its caller left while it waited for the budget, or it was too large) would
+      // keep its upstream connection busy, and the gateway's stop waiting for it, for ever.
+      response?.body.destroy();
       if (signal?.aborted) throw signal.reason as Error;
       // The caller's response is over: nobody to retry for.
       if (hold?.ended) throw error;

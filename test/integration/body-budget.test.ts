@@ -13,12 +13,11 @@ const DIMS = 1536;
 let gateway: InjectedGateway;
 let fake: FakeUpstream;
 
-beforeAll(async () => {
-  fake = await startFake(FORMATS.openai, DIMS);
-  // One 64-input float answer is expected at ~2 MB (64 × 1536 × 20 bytes): the budget fits one.
-  gateway = await injectGateway({ upstreamBodyBudgetBytes: 2.5 * 1024 * 1024 });
-  await call('POST', `${gateway.url}/v1/embedding-models`, {
-    token: gateway.adminToken,
+/** A gateway whose budget fits one 64-input float answer (expected at ~2 MB: 64 × 1536 × 20 bytes). */
+async function budgetedGateway(): Promise<InjectedGateway> {
+  const budgeted = await injectGateway({ upstreamBodyBudgetBytes: 2.5 * 1024 * 1024 });
+  await call('POST', `${budgeted.url}/v1/embedding-models`, {
+    token: budgeted.adminToken,
     body: {
       id: 'big',
       provider: 'openai',
@@ -29,20 +28,33 @@ beforeAll(async () => {
       dimensions: DIMS,
     },
   });
+  return budgeted;
+}
+
+beforeAll(async () => {
+  fake = await startFake(FORMATS.openai, DIMS);
+  gateway = await budgetedGateway();
 });
 afterAll(async () => {
   await gateway.close();
   await fake.close();
 });
 
-const gauge = async (name: string) => {
-  const text = (await gateway.app.inject({ url: '/metrics' })).body;
+const gauge = async (name: string, of = gateway) => {
+  const text = (await of.app.inject({ url: '/metrics' })).body;
   return Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+};
+
+const inputs = (n: number) => Array.from({ length: 64 }, (_, i) => `call ${n} text ${i}`);
+const until = async (check: () => Promise<boolean>) => {
+  for (let waited = 0; !(await check()); waited += 10) {
+    expect(waited).toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 };
 
 describe('the upstream body budget', () => {
   it('lets every call reach a slow upstream at once, reads the answers within the budget, and releases all', async () => {
-    const inputs = (n: number) => Array.from({ length: 64 }, (_, i) => `call ${n} text ${i}`);
     fake.script({ delayMs: 2000 }, { delayMs: 2000 }, { delayMs: 2000 });
     const before = fake.requests.length;
     const calls = [0, 1, 2].map((n) =>
@@ -64,5 +76,33 @@ describe('the upstream body budget', () => {
     }
     expect(await gauge('embctl_upstream_body_bytes_held')).toBe(0);
     expect(await gauge('embctl_upstream_body_waiting')).toBe(0);
+  });
+
+  it('gives back the upstream answer of a caller that left while it waited, so the gateway still stops', async () => {
+    const own = await budgetedGateway();
+    const { hostname: host, port } = new URL(await own.listen());
+    const embed = (n: number) => JSON.stringify({ model: 'big', input: inputs(n), encoding_format: 'float' });
+    // The first call's answer drips in: from its headers on, it holds the whole budget.
+    fake.script({ dripMs: 50 });
+    const holder = call('POST', `${own.url}/v1/embeddings`, {
+      token: own.apiKey,
+      body: { model: 'big', input: inputs(0), encoding_format: 'float' },
+    });
+    await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) > 0);
+    // The next big call's answer arrives and waits for room; its caller gives up.
+    const gone = new AbortController();
+    const waiting = fetch(`http://${host}:${port}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
+      body: embed(1),
+      signal: gone.signal,
+    }).catch((error: unknown) => error);
+    await until(async () => (await gauge('embctl_upstream_body_waiting', own)) === 1);
+    gone.abort();
+    expect(await waiting).toBeInstanceOf(Error);
+    await until(async () => (await gauge('embctl_upstream_body_waiting', own)) === 0);
+    expect((await holder).status).toBe(502); // the drip was an empty list: no vectors for 64 inputs
+    // Before the fix the unread answer held its upstream connection: this close never returned.
+    await own.close();
   });
 });
