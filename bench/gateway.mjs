@@ -34,15 +34,23 @@ const BUDGET_ARGS = process.argv.includes('--budget-mb')
 // Each workload gets a fresh gateway (and upstream): RSS never shrinks back after a heavier load, so
 // one shared gateway would report the previous workload's peak as this one's.
 let setup;
-const fresh = async (gatewayArgs = []) => {
+/** `workers`: also a `--workers 2` gateway (over its own fake upstream), measured as one more target. */
+const fresh = async (gatewayArgs = [], { workers = false } = {}) => {
   await setup?.close();
   setup = await gatewayOverFakeUpstream(1536, 'bench', [...BUDGET_ARGS, ...gatewayArgs]);
-  const [piping, parsing] = await Promise.all([
+  const [piping, parsing, twoWorkers] = await Promise.all([
     startServer(['bench/piping-proxy.mjs', setup.upstream.url]),
     startServer(['bench/minimal-proxy.mjs', setup.upstream.url]),
+    workers ? gatewayOverFakeUpstream(1536, 'bench', [...BUDGET_ARGS, '--workers', '2']) : undefined,
   ]);
   const close = setup.close;
-  setup = { ...setup, piping, parsing, close: () => Promise.all([close(), stop(piping.child), stop(parsing.child)]) };
+  setup = {
+    ...setup,
+    piping,
+    parsing,
+    twoWorkers,
+    close: () => Promise.all([close(), stop(piping.child), stop(parsing.child), twoWorkers?.close()]),
+  };
 };
 
 const sentences = (n) =>
@@ -52,22 +60,26 @@ const WORKLOADS = [
   { name: '16 × 1536 base64 (SDK default)', inputs: 16, body: { input: sentences(16), encoding_format: 'base64' } },
   { name: '256 × 1536 float', inputs: 256, body: { input: sentences(256), encoding_format: 'float' } },
 ];
-/** Who is measured: the upstream itself, the two bare proxies (the floor), the gateway. */
-const TARGETS = ['direct', 'piping proxy', 'parsing proxy', 'gateway'];
+/**
+ * Who is measured: the upstream itself, the two bare proxies (the floor), the gateway, and the
+ * gateway as `--workers 2` (two processes on the port: what it does with both vCPUs, which the
+ * single-process proxies cannot use).
+ */
+const WORKERS = 'gateway --workers 2';
+const TARGETS = ['direct', 'piping proxy', 'parsing proxy', 'gateway', WORKERS];
 const target = (who, body) => {
+  const gateway = who === WORKERS ? setup.twoWorkers : who === 'gateway' ? setup : undefined;
   const url = {
     direct: setup.upstream.url,
     'piping proxy': setup.piping?.url,
     'parsing proxy': setup.parsing?.url,
-    gateway: setup.gateway.url,
   }[who];
-  // The piping proxy forwards the body untouched: it gets the upstream's own model name.
-  const upstreamSide = who !== 'gateway';
+  // The proxies forward the body untouched: they get the upstream's own model name.
   return {
-    url: `${url}/v1/embeddings`,
+    url: `${gateway ? gateway.gateway.url : url}/v1/embeddings`,
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${upstreamSide ? 'bench' : setup.apiKey}` },
-    body: JSON.stringify({ ...body, model: upstreamSide ? 'bench-v1' : 'bench' }),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway ? gateway.apiKey : 'bench'}` },
+    body: JSON.stringify({ ...body, model: gateway ? 'bench' : 'bench-v1' }),
   };
 };
 const load = async (options) => {
@@ -81,7 +93,9 @@ const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}
 const rows = [];
 const results = { machine: machine(), duration_s: DURATION, rounds: ROUNDS, connections: CONNECTIONS, workloads: [] };
 for (const workload of WORKLOADS) {
-  await fresh();
+  await fresh([], { workers: true });
+  // Warm-up, discarded: every process's JIT and connection pools (a --workers gateway has two of each).
+  for (const who of TARGETS) await load({ ...target(who, workload.body), connections: CONNECTIONS, duration: 2 });
   const runs = Object.fromEntries(TARGETS.map((who) => [who, []]));
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? [...TARGETS].reverse() : TARGETS;
@@ -102,6 +116,7 @@ for (const workload of WORKLOADS) {
     ratio: through.rps / measured.direct.rps,
     vs_piping_proxy: through.rps / measured['piping proxy'].rps,
     vs_parsing_proxy: through.rps / measured['parsing proxy'].rps,
+    workers_2_vs_piping_proxy: measured[WORKERS].rps / measured['piping proxy'].rps,
     gateway_peak_rss_mb: rss,
   });
   for (const who of TARGETS) {
@@ -113,7 +128,8 @@ for (const workload of WORKLOADS) {
       'inputs/s': Math.round(m.rps * workload.inputs),
       'p50 ms': m.p50.toFixed(1),
       'p99 ms': m.p99.toFixed(1),
-      'gateway ÷ this': who === 'gateway' ? '' : (through.rps / m.rps).toFixed(2),
+      'gateway ÷ this': who.startsWith('gateway') ? '' : (through.rps / m.rps).toFixed(2),
+      'this ÷ piping': (m.rps / measured['piping proxy'].rps).toFixed(2),
       'gateway peak RSS MB': who === 'gateway' ? Math.round(rss) : '',
     });
   }
