@@ -7,10 +7,10 @@
 //        [--base-args "ARGS"] [--head-args "ARGS"]   (extra `gateway start` flags for either side)
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, arg, machine, printTable, startServer, stop } from './lib.mjs';
+import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
 
 const text = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,41 +35,10 @@ function buildRevision(rev) {
   };
 }
 
-async function gatewayOf(root, extraArgs) {
-  const dir = mkdtempSync(join(tmpdir(), 'embctl-compare-data-'));
-  const env = {
-    ...process.env,
-    EMBCTL_CONFIG_DIR: join(dir, 'config'),
-    EMBCTL_DATA_DIR: join(dir, 'data'),
-    CI: 'true',
-  };
-  const upstream = await startServer(['bench/fake-upstream.mjs', '1536'], env);
-  const gateway = await startServer(
-    [join(root, 'bin', 'embctl'), 'gateway', 'start', '--port', '0', ...extraArgs],
-    env,
-  );
-  const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
-  const created = await fetch(`${gateway.url}/v1/embedding-models`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${profile.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      id: 'bench',
-      provider: 'openai-compatible',
-      config: { connection: { base_url: `${upstream.url}/v1` }, options: { model: 'bench-v1' } },
-      dimensions: 1536,
-    }),
-  });
-  if (created.status !== 201) throw new Error(`creating the bench entity failed: ${await created.text()}`);
-  return {
-    url: gateway.url,
-    pid: gateway.child.pid,
-    apiKey: profile.apiKey,
-    close: async () => {
-      await Promise.all([stop(gateway.child), stop(upstream.child)]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const gatewayOf = async (root, extraArgs) => {
+  const setup = await gatewayOverFakeUpstream(1536, 'bench', extraArgs, [], join(root, 'bin', 'embctl'));
+  return { url: setup.gateway.url, pid: setup.gateway.child.pid, apiKey: setup.apiKey, close: setup.close };
+};
 
 /** CPU seconds (user + system, all threads) the process has used, in µs. */
 const cpuMicros = (pid) => {

@@ -69,8 +69,8 @@ export function arg(name, fallback) {
  * A fake upstream of `dims`-dimension vectors and a gateway in front of it (an openai-compatible
  * entity `entityId`, started with `gatewayArgs`), over a temporary data dir; `close()` stops both and removes the dir.
  */
-/** `nodeArgs`: flags for the gateway's Node (e.g. --cpu-prof). */
-export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = [], nodeArgs = []) {
+/** `nodeArgs`: flags for the gateway's Node (e.g. --cpu-prof); `bin`: another build's bin/embctl (bench/compare.mjs). */
+export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = [], nodeArgs = [], bin = BIN) {
   const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'embctl-bench-'));
@@ -81,7 +81,7 @@ export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = [], 
     CI: 'true',
   };
   const upstream = await startServer(['bench/fake-upstream.mjs', String(dims)], env);
-  const gateway = await startServer([...nodeArgs, BIN, 'gateway', 'start', '--port', '0', ...gatewayArgs], env);
+  const gateway = await startServer([...nodeArgs, bin, 'gateway', 'start', '--port', '0', ...gatewayArgs], env);
   const profile = JSON.parse(readFileSync(join(dir, 'config', 'config.json'), 'utf8')).profiles.local;
   const created = await fetch(`${gateway.url}/v1/embedding-models`, {
     method: 'POST',
