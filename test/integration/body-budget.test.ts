@@ -46,6 +46,7 @@ const gauge = async (name: string, of = gateway) => {
 };
 
 const inputs = (n: number) => Array.from({ length: 64 }, (_, i) => `call ${n} text ${i}`);
+const bigCall = (n: number) => ({ model: 'big', input: inputs(n), encoding_format: 'float' });
 const until = async (check: () => Promise<boolean>) => {
   for (let waited = 0; !(await check()); waited += 10) {
     expect(waited).toBeLessThan(5000);
@@ -60,7 +61,7 @@ describe('the upstream body budget', () => {
     const calls = [0, 1, 2].map((n) =>
       call('POST', `${gateway.url}/v1/embeddings`, {
         token: gateway.apiKey,
-        body: { model: 'big', input: inputs(n), encoding_format: 'float' },
+        body: bigCall(n),
       }),
     );
     // Held at the upstream, not at the gateway: all three arrive while the first is still unanswered.
@@ -81,12 +82,11 @@ describe('the upstream body budget', () => {
   it('gives back the upstream answer of a caller that left while it waited, so the gateway still stops', async () => {
     const own = await budgetedGateway();
     const { hostname: host, port } = new URL(await own.listen());
-    const embed = (n: number) => JSON.stringify({ model: 'big', input: inputs(n), encoding_format: 'float' });
     // The first call's answer drips in: from its headers on, it holds the whole budget.
     fake.script({ dripMs: 50 });
     const holder = call('POST', `${own.url}/v1/embeddings`, {
       token: own.apiKey,
-      body: { model: 'big', input: inputs(0), encoding_format: 'float' },
+      body: bigCall(0),
     });
     await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) > 0);
     // The next big call's answer arrives and waits for room; its caller gives up.
@@ -94,7 +94,7 @@ describe('the upstream body budget', () => {
     const waiting = fetch(`http://${host}:${port}/v1/embeddings`, {
       method: 'POST',
       headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
-      body: embed(1),
+      body: JSON.stringify(bigCall(1)),
       signal: gone.signal,
     }).catch((error: unknown) => error);
     await until(async () => (await gauge('embctl_upstream_body_waiting', own)) === 1);
