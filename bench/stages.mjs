@@ -94,9 +94,11 @@ function stageOf(id) {
 const times = [];
 let t = profile.startTime;
 for (const delta of profile.timeDeltas) times.push((t += delta));
-const start = Math.max(0, times.findIndex((at) => at >= loadStart) - 1);
+const first = times.findIndex((at) => at >= loadStart);
 const end = times.findLastIndex((at) => at <= loadEnd);
-if (start < 0 || end <= start) throw new Error('the profile holds no samples of the measured load');
+if (first === -1 || end <= first) throw new Error('the profile holds no samples of the measured load');
+// Each sample's time runs from the one before it: the window's first interval starts just before the load.
+const start = Math.max(0, first - 1);
 const spent = new Map();
 for (let i = start + 1; i <= end; i++) {
   const stage = stageOf(profile.samples[i]);
