@@ -1,5 +1,6 @@
 import type { EmbeddingsRequest } from '../core/embeddings-request.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
+import { BufferPool, type Lease } from './buffer-pool.js';
 
 /** Bytes of JSON per vector value an upstream sends: a printed float, or base64 of 4 bytes. */
 const BYTES_PER_VALUE = { float: 20, base64: 6 } as const;
@@ -13,16 +14,25 @@ export function expectedUpstreamBytes(request: EmbeddingsRequest, entity: Embedd
   return request.inputs.length * dimensions * BYTES_PER_VALUE[request.encodingFormat];
 }
 
+/** Held answers are copied into slabs of this size: a 1536-float vector (~32 kB) straddles two in one case of 16. */
+const SLAB = 512 * 1024;
+
 /**
  * One call's share of the budget: taken once, when the first of its upstream answers arrives (its
  * headers: until then no byte is held, however long the upstream takes), by that part for all of
  * the call's parts, so no call holds a share while waiting for another (no deadlock); given back
  * when the caller's response is over. Parts that arrive while it is being taken wait with it.
+ *
+ * The answers' bytes are copied out of the socket's Buffers into slabs leased from the budget's
+ * pool, and the slabs go back to it when the response is over. The socket's Buffers then die young,
+ * and the slabs are reused: left where the socket put them, a response's 8 MB lived long enough to
+ * reach V8's old generation and piled up dead there, tens of megabytes, until a full collection.
  */
 export class BodyHold {
   private taking: Promise<void> | undefined;
   private release: (() => void) | undefined;
   private readonly over = new AbortController();
+  private readonly leases: Lease[] = [];
 
   constructor(
     private readonly budget: BodyBudget,
@@ -42,10 +52,47 @@ export class BodyHold {
     return this.over.signal.aborted;
   }
 
-  /** The caller's response is over (sent, or the caller left): the bytes go back, a wait ends. */
-  end(): void {
+  /**
+   * Where one answer's bytes are kept: each chunk given to the returned function is copied into the
+   * hold's slabs, and `chunks` gets views of the copies (one per slab the answer fills).
+   */
+  collector(chunks: Buffer[]): (chunk: Buffer) => void {
+    let slab: Buffer | undefined;
+    let start = 0;
+    let at = 0;
+    return (chunk) => {
+      for (let from = 0; from < chunk.length; ) {
+        if (slab === undefined || at === slab.length) {
+          slab = this.slab();
+          start = at = 0;
+          chunks.push(slab.subarray(0, 0));
+        }
+        const copied = chunk.copy(slab, at, from);
+        at += copied;
+        from += copied;
+        chunks[chunks.length - 1] = slab.subarray(start, at);
+      }
+    };
+  }
+
+  private slab(): Buffer {
+    // Once the response is over nothing gives a lease back: what is still read then is left to the collector.
+    if (this.ended) return Buffer.allocUnsafe(SLAB);
+    const lease = this.budget.slabs.lease(SLAB);
+    this.leases.push(lease);
+    return lease.buffer;
+  }
+
+  /**
+   * The caller's response is over (sent, or the caller left): the bytes go back, a wait ends. The
+   * slabs are reused only when `sent` (Node has handed all of the response to the kernel): a
+   * response cut short may still have writes in flight that read them.
+   */
+  end(sent = false): void {
     this.over.abort(new Error('the response is over'));
     this.release?.();
+    if (sent) for (const lease of this.leases) lease.release();
+    this.leases.length = 0;
   }
 }
 
@@ -62,11 +109,15 @@ export class BodyBudget {
   private readonly queue: { bytes: number; grant: () => void }[] = [];
   /** Calls waiting now (read by /metrics). */
   waiting = 0;
+  /** The memory held answers are copied into, reused; it keeps at most the budget's worth when idle. */
+  readonly slabs: BufferPool;
 
   constructor(
     readonly limitBytes: number,
     readonly minBytes = 1024 * 1024,
-  ) {}
+  ) {
+    this.slabs = new BufferPool(limitBytes);
+  }
 
   get usedBytes(): number {
     return this.used;

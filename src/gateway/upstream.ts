@@ -112,15 +112,21 @@ const DIMENSIONS_IF_UNKNOWN = 8192;
 class BodyTooLarge extends Error {}
 
 /**
- * Reads `body` into `chunks`; past `limit` bytes it is dropped and the promise resolves false.
- * Events rather than `for await`: no async iterator and no promise per chunk on every call.
+ * Reads `body` into `chunks` (through `keep`, when given); past `limit` bytes it is dropped and the
+ * promise resolves false. Events rather than `for await`: no async iterator and no promise per
+ * chunk on every call.
  */
-function readBody(body: Readable, limit: number, chunks: Buffer[]): Promise<boolean> {
+function readBody(
+  body: Readable,
+  limit: number,
+  chunks: Buffer[],
+  keep: (chunk: Buffer) => void = (chunk) => chunks.push(chunk),
+): Promise<boolean> {
   return new Promise((resolve, reject) => {
     let received = 0;
     body.on('data', (chunk: Buffer) => {
       received += chunk.length;
-      if (received <= limit) chunks.push(chunk);
+      if (received <= limit) keep(chunk);
       else {
         resolve(false);
         body.destroy();
@@ -276,9 +282,11 @@ export async function callUpstream(
       });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       const limit = ok ? maxBody : MAX_ERROR_BODY;
-      if (ok && hold) await hold.take(attemptDeadline.asSignal());
+      const held = ok && hold;
+      if (held) await hold.take(attemptDeadline.asSignal());
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
-      if (!(await readBody(response.body, limit, chunks)) && ok) throw new BodyTooLarge();
+      const read = readBody(response.body, limit, chunks, held ? hold.collector(chunks) : undefined);
+      if (!(await read) && ok) throw new BodyTooLarge();
     } catch (error) {
       // An answer left unread (its caller left while it waited for the budget, or it was too large) would
       // keep its upstream connection busy, and the gateway's stop waiting for it, for ever.

@@ -79,6 +79,22 @@ describe('the upstream body budget', () => {
     expect(await gauge('embctl_upstream_body_waiting')).toBe(0);
   });
 
+  it('reads answers into memory reused from one response to the next, and every caller gets its own vectors', async () => {
+    // The budget fits one answer at a time: each is copied into the slabs the previous one left.
+    const answers = await Promise.all(
+      [10, 11, 12, 13, 14, 15].map((n) =>
+        call('POST', `${gateway.url}/v1/embeddings`, { token: gateway.apiKey, body: bigCall(n) }),
+      ),
+    );
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.status).toBe(200);
+      const wrong = inputs(10 + i).filter(
+        (input, j) => JSON.stringify(answer.body.data[j].embedding) !== JSON.stringify(fakeVector(input, DIMS)),
+      );
+      expect(wrong).toEqual([]);
+    }
+  });
+
   it('gives back the upstream answer of a caller that left while it waited, so the gateway still stops', async () => {
     const own = await budgetedGateway();
     const { hostname: host, port } = new URL(await own.listen());

@@ -85,4 +85,50 @@ describe('BodyBudget', () => {
     expect(budget.usedBytes).toBe(0);
     expect(budget.waiting).toBe(0);
   });
+
+  it("copies an answer's chunks into pooled slabs, and reuses them only after a response was sent", async () => {
+    const budget = new BodyBudget(8 * MB, MB);
+    const chunksOf = (hold: BodyHold, answer: Buffer) => {
+      const chunks: Buffer[] = [];
+      const keep = hold.collector(chunks);
+      // Socket-sized pieces, the last one straddling a slab boundary.
+      for (let at = 0; at < answer.length; at += 65_000) keep(answer.subarray(at, at + 65_000));
+      return chunks;
+    };
+    const answer = Buffer.alloc(MB + 12_345, 'a');
+    const first = new BodyHold(budget, 2 * MB);
+    await first.take(new AbortController().signal);
+    const chunks = chunksOf(first, answer);
+    // One view per slab filled, together exactly the answer, none of them the socket's Buffers.
+    expect(chunks.length).toBe(3);
+    expect(Buffer.concat(chunks).equals(answer)).toBe(true);
+    first.end(true);
+
+    const second = new BodyHold(budget, 2 * MB);
+    await second.take(new AbortController().signal);
+    const reused = chunksOf(second, Buffer.alloc(MB + 12_345, 'b'));
+    // The first answer's slabs, now holding the second answer's bytes (compared as booleans: a
+    // failing comparison of two 512 kB buffers would take minutes to print).
+    const slabsOf = (views: Buffer[]) => new Set(views.map((view) => view.buffer));
+    expect([...slabsOf(reused)].every((slab) => slabsOf(chunks).has(slab))).toBe(true);
+    expect(reused.every((chunk) => chunk.every((byte) => byte === 0x62))).toBe(true);
+    // Cut short: writes may still read them, so they are not reused.
+    second.end(false);
+    const third = new BodyHold(budget, 2 * MB);
+    await third.take(new AbortController().signal);
+    const fresh = chunksOf(third, answer);
+    expect([...slabsOf(fresh)].some((slab) => slabsOf(reused).has(slab))).toBe(false);
+    third.end(true);
+  });
+
+  it('an answer still arriving after its response is over goes to memory of its own', () => {
+    const budget = new BodyBudget(8 * MB, MB);
+    const hold = new BodyHold(budget, 2 * MB);
+    hold.end(true);
+    const chunks: Buffer[] = [];
+    hold.collector(chunks)(Buffer.from('late'));
+    expect(chunks.map(String)).toEqual(['late']);
+    const pooled = budget.slabs.lease(512 * 1024);
+    expect(pooled.buffer.buffer === chunks[0]!.buffer).toBe(false);
+  });
 });

@@ -92,7 +92,7 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
         // Large answers are read when they fit the body budget; their bytes are held until the caller has them.
         hold: (bytes) => {
           const taken = new BodyHold(ctx.bodyBudget, bytes);
-          reply.raw.once('close', () => taken.end());
+          reply.raw.once('close', () => taken.end(reply.raw.writableFinished));
           return taken;
         },
       });
