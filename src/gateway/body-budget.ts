@@ -33,6 +33,9 @@ export class BodyHold {
   private release: (() => void) | undefined;
   private readonly over = new AbortController();
   private readonly leases: Lease[] = [];
+  /** Where copies of vectors that straddle two slabs go: the rest of a slab of their own. */
+  private spilled: Buffer | undefined;
+  private spillAt = 0;
 
   constructor(
     private readonly budget: BodyBudget,
@@ -58,21 +61,35 @@ export class BodyHold {
    */
   collector(chunks: Buffer[]): (chunk: Buffer) => void {
     let slab: Buffer | undefined;
-    let start = 0;
     let at = 0;
     return (chunk) => {
       for (let from = 0; from < chunk.length; ) {
         if (slab === undefined || at === slab.length) {
           slab = this.slab();
-          start = at = 0;
+          at = 0;
           chunks.push(slab.subarray(0, 0));
         }
         const copied = chunk.copy(slab, at, from);
         at += copied;
         from += copied;
-        chunks[chunks.length - 1] = slab.subarray(start, at);
+        chunks[chunks.length - 1] = slab.subarray(0, at);
       }
     };
+  }
+
+  /**
+   * `size` bytes of the hold's memory, for the copy of a vector that straddles two slabs: made
+   * outside it, such copies (one vector in 16) would live as long as the response, long enough to
+   * be promoted, and pile up in the old generation as the socket's Buffers did.
+   */
+  spill(size: number): Buffer {
+    if (size > SLAB) return Buffer.allocUnsafe(size);
+    if (this.spilled === undefined || this.spillAt + size > this.spilled.length) {
+      this.spilled = this.slab();
+      this.spillAt = 0;
+    }
+    this.spillAt += size;
+    return this.spilled.subarray(this.spillAt - size, this.spillAt);
   }
 
   private slab(): Buffer {
@@ -93,6 +110,7 @@ export class BodyHold {
     this.release?.();
     if (sent) for (const lease of this.leases) lease.release();
     this.leases.length = 0;
+    this.spilled = undefined;
   }
 }
 
@@ -102,7 +120,8 @@ export class BodyHold {
  * caller has it all: 32 of them in flight would be 250 MB. Calls expected to bring more than
  * `minBytes` back wait here, first come first served, until their estimate fits in `limitBytes`; a
  * call larger than the whole budget goes alone. The CPU, not the number of bodies in flight, bounds
- * the throughput of such calls, so waiting costs none; small calls never wait. Per gateway process.
+ * the throughput of such calls, so waiting costs little (bench:compare, 256 × 1536 float: 32 MB as
+ * fast as 64 within the noise, 16 MB about 10 % slower); small calls never wait. Per gateway process.
  */
 export class BodyBudget {
   private used = 0;

@@ -219,7 +219,11 @@ class Chunks {
   private readonly starts: number[] = [];
   readonly length: number;
 
-  constructor(private readonly chunks: Buffer[]) {
+  /** `allocate`: the memory for the copy of a piece that straddles chunks. */
+  constructor(
+    private readonly chunks: Buffer[],
+    private readonly allocate: (size: number) => Buffer,
+  ) {
     let length = 0;
     for (const chunk of chunks) {
       this.starts.push(length);
@@ -259,15 +263,16 @@ class Chunks {
     const first = this.chunkAt(start);
     const last = this.chunkAt(Math.max(start, end - 1));
     if (first === last) return this.chunks[first]!.subarray(start - this.starts[first]!, end - this.starts[first]!);
-    const parts: Buffer[] = [];
+    const copy = this.allocate(end - start);
+    let at = 0;
     for (let i = first; i <= last; i++)
-      parts.push(
-        this.chunks[i]!.subarray(
-          Math.max(0, start - this.starts[i]!),
-          Math.min(this.chunks[i]!.length, end - this.starts[i]!),
-        ),
+      at += this.chunks[i]!.copy(
+        copy,
+        at,
+        Math.max(0, start - this.starts[i]!),
+        Math.min(this.chunks[i]!.length, end - this.starts[i]!),
       );
-    return Buffer.concat(parts, end - start);
+    return copy;
   }
 }
 
@@ -284,9 +289,14 @@ function closingQuote(body: Chunks, from: number): number {
 /**
  * The JSON in `chunks` (a body as read), vector literals read as `Embedding`s; undefined when empty or not JSON.
  * `vectorLength`: how many values a vector should have, when the caller knows (it only makes the check faster).
+ * `allocate`: the memory for a vector that straddles two chunks (copied, so it is one Buffer).
  */
-export function parseUpstreamJson(chunks: Buffer[], vectorLength?: number): unknown {
-  const body = new Chunks(chunks);
+export function parseUpstreamJson(
+  chunks: Buffer[],
+  vectorLength?: number,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafe,
+): unknown {
+  const body = new Chunks(chunks, allocate);
   const lifted: Embedding[] = [];
   let text = '';
   let copied = 0;

@@ -324,7 +324,11 @@ export async function callUpstream(
     }
 
     const status = response.statusCode;
-    const parsed = parseUpstreamJson(chunks, call.vectorLength);
+    const parsed = parseUpstreamJson(
+      chunks,
+      call.vectorLength,
+      hold && status >= 200 && status < 300 ? (size) => hold.spill(size) : undefined,
+    );
     if (status >= 200 && status < 300) {
       if (parsed === undefined)
         throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, {

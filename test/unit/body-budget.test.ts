@@ -131,4 +131,15 @@ describe('BodyBudget', () => {
     const pooled = budget.slabs.lease(512 * 1024);
     expect(pooled.buffer.buffer === chunks[0]!.buffer).toBe(false);
   });
+
+  it('gives copies of straddling vectors room in its slabs, handed back with the rest', async () => {
+    const budget = new BodyBudget(8 * MB, MB);
+    const hold = new BodyHold(budget, 2 * MB);
+    const pieces = [hold.spill(33_000), hold.spill(33_000)];
+    // Side by side in one slab, not overlapping.
+    expect(pieces[0]!.buffer === pieces[1]!.buffer).toBe(true);
+    expect(pieces[1]!.byteOffset - pieces[0]!.byteOffset).toBe(33_000);
+    hold.end(true);
+    expect(budget.slabs.lease(512 * 1024).buffer.buffer === pieces[0]!.buffer).toBe(true);
+  });
 });

@@ -50,6 +50,19 @@ describe('parseUpstreamJson', () => {
     }
   });
 
+  it('copies a vector that straddles chunks into the memory it is given, and only such a vector', () => {
+    const floats = `[${Array.from(vector(300), String).join(',')}]`;
+    const text = `{"data":[{"embedding":${floats}},{"embedding":${floats}}]}`;
+    const second = text.lastIndexOf('[');
+    const given: number[] = [];
+    const parsed = parseUpstreamJson(chunked(text, [second + 50]), 300, (size) => {
+      given.push(size);
+      return Buffer.alloc(size);
+    }) as { data: { embedding: Embedding }[] };
+    expect(given).toEqual([floats.length]);
+    for (const item of parsed.data) expect(item.embedding.wireText('float')!.toString()).toBe(floats);
+  });
+
   it('gives what JSON.parse gives for any JSON, vectors aside', () => {
     const longBase64 = fc.integer({ min: 64, max: 300 }).map((dims) => b64(dims));
     const longFloats = fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer()), {
