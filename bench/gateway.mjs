@@ -3,7 +3,8 @@
 // at a fast fake upstream directly and through the gateway (an openai-compatible entity pointing at
 // it), alternately, in one run. Also: p50 added latency at a fixed 200 req/s, the gateway's peak
 // RSS, and the local provider's throughput. Prints a table and writes bench/results/gateway.json.
-// Usage: npm run bench:gateway [-- --duration 6 --rounds 2 --pin --budget-mb 64]
+// Usage: npm run bench:gateway [-- --duration 6 --rounds 2 --pin --budget-mb 32 --only "256"]
+// `--only TEXT`: just the side-by-side table, for the workloads whose name contains TEXT.
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ const ROUNDS = arg('rounds', 2);
 const CONNECTIONS = 32;
 /** `--budget-mb N`: every gateway started with `--upstream-body-budget-mb N` (default: the gateway's own). */
 const BUDGET_ARGS = process.argv.includes('--budget-mb')
-  ? ['--upstream-body-budget-mb', String(arg('budget-mb', 64))]
+  ? ['--upstream-body-budget-mb', String(arg('budget-mb', 32))]
   : [];
 
 // Each workload gets a fresh gateway (and upstream): RSS never shrinks back after a heavier load, so
@@ -60,6 +61,7 @@ const WORKLOADS = [
   { name: '16 × 1536 base64 (SDK default)', inputs: 16, body: { input: sentences(16), encoding_format: 'base64' } },
   { name: '256 × 1536 float', inputs: 256, body: { input: sentences(256), encoding_format: 'float' } },
 ];
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 /**
  * Who is measured: the upstream itself, the two bare proxies (the floor), the gateway, and the
  * gateway as `--workers 2` (two processes on the port: what it does with both vCPUs, which the
@@ -92,7 +94,7 @@ const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}
 
 const rows = [];
 const results = { machine: machine(), duration_s: DURATION, rounds: ROUNDS, connections: CONNECTIONS, workloads: [] };
-for (const workload of WORKLOADS) {
+for (const workload of WORKLOADS.filter((w) => ONLY === undefined || w.name.includes(ONLY))) {
   await fresh([], { workers: true });
   // Warm-up, discarded: every process's JIT and connection pools (a --workers gateway has two of each).
   for (const who of TARGETS) await load({ ...target(who, workload.body), connections: CONNECTIONS, duration: 2 });
@@ -133,6 +135,18 @@ for (const workload of WORKLOADS) {
       'gateway peak RSS MB': who === 'gateway' ? Math.round(rss) : '',
     });
   }
+}
+
+const header = () =>
+  console.log(
+    `gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating ` +
+      `rounds per target\n`,
+  );
+if (ONLY !== undefined) {
+  await setup.close();
+  header();
+  printTable(rows);
+  process.exit(0);
 }
 
 // The same SDK-default load on a gateway left with V8's own young generation, for comparison.
@@ -217,10 +231,7 @@ await setup.close();
 results.cache = await cacheBench({ duration: DURATION, connections: CONNECTIONS });
 await saveResult('gateway', results);
 
-console.log(
-  `gateway benchmark · ${machine()} · autocannon, ${CONNECTIONS} connections, ${DURATION} s × ${ROUNDS} alternating ` +
-    `rounds per target\n`,
-);
+header();
 printTable(rows);
 console.log(
   `\nat a fixed 200 req/s (16 × 1536 base64): p50 direct ${results.fixed_rate.direct_p50_ms.toFixed(2)} ms, through ` +

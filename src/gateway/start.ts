@@ -26,7 +26,7 @@ import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 export const DEFAULT_MAX_LOG_ROWS = 1_000_000;
-export const DEFAULT_UPSTREAM_BODY_BUDGET = 64 * 1024 * 1024;
+export const DEFAULT_UPSTREAM_BODY_BUDGET = 32 * 1024 * 1024;
 
 export interface GatewayOptions {
   host: string;
@@ -64,7 +64,7 @@ export interface GatewayOptions {
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   keepAliveTimeoutMs?: number;
-  /** Upstream response bytes held at once (default 64 MiB); larger answers wait their turn. */
+  /** Upstream response bytes held at once (default 32 MiB); larger answers wait their turn. */
   upstreamBodyBudgetBytes?: number;
   /** Largest upload to `POST /v1/files` (default 512 MiB). */
   maxFileBytes?: number;
