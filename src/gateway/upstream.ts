@@ -269,6 +269,8 @@ export async function callUpstream(
     if (remaining <= 0) throw timedOut();
     let response: Dispatcher.ResponseData | undefined;
     const chunks: Buffer[] = [];
+    // The call's share of the body budget, when this attempt's answer is one it holds.
+    let held: BodyHold | undefined;
     const attemptDeadline = new AttemptDeadline(remaining, signal);
     try {
       response = await request(outgoing.url, {
@@ -282,10 +284,10 @@ export async function callUpstream(
       });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       const limit = ok ? maxBody : MAX_ERROR_BODY;
-      const held = ok && hold;
-      if (held) await hold.take(attemptDeadline.asSignal());
+      held = ok ? hold : undefined;
+      if (held) await held.take(attemptDeadline.asSignal());
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
-      const read = readBody(response.body, limit, chunks, held ? hold.collector(chunks) : undefined);
+      const read = readBody(response.body, limit, chunks, held?.collector(chunks));
       if (!(await read) && ok) throw new BodyTooLarge();
     } catch (error) {
       // An answer left unread (its caller left while it waited for the budget, or it was too large) would
@@ -324,11 +326,7 @@ export async function callUpstream(
     }
 
     const status = response.statusCode;
-    const parsed = parseUpstreamJson(
-      chunks,
-      call.vectorLength,
-      hold && status >= 200 && status < 300 ? (size) => hold.spill(size) : undefined,
-    );
+    const parsed = parseUpstreamJson(chunks, call.vectorLength, held?.spill.bind(held));
     if (status >= 200 && status < 300) {
       if (parsed === undefined)
         throw new ApiError('upstream', `${describeUpstream(entity)} answered ${status} with a body that is not JSON.`, {
