@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 // Where the gateway's memory goes under big float bodies: 256 × 1536 float at 32 connections for
-// 10 s through a fresh gateway over the fast fake upstream, sampling every 250 ms its resident set
+// 10 s (`--duration`) through a fresh gateway over the fast fake upstream, sampling every 250 ms its resident set
 // (/proc) and, from its /metrics, the V8 heap and the memory outside it (Buffers). Prints the idle
 // sample, the sample at the peak RSS, and the maxima. Extra arguments go to `embctl gateway start`.
-// Usage: npm run bench:memory [-- --upstream-body-budget-mb 16] [-- --node=--trace-gc]
+// Usage: npm run bench:memory [-- --duration 30] [-- --upstream-body-budget-mb 16] [-- --node=--trace-gc]
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { gatewayOverFakeUpstream, machine } from './lib.mjs';
+import { arg, gatewayOverFakeUpstream, machine } from './lib.mjs';
 
-// `--node=FLAG` (repeatable) goes to the gateway's Node (a V8 flag), the rest to `gateway start`.
-const args = process.argv.slice(2);
+// `--duration S`: seconds of load (default 10). `--node=FLAG` (repeatable) goes to the gateway's
+// Node (a V8 flag), the rest to `gateway start`.
+const DURATION = arg('duration', 10);
+const args = process.argv.slice(2).filter((a, i, all) => a !== '--duration' && all[i - 1] !== '--duration');
 const setup = await gatewayOverFakeUpstream(
   1536,
   'bench',
@@ -44,7 +46,7 @@ const result = await autocannon({
   url: `${setup.gateway.url}/v1/embeddings`,
   method: 'POST',
   connections: 32,
-  duration: 10,
+  duration: DURATION,
   headers: { 'content-type': 'application/json', authorization: `Bearer ${setup.apiKey}` },
   body: JSON.stringify({ model: 'bench', input, encoding_format: 'float' }),
 });
@@ -55,7 +57,7 @@ await setup.close();
 
 const round = (sample) => Object.fromEntries(Object.entries(sample).map(([k, v]) => [k, Math.round(v)]));
 const max = (key) => Math.round(Math.max(...samples.map((s) => s[key])));
-console.log(`gateway memory · ${machine()} · 256 × 1536 float, 32 connections, 10 s`);
+console.log(`gateway memory · ${machine()} · 256 × 1536 float, 32 connections, ${DURATION} s`);
 console.log(
   `req/s ${result.requests.average.toFixed(1)}, non-2xx ${result.non2xx}, peak RSS (VmHWM) ${Math.round(peakRss)} MB`,
 );
