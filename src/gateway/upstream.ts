@@ -6,14 +6,14 @@
  * the upstream's raw body, a stack or a credential.
  */
 import { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { BodyHold } from './body-budget.js';
 import { ApiError } from '../core/errors.js';
 import { backoffMs, RETRIABLE_STATUS, retryAfterMs, sleep } from '../core/retry.js';
 import type { EmbeddingModelEntity } from '../core/entity.js';
 import { STRING_LIMITS } from '../core/limits.js';
 import { parseUpstreamJson } from './upstream-json.js';
+import { exchange, type UpstreamAnswer } from './upstream-exchange.js';
 import { UpstreamShapeError, type EmbedCall, type EmbedResult, type HttpAdapter } from './providers/types.js';
 import { CredentialError, type CredentialSource, type OutgoingRequest } from './credentials/types.js';
 
@@ -35,11 +35,11 @@ export function createUpstreamPool(): Agent {
 }
 
 /**
- * One attempt's deadline: aborts after `ms`, or when `parent` aborts. It is handed to undici as an
- * EventEmitter with `aborted` and `reason` (undici's documented alternative to an AbortSignal): an
- * AbortController costs ~2 µs to make and more to listen to, on every call. `release()` frees the
- * timer as soon as the attempt is over (`AbortSignal.timeout` cannot be cleared: under load it kept
- * one live timer per request for the whole entity timeout, all promoted to the old generation).
+ * One attempt's deadline: aborts after `ms`, or when `parent` aborts. An EventEmitter with `aborted`
+ * and `reason`, not an AbortController (~2 µs to make and more to listen to, on every call).
+ * `release()` frees the timer as soon as the attempt is over (`AbortSignal.timeout` cannot be
+ * cleared: under load it kept one live timer per request for the whole entity timeout, all promoted
+ * to the old generation).
  */
 class AttemptDeadline extends EventEmitter {
   aborted = false;
@@ -110,36 +110,6 @@ export function maxResponseBytes(call: EmbedCall): number {
 const DIMENSIONS_IF_UNKNOWN = 8192;
 
 class BodyTooLarge extends Error {}
-
-/**
- * Reads `body` into `chunks` (through `keep`, when given); past `limit` bytes it is dropped and the
- * promise resolves false. Events rather than `for await`: no async iterator and no promise per
- * chunk on every call.
- */
-function readBody(
-  body: Readable,
-  limit: number,
-  chunks: Buffer[],
-  keep: (chunk: Buffer) => void = (chunk) => chunks.push(chunk),
-): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    let received = 0;
-    body.on('data', (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= limit) keep(chunk);
-      else {
-        resolve(false);
-        body.destroy();
-      }
-    });
-    body.once('end', () => resolve(true));
-    body.once('error', reject);
-    // Closed without an end or an error (after either, the promise is settled and this does nothing).
-    body.once('close', () =>
-      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' })),
-    );
-  });
-}
 
 function describeUpstream(entity: EmbeddingModelEntity): string {
   return `the ${entity.provider} upstream of '${entity.id}'`;
@@ -267,32 +237,24 @@ export async function callUpstream(
   for (let attempt = 0; ; attempt++) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw timedOut();
-    let response: Dispatcher.ResponseData | undefined;
+    let response: UpstreamAnswer | undefined;
     const chunks: Buffer[] = [];
     // The call's share of the body budget, when this attempt's answer is one it holds.
     let held: BodyHold | undefined;
     const attemptDeadline = new AttemptDeadline(remaining, signal);
     try {
-      response = await request(outgoing.url, {
-        method: 'POST',
-        headers: outgoing.headers,
-        body: outgoing.body,
-        dispatcher: deps.pool,
-        signal: attemptDeadline,
-        headersTimeout: remaining,
-        bodyTimeout: remaining,
-      });
+      response = await exchange(deps.pool, outgoing, { timeout: remaining, abortOn: attemptDeadline });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       const limit = ok ? maxBody : MAX_ERROR_BODY;
       held = ok ? hold : undefined;
       if (held) await held.take(attemptDeadline.asSignal());
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
-      const read = readBody(response.body, limit, chunks, held?.collector(chunks));
-      if (!(await read) && ok) throw new BodyTooLarge();
+      const whole = await response.read(limit, held?.collector(chunks) ?? ((chunk) => chunks.push(chunk)));
+      if (!whole && ok) throw new BodyTooLarge();
     } catch (error) {
       // An answer left unread (its caller left while it waited for the budget, or it was too large) would
       // keep its upstream connection busy, and the gateway's stop waiting for it, for ever.
-      response?.body.destroy();
+      response?.discard();
       if (signal?.aborted) throw signal.reason as Error;
       // The caller's response is over: nobody to retry for.
       if (hold?.ended) throw error;
