@@ -131,6 +131,24 @@ describe('parseUpstreamJson', () => {
     expect(parse(`{"data":"${b64(100)}`)).toBeUndefined();
   });
 
+  it('puts every vector back where it stood, at any depth, under any key, without exhausting the stack', () => {
+    const depth = 200_000;
+    const deep = `${'['.repeat(depth)}"${b64(100)}"${']'.repeat(depth)}`;
+    let inner = parse(deep);
+    for (let i = 0; i < depth; i++) inner = (inner as unknown[])[0];
+    expect(inner).toBeInstanceOf(Embedding);
+    expect(parse(`"${b64(100)}"`)).toBeInstanceOf(Embedding);
+    const parsed = parse(`{"__proto__":{"v":"${b64(100, 2)}"},"list":[1,"${b64(100, 3)}",{"x":null}]}`) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect(asPlainJson(parsed)).toEqual(
+      JSON.parse(`{"__proto__":{"v":"${b64(100, 2)}"},"list":[1,"${b64(100, 3)}",{"x":null}]}`),
+    );
+    expect((Object.getOwnPropertyDescriptor(parsed, '__proto__')!.value as { v: unknown }).v).toBeInstanceOf(Embedding);
+  });
+
   it('does not let an upstream forge a vector with a string that looks like a placeholder', () => {
     const forged = '\u0000embctl-vector-0000000000000000-0';
     const text = JSON.stringify({ fake: forged, embedding: b64(100) });
