@@ -7,10 +7,10 @@
 //        [--base-args "ARGS"] [--head-args "ARGS"]   (extra `gateway start` flags for either side)
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, arg, gatewayOverFakeUpstream, machine, printTable } from './lib.mjs';
+import { ROOT, arg, cpuMicros, gatewayOverFakeUpstream, machine, peakRssMb, printTable } from './lib.mjs';
 
 const text = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,13 +39,6 @@ const gatewayOf = async (root, extraArgs) => {
   const setup = await gatewayOverFakeUpstream(1536, 'bench', extraArgs, [], join(root, 'bin', 'embctl'));
   return { url: setup.gateway.url, pid: setup.gateway.child.pid, apiKey: setup.apiKey, close: setup.close };
 };
-
-/** CPU seconds (user + system, all threads) the process has used, in µs. */
-const cpuMicros = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
-};
-const peakRssMb = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 const revision = buildRevision(BASE);
 const sides = {

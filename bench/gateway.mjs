@@ -7,16 +7,18 @@
 // `--only TEXT`: just the side-by-side table, for the workloads whose name contains TEXT.
 import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { cacheBench, printCache } from './cache.mjs';
 import {
   ROOT,
   arg,
+  cpuMicros,
   fixedRate,
   gatewayOverFakeUpstream,
   machine,
+  median,
+  peakRssMb,
   printTable,
   startServer,
   stop,
@@ -90,7 +92,21 @@ const load = async (options) => {
     throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
 };
-const peakRss = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+/** The process doing the target's work (for direct, the upstream); none for the two-process gateway. */
+const pidOf = (who) =>
+  ({
+    direct: setup.upstream.child.pid,
+    'piping proxy': setup.piping.child.pid,
+    'parsing proxy': setup.parsing.child.pid,
+    gateway: setup.gateway.child.pid,
+  })[who];
+/** One round of load on `who`, with the CPU its process used per request served. */
+const measure = async (who, body) => {
+  const pid = pidOf(who);
+  const before = pid && cpuMicros(pid);
+  const result = await load({ ...target(who, body), connections: CONNECTIONS });
+  return { ...result, cpuPerRequest: pid ? (cpuMicros(pid) - before) / result.requests.total : undefined };
+};
 
 const rows = [];
 const results = { machine: machine(), duration_s: DURATION, rounds: ROUNDS, connections: CONNECTIONS, workloads: [] };
@@ -101,15 +117,16 @@ for (const workload of WORKLOADS.filter((w) => ONLY === undefined || w.name.incl
   const runs = Object.fromEntries(TARGETS.map((who) => [who, []]));
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 ? [...TARGETS].reverse() : TARGETS;
-    for (const who of order) runs[who].push(await load({ ...target(who, workload.body), connections: CONNECTIONS }));
+    for (const who of order) runs[who].push(await measure(who, workload.body));
   }
   const summary = (list) => ({
     rps: list.reduce((n, r) => n + r.requests.average, 0) / list.length,
     p50: list.reduce((n, r) => n + r.latency.p50, 0) / list.length,
     p99: list.reduce((n, r) => n + r.latency.p99, 0) / list.length,
+    cpu_us_per_request: list[0].cpuPerRequest === undefined ? undefined : median(list.map((r) => r.cpuPerRequest)),
   });
   const measured = Object.fromEntries(TARGETS.map((who) => [who, summary(runs[who])]));
-  const rss = peakRss(setup.gateway.child.pid);
+  const rss = peakRssMb(setup.gateway.child.pid);
   const through = measured.gateway;
   results.workloads.push({
     name: workload.name,
@@ -130,6 +147,7 @@ for (const workload of WORKLOADS.filter((w) => ONLY === undefined || w.name.incl
       'inputs/s': Math.round(m.rps * workload.inputs),
       'p50 ms': m.p50.toFixed(1),
       'p99 ms': m.p99.toFixed(1),
+      'CPU µs/req': m.cpu_us_per_request === undefined ? '' : Math.round(m.cpu_us_per_request),
       'gateway ÷ this': who.startsWith('gateway') ? '' : (through.rps / m.rps).toFixed(2),
       'this ÷ piping': (m.rps / measured['piping proxy'].rps).toFixed(2),
       'gateway peak RSS MB': who === 'gateway' ? Math.round(rss) : '',
@@ -156,7 +174,7 @@ for (let round = 0; round < ROUNDS; round++)
   untuned.push(await load({ ...target('gateway', WORKLOADS[1].body), connections: CONNECTIONS }));
 results.v8_default_young_generation = {
   rps: untuned.reduce((n, r) => n + r.requests.average, 0) / untuned.length,
-  gateway_peak_rss_mb: peakRss(setup.gateway.child.pid),
+  gateway_peak_rss_mb: peakRssMb(setup.gateway.child.pid),
 };
 
 // Added latency at a moderate fixed rate, where neither side queues.
@@ -201,7 +219,7 @@ results.fixed_rate = {
   minimal_proxy_added_p50_ms: p50('minimal proxy') - p50('direct'),
   gateway_own_p50_ms: await gatewayOwnTime(),
 };
-results.fixed_rate.gateway_peak_rss_mb = peakRss(setup.gateway.child.pid);
+results.fixed_rate.gateway_peak_rss_mb = peakRssMb(setup.gateway.child.pid);
 
 // The local provider: in-process, one core, then through the gateway.
 const { hashEmbed } = await import(join(ROOT, 'dist/gateway/providers/local.js'));

@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks: child processes, peak RSS, the machine's description.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -105,6 +106,16 @@ export async function gatewayOverFakeUpstream(dims, entityId, gatewayArgs = [], 
     },
   };
 }
+
+/** CPU time (user + system, all threads) the process has used, in µs (Linux /proc, 10 ms ticks). */
+export const cpuMicros = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+};
+
+/** The process's peak resident set, in MB. */
+export const peakRssMb = (pid) =>
+  Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024;
 
 export function machine() {
   return (
