@@ -3,7 +3,7 @@
 // against a gateway running under --cpu-prof, then every profile sample of the load window
 // attributed to a stage (the first frame, leaf to root, that belongs to one) and divided by the
 // requests served: CPU µs per request by stage. Prints a table; writes bench/results/stages.json.
-// Usage: npm run bench:stages [-- --duration 8]
+// Usage: npm run bench:stages [-- --duration 8 --inputs 1 --base64 --detail STAGE]
 import autocannon from 'autocannon';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { arg, gatewayOverFakeUpstream, machine, printTable, saveResult } from '.
 const DURATION = arg('duration', 8);
 /** `--inputs N`: the batch size (default 1; 256 shows where big float bodies go). */
 const INPUTS = arg('inputs', 1);
+const ENCODING = process.argv.includes('--base64') ? 'base64' : 'float';
 
 /** Leaf-to-root, the first frame matching a rule names the stage. Order matters: specific first. */
 const STAGES = [
@@ -49,7 +50,7 @@ const setup = await gatewayOverFakeUpstream(1536, 'bench', [], ['--cpu-prof', `-
 const body = JSON.stringify({
   model: 'bench',
   input: Array.from({ length: INPUTS }, (_, i) => `Sentence number ${i} says something short about topic ${i % 17}.`),
-  encoding_format: 'float',
+  encoding_format: ENCODING,
 });
 const options = {
   url: `${setup.gateway.url}/v1/embeddings`,
@@ -137,7 +138,7 @@ if (detail) {
 }
 
 console.log(
-  `gateway CPU per request by stage · ${INPUTS} × 1536 float · ${machine()} · 32 connections, ${DURATION} s, ` +
+  `gateway CPU per request by stage · ${INPUTS} × 1536 ${ENCODING} · ${machine()} · 32 connections, ${DURATION} s, ` +
     `${Math.round(result.requests.average)} req/s under --cpu-prof (${requests.toLocaleString('en-US')} requests)\n`,
 );
 printTable(rows);
