@@ -109,6 +109,18 @@ describe('parseUpstreamJson', () => {
     expect(Buffer.from(parsed.embedding.toFloat32().buffer)).toEqual(Buffer.from(vector(385).buffer));
   });
 
+  it('leaves a string alone when any one character of it is outside the base64 alphabet, wherever it is', () => {
+    const valid = b64(100, 7);
+    const outside = [...' !#$%&()*,.:;<>?@[]^_`{|}~-=\'"éü埋\u0001'].map((c) => JSON.stringify(c).slice(1, -1));
+    fc.assert(
+      fc.property(fc.nat(valid.length - 3), fc.constantFrom(...outside), (at, bad) => {
+        const json = `{"embedding":"${valid.slice(0, at)}${bad}${valid.slice(at + 1)}"}`;
+        expect(parse(json)).toEqual(JSON.parse(json));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('keeps track of string boundaries across escapes and multi-byte text', () => {
     const body = { note: 'quote " backslash \\ and \\" ünïcödé 埋め込み', embedding: b64(100), tail: '\\' };
     const text = JSON.stringify(body);
