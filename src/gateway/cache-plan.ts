@@ -46,7 +46,15 @@ const headerOf = (hits: number, inputs: number) =>
 
 /** The whole call as it went, without the cache (skipped, off, or sent again). */
 export function uncached(result: DispatchResult, header: string): CachedResult {
-  return { ...result, cache: { header, cachedInputs: 0, cachedTokens: 0 } };
+  // Named fields, not a spread: a spread of the dispatch result was 4 µs per call in bench:stages.
+  return {
+    vectors: result.vectors,
+    model: result.model,
+    promptTokens: result.promptTokens,
+    usageEstimated: result.usageEstimated,
+    upstreamMs: result.upstreamMs,
+    cache: { header, cachedInputs: 0, cachedTokens: 0 },
+  };
 }
 
 /**
