@@ -26,7 +26,7 @@ import { createUpstreamPool, DEFAULT_RETRY, type RetryPolicy } from './upstream.
 
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
 export const DEFAULT_MAX_LOG_ROWS = 1_000_000;
-export const DEFAULT_UPSTREAM_BODY_BUDGET = 32 * 1024 * 1024;
+export const DEFAULT_UPSTREAM_BODY_BUDGET = 24 * 1024 * 1024;
 
 export interface GatewayOptions {
   host: string;

@@ -385,7 +385,7 @@ export function registerGatewayCommands(program: Root, makeContext: MakeContext)
       )
       .option(
         '--upstream-body-budget-mb <mb>',
-        'MB of upstream answers held at once; calls expected to bring back more wait their turn (default 32)',
+        'MB of upstream answers held at once; calls expected to bring back more wait their turn (default 24)',
         integer('--upstream-body-budget-mb', 1),
       )
       .option(
