@@ -36,9 +36,8 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
   private failure: Error | undefined;
   private received = 0;
   private limit = 0;
+  /** Set by `read`: undici's parser stops at the pause in `onResponseStart`, so no chunk comes before it. */
   private keep: ((chunk: Buffer) => void) | undefined;
-  /** Chunks that arrived before `read` (undici may deliver the rest of a parsed buffer). */
-  private early: Buffer[] | undefined;
   private settleHead: [(answer: UpstreamAnswer) => void, (error: Error) => void] | undefined;
   private settleBody: [(whole: boolean) => void, (error: Error) => void] | undefined;
 
@@ -71,10 +70,6 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.keep) {
-      (this.early ??= []).push(chunk);
-      return;
-    }
     this.take(chunk);
   }
 
@@ -97,9 +92,6 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
   read(limit: number, keep: (chunk: Buffer) => void): Promise<boolean> {
     this.limit = limit;
     this.keep = keep;
-    const early = this.early;
-    this.early = undefined;
-    if (early) for (const chunk of early) if (!this.take(chunk)) return Promise.resolve(false);
     if (this.done) return this.failure ? Promise.reject(this.failure) : Promise.resolve(true);
     return new Promise((resolve, reject) => {
       this.settleBody = [resolve, reject];
@@ -114,17 +106,16 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
     this.controller?.abort(new Error('The answer was left unread'));
   }
 
-  /** Hands a chunk to the reader; false once the body is past its limit (then it is discarded). */
-  private take(chunk: Buffer): boolean {
+  /** Hands a chunk to the reader; past the limit, the body is discarded and the read answers false. */
+  private take(chunk: Buffer): void {
     this.received += chunk.length;
     if (this.received <= this.limit) {
       this.keep!(chunk);
-      return true;
+      return;
     }
     const settle = this.settleBody;
     this.discard();
     settle?.[0](false);
-    return false;
   }
 }
 
