@@ -20,18 +20,24 @@ const SLAB = 512 * 1024;
 /**
  * One call's share of the budget: taken once, when the first of its upstream answers arrives (its
  * headers: until then no byte is held, however long the upstream takes), by that part for all of
- * the call's parts, so no call holds a share while waiting for another (no deadlock); given back
- * when the caller's response is over. Parts that arrive while it is being taken wait with it.
+ * the call's parts, so no call holds a share while waiting for another (no deadlock). A wait for it
+ * ends when the caller's response is over; the share and the memory go back once both the
+ * response and the call are over, whichever ends last.
  *
  * The answers' bytes are copied out of the socket's Buffers into slabs leased from the budget's
- * pool, and the slabs go back to it when the response is over. The socket's Buffers then die young,
- * and the slabs are reused: left where the socket put them, a response's 8 MB lived long enough to
- * reach V8's old generation and piled up dead there, tens of megabytes, until a full collection.
+ * pool, and reused once nothing can touch them: the response is over (handed to the kernel, or its
+ * socket closed, so no write is left that reads them) and the call is over (no upstream read is
+ * left that writes them, no parse that reads them). The socket's Buffers then die young, and the
+ * slabs are reused: left where the socket put them, a response's 8 MB lived long enough to reach
+ * V8's old generation and piled up dead there, tens of megabytes, until a full collection; so did
+ * the slabs of every response cut short, until they too were reused.
  */
 export class BodyHold {
   private taking: Promise<void> | undefined;
   private release: (() => void) | undefined;
+  /** Aborted when the caller's response is over. */
   private readonly over = new AbortController();
+  private callOver = false;
   private readonly leases: Lease[] = [];
   /** Where copies of vectors that straddle two slabs go: the rest of a slab of their own. */
   private spilled: Buffer | undefined;
@@ -42,11 +48,11 @@ export class BodyHold {
     private readonly bytes: number,
   ) {}
 
-  /** Resolves once the call's bytes fit; `signal` (the attempt's deadline) gives up waiting. */
+  /** Resolves once the call's bytes fit; `signal` (the attempt's deadline) gives up waiting, as does the response's end. */
   take(signal: AbortSignal): Promise<void> {
     this.taking ??= this.budget.acquire(this.bytes, AbortSignal.any([signal, this.over.signal])).then((release) => {
-      if (this.over.signal.aborted) release();
-      else this.release = release;
+      this.release = release;
+      this.freeIfUnused();
     });
     return this.taking;
   }
@@ -93,22 +99,28 @@ export class BodyHold {
   }
 
   private slab(): Buffer {
-    // Once the response is over nothing gives a lease back: what is still read then is left to the collector.
-    if (this.ended) return Buffer.allocUnsafe(SLAB);
     const lease = this.budget.slabs.lease(SLAB);
     this.leases.push(lease);
     return lease.buffer;
   }
 
-  /**
-   * The caller's response is over (sent, or the caller left): the bytes go back, a wait ends. The
-   * slabs are reused only when `sent` (Node has handed all of the response to the kernel): a
-   * response cut short may still have writes in flight that read them.
-   */
-  end(sent = false): void {
+  /** The caller's response is over (sent, or the caller left): a wait for room ends. */
+  responseEnded(): void {
     this.over.abort(new Error('the response is over'));
+    this.freeIfUnused();
+  }
+
+  /** The call is over (its reads, parses and copies of the held bytes are done). */
+  callEnded(): void {
+    this.callOver = true;
+    this.freeIfUnused();
+  }
+
+  private freeIfUnused(): void {
+    if (!this.callOver || !this.ended) return;
     this.release?.();
-    if (sent) for (const lease of this.leases) lease.release();
+    this.release = undefined;
+    for (const lease of this.leases) lease.release();
     this.leases.length = 0;
     this.spilled = undefined;
   }
@@ -148,6 +160,7 @@ export class BodyBudget {
    */
   acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
     if (bytes < this.minBytes) return Promise.resolve(noop);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.queue.length === 0 && this.fits(bytes)) return Promise.resolve(this.take(bytes));
     return new Promise((resolve, reject) => {
       const waiter = {

@@ -13,6 +13,7 @@ import { expectedUpstreamBytes } from './body-budget.js';
 import { planCall, uncached, type CachedResult } from './cache-plan.js';
 import type { GatewayContext } from './context.js';
 import { routeRequest, type Route } from './router.js';
+import { UnreadAnswer } from './upstream.js';
 
 /** What a call has learnt by the time it ends, however far it got. */
 export interface CallTrace {
@@ -69,9 +70,9 @@ export async function embedCall(
   options.onAdmission?.(admission.headers);
   const started = performance.now();
   let upstreamTokens = 0;
+  const expected = toSend ? expectedUpstreamBytes(toSend, route.target.entity) : 0;
+  const hold = expected >= ctx.bodyBudget.minBytes ? options.hold?.(expected) : undefined;
   try {
-    const expected = toSend ? expectedUpstreamBytes(toSend, route.target.entity) : 0;
-    const hold = expected >= ctx.bodyBudget.minBytes ? options.hold?.(expected) : undefined;
     const sent = toSend && (await ctx.dispatch(route, toSend, hold));
     let result = await plan.complete(sent);
     upstreamTokens = sent?.promptTokens ?? 0;
@@ -85,7 +86,20 @@ export async function embedCall(
     trace.cost = costOf(upstreamTokens, price);
     trace.costSaved = costOf(result.cache.cachedTokens, price);
     return result;
+  } catch (error) {
+    if (error instanceof UnreadAnswer) {
+      // The upstream did the work and bills it: charged, and logged, at the request's own token count.
+      upstreamTokens = await toSend!.totalTokens();
+      trace.cost = costOf(upstreamTokens, price);
+      trace.result = uncached(
+        { vectors: [], model: route.model, promptTokens: upstreamTokens, usageEstimated: true, upstreamMs: 0 },
+        'miss; hits=0',
+      );
+    }
+    throw error;
   } finally {
+    // The vectors still in the held bytes are the caller's response now: the hold frees them when it is over.
+    hold?.callEnded();
     trace.upstreamMs = performance.now() - started;
     await ctx.limiter.settle(trace.key.record, admission, upstreamTokens, trace.cost ?? 0);
   }

@@ -111,6 +111,13 @@ const DIMENSIONS_IF_UNKNOWN = 8192;
 
 class BodyTooLarge extends Error {}
 
+/** A 2xx answer left unread because its caller left before it could be held; the upstream still bills it. */
+export class UnreadAnswer extends Error {
+  constructor() {
+    super('The upstream answered, but its caller had left before the answer could be held; it was not read.');
+  }
+}
+
 function describeUpstream(entity: EmbeddingModelEntity): string {
   return `the ${entity.provider} upstream of '${entity.id}'`;
 }
@@ -241,6 +248,7 @@ export async function callUpstream(
     const chunks: Buffer[] = [];
     // The call's share of the body budget, when this attempt's answer is one it holds.
     let held: BodyHold | undefined;
+    let taken = false;
     const attemptDeadline = new AttemptDeadline(remaining, signal);
     try {
       response = await exchange(deps.pool, outgoing, { timeout: remaining, abortOn: attemptDeadline });
@@ -248,6 +256,7 @@ export async function callUpstream(
       const limit = ok ? maxBody : MAX_ERROR_BODY;
       held = ok ? hold : undefined;
       if (held) await held.take(attemptDeadline.asSignal());
+      taken = true;
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
       const whole = await response.read(limit, held?.collector(chunks) ?? ((chunk) => chunks.push(chunk)));
       if (!whole && ok) throw new BodyTooLarge();
@@ -257,7 +266,7 @@ export async function callUpstream(
       response?.discard();
       if (signal?.aborted) throw signal.reason as Error;
       // The caller's response is over: nobody to retry for.
-      if (hold?.ended) throw error;
+      if (hold?.ended) throw held && !taken && !attemptDeadline.aborted ? new UnreadAnswer() : error;
       // Not retried: the same call would get the same answer.
       if (error instanceof BodyTooLarge) {
         throw new ApiError(

@@ -3,6 +3,7 @@
  * (every call reaches it at once), big answers are then read within the budget, every caller gets
  * its vectors, and nothing stays held afterwards.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMATS, TOKEN } from '../fakes/formats.js';
 import { fakeVector, startFake, type FakeUpstream } from '../fakes/upstream.js';
@@ -52,6 +53,17 @@ const until = async (check: () => Promise<boolean>) => {
     expect(waited).toBeLessThan(5000);
     await new Promise((r) => setTimeout(r, 10));
   }
+};
+
+const clientClosedRow = async (of: InjectedGateway) => {
+  let row: { prompt_tokens: number; cost_usd: number } | undefined;
+  await until(async () => {
+    row = (await call('GET', `${of.url}/v1/request-logs?status=499`, { token: of.adminToken })).body.data[0];
+    return row !== undefined;
+  });
+  expect(row!.prompt_tokens).toBeGreaterThan(0);
+  expect(row!.cost_usd).toBeGreaterThan(0);
+  return row;
 };
 
 describe('the upstream body budget', () => {
@@ -117,8 +129,45 @@ describe('the upstream body budget', () => {
     gone.abort();
     expect(await waiting).toBeInstanceOf(Error);
     await until(async () => (await gauge('embctl_upstream_body_waiting', own)) === 0);
+    // Unread, but the upstream did the work: charged at the request's own count.
+    expect(await clientClosedRow(own)).toMatchObject({ input_count: 64, usage_estimated: true });
     expect((await holder).status).toBe(502); // the drip was an empty list: no vectors for 64 inputs
     // Before the fix the unread answer held its upstream connection: this close never returned.
+    await own.close();
+  });
+
+  it('gives back the share of a caller that left before its call reached the upstream', async () => {
+    const own = await budgetedGateway();
+    const { hostname: host, port } = new URL(await own.listen());
+    // Over 300 000 tokens by the cheap bound: counted exactly, in time slices, long enough to leave meanwhile.
+    const input = Array.from({ length: 256 }, (_, i) => `text ${i} ${'word '.repeat(1000)}`);
+    const before = fake.requests.length;
+    fake.script({ dripMs: 20 }); // its head at once: the answer is there to be held, for nobody
+    await new Promise<void>((resolve) => {
+      const leaving = request({
+        host,
+        port,
+        method: 'POST',
+        path: '/v1/embeddings',
+        headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
+      });
+      leaving.on('error', () => undefined);
+      leaving.end(JSON.stringify({ model: 'big', input, encoding_format: 'float' }), () =>
+        setTimeout(() => {
+          leaving.destroy();
+          resolve();
+        }, 20),
+      );
+    });
+    // The call goes on without its caller to the upstream, whose answer is not read but billed.
+    const row = await clientClosedRow(own);
+    expect(fake.requests.length).toBe(before + 1);
+    expect(row).toMatchObject({ input_count: 256, prompt_tokens: 257_024, usage_estimated: true });
+    // Before the fix the hold was made after 'close' and waited for it: 8 MB stayed taken for ever,
+    // and every big call after it queued behind them.
+    expect(await gauge('embctl_upstream_body_bytes_held', own)).toBe(0);
+    const next = await call('POST', `${own.url}/v1/embeddings`, { token: own.apiKey, body: bigCall(7) });
+    expect(next.status).toBe(200);
     await own.close();
   });
 });

@@ -62,39 +62,68 @@ describe('BodyBudget', () => {
     expect(budget.usedBytes).toBe(MB);
   });
 
-  it('a call takes its share once for all its parts, and gives it back when its response is over', async () => {
+  it('a call takes its share once for all its parts, and gives it back once its call and response are over', async () => {
     const budget = new BodyBudget(10 * MB, MB);
     const hold = new BodyHold(budget, 6 * MB);
     const never = new AbortController().signal;
     await Promise.all([hold.take(never), hold.take(never), hold.take(never)]);
     expect(budget.usedBytes).toBe(6 * MB);
-    hold.end();
-    hold.end();
+    hold.callEnded();
+    expect(budget.usedBytes).toBe(6 * MB); // the response is still written from the held bytes
+    hold.responseEnded();
+    hold.responseEnded();
     expect(budget.usedBytes).toBe(0);
   });
 
-  it('a call whose response ends while it waits leaves the queue and holds nothing', async () => {
+  it('a caller that left keeps the share while its call still reads', async () => {
+    const budget = new BodyBudget(4 * MB, MB);
+    const hold = new BodyHold(budget, 3 * MB);
+    await hold.take(new AbortController().signal);
+    hold.responseEnded();
+    const next = new BodyHold(budget, 3 * MB);
+    const waiting = next.take(new AbortController().signal);
+    expect(await settled(waiting)).toBe(false);
+    hold.callEnded();
+    expect(await settled(waiting)).toBe(true);
+    next.responseEnded();
+    next.callEnded();
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  it('a call whose response ends while it waits, or before it asks, leaves the queue and holds nothing', async () => {
     const budget = new BodyBudget(4 * MB, MB);
     const first = new BodyHold(budget, 3 * MB);
     await first.take(new AbortController().signal);
     const second = new BodyHold(budget, 3 * MB);
     const waiting = second.take(new AbortController().signal);
-    second.end();
+    second.responseEnded();
     await expect(waiting).rejects.toThrow('the response is over');
-    first.end();
+    const late = new BodyHold(budget, 3 * MB);
+    late.responseEnded();
+    await expect(late.take(new AbortController().signal)).rejects.toThrow('the response is over');
+    for (const hold of [first, second, late]) {
+      hold.callEnded();
+      hold.responseEnded();
+    }
     expect(budget.usedBytes).toBe(0);
     expect(budget.waiting).toBe(0);
   });
 
-  it("copies an answer's chunks into pooled slabs, and reuses them only after a response was sent", async () => {
+  const chunksOf = (hold: BodyHold, answer: Buffer) => {
+    const chunks: Buffer[] = [];
+    const keep = hold.collector(chunks);
+    // Socket-sized pieces, the last one straddling a slab boundary.
+    for (let at = 0; at < answer.length; at += 65_000) keep(answer.subarray(at, at + 65_000));
+    return chunks;
+  };
+  const slabsOf = (views: Buffer[]) => new Set(views.map((view) => view.buffer));
+  const over = (hold: BodyHold) => {
+    hold.callEnded();
+    hold.responseEnded();
+  };
+
+  it("copies an answer's chunks into pooled slabs, reused by the next answer once call and response are over", async () => {
     const budget = new BodyBudget(8 * MB, MB);
-    const chunksOf = (hold: BodyHold, answer: Buffer) => {
-      const chunks: Buffer[] = [];
-      const keep = hold.collector(chunks);
-      // Socket-sized pieces, the last one straddling a slab boundary.
-      for (let at = 0; at < answer.length; at += 65_000) keep(answer.subarray(at, at + 65_000));
-      return chunks;
-    };
     const answer = Buffer.alloc(MB + 12_345, 'a');
     const first = new BodyHold(budget, 2 * MB);
     await first.take(new AbortController().signal);
@@ -102,34 +131,35 @@ describe('BodyBudget', () => {
     // One view per slab filled, together exactly the answer, none of them the socket's Buffers.
     expect(chunks.length).toBe(3);
     expect(Buffer.concat(chunks).equals(answer)).toBe(true);
-    first.end(true);
+    over(first);
 
     const second = new BodyHold(budget, 2 * MB);
     await second.take(new AbortController().signal);
     const reused = chunksOf(second, Buffer.alloc(MB + 12_345, 'b'));
     // The first answer's slabs, now holding the second answer's bytes (compared as booleans: a
     // failing comparison of two 512 kB buffers would take minutes to print).
-    const slabsOf = (views: Buffer[]) => new Set(views.map((view) => view.buffer));
     expect([...slabsOf(reused)].every((slab) => slabsOf(chunks).has(slab))).toBe(true);
     expect(reused.every((chunk) => chunk.every((byte) => byte === 0x62))).toBe(true);
-    // Cut short: writes may still read them, so they are not reused.
-    second.end(false);
-    const third = new BodyHold(budget, 2 * MB);
-    await third.take(new AbortController().signal);
-    const fresh = chunksOf(third, answer);
-    expect([...slabsOf(fresh)].some((slab) => slabsOf(reused).has(slab))).toBe(false);
-    third.end(true);
+    over(second);
   });
 
-  it('an answer still arriving after its response is over goes to memory of its own', () => {
+  it('never lends the slabs of a call still reading, though its caller left', async () => {
     const budget = new BodyBudget(8 * MB, MB);
-    const hold = new BodyHold(budget, 2 * MB);
-    hold.end(true);
-    const chunks: Buffer[] = [];
-    hold.collector(chunks)(Buffer.from('late'));
-    expect(chunks.map(String)).toEqual(['late']);
-    const pooled = budget.slabs.lease(512 * 1024);
-    expect(pooled.buffer.buffer === chunks[0]!.buffer).toBe(false);
+    const leaving = new BodyHold(budget, 2 * MB);
+    await leaving.take(new AbortController().signal);
+    const keep = leaving.collector([]);
+    keep(Buffer.alloc(100_000, 'a'));
+    leaving.responseEnded();
+    // The upstream's answer goes on arriving into the slab it started.
+    const other = new BodyHold(budget, 2 * MB);
+    const others = chunksOf(other, Buffer.alloc(MB, 'b'));
+    keep(Buffer.alloc(100_000, 'c'));
+    expect(others.every((chunk) => chunk.every((byte) => byte === 0x62))).toBe(true);
+    leaving.callEnded();
+    // Now its slab goes back, and is lent again.
+    const after = chunksOf(new BodyHold(budget, 2 * MB), Buffer.alloc(1000, 'd'));
+    expect([...slabsOf(after)].some((slab) => slabsOf(others).has(slab))).toBe(false);
+    over(other);
   });
 
   it('gives copies of straddling vectors room in its slabs, handed back with the rest', async () => {
@@ -139,7 +169,7 @@ describe('BodyBudget', () => {
     // Side by side in one slab, not overlapping.
     expect(pieces[0]!.buffer === pieces[1]!.buffer).toBe(true);
     expect(pieces[1]!.byteOffset - pieces[0]!.byteOffset).toBe(33_000);
-    hold.end(true);
+    over(hold);
     expect(budget.slabs.lease(512 * 1024).buffer.buffer === pieces[0]!.buffer).toBe(true);
   });
 });

@@ -92,7 +92,9 @@ export function registerEmbeddingsRoutes(app: FastifyInstance, ctx: GatewayConte
         // Large answers are read when they fit the body budget; their bytes are held until the caller has them.
         hold: (bytes) => {
           const taken = new BodyHold(ctx.bodyBudget, bytes);
-          reply.raw.once('close', () => taken.end(reply.raw.writableFinished));
+          // The caller may have left already, while the call was checked: 'close' will not come again.
+          if (reply.raw.closed) taken.responseEnded();
+          else reply.raw.once('close', () => taken.responseEnded());
           return taken;
         },
       });
