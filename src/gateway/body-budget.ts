@@ -52,13 +52,19 @@ export class BodyHold {
   take(signal: AbortSignal): Promise<void> {
     this.taking ??= this.budget.acquire(this.bytes, AbortSignal.any([signal, this.over.signal])).then((release) => {
       this.release = release;
-      this.freeIfUnused();
+      // Granted in the turn its caller left (another departure made room): nothing to read for.
+      if (this.ended) throw this.over.signal.reason;
     });
     return this.taking;
   }
 
   get ended(): boolean {
     return this.over.signal.aborted;
+  }
+
+  /** Aborts when the caller's response is over: a read of a held answer stops there. */
+  get signal(): AbortSignal {
+    return this.over.signal;
   }
 
   /**

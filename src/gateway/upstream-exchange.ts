@@ -23,7 +23,7 @@ export interface UpstreamAnswer {
    * the upstream's bytes wait in the kernel.
    */
   read(limit: number, keep: (chunk: Buffer) => void): Promise<boolean>;
-  /** Leaves the rest unread: the connection is closed rather than handed back half read. */
+  /** Leaves the rest unread: the connection is closed rather than handed back half read, a read under way fails. */
   discard(): void;
 }
 
@@ -70,7 +70,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.take(chunk);
+    if (!this.done) this.take(chunk);
   }
 
   onResponseEnd(): void {
@@ -102,8 +102,11 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
   discard(): void {
     if (this.done) return;
     this.done = true;
+    const settle = this.settleBody;
     this.settleBody = undefined;
-    this.controller?.abort(new Error('The answer was left unread'));
+    const reason = new Error('The answer was left unread');
+    this.controller?.abort(reason);
+    settle?.[1](reason);
   }
 
   /** Hands a chunk to the reader; past the limit, the body is discarded and the read answers false. */
@@ -114,6 +117,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
       return;
     }
     const settle = this.settleBody;
+    this.settleBody = undefined;
     this.discard();
     settle?.[0](false);
   }

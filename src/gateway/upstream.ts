@@ -111,10 +111,10 @@ const DIMENSIONS_IF_UNKNOWN = 8192;
 
 class BodyTooLarge extends Error {}
 
-/** A 2xx answer left unread because its caller left before it could be held; the upstream still bills it. */
+/** A 2xx answer not read (or not to its end) because its caller had left; the upstream still bills it. */
 export class UnreadAnswer extends Error {
   constructor() {
-    super('The upstream answered, but its caller had left before the answer could be held; it was not read.');
+    super('The upstream answered, but its caller had left, so the answer was not read.');
   }
 }
 
@@ -248,15 +248,18 @@ export async function callUpstream(
     const chunks: Buffer[] = [];
     // The call's share of the body budget, when this attempt's answer is one it holds.
     let held: BodyHold | undefined;
-    let taken = false;
+    const stopReading = () => response?.discard();
     const attemptDeadline = new AttemptDeadline(remaining, signal);
     try {
       response = await exchange(deps.pool, outgoing, { timeout: remaining, abortOn: attemptDeadline });
       const ok = response.statusCode >= 200 && response.statusCode < 300;
       const limit = ok ? maxBody : MAX_ERROR_BODY;
       held = ok ? hold : undefined;
-      if (held) await held.take(attemptDeadline.asSignal());
-      taken = true;
+      if (held) {
+        await held.take(attemptDeadline.asSignal());
+        // Its caller leaves: the rest is not read (megabytes for nobody; the upstream bills it either way).
+        held.signal.addEventListener('abort', stopReading, { once: true });
+      }
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
       const whole = await response.read(limit, held?.collector(chunks) ?? ((chunk) => chunks.push(chunk)));
       if (!whole && ok) throw new BodyTooLarge();
@@ -266,7 +269,7 @@ export async function callUpstream(
       response?.discard();
       if (signal?.aborted) throw signal.reason as Error;
       // The caller's response is over: nobody to retry for.
-      if (hold?.ended) throw held && !taken && !attemptDeadline.aborted ? new UnreadAnswer() : error;
+      if (hold?.ended) throw held ? new UnreadAnswer() : error;
       // Not retried: the same call would get the same answer.
       if (error instanceof BodyTooLarge) {
         throw new ApiError(
@@ -294,6 +297,7 @@ export async function callUpstream(
       );
     } finally {
       attemptDeadline.release();
+      held?.signal.removeEventListener('abort', stopReading);
     }
 
     const status = response.statusCode;

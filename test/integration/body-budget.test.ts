@@ -136,6 +136,26 @@ describe('the upstream body budget', () => {
     await own.close();
   });
 
+  it('stops reading the answer of a caller that leaves mid-read, and charges it', async () => {
+    const own = await budgetedGateway();
+    const { hostname: host, port } = new URL(await own.listen());
+    // Its head at once, then a byte a second: read to its end, it would hold the budget for 27 s.
+    fake.script({ dripMs: 1000 });
+    const leaving = new AbortController();
+    const gone = fetch(`http://${host}:${port}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(bigCall(2)),
+      signal: leaving.signal,
+    }).catch((error: unknown) => error);
+    await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) > 0);
+    leaving.abort();
+    expect(await gone).toBeInstanceOf(Error);
+    await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) === 0);
+    expect(await clientClosedRow(own)).toMatchObject({ input_count: 64, usage_estimated: true });
+    await own.close();
+  });
+
   it('gives back the share of a caller that left before its call reached the upstream', async () => {
     const own = await budgetedGateway();
     const { hostname: host, port } = new URL(await own.listen());

@@ -107,6 +107,21 @@ describe('exchange', () => {
     await expect.poll(() => closedSockets).toBe(before + 1);
   });
 
+  it('fails a read under way that is discarded, takes no chunk after it, and closes the connection', async () => {
+    const before = closedSockets;
+    const answer = await send('/big');
+    let kept = 0;
+    const reading = answer.read(BIG * 2, (chunk) => {
+      kept += chunk.length;
+      if (kept > 1024 * 1024) answer.discard();
+    });
+    await expect(reading).rejects.toThrow('left unread');
+    const atDiscard = kept;
+    await expect.poll(() => closedSockets).toBe(before + 1);
+    expect(kept).toBe(atDiscard);
+    expect(kept).toBeLessThan(BIG);
+  });
+
   it('rejects with the deadline reason, before or while waiting for the head', async () => {
     const passed = new Deadline();
     passed.fire(new Error('already passed'));
