@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, arg, cpuMicros, gatewayOverFakeUpstream, machine, peakRssMb, printTable } from './lib.mjs';
+import { ROOT, arg, cpuMicros, gatewayOverFakeUpstream, machine, peakRssMb, printTable, quiesce } from './lib.mjs';
 
 const text = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +37,13 @@ function buildRevision(rev) {
 
 const gatewayOf = async (root, extraArgs) => {
   const setup = await gatewayOverFakeUpstream(1536, 'bench', extraArgs, [], join(root, 'bin', 'embctl'));
-  return { url: setup.gateway.url, pid: setup.gateway.child.pid, apiKey: setup.apiKey, close: setup.close };
+  return {
+    url: setup.gateway.url,
+    pid: setup.gateway.child.pid,
+    upstreamPid: setup.upstream.child.pid,
+    apiKey: setup.apiKey,
+    close: setup.close,
+  };
 };
 
 const revision = buildRevision(BASE);
@@ -64,6 +70,7 @@ try {
     const names = Object.keys(sides);
     for (const name of round % 2 ? names.reverse() : names) {
       const side = sides[name];
+      await quiesce(Object.values(sides).flatMap((s) => [s.pid, s.upstreamPid]));
       const before = cpuMicros(side.pid);
       const result = await autocannon(load(side, DURATION));
       if (result.non2xx || result.errors) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);

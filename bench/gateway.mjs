@@ -20,6 +20,7 @@ import {
   median,
   peakRssMb,
   printTable,
+  quiesce,
   startServer,
   stop,
   saveResult,
@@ -101,7 +102,18 @@ const pidOf = (who) =>
     gateway: setup.gateway.child.pid,
   })[who];
 /** One round of load on `who`, with the CPU its process used per request served. */
+/** Every process of the current setup: each round starts once all of them are idle. */
+const allPids = () =>
+  [
+    setup.upstream,
+    setup.piping,
+    setup.parsing,
+    setup.gateway,
+    setup.twoWorkers?.upstream,
+    setup.twoWorkers?.gateway,
+  ].map((server) => server?.child.pid);
 const measure = async (who, body) => {
+  await quiesce(allPids());
   const pid = pidOf(who);
   const before = pid && cpuMicros(pid);
   const result = await load({ ...target(who, body), connections: CONNECTIONS });
