@@ -1,6 +1,9 @@
 /** The store across restarts, two gateways on one data dir, and a client of the reference gateway's admin API. */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { isolatedEnv } from '../helpers/cli.js';
+import { isolatedEnv, tempDir } from '../helpers/cli.js';
 import { spawnGateway } from '../helpers/gateway.js';
 import { call, embeddingsCall } from '../helpers/http.js';
 
@@ -103,5 +106,36 @@ describe('persistence', () => {
     }
     expect(status).toBe(200);
     await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it("lets two writers prune files on one SQLite file without 'database is locked'", async () => {
+    // Every gateway prunes at start and on a timer: --workers 2 on SQLite logged this failure. A
+    // read-then-write transaction begun deferred cannot wait for the other writer; an immediate one can.
+    const dataDir = tempDir('prune');
+    const store = pathToFileURL(join(process.cwd(), 'dist/store/sqlite/index.js')).href;
+    const writer = (n: number) =>
+      new Promise<{ errors: number; first?: string }>((resolve, reject) => {
+        const worker = new Worker(
+          `const { parentPort, workerData } = require('node:worker_threads');
+           import(workerData.store).then(async ({ openSqliteStore }) => {
+             const store = openSqliteStore(workerData.dataDir);
+             let errors = 0, first;
+             for (let i = 0; i < 1500; i++) {
+               try {
+                 await store.files.begin({ id: 'file-' + workerData.n + '-' + i, owner: 'k', filename: 'x', created_at: 0 });
+                 await store.files.prune(Math.floor(Date.now() / 1000), 10);
+               } catch (error) { errors++; first ??= error.message; }
+             }
+             await store.close();
+             parentPort.postMessage({ errors, first });
+           });`,
+          { eval: true, workerData: { store, dataDir, n } },
+        );
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    const { openSqliteStore } = await import(store);
+    await openSqliteStore(dataDir).close(); // the schema, before the two race
+    expect(await Promise.all([writer(0), writer(1)])).toEqual([{ errors: 0 }, { errors: 0 }]);
   });
 });

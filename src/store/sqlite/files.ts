@@ -92,21 +92,27 @@ export function sqliteFiles(db: Database.Database): FileStore {
         yield row.data;
       }
     },
+    // Read, then write: begun deferred, such a transaction fails at once (SQLITE_BUSY) if another
+    // process wrote in between; begun immediate, it waits for the lock.
     async delete(id) {
-      return db.transaction(() => {
-        const batch = q.source.get(id)?.batch_id;
-        const deleted = q.remove.run(id).changes > 0;
-        if (batch) q.orphaned.run({ batch });
-        return deleted;
-      })();
+      return db
+        .transaction(() => {
+          const batch = q.source.get(id)?.batch_id;
+          const deleted = q.remove.run(id).changes > 0;
+          if (batch) q.orphaned.run({ batch });
+          return deleted;
+        })
+        .immediate();
     },
     async prune(nowS, abandonedBefore) {
-      return db.transaction(() => {
-        const batches = q.prunedBatches.all(nowS, abandonedBefore);
-        const pruned = q.prune.run(nowS, abandonedBefore).changes;
-        for (const { batch_id } of batches) q.orphaned.run({ batch: batch_id });
-        return pruned;
-      })();
+      return db
+        .transaction(() => {
+          const batches = q.prunedBatches.all(nowS, abandonedBefore);
+          const pruned = q.prune.run(nowS, abandonedBefore).changes;
+          for (const { batch_id } of batches) q.orphaned.run({ batch: batch_id });
+          return pruned;
+        })
+        .immediate();
     },
   };
 }
