@@ -51,6 +51,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 export class GatewayMetrics {
   readonly registry = new Registry();
+  private readonly success = new Map<string, SuccessSeries>();
   private readonly requests = new Counter({
     name: 'embctl_requests_total',
     help: 'Embeddings requests by routed model and status class',
@@ -195,18 +196,61 @@ export class GatewayMetrics {
 
   observe(row: RequestLogRow): void {
     const model = this.models.of(row.routed_model ?? 'unrouted');
-    const statusClass = `${Math.floor(row.status / 100)}xx`;
-    this.requests.inc({ model, status_class: statusClass });
-    this.latency.observe({ model, status_class: statusClass }, row.latency_ms / 1000);
-    if (row.status >= 400) this.errors.inc({ model, code: row.error_code ?? 'unknown' });
+    if (row.status >= 200 && row.status < 300) {
+      const series = this.successOf(model);
+      series.requests.inc();
+      series.latency.observe(row.latency_ms / 1000);
+      series.inputs.inc(row.input_count);
+      (row.usage_estimated ? series.estimatedTokens : series.tokens).inc(row.prompt_tokens);
+      series.cost.inc(row.cost_usd);
+      if (row.upstream_ms !== null) series.upstreamLatency.observe(row.upstream_ms / 1000);
+    } else {
+      const statusClass = `${Math.floor(row.status / 100)}xx`;
+      this.requests.inc({ model, status_class: statusClass });
+      this.latency.observe({ model, status_class: statusClass }, row.latency_ms / 1000);
+      if (row.status >= 400) this.errors.inc({ model, code: row.error_code ?? 'unknown' });
+      else {
+        this.inputs.inc({ model }, row.input_count);
+        this.tokens.inc({ model, estimated: String(row.usage_estimated) }, row.prompt_tokens);
+        this.cost.inc({ model }, row.cost_usd);
+      }
+      if (row.upstream_ms !== null) this.upstreamLatency.observe({ model }, row.upstream_ms / 1000);
+    }
     if (row.status < 400) {
-      this.inputs.inc({ model }, row.input_count);
-      this.tokens.inc({ model, estimated: String(row.usage_estimated) }, row.prompt_tokens);
-      this.cost.inc({ model }, row.cost_usd);
       if (row.cached_tokens > 0) this.tokensSaved.inc({ model }, row.cached_tokens);
       if (row.cost_saved_usd > 0) this.costSaved.inc({ model }, row.cost_saved_usd);
     }
-    if (row.upstream_ms !== null) this.upstreamLatency.observe({ model }, row.upstream_ms / 1000);
     if (row.model_mismatch) this.mismatches.inc({ model, reported: this.reported.of(row.resolved_model ?? '') });
   }
+
+  /**
+   * A model's series for a 2xx call, bound once: unbound, prom-client hashes the label set on
+   * every call, six times per request. As many entries as the model label has values (≤ 201).
+   */
+  private successOf(model: string): SuccessSeries {
+    let series = this.success.get(model);
+    if (series === undefined) {
+      series = {
+        requests: this.requests.labels({ model, status_class: '2xx' }),
+        latency: this.latency.labels({ model, status_class: '2xx' }),
+        inputs: this.inputs.labels({ model }),
+        tokens: this.tokens.labels({ model, estimated: 'false' }),
+        estimatedTokens: this.tokens.labels({ model, estimated: 'true' }),
+        cost: this.cost.labels({ model }),
+        upstreamLatency: this.upstreamLatency.labels({ model }),
+      };
+      this.success.set(model, series);
+    }
+    return series;
+  }
+}
+
+interface SuccessSeries {
+  requests: Counter.Internal;
+  latency: Histogram.Internal<string>;
+  inputs: Counter.Internal;
+  tokens: Counter.Internal;
+  estimatedTokens: Counter.Internal;
+  cost: Counter.Internal;
+  upstreamLatency: Histogram.Internal<string>;
 }

@@ -234,7 +234,9 @@ describe('metrics', () => {
     const labelled = await response.text();
     // Every series carries this gateway's instance label; the assertions below read past it.
     expect(labelled).toMatch(/^embctl_requests_total\{[^}]*instance="[^"]+:\d+"/m);
-    const text = labelled.replace(/,?instance="[^"]*"/g, '').replace(/\{\}/g, '');
+    const text = labelled
+      .replace(/,?instance="[^"]*",?/g, (cut) => (cut.startsWith(',') && cut.endsWith(',') ? ',' : ''))
+      .replace(/\{\}/g, '');
     expect(response.headers.get('content-type')).toContain('text/plain');
     expect(text).toContain('embctl_requests_total{model="local/hash-384-v1",status_class="2xx"} 2');
     expect(text).toContain('embctl_requests_total{model="unrouted",status_class="4xx"}');
@@ -243,6 +245,9 @@ describe('metrics', () => {
     expect(text).toContain('embctl_prompt_tokens_total{model="gem/gemini-embedding-001",estimated="true"} 2');
     expect(text).toMatch(/embctl_cost_usd_total\{model="priced\/bge-small"\} 2e-7/);
     expect(text).toContain('embctl_request_duration_seconds_bucket');
+    expect(text).toMatch(/^embctl_request_duration_seconds_count\{model="local\/hash-384-v1",status_class="2xx"\} 2$/m);
+    expect(text).toMatch(/^embctl_inputs_total\{model="local\/hash-384-v1"\} [1-9]/m);
+    expect(text).toMatch(/^embctl_upstream_duration_seconds_count\{model="priced\/bge-small"\} [1-9]/m);
     expect(text).toContain('embctl_model_mismatch_total{model="priced/bge-small",reported="bge-small-q8"} 1');
     expect(text).not.toContain('no-such');
   });
