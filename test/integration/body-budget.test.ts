@@ -55,6 +55,23 @@ const until = async (check: () => Promise<boolean>) => {
   }
 };
 
+/** A call over a real socket that its caller can walk away from; `leave()` resolves with the caller's error. */
+const leavingCall = (origin: string, apiKey: string, body: unknown) => {
+  const gone = new AbortController();
+  const answer = fetch(`${origin}/v1/embeddings`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: gone.signal,
+  }).catch((error: unknown) => error);
+  return {
+    leave: () => {
+      gone.abort();
+      return answer;
+    },
+  };
+};
+
 const clientClosedRow = async (of: InjectedGateway) => {
   let row: { prompt_tokens: number; cost_usd: number } | undefined;
   await until(async () => {
@@ -109,7 +126,7 @@ describe('the upstream body budget', () => {
 
   it('gives back the upstream answer of a caller that left while it waited, so the gateway still stops', async () => {
     const own = await budgetedGateway();
-    const { hostname: host, port } = new URL(await own.listen());
+    const listening = await own.listen();
     // The first call's answer drips in: from its headers on, it holds the whole budget.
     fake.script({ dripMs: 50 });
     const holder = call('POST', `${own.url}/v1/embeddings`, {
@@ -118,16 +135,9 @@ describe('the upstream body budget', () => {
     });
     await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) > 0);
     // The next big call's answer arrives and waits for room; its caller gives up.
-    const gone = new AbortController();
-    const waiting = fetch(`http://${host}:${port}/v1/embeddings`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(bigCall(1)),
-      signal: gone.signal,
-    }).catch((error: unknown) => error);
+    const waiting = leavingCall(listening, own.apiKey, bigCall(1));
     await until(async () => (await gauge('embctl_upstream_body_waiting', own)) === 1);
-    gone.abort();
-    expect(await waiting).toBeInstanceOf(Error);
+    expect(await waiting.leave()).toBeInstanceOf(Error);
     await until(async () => (await gauge('embctl_upstream_body_waiting', own)) === 0);
     // Unread, but the upstream did the work: charged at the request's own count.
     expect(await clientClosedRow(own)).toMatchObject({ input_count: 64, usage_estimated: true });
@@ -138,19 +148,12 @@ describe('the upstream body budget', () => {
 
   it('stops reading the answer of a caller that leaves mid-read, and charges it', async () => {
     const own = await budgetedGateway();
-    const { hostname: host, port } = new URL(await own.listen());
+    const listening = await own.listen();
     // Its head at once, then a byte a second: read to its end, it would hold the budget for 27 s.
     fake.script({ dripMs: 1000 });
-    const leaving = new AbortController();
-    const gone = fetch(`http://${host}:${port}/v1/embeddings`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${own.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify(bigCall(2)),
-      signal: leaving.signal,
-    }).catch((error: unknown) => error);
+    const reading = leavingCall(listening, own.apiKey, bigCall(2));
     await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) > 0);
-    leaving.abort();
-    expect(await gone).toBeInstanceOf(Error);
+    expect(await reading.leave()).toBeInstanceOf(Error);
     await until(async () => (await gauge('embctl_upstream_body_bytes_held', own)) === 0);
     expect(await clientClosedRow(own)).toMatchObject({ input_count: 64, usage_estimated: true });
     await own.close();
