@@ -204,21 +204,15 @@ export class GatewayMetrics {
       (row.usage_estimated ? series.estimatedTokens : series.tokens).inc(row.prompt_tokens);
       series.cost.inc(row.cost_usd);
       if (row.upstream_ms !== null) series.upstreamLatency.observe(row.upstream_ms / 1000);
+      if (row.cached_tokens > 0) this.tokensSaved.inc({ model }, row.cached_tokens);
+      if (row.cost_saved_usd > 0) this.costSaved.inc({ model }, row.cost_saved_usd);
     } else {
+      // A call answers 2xx, or fails with 4xx/5xx (499 when its caller left).
       const statusClass = `${Math.floor(row.status / 100)}xx`;
       this.requests.inc({ model, status_class: statusClass });
       this.latency.observe({ model, status_class: statusClass }, row.latency_ms / 1000);
-      if (row.status >= 400) this.errors.inc({ model, code: row.error_code ?? 'unknown' });
-      else {
-        this.inputs.inc({ model }, row.input_count);
-        this.tokens.inc({ model, estimated: String(row.usage_estimated) }, row.prompt_tokens);
-        this.cost.inc({ model }, row.cost_usd);
-      }
+      this.errors.inc({ model, code: row.error_code ?? 'unknown' });
       if (row.upstream_ms !== null) this.upstreamLatency.observe({ model }, row.upstream_ms / 1000);
-    }
-    if (row.status < 400) {
-      if (row.cached_tokens > 0) this.tokensSaved.inc({ model }, row.cached_tokens);
-      if (row.cost_saved_usd > 0) this.costSaved.inc({ model }, row.cost_saved_usd);
     }
     if (row.model_mismatch) this.mismatches.inc({ model, reported: this.reported.of(row.resolved_model ?? '') });
   }

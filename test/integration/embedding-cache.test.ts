@@ -125,6 +125,11 @@ describe('answers through the cache', () => {
     const usage = (await admin('GET', '/v1/usage?model=cached')).body.totals;
     expect(usage.cached_inputs).toBeGreaterThanOrEqual(5);
     expect(usage.cost_saved_usd).toBeGreaterThan(0);
+    const metrics = (await gateway.app.inject({ url: '/metrics' })).body;
+    const saved = (name: string) =>
+      Number(new RegExp(`^${name}\\{[^}]*model="cached/[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(saved('embctl_cache_tokens_saved_total')).toBeGreaterThanOrEqual(6 + 4);
+    expect(saved('embctl_cache_cost_saved_usd_total')).toBeGreaterThan(0);
   });
 });
 
