@@ -5,7 +5,7 @@
  * once with mode 0600. `${env:NAME}` references are stored as written: they hold no secret.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEnvReference } from '../core/secrets.js';
 
@@ -54,11 +54,17 @@ function loadKey({ env, keyFile, dataDir }: SecretKeySource): Buffer {
         'EMBCTL_SECRET_KEY or pass --secret-key-file (make one with `openssl rand -base64 32`)',
     );
   const path = join(dataDir, SECRET_KEY_FILE);
+  // Written whole under a name of its own, then linked into place: created in place, the file was
+  // empty for a moment, and a gateway starting beside this one read it so and refused to start.
+  const made = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  writeFileSync(made, randomBytes(32), { flag: 'wx', mode: 0o600 });
   try {
-    writeFileSync(path, randomBytes(32), { flag: 'wx', mode: 0o600 });
+    linkSync(made, path);
   } catch (error) {
     // Another gateway on this data dir made it first: use theirs.
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(made);
   }
   const key = readFileSync(path);
   if (key.length !== 32)

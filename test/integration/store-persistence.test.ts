@@ -1,4 +1,6 @@
 /** The store across restarts, two gateways on one data dir, and a client of the reference gateway's admin API. */
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -106,6 +108,27 @@ describe('persistence', () => {
     }
     expect(status).toBe(200);
     await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('lets gateways starting together on a fresh data dir all read the one secret key', async () => {
+    // The key file was created empty and then written: a gateway starting beside the first read it
+    // empty and refused to start (1 start in 60, six processes at a time, before the fix).
+    const module = pathToFileURL(join(process.cwd(), 'dist/store/secret-box.js')).href;
+    const opener = `const { openSecretBox } = await import(${JSON.stringify(module)});
+      try { openSecretBox({ env: {}, dataDir: process.argv[1] }); console.log('ok'); } catch (error) { console.log(error.message); }`;
+    const open = (dataDir: string) =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', opener, dataDir]);
+        let out = '';
+        child.stdout.on('data', (chunk) => (out += chunk));
+        child.on('close', () => resolve(out.trim()));
+      });
+    for (let round = 0; round < 8; round++) {
+      const dataDir = tempDir('key');
+      expect(await Promise.all(Array.from({ length: 6 }, () => open(dataDir)))).toEqual(Array(6).fill('ok'));
+      expect(readdirSync(dataDir)).toEqual(['secret.key']);
+      expect(statSync(join(dataDir, 'secret.key')).size).toBe(32);
+    }
   });
 
   it("lets two writers prune files on one SQLite file without 'database is locked'", async () => {
