@@ -62,9 +62,14 @@ export class BodyHold {
     return this.over.signal.aborted;
   }
 
-  /** Aborts when the caller's response is over: a read of a held answer stops there. */
-  get signal(): AbortSignal {
-    return this.over.signal;
+  /**
+   * Discards `answer` if the caller's response ends while it is read (megabytes for nobody; the
+   * upstream bills it either way). Returns the function that stops watching.
+   */
+  watch(answer: { discard(): void }): () => void {
+    const stop = () => answer.discard();
+    this.over.signal.addEventListener('abort', stop, { once: true });
+    return () => this.over.signal.removeEventListener('abort', stop);
   }
 
   /**

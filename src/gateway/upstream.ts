@@ -248,7 +248,7 @@ export async function callUpstream(
     const chunks: Buffer[] = [];
     // The call's share of the body budget, when this attempt's answer is one it holds.
     let held: BodyHold | undefined;
-    const stopReading = () => response?.discard();
+    let unwatch: (() => void) | undefined;
     const attemptDeadline = new AttemptDeadline(remaining, signal);
     try {
       response = await exchange(deps.pool, outgoing, { timeout: remaining, abortOn: attemptDeadline });
@@ -257,8 +257,7 @@ export async function callUpstream(
       held = ok ? hold : undefined;
       if (held) {
         await held.take(attemptDeadline.asSignal());
-        // Its caller leaves: the rest is not read (megabytes for nobody; the upstream bills it either way).
-        held.signal.addEventListener('abort', stopReading, { once: true });
+        unwatch = held.watch(response);
       }
       // An error body is read up to its limit; an answer larger than any this call can take, not at all.
       const whole = await response.read(limit, held?.collector(chunks) ?? ((chunk) => chunks.push(chunk)));
@@ -297,7 +296,7 @@ export async function callUpstream(
       );
     } finally {
       attemptDeadline.release();
-      held?.signal.removeEventListener('abort', stopReading);
+      unwatch?.();
     }
 
     const status = response.statusCode;
