@@ -2,7 +2,8 @@
 // One change's before and after, measured in the same run: the gateway built from another git
 // revision (in a temporary worktree sharing this checkout's node_modules) and the gateway built
 // here, each over its own fake upstream, loaded in alternation so both see the same machine.
-// Reports req/s, CPU µs per request (user + system of the gateway process, from /proc) and peak RSS.
+// Reports req/s, CPU µs per request (user + system of the gateway process, from /proc; also its fake
+// upstream's, which shares the machine) and peak RSS.
 // Usage: npm run bench:compare -- --base REV [--inputs 1] [--base64] [--rounds 6] [--duration 5]
 //        [--base-args "ARGS"] [--head-args "ARGS"]   (extra `gateway start` flags for either side)
 import autocannon from 'autocannon';
@@ -65,17 +66,19 @@ const load = (side, duration) => ({
 });
 try {
   for (const side of Object.values(sides)) await autocannon(load(side, 2)); // warm-up: JIT, pools
-  const measured = Object.fromEntries(Object.keys(sides).map((name) => [name, { rps: [], cpu: [] }]));
+  const measured = Object.fromEntries(Object.keys(sides).map((name) => [name, { rps: [], cpu: [], upstreamCpu: [] }]));
   for (let round = 0; round < ROUNDS; round++) {
     const names = Object.keys(sides);
     for (const name of round % 2 ? names.reverse() : names) {
       const side = sides[name];
       await quiesce(Object.values(sides).flatMap((s) => [s.pid, s.upstreamPid]));
       const before = cpuMicros(side.pid);
+      const upstreamBefore = cpuMicros(side.upstreamPid);
       const result = await autocannon(load(side, DURATION));
       if (result.non2xx || result.errors) throw new Error(`${name}: ${result.non2xx} non-2xx, ${result.errors} errors`);
       measured[name].rps.push(result.requests.average);
       measured[name].cpu.push((cpuMicros(side.pid) - before) / result.requests.total);
+      measured[name].upstreamCpu.push((cpuMicros(side.upstreamPid) - upstreamBefore) / result.requests.total);
     }
   }
   const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -89,6 +92,8 @@ try {
       'req/s': Math.round(mean(m.rps)),
       'req/s by round': m.rps.map(Math.round).join(' '),
       'CPU µs/request': mean(m.cpu).toFixed(1),
+      // The fake upstream shares the machine: what a gateway makes it spend is taken from the gateway.
+      'upstream CPU µs/request': mean(m.upstreamCpu).toFixed(1),
       'peak RSS MB': Math.round(peakRssMb(sides[name].pid)),
     })),
     {
@@ -96,6 +101,7 @@ try {
       'req/s': (mean(head.rps) / mean(base.rps)).toFixed(3),
       'req/s by round': '',
       'CPU µs/request': (mean(head.cpu) / mean(base.cpu)).toFixed(3),
+      'upstream CPU µs/request': (mean(head.upstreamCpu) / mean(base.upstreamCpu)).toFixed(3),
       'peak RSS MB': '',
     },
   ]);
